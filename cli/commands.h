@@ -1,0 +1,13 @@
+// Subcommand registration. Each register_* adds one subcommand whose callback does the work;
+// masklm::Error thrown there reaches main, which prints it and exits non-zero.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace masklm::cli {
+
+void register_devices(CLI::App& app);
+
+inline void register_commands(CLI::App& app) { register_devices(app); }
+
+}  // namespace masklm::cli

@@ -1,0 +1,25 @@
+// The masklm command: parses arguments and calls the library. Each subcommand lives in
+// its own cli/cmd_*.cpp and registers itself through cli/commands.h.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "masklm/version.h"
+#include "runtime/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"masklm: masked-language-model pretraining research"};
+  app.set_version_flag("--version", std::string("masklm ") + MASKLM_VERSION);
+  app.require_subcommand(1);
+  masklm::cli::register_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const masklm::Error& e) {
+    std::fprintf(stderr, "masklm: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

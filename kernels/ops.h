@@ -1,0 +1,125 @@
+// The op API. Model and training code is written once against these functions; each one
+// validates its arguments here and dispatches on the context's device to cpu:: or cuda::.
+//
+// Conventions (hold for every op):
+// - Tensors are contiguous row-major views. Shapes in comments use the canonical names
+//   N (tokens in the flat unpadded batch), B (sequences), C (hidden), NH (heads),
+//   HS (head size, C / NH), F (FFN width), V (vocabulary), P (predicted positions).
+// - On the CPU every floating-point op runs in F32 or F64 (F64 is for gradient checks);
+//   all floating-point arguments of one call share one dtype. Index tensors are I32.
+// - Backward ops ACCUMULATE (+=) into every gradient output, parameters and activations
+//   alike, so gradient accumulation and residual branches need no extra adds. An empty
+//   gradient tensor means "not needed" and is skipped.
+// - Optional inputs (a bias, token types) are passed as an empty Tensor{}.
+// - CPU ops allocate nothing per call except thread-local scratch rows that grow once.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/philox.h"
+#include "runtime/tensor.h"
+
+namespace masklm {
+
+struct Ctx {
+  Device device = Device::CPU;
+  void* stream = nullptr;  // cudaStream_t on the CUDA backend
+};
+
+// ---- embeddings ------------------------------------------------------------------
+// out[n] = wte[tokens[n]] + wpe[positions[n]] (+ wtt[types[n]] when types is given).
+// out (N, C); tokens, positions, types (N) I32; wte (V, C); wpe (max_positions, C);
+// wtt (type_vocab, C). Ids out of range are an error.
+void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const Tensor& positions,
+                       const Tensor& types, const Tensor& wte, const Tensor& wpe, const Tensor& wtt);
+void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const Tensor& dwtt,
+                        const Tensor& dout, const Tensor& tokens, const Tensor& positions,
+                        const Tensor& types);
+
+// ---- layernorm -------------------------------------------------------------------
+// out = (in - mean) * rstd * weight + bias over the last dimension.
+// out, in (N, C); mean, rstd (N) are saved for the backward; weight, bias (C).
+void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                       const Tensor& in, const Tensor& weight, const Tensor& bias, double eps);
+void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const Tensor& dbias,
+                        const Tensor& dout, const Tensor& in, const Tensor& weight,
+                        const Tensor& mean, const Tensor& rstd);
+
+// ---- matmul (a linear layer, weights in PyTorch's (out, in) layout) ------------------
+// out (N, O) = in (N, I) @ weight (O, I)^T + bias (O).
+void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& weight,
+                    const Tensor& bias);
+void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const Tensor& dbias,
+                     const Tensor& dout, const Tensor& in, const Tensor& weight);
+
+// ---- elementwise -----------------------------------------------------------------
+// GELU, exact erf form: x * 0.5 * (1 + erf(x / sqrt(2))). out may alias in.
+void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in);
+void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor& in);
+// out = a + b (the residual connection; its backward is add_inplace on both branches).
+void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
+// dst += src.
+void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src);
+// Inverted dropout: out[i] = keep(i) ? in[i] / (1 - p) : 0, where keep(i) is
+// philox_uniform(key, i) >= p. The backward recomputes the mask from the same key, so no
+// mask is stored. out may alias in. p = 0 copies.
+void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, const RngKey& key);
+void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, const RngKey& key);
+
+// ---- rows ------------------------------------------------------------------------
+// out[p] = in[index[p]]: out (P, C), in (N, C), index (P) I32.
+void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& index);
+// dst[index[p]] += src[p]: the backward of gather_rows. Repeated indices accumulate.
+void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tensor& index);
+
+// ---- attention on unpadded variable-length sequences ------------------------------
+// Bidirectional softmax attention per sequence: sequence b owns tokens
+// [cu_seqlens[b], cu_seqlens[b+1]) of the flat batch; tokens never attend across sequences
+// and no work is spent on padding.
+// qkv (N, 3C): per token [q (C) | k (C) | v (C)], head h at columns h*HS .. h*HS+HS-1.
+// out (N, C); lse (NH, N) the log-sum-exp of each query's scaled scores, saved for the
+// backward (which recomputes the probabilities instead of storing N x T of them).
+// cu_seqlens (B + 1) I32, starting at 0 and ending at N. Scores are scaled by 1/sqrt(HS).
+// Attention dropout with probability p drops probability (query i, key j, head h) when
+// philox_uniform(key, (h * N + i) * N + j) < p.
+void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
+                       const Tensor& cu_seqlens, int num_heads, float dropout_p,
+                       const RngKey& dropout_key);
+void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const Tensor& out,
+                        const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
+                        int num_heads, float dropout_p, const RngKey& dropout_key);
+
+// ---- sparse MLM head: logits against the tied embedding and cross-entropy ------------
+// For each predicted row p: logits = h[p] @ emb^T + bias (V values), computed chunk_size
+// vocabulary entries at a time with an online log-sum-exp, so no (P, V) buffer exists.
+// losses[p] = lse[p] - logit[labels[p]]; correct[p] = 1 when argmax == label (I32; may be
+// empty). h (P, C), emb (V, C), bias (V), labels (P) I32 in [0, V), losses, lse (P).
+void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const Tensor& correct,
+                      const Tensor& h, const Tensor& emb, const Tensor& bias, const Tensor& labels,
+                      int64_t chunk_size);
+// Gradients of sum_p loss_scale * losses[p] (loss_scale = 1/P for the mean); recomputes the
+// logits chunk by chunk from the saved lse.
+void mlm_xent_backward(Ctx& ctx, const Tensor& dh, const Tensor& demb, const Tensor& dbias,
+                       const Tensor& h, const Tensor& emb, const Tensor& bias,
+                       const Tensor& labels, const Tensor& lse, double loss_scale,
+                       int64_t chunk_size);
+
+// ---- optimizer and flat-buffer ops ---------------------------------------------------
+struct AdamWStep {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0.0;  // decoupled: p -= lr * weight_decay * p
+  int64_t step = 1;           // 1-based, for bias correction
+  double grad_scale = 1.0;    // gradients are multiplied by this first (clipping, loss scale)
+};
+// One AdamW update of a flat region: params, grads, m, v all (n) of one float dtype.
+void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Tensor& m,
+                  const Tensor& v, const AdamWStep& s);
+// sum of x[i]^2 accumulated in double.
+double sum_squares(Ctx& ctx, const Tensor& x);
+// x *= s.
+void scale_inplace(Ctx& ctx, const Tensor& x, double s);
+// x = 0.
+void fill_zero(Ctx& ctx, const Tensor& x);
+
+}  // namespace masklm

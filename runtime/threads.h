@@ -1,0 +1,9 @@
+// CPU thread count for OpenMP regions and OpenBLAS. Defaults to OMP_NUM_THREADS or all cores.
+#pragma once
+
+namespace masklm {
+
+int num_threads();
+void set_num_threads(int n);  // n <= 0 restores the default
+
+}  // namespace masklm
