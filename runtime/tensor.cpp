@@ -34,7 +34,8 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
   Tensor t = *this;
   t.shape.dims[0] = end - begin;
   const int64_t row = shape[0] ? numel() / shape[0] : 0;
-  t.data = static_cast<char*>(data) + begin * row * static_cast<int64_t>(dtype_size(dtype));
+  // A measuring arena hands out null views; keep them null rather than offset them.
+  if (data) t.data = static_cast<char*>(data) + begin * row * static_cast<int64_t>(dtype_size(dtype));
   return t;
 }
 

@@ -1,0 +1,67 @@
+// The encoder's parameters as tensor views into one flat buffer, and the single table of
+// (Hugging Face name, view, init, weight decay) that allocation, initialization,
+// checkpoints, the optimizer and the tests all use.
+//
+// Gradients use the same layout: building the views on a second arena of the same size
+// gives grads whose offsets match the parameters', so the optimizer walks both flat.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "runtime/arena.h"
+
+namespace masklm {
+
+struct LayerParams {
+  Tensor qkv_weight;        // (3C, C): query, key, value weights packed in this order
+  Tensor qkv_bias;          // (3C)
+  Tensor attn_out_weight;   // (C, C)
+  Tensor attn_out_bias;     // (C)
+  Tensor ln1_weight, ln1_bias;  // (C): post-LN after attention; pre-LN before attention
+  Tensor ffn_in_weight;     // (F, C)
+  Tensor ffn_in_bias;       // (F)
+  Tensor ffn_out_weight;    // (C, F)
+  Tensor ffn_out_bias;      // (C)
+  Tensor ln2_weight, ln2_bias;  // (C): post-LN after the FFN; pre-LN before the FFN
+};
+
+struct ModelParams {
+  Tensor word_embeddings;      // (V, C), also the MLM decoder (tied)
+  Tensor position_embeddings;  // (max_positions, C)
+  Tensor type_embeddings;      // (type_vocab, C), empty when type_vocab_size == 0
+  Tensor emb_ln_weight, emb_ln_bias;  // (C)
+  std::vector<LayerParams> layers;
+  Tensor final_ln_weight, final_ln_bias;  // (C), pre-LN only
+  Tensor head_dense_weight;    // (C, C)
+  Tensor head_dense_bias;      // (C)
+  Tensor head_ln_weight, head_ln_bias;  // (C)
+  Tensor head_bias;            // (V), the decoder's output bias
+};
+
+enum class ParamInit { NORMAL, ZEROS, ONES };
+
+struct ParamEntry {
+  std::string name;  // Hugging Face name (BertForMaskedLM or RobertaPreLayerNormForMaskedLM)
+  Tensor view;
+  ParamInit init;
+  bool weight_decay;  // false for LayerNorm weights and all biases
+};
+
+// Carves the parameters for `config` out of `arena` (use Arena::measuring() to size it) and
+// lists them in allocation order.
+struct ParamLayout {
+  ModelParams params;
+  std::vector<ParamEntry> table;
+};
+ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype);
+
+// BERT-style init: NORMAL entries ~ N(0, initializer_range^2) drawn from Philox keyed by
+// (seed, entry index), so init is the same on every machine; the padding token's embedding
+// row is zero as in Hugging Face.
+void init_params(const ParamLayout& layout, const ModelConfig& config, uint64_t seed);
+
+int64_t param_count(const ParamLayout& layout);
+
+}  // namespace masklm
