@@ -1,0 +1,122 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace masklm::cpu {
+namespace {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+// Calls fn(i, keep(i)) for every i in [0, n). Draw i is word i % 4 of Philox block i / 4
+// (as philox_u32 defines it), so one block serves four values.
+template <typename Fn> void for_each_dropout_keep(int64_t n, float p, const RngKey& key, Fn&& fn) {
+  const int64_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const PhiloxCounter words = philox_block(key, static_cast<uint64_t>(b));
+    for (int64_t j = 0; j < 4 && 4 * b + j < n; ++j)
+      fn(4 * b + j, u32_to_uniform(words.c[j]) >= p);
+  }
+}
+
+}  // namespace
+
+template <typename T> void gelu_forward(T* out, const T* in, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const T x = in[i];
+    out[i] = T(0.5) * x * (T(1) + std::erf(x * T(kInvSqrt2)));
+  }
+}
+
+template <typename T> void gelu_backward(T* din, const T* dout, const T* in, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
+    const T x = in[i];
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
+    const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
+    din[i] += dout[i] * (cdf + x * pdf);
+  }
+}
+
+template <typename T> void residual_forward(T* out, const T* a, const T* b, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+template <typename T> void add_inplace(T* dst, const T* src, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+template <typename T>
+void dropout_forward(T* out, const T* in, int64_t n, float p, const RngKey& key) {
+  if (p == 0.0f) {
+    if (out != in) std::copy_n(in, n, out);
+    return;
+  }
+  // One reciprocal instead of a divide per value: within one rounding of in / (1 - p).
+  const T scale = T(1) / (T(1) - T(p));
+  for_each_dropout_keep(n, p, key, [&](int64_t i, bool keep) { out[i] = keep ? in[i] * scale : T(0); });
+}
+
+template <typename T>
+void dropout_backward(T* din, const T* dout, int64_t n, float p, const RngKey& key) {
+  const T scale = T(1) / (T(1) - T(p));
+  for_each_dropout_keep(n, p, key, [&](int64_t i, bool keep) {
+    if (keep) din[i] += dout[i] * scale;
+  });
+}
+
+template <typename T> void scale_inplace(T* x, int64_t n, double s) {
+  const T factor = static_cast<T>(s);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+template <typename T> void fill_zero(T* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] = T(0);
+}
+
+template <typename T> double sum_squares(const T* x, int64_t n) {
+  // Fixed-size chunks whose partial sums are added in chunk order: the result does not
+  // depend on the thread count, so a gradient norm (and clipping) is bitwise reproducible.
+  constexpr int64_t kChunk = int64_t{1} << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  thread_local std::vector<double> scratch;  // grows once, then reused
+  if (static_cast<int64_t>(scratch.size()) < chunks) scratch.resize(static_cast<size_t>(chunks));
+  double* partials = scratch.data();  // the calling thread's buffer, shared with the team
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < chunks; ++k) {
+    const T* chunk = x + k * kChunk;
+    const int64_t len = std::min(kChunk, n - k * kChunk);
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < len; ++i) sum += static_cast<double>(chunk[i]) * chunk[i];
+    partials[k] = sum;
+  }
+  double total = 0;
+  for (int64_t k = 0; k < chunks; ++k) total += partials[k];
+  return total;
+}
+
+#define MASKLM_INSTANTIATE(T)                                                          \
+  template void gelu_forward<T>(T*, const T*, int64_t);                                \
+  template void gelu_backward<T>(T*, const T*, const T*, int64_t);                     \
+  template void residual_forward<T>(T*, const T*, const T*, int64_t);                  \
+  template void add_inplace<T>(T*, const T*, int64_t);                                 \
+  template void dropout_forward<T>(T*, const T*, int64_t, float, const RngKey&);       \
+  template void dropout_backward<T>(T*, const T*, int64_t, float, const RngKey&);      \
+  template void scale_inplace<T>(T*, int64_t, double);                                 \
+  template void fill_zero<T>(T*, int64_t);                                             \
+  template double sum_squares<T>(const T*, int64_t);
+MASKLM_INSTANTIATE(float)
+MASKLM_INSTANTIATE(double)
+#undef MASKLM_INSTANTIATE
+
+}  // namespace masklm::cpu

@@ -1,0 +1,301 @@
+// Entry points of the dense ops (embedding, layernorm, matmul, elementwise, dropout, rows):
+// validate the arguments, check devices, dispatch to cpu:: (the CUDA backend comes op by op).
+#include <climits>
+
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/rows.h"
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+
+namespace masklm {
+namespace {
+
+// A required argument: present, with this shape and dtype. Errors name the op and argument.
+void expect(const char* op, const char* name, const Tensor& t, const Shape& shape, DType dtype) {
+  MASKLM_CHECK(!t.empty() || shape.numel() == 0, "{}: {} is required but empty", op, name);
+  MASKLM_CHECK(t.shape == shape, "{}: {} has shape {}, expected {}", op, name, t.shape.str(),
+               shape.str());
+  MASKLM_CHECK(t.dtype == dtype, "{}: {} has dtype {}, expected {}", op, name,
+               dtype_name(t.dtype), dtype_name(dtype));
+}
+
+// An optional argument (a bias, a gradient that may not be needed): checked when given.
+void expect_optional(const char* op, const char* name, const Tensor& t, const Shape& shape,
+                     DType dtype) {
+  if (!t.empty()) expect(op, name, t, shape, dtype);
+}
+
+// A 2-D argument with `cols` columns; returns its row count.
+int64_t expect_rows(const char* op, const char* name, const Tensor& t, int64_t cols, DType dtype) {
+  MASKLM_CHECK(t.shape.ndim == 2, "{}: {} must be 2-D (rows, {}), got shape {}", op, name, cols,
+               t.shape.str());
+  expect(op, name, t, {t.size(0), cols}, dtype);
+  return t.size(0);
+}
+
+// The (rows, cols) of the 2-D argument that defines an op's sizes.
+std::pair<int64_t, int64_t> matrix_dims(const char* op, const char* name, const Tensor& t) {
+  MASKLM_CHECK(t.shape.ndim == 2, "{}: {} must be 2-D, got shape {}", op, name, t.shape.str());
+  return {t.size(0), t.size(1)};
+}
+
+// Ids index table rows, so one out of range would read or write outside the table. Only
+// checked on the CPU, where the ids are readable.
+void check_ids_in_range(const char* op, const char* name, const Tensor& ids, int64_t limit) {
+  const int32_t* id = ids.ptr<int32_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    MASKLM_CHECK(id[i] >= 0 && id[i] < limit, "{}: {}[{}] = {} is outside [0, {})", op, name, i,
+                 id[i], limit);
+}
+
+template <typename T> T* data_or_null(const Tensor& t) { return t.empty() ? nullptr : t.ptr<T>(); }
+
+}  // namespace
+
+// ---- embeddings ------------------------------------------------------------------
+
+void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const Tensor& positions,
+                       const Tensor& types, const Tensor& wte, const Tensor& wpe, const Tensor& wtt) {
+  const char* op = "embedding_forward";
+  const auto [N, C] = matrix_dims(op, "out", out);
+  const DType dt = out.dtype;
+  expect(op, "tokens", tokens, {N}, DType::I32);
+  expect(op, "positions", positions, {N}, DType::I32);
+  MASKLM_CHECK(types.empty() == wtt.empty(), "{}: types and wtt go together (both or neither)", op);
+  expect_optional(op, "types", types, {N}, DType::I32);
+  const int64_t V = expect_rows(op, "wte", wte, C, dt);
+  const int64_t max_positions = expect_rows(op, "wpe", wpe, C, dt);
+  const int64_t type_vocab = wtt.empty() ? 0 : expect_rows(op, "wtt", wtt, C, dt);
+  check_device(ctx, {&out, &tokens, &positions, &types, &wte, &wpe, &wtt}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  check_ids_in_range(op, "tokens", tokens, V);
+  check_ids_in_range(op, "positions", positions, max_positions);
+  if (!types.empty()) check_ids_in_range(op, "types", types, type_vocab);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::embedding_forward<T>(out.ptr<T>(), tokens.ptr<int32_t>(), positions.ptr<int32_t>(),
+                              data_or_null<int32_t>(types), wte.ptr<T>(), wpe.ptr<T>(),
+                              data_or_null<T>(wtt), N, C);
+  });
+}
+
+void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const Tensor& dwtt,
+                        const Tensor& dout, const Tensor& tokens, const Tensor& positions,
+                        const Tensor& types) {
+  const char* op = "embedding_backward";
+  const auto [N, C] = matrix_dims(op, "dout", dout);
+  const DType dt = dout.dtype;
+  expect(op, "tokens", tokens, {N}, DType::I32);
+  expect(op, "positions", positions, {N}, DType::I32);
+  MASKLM_CHECK(dwtt.empty() || !types.empty(), "{}: dwtt is given but types is empty", op);
+  expect_optional(op, "types", types, {N}, DType::I32);
+  const int64_t V = dwte.empty() ? 0 : expect_rows(op, "dwte", dwte, C, dt);
+  const int64_t max_positions = dwpe.empty() ? 0 : expect_rows(op, "dwpe", dwpe, C, dt);
+  const int64_t type_vocab = dwtt.empty() ? 0 : expect_rows(op, "dwtt", dwtt, C, dt);
+  check_device(ctx, {&dwte, &dwpe, &dwtt, &dout, &tokens, &positions, &types}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (!dwte.empty()) check_ids_in_range(op, "tokens", tokens, V);
+  if (!dwpe.empty()) check_ids_in_range(op, "positions", positions, max_positions);
+  if (!dwtt.empty()) check_ids_in_range(op, "types", types, type_vocab);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::embedding_backward<T>(data_or_null<T>(dwte), data_or_null<T>(dwpe), data_or_null<T>(dwtt),
+                               dout.ptr<T>(), tokens.ptr<int32_t>(), positions.ptr<int32_t>(),
+                               data_or_null<int32_t>(types), N, C);
+  });
+}
+
+// ---- layernorm -------------------------------------------------------------------
+
+void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                       const Tensor& in, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layernorm_forward";
+  const auto [N, C] = matrix_dims(op, "in", in);
+  const DType dt = in.dtype;
+  MASKLM_CHECK(C > 0, "{}: cannot normalize rows of 0 values", op);
+  MASKLM_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
+  expect(op, "out", out, {N, C}, dt);
+  expect(op, "mean", mean, {N}, dt);
+  expect(op, "rstd", rstd, {N}, dt);
+  expect(op, "weight", weight, {C}, dt);
+  expect(op, "bias", bias, {C}, dt);
+  check_device(ctx, {&out, &mean, &rstd, &in, &weight, &bias}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::layernorm_forward<T>(out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), in.ptr<T>(),
+                              weight.ptr<T>(), bias.ptr<T>(), N, C, eps);
+  });
+}
+
+void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const Tensor& dbias,
+                        const Tensor& dout, const Tensor& in, const Tensor& weight,
+                        const Tensor& mean, const Tensor& rstd) {
+  const char* op = "layernorm_backward";
+  const auto [N, C] = matrix_dims(op, "in", in);
+  const DType dt = in.dtype;
+  expect(op, "dout", dout, {N, C}, dt);
+  expect(op, "weight", weight, {C}, dt);
+  expect(op, "mean", mean, {N}, dt);
+  expect(op, "rstd", rstd, {N}, dt);
+  expect_optional(op, "din", din, {N, C}, dt);
+  expect_optional(op, "dweight", dweight, {C}, dt);
+  expect_optional(op, "dbias", dbias, {C}, dt);
+  check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight, &mean, &rstd}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::layernorm_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight),
+                               data_or_null<T>(dbias), dout.ptr<T>(), in.ptr<T>(),
+                               weight.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), N, C);
+  });
+}
+
+// ---- matmul ----------------------------------------------------------------------
+
+namespace {
+// OpenBLAS takes 32-bit sizes.
+void check_blas_sizes(const char* op, int64_t N, int64_t I, int64_t O) {
+  MASKLM_CHECK(N <= INT_MAX && I <= INT_MAX && O <= INT_MAX,
+               "{}: sizes ({}, {}, {}) exceed the 32-bit sizes BLAS takes", op, N, I, O);
+}
+}  // namespace
+
+void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& weight,
+                    const Tensor& bias) {
+  const char* op = "matmul_forward";
+  const auto [N, I] = matrix_dims(op, "in", in);
+  const DType dt = in.dtype;
+  const int64_t O = expect_rows(op, "weight", weight, I, dt);
+  expect(op, "out", out, {N, O}, dt);
+  expect_optional(op, "bias", bias, {O}, dt);
+  check_blas_sizes(op, N, I, O);
+  check_device(ctx, {&out, &in, &weight, &bias}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::matmul_forward<T>(out.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), data_or_null<T>(bias), N,
+                           I, O);
+  });
+}
+
+void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const Tensor& dbias,
+                     const Tensor& dout, const Tensor& in, const Tensor& weight) {
+  const char* op = "matmul_backward";
+  const auto [N, I] = matrix_dims(op, "in", in);
+  const DType dt = in.dtype;
+  const int64_t O = expect_rows(op, "weight", weight, I, dt);
+  expect(op, "dout", dout, {N, O}, dt);
+  expect_optional(op, "din", din, {N, I}, dt);
+  expect_optional(op, "dweight", dweight, {O, I}, dt);
+  expect_optional(op, "dbias", dbias, {O}, dt);
+  check_blas_sizes(op, N, I, O);
+  check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(dt, op, [&]<typename T>() {
+    cpu::matmul_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight), data_or_null<T>(dbias),
+                            dout.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), N, I, O);
+  });
+}
+
+// ---- elementwise -----------------------------------------------------------------
+
+void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in) {
+  const char* op = "gelu_forward";
+  expect(op, "out", out, in.shape, in.dtype);
+  check_device(ctx, {&out, &in}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(in.dtype, op, [&]<typename T>() {
+    cpu::gelu_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel());
+  });
+}
+
+void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor& in) {
+  const char* op = "gelu_backward";
+  expect(op, "dout", dout, in.shape, in.dtype);
+  expect_optional(op, "din", din, in.shape, in.dtype);
+  check_device(ctx, {&din, &dout, &in}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (din.empty()) return;
+  dispatch_float(in.dtype, op, [&]<typename T>() {
+    cpu::gelu_backward<T>(din.ptr<T>(), dout.ptr<T>(), in.ptr<T>(), in.numel());
+  });
+}
+
+void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor& b) {
+  const char* op = "residual_forward";
+  expect(op, "b", b, a.shape, a.dtype);
+  expect(op, "out", out, a.shape, a.dtype);
+  check_device(ctx, {&out, &a, &b}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(a.dtype, op, [&]<typename T>() {
+    cpu::residual_forward<T>(out.ptr<T>(), a.ptr<T>(), b.ptr<T>(), a.numel());
+  });
+}
+
+void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src) {
+  const char* op = "add_inplace";
+  expect(op, "src", src, dst.shape, dst.dtype);
+  check_device(ctx, {&dst, &src}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(dst.dtype, op, [&]<typename T>() {
+    cpu::add_inplace<T>(dst.ptr<T>(), src.ptr<T>(), dst.numel());
+  });
+}
+
+namespace {
+void check_dropout_p(const char* op, float p) {
+  MASKLM_CHECK(p >= 0.0f && p < 1.0f, "{}: dropout probability must be in [0, 1), got {}", op, p);
+}
+}  // namespace
+
+void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, const RngKey& key) {
+  const char* op = "dropout_forward";
+  check_dropout_p(op, p);
+  expect(op, "out", out, in.shape, in.dtype);
+  check_device(ctx, {&out, &in}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(in.dtype, op, [&]<typename T>() {
+    cpu::dropout_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel(), p, key);
+  });
+}
+
+void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, const RngKey& key) {
+  const char* op = "dropout_backward";
+  check_dropout_p(op, p);
+  expect_optional(op, "din", din, dout.shape, dout.dtype);
+  check_device(ctx, {&din, &dout}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (din.empty()) return;
+  dispatch_float(dout.dtype, op, [&]<typename T>() {
+    cpu::dropout_backward<T>(din.ptr<T>(), dout.ptr<T>(), dout.numel(), p, key);
+  });
+}
+
+// ---- rows ------------------------------------------------------------------------
+
+void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& index) {
+  const char* op = "gather_rows";
+  const auto [P, C] = matrix_dims(op, "out", out);
+  const int64_t N = expect_rows(op, "in", in, C, out.dtype);
+  expect(op, "index", index, {P}, DType::I32);
+  check_device(ctx, {&out, &in, &index}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  check_ids_in_range(op, "index", index, N);
+  dispatch_float(out.dtype, op, [&]<typename T>() {
+    cpu::gather_rows<T>(out.ptr<T>(), in.ptr<T>(), index.ptr<int32_t>(), P, C);
+  });
+}
+
+void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tensor& index) {
+  const char* op = "scatter_add_rows";
+  const auto [P, C] = matrix_dims(op, "src", src);
+  const int64_t N = expect_rows(op, "dst", dst, C, src.dtype);
+  expect(op, "index", index, {P}, DType::I32);
+  check_device(ctx, {&dst, &src, &index}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  check_ids_in_range(op, "index", index, N);
+  dispatch_float(src.dtype, op, [&]<typename T>() {
+    cpu::scatter_add_rows<T>(dst.ptr<T>(), src.ptr<T>(), index.ptr<int32_t>(), P, C);
+  });
+}
+
+}  // namespace masklm

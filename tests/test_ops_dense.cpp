@@ -1,0 +1,513 @@
+// CPU dense ops (kernels/ops_dense.cpp): finite-difference gradients in double for every
+// backward, float-vs-double agreement, hand-computed cases, the dropout RNG contract, and
+// argument validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gradcheck.h"
+#include "kernels/ops.h"
+#include "runtime/threads.h"
+
+namespace masklm {
+namespace {
+
+using testing::gradient_error;
+using testing::random_vector;
+using testing::relative_error;
+
+template <typename T> Tensor view(std::vector<T>& v, Shape s) {
+  return Tensor{v.data(), s, dtype_of<T>(), Device::CPU};
+}
+Tensor ids(std::vector<int32_t>& v) { return view(v, {static_cast<int64_t>(v.size())}); }
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// A gradient buffer pre-filled with noise, so a backward that overwrites instead of
+// accumulating fails the gradient check.
+struct Grad {
+  std::vector<double> noise, data;
+  Grad(size_t n, uint32_t seed) : noise(random_vector<double>(static_cast<int64_t>(n), seed)), data(noise) {}
+  Tensor tensor(Shape s) { return view(data, s); }
+  std::vector<double> added() const {
+    std::vector<double> g(data.size());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = data[i] - noise[i];
+    return g;
+  }
+};
+
+// What backward added to `grad` must be non-zero (so the check can fail) and match central
+// differences of loss() with respect to x.
+void expect_gradient(const std::function<double()>& loss, std::vector<double>& x, const Grad& grad,
+                     const char* what) {
+  const std::vector<double> analytic = grad.added();
+  EXPECT_GT(dot(analytic, analytic), 0) << what;
+  EXPECT_LT(gradient_error(loss, x.data(), analytic.data(), static_cast<int64_t>(x.size())), 1e-6)
+      << what;
+}
+
+// Runs a computation for float and double on the same inputs; the results agree to float
+// precision.
+template <typename Fn> void expect_float_matches_double(Fn&& run, double tolerance = 1e-5) {
+  const std::vector<double> f = run.template operator()<float>();
+  const std::vector<double> d = run.template operator()<double>();
+  ASSERT_EQ(f.size(), d.size());
+  EXPECT_GT(dot(d, d), 0);
+  EXPECT_LT(relative_error(f.data(), d.data(), static_cast<int64_t>(d.size())), tolerance);
+}
+
+template <typename T> void append(std::vector<double>& all, const std::vector<T>& v) {
+  all.insert(all.end(), v.begin(), v.end());
+}
+
+// Expects fn to throw masklm::Error whose message contains `fragment`.
+template <typename Fn> void expect_error(Fn&& fn, const std::string& fragment) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected masklm::Error mentioning '" << fragment << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+Ctx cpu_ctx;
+
+// ---- embeddings ------------------------------------------------------------------
+
+void check_embedding_gradients(bool with_types) {
+  const int64_t N = 9, C = 6, V = 5, max_positions = 4, type_vocab = 2;
+  std::vector<int32_t> tokens{0, 3, 3, 1, 4, 0, 3, 2, 1};  // repeats must accumulate
+  std::vector<int32_t> positions{0, 1, 2, 3, 0, 1, 2, 3, 0};
+  std::vector<int32_t> types{0, 0, 1, 1, 0, 1, 0, 0, 1};
+  auto wte = random_vector<double>(V * C, 1), wpe = random_vector<double>(max_positions * C, 2);
+  auto wtt = random_vector<double>(type_vocab * C, 3), w = random_vector<double>(N * C, 4);
+  std::vector<double> out(N * C);
+  const Tensor types_t = with_types ? ids(types) : Tensor{};
+  auto loss = [&] {
+    embedding_forward(cpu_ctx, view(out, {N, C}), ids(tokens), ids(positions), types_t,
+                      view(wte, {V, C}), view(wpe, {max_positions, C}),
+                      with_types ? view(wtt, {type_vocab, C}) : Tensor{});
+    return dot(w, out);
+  };
+  Grad dwte(wte.size(), 5), dwpe(wpe.size(), 6), dwtt(wtt.size(), 7);
+  embedding_backward(cpu_ctx, dwte.tensor({V, C}), dwpe.tensor({max_positions, C}),
+                     with_types ? dwtt.tensor({type_vocab, C}) : Tensor{}, view(w, {N, C}),
+                     ids(tokens), ids(positions), types_t);
+  expect_gradient(loss, wte, dwte, "wte");
+  expect_gradient(loss, wpe, dwpe, "wpe");
+  if (with_types) expect_gradient(loss, wtt, dwtt, "wtt");
+}
+
+TEST(Embedding, GradientsMatchFiniteDifferences) { check_embedding_gradients(false); }
+TEST(Embedding, GradientsWithTypesMatchFiniteDifferences) { check_embedding_gradients(true); }
+
+TEST(Embedding, SumsTheRowsOfEachTable) {
+  std::vector<int32_t> tokens{2, 0}, positions{1, 1}, types{1, 0};
+  std::vector<float> wte{1, 2, 10, 20, 100, 200}, wpe{0.5f, 0.25f, 3, 4}, wtt{1000, 0, 0, 1000};
+  std::vector<float> out(4);
+  embedding_forward(cpu_ctx, view(out, {2, 2}), ids(tokens), ids(positions), ids(types),
+                    view(wte, {3, 2}), view(wpe, {2, 2}), view(wtt, {2, 2}));
+  EXPECT_EQ(out, (std::vector<float>{103, 1204, 1004, 6}));
+}
+
+// ---- layernorm -------------------------------------------------------------------
+
+TEST(LayerNorm, GradientsMatchFiniteDifferences) {
+  const int64_t N = 3, C = 7;
+  auto in = random_vector<double>(N * C, 10, -1, 3), weight = random_vector<double>(C, 11, 0.5, 1.5);
+  auto bias = random_vector<double>(C, 12), w = random_vector<double>(N * C, 13);
+  std::vector<double> out(N * C), mean(N), rstd(N);
+  auto forward = [&] {
+    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
+                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
+  };
+  auto loss = [&] { forward(); return dot(w, out); };
+  forward();
+  Grad din(in.size(), 14), dweight(weight.size(), 15), dbias(bias.size(), 16);
+  layernorm_backward(cpu_ctx, din.tensor({N, C}), dweight.tensor({C}), dbias.tensor({C}),
+                     view(w, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
+                     view(rstd, {N}));
+  expect_gradient(loss, in, din, "in");
+  expect_gradient(loss, weight, dweight, "weight");
+  expect_gradient(loss, bias, dbias, "bias");
+}
+
+TEST(LayerNorm, HandComputedRow) {
+  // [1, 2, 3]: mean 2, variance 2/3, rstd sqrt(3/2).
+  const double r = std::sqrt(1.5);
+  std::vector<double> in{1, 2, 3}, weight{2, -1, 0.5}, bias{1, 1, 1}, out(3), mean(1), rstd(1);
+  layernorm_forward(cpu_ctx, view(out, {1, 3}), view(mean, {1}), view(rstd, {1}), view(in, {1, 3}),
+                    view(weight, {3}), view(bias, {3}), 0.0);
+  EXPECT_DOUBLE_EQ(mean[0], 2.0);
+  EXPECT_DOUBLE_EQ(rstd[0], r);
+  EXPECT_DOUBLE_EQ(out[0], 1 - 2 * r);
+  EXPECT_DOUBLE_EQ(out[1], 1.0);
+  EXPECT_DOUBLE_EQ(out[2], 1 + 0.5 * r);
+}
+
+TEST(LayerNorm, FloatStaysAccurateFarFromZero) {
+  // A one-pass float variance loses every digit here; the two-pass double one does not.
+  std::vector<float> in{10001, 10002, 10003}, weight{1, 1, 1}, bias{0, 0, 0}, out(3), mean(1), rstd(1);
+  layernorm_forward(cpu_ctx, view(out, {1, 3}), view(mean, {1}), view(rstd, {1}), view(in, {1, 3}),
+                    view(weight, {3}), view(bias, {3}), 0.0);
+  EXPECT_NEAR(out[0], -std::sqrt(1.5), 1e-5);
+  EXPECT_NEAR(out[1], 0.0, 1e-5);
+  EXPECT_NEAR(out[2], std::sqrt(1.5), 1e-5);
+}
+
+TEST(LayerNorm, FloatMatchesDouble) {
+  expect_float_matches_double([]<typename T>() {
+    const int64_t N = 64, C = 771;
+    auto in = random_vector<T>(N * C, 20, -2, 4), weight = random_vector<T>(C, 21);
+    auto bias = random_vector<T>(C, 22), dout = random_vector<T>(N * C, 23);
+    std::vector<T> out(N * C), mean(N), rstd(N), din(N * C), dweight(C), dbias(C);
+    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
+                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
+    layernorm_backward(cpu_ctx, view(din, {N, C}), view(dweight, {C}), view(dbias, {C}),
+                       view(dout, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
+                       view(rstd, {N}));
+    std::vector<double> all;
+    for (const auto* v : {&out, &din, &dweight, &dbias}) append(all, *v);
+    return all;
+  });
+}
+
+// ---- matmul ----------------------------------------------------------------------
+
+TEST(Matmul, GradientsMatchFiniteDifferences) {
+  const int64_t N = 7, I = 13, O = 5;
+  auto in = random_vector<double>(N * I, 30), weight = random_vector<double>(O * I, 31);
+  auto bias = random_vector<double>(O, 32), w = random_vector<double>(N * O, 33);
+  std::vector<double> out(N * O);
+  auto loss = [&] {
+    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
+    return dot(w, out);
+  };
+  Grad din(in.size(), 34), dweight(weight.size(), 35), dbias(bias.size(), 36);
+  matmul_backward(cpu_ctx, din.tensor({N, I}), dweight.tensor({O, I}), dbias.tensor({O}),
+                  view(w, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+  expect_gradient(loss, in, din, "in");
+  expect_gradient(loss, weight, dweight, "weight");
+  expect_gradient(loss, bias, dbias, "bias");
+}
+
+TEST(Matmul, SmallIntegersAreExact) {
+  std::vector<float> in{1, 2, 3, 4, 5, 6};                              // (2, 3)
+  std::vector<float> weight{1, 0, -1, 2, 1, 0, 0, 0, 1, -1, -1, -1};    // (4, 3)
+  std::vector<float> bias{10, 20, 30, 40}, out(8);
+  matmul_forward(cpu_ctx, view(out, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}), view(bias, {4}));
+  EXPECT_EQ(out, (std::vector<float>{8, 24, 33, 34, 8, 33, 36, 25}));
+  matmul_forward(cpu_ctx, view(out, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}), Tensor{});
+  EXPECT_EQ(out, (std::vector<float>{-2, 4, 3, -6, -2, 13, 6, -15}));
+
+  // dout = ones: din rows are the column sums of weight, dweight rows the column sums of
+  // in, dbias the row count; each added onto the 1 already there.
+  std::vector<float> dout(8, 1), din(6, 1), dweight(12, 1), dbias(4, 1);
+  matmul_backward(cpu_ctx, view(din, {2, 3}), view(dweight, {4, 3}), view(dbias, {4}),
+                  view(dout, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}));
+  EXPECT_EQ(din, (std::vector<float>{3, 1, 0, 3, 1, 0}));
+  EXPECT_EQ(dweight, (std::vector<float>{6, 8, 10, 6, 8, 10, 6, 8, 10, 6, 8, 10}));
+  EXPECT_EQ(dbias, (std::vector<float>{3, 3, 3, 3}));
+}
+
+TEST(Matmul, EmptyInnerDimensionGivesTheBias) {
+  std::vector<float> in, weight, bias{1, 2, 3}, out(6, -7);
+  matmul_forward(cpu_ctx, view(out, {2, 3}), view(in, {2, 0}), view(weight, {3, 0}), view(bias, {3}));
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 3, 1, 2, 3}));
+}
+
+TEST(Matmul, FloatMatchesDouble) {
+  expect_float_matches_double([]<typename T>() {
+    const int64_t N = 33, I = 771, O = 59;
+    auto in = random_vector<T>(N * I, 40), weight = random_vector<T>(O * I, 41);
+    auto bias = random_vector<T>(O, 42), dout = random_vector<T>(N * O, 43);
+    std::vector<T> out(N * O), din(N * I), dweight(O * I), dbias(O);
+    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
+    matmul_backward(cpu_ctx, view(din, {N, I}), view(dweight, {O, I}), view(dbias, {O}),
+                    view(dout, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+    std::vector<double> all;
+    for (const auto* v : {&out, &din, &dweight, &dbias}) append(all, *v);
+    return all;
+  });
+}
+
+// ---- GELU, residual, add ---------------------------------------------------------
+
+TEST(Gelu, GradientMatchesFiniteDifferences) {
+  const int64_t n = 11;
+  auto in = random_vector<double>(n, 50, -3, 3), w = random_vector<double>(n, 51);
+  std::vector<double> out(n);
+  auto loss = [&] { gelu_forward(cpu_ctx, view(out, {n}), view(in, {n})); return dot(w, out); };
+  Grad din(n, 52);
+  gelu_backward(cpu_ctx, din.tensor({n}), view(w, {n}), view(in, {n}));
+  expect_gradient(loss, in, din, "in");
+}
+
+TEST(Gelu, HandComputedValuesAndExtremes) {
+  std::vector<double> in{1.0, -1.0, 0.0, 150.0, -150.0}, out(5);
+  gelu_forward(cpu_ctx, view(out, {5}), view(in, {5}));
+  EXPECT_DOUBLE_EQ(out[0], 0.8413447460685429);
+  EXPECT_DOUBLE_EQ(out[1], -0.15865525393145707);
+  EXPECT_EQ(out[2], 0.0);
+  EXPECT_EQ(out[3], 150.0);
+  EXPECT_EQ(out[4], 0.0);
+  // gelu'(0) = 1/2; far out the derivative is the step function, with no NaN from exp.
+  std::vector<double> dout(5, 1.0), din(5, 0.0);
+  gelu_backward(cpu_ctx, view(din, {5}), view(dout, {5}), view(in, {5}));
+  EXPECT_DOUBLE_EQ(din[2], 0.5);
+  EXPECT_EQ(din[3], 1.0);
+  EXPECT_EQ(din[4], 0.0);
+}
+
+TEST(Gelu, InPlaceAndFloatMatchDouble) {
+  expect_float_matches_double([]<typename T>() {
+    const int64_t n = 1001;
+    auto x = random_vector<T>(n, 53, -6, 6), dout = random_vector<T>(n, 54), din = std::vector<T>(n);
+    auto in = x;
+    gelu_forward(cpu_ctx, view(x, {n}), view(x, {n}));  // out aliases in
+    gelu_backward(cpu_ctx, view(din, {n}), view(dout, {n}), view(in, {n}));
+    std::vector<double> all;
+    append(all, x);
+    append(all, din);
+    return all;
+  });
+}
+
+TEST(Residual, AddsAndAccumulates) {
+  std::vector<float> a{1, 2, 3}, b{10, 20, 30}, out(3);
+  residual_forward(cpu_ctx, view(out, {3}), view(a, {3}), view(b, {3}));
+  EXPECT_EQ(out, (std::vector<float>{11, 22, 33}));
+  add_inplace(cpu_ctx, view(out, {3}), view(a, {3}));
+  EXPECT_EQ(out, (std::vector<float>{12, 24, 36}));
+}
+
+// ---- dropout ---------------------------------------------------------------------
+
+RngKey dropout_key(uint32_t step = 7, uint32_t substream = 3) {
+  return RngKey{42, step, 0, RngStream::HIDDEN_DROPOUT, substream};
+}
+
+std::vector<float> run_dropout(const std::vector<float>& in, float p, const RngKey& key) {
+  std::vector<float> x = in, out(in.size());
+  const int64_t n = static_cast<int64_t>(in.size());
+  dropout_forward(cpu_ctx, view(out, {n}), view(x, {n}), p, key);
+  return out;
+}
+
+int64_t count_mask_differences(const std::vector<float>& a, const std::vector<float>& b) {
+  int64_t d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += (a[i] == 0) != (b[i] == 0);
+  return d;
+}
+
+TEST(Dropout, FollowsThePhiloxContract) {
+  // keep(i) = philox_uniform(key, i) >= p, kept values scaled by 1 / (1 - p), as ops.h says.
+  const float p = 0.25f;
+  const RngKey key = dropout_key();
+  const auto in = random_vector<float>(1001, 60, 0.5, 1.5);  // non-zero, odd length
+  const auto out = run_dropout(in, p, key);
+  int64_t wrong = 0, kept = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const bool keep = philox_uniform(key, i) >= p;
+    kept += keep;
+    const float expected = keep ? in[i] / (1 - p) : 0.0f;
+    wrong += std::abs(out[i] - expected) > 1e-6f * std::abs(expected);
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 1001);
+}
+
+TEST(Dropout, SameKeySameMaskOtherKeysDiffer) {
+  const auto in = random_vector<float>(4096, 61, 0.5, 1.5);
+  const auto out = run_dropout(in, 0.5f, dropout_key());
+  EXPECT_EQ(out, run_dropout(in, 0.5f, dropout_key()));
+  // With p = 1/2 independent masks differ in half the places; demand at least a quarter.
+  EXPECT_GT(count_mask_differences(out, run_dropout(in, 0.5f, dropout_key(8, 3))), 1024);
+  EXPECT_GT(count_mask_differences(out, run_dropout(in, 0.5f, dropout_key(7, 4))), 1024);
+}
+
+TEST(Dropout, KeptFractionWithinBinomialBound) {
+  // kept ~ Binomial(n, 1 - p): |kept - n(1 - p)| < 6 sigma fails with probability < 2e-9.
+  const int64_t n = 200000;
+  for (float p : {0.1f, 0.5f}) {
+    const auto out = run_dropout(std::vector<float>(n, 1.0f), p, dropout_key());
+    int64_t kept = 0;
+    for (float v : out) kept += v != 0;
+    const double sigma = std::sqrt(n * p * (1.0 - p));
+    EXPECT_LT(std::abs(kept - n * (1.0 - p)), 6 * sigma) << "p = " << p;
+  }
+}
+
+TEST(Dropout, ZeroProbabilityCopies) {
+  const auto in = random_vector<float>(37, 62);
+  EXPECT_EQ(run_dropout(in, 0.0f, dropout_key()), in);
+  std::vector<float> dout = in, din(37, 1.0f);
+  dropout_backward(cpu_ctx, view(din, {37}), view(dout, {37}), 0.0f, dropout_key());
+  for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(din[i], 1.0f + in[i]);
+}
+
+TEST(Dropout, InPlaceMatchesOutOfPlace) {
+  auto x = random_vector<float>(999, 63);
+  const auto expected = run_dropout(x, 0.3f, dropout_key());
+  dropout_forward(cpu_ctx, view(x, {999}), view(x, {999}), 0.3f, dropout_key());
+  EXPECT_EQ(x, expected);
+}
+
+TEST(Dropout, BackwardRecomputesTheForwardMask) {
+  const int64_t n = 1000;
+  const float p = 0.2f;
+  const auto out = run_dropout(std::vector<float>(n, 1.0f), p, dropout_key());
+  std::vector<float> dout(n, 1.0f), din(n, 0.0f);
+  dropout_backward(cpu_ctx, view(din, {n}), view(dout, {n}), p, dropout_key());
+  EXPECT_EQ(din, out);  // both are keep(i) / (1 - p)
+}
+
+TEST(Dropout, GradientMatchesFiniteDifferences) {
+  const int64_t n = 50;
+  auto in = random_vector<double>(n, 64), w = random_vector<double>(n, 65);
+  std::vector<double> out(n);
+  auto loss = [&] {
+    dropout_forward(cpu_ctx, view(out, {n}), view(in, {n}), 0.3f, dropout_key());
+    return dot(w, out);
+  };
+  Grad din(n, 66);
+  dropout_backward(cpu_ctx, din.tensor({n}), view(w, {n}), 0.3f, dropout_key());
+  expect_gradient(loss, in, din, "in");
+}
+
+TEST(Dropout, FloatMatchesDouble) {
+  expect_float_matches_double([]<typename T>() {
+    auto in = random_vector<T>(513, 67), out = std::vector<T>(513);
+    dropout_forward(cpu_ctx, view(out, {513}), view(in, {513}), 0.1f, dropout_key());
+    std::vector<double> all;
+    append(all, out);
+    return all;
+  });
+}
+
+// ---- rows ------------------------------------------------------------------------
+
+TEST(Rows, GatherGradientIsScatterAdd) {
+  const int64_t N = 6, C = 5, P = 8;
+  std::vector<int32_t> index{5, 0, 2, 2, 5, 1, 5, 3};  // repeats, and row 4 never gathered
+  auto in = random_vector<double>(N * C, 70), w = random_vector<double>(P * C, 71);
+  std::vector<double> out(P * C);
+  auto loss = [&] {
+    gather_rows(cpu_ctx, view(out, {P, C}), view(in, {N, C}), ids(index));
+    return dot(w, out);
+  };
+  Grad din(in.size(), 72);
+  scatter_add_rows(cpu_ctx, din.tensor({N, C}), view(w, {P, C}), ids(index));
+  expect_gradient(loss, in, din, "in");
+}
+
+TEST(Rows, HandComputedGatherAndScatter) {
+  std::vector<int32_t> index{2, 0, 2, 2};
+  std::vector<float> table{1, 2, 3, 4, 5, 6}, gathered(8);
+  gather_rows(cpu_ctx, view(gathered, {4, 2}), view(table, {3, 2}), ids(index));
+  EXPECT_EQ(gathered, (std::vector<float>{5, 6, 1, 2, 5, 6, 5, 6}));
+  std::vector<float> src{1, 2, 3, 4, 5, 6, 7, 8}, dst(6, 0);
+  scatter_add_rows(cpu_ctx, view(dst, {3, 2}), view(src, {4, 2}), ids(index));
+  EXPECT_EQ(dst, (std::vector<float>{3, 4, 0, 0, 13, 16}));
+}
+
+TEST(Rows, ScatterAddIsTheSameForAnyThreadCount) {
+  const int64_t N = 50, C = 300, P = 4000;
+  std::vector<int32_t> index(P);
+  for (int64_t p = 0; p < P; ++p) index[p] = static_cast<int32_t>((p * 7919) % N);
+  auto src = random_vector<float>(P * C, 73);
+  auto scatter_with_threads = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<float> dst(N * C, 0.0f);
+    scatter_add_rows(cpu_ctx, view(dst, {N, C}), view(src, {P, C}), ids(index));
+    set_num_threads(0);
+    return dst;
+  };
+  EXPECT_EQ(scatter_with_threads(1), scatter_with_threads(3));
+}
+
+// ---- argument validation ---------------------------------------------------------
+
+struct EmbeddingArgs {
+  std::vector<int32_t> tokens{0, 1, 2}, positions{0, 1, 2};
+  std::vector<float> out = std::vector<float>(12), wte = std::vector<float>(12),
+                     wpe = std::vector<float>(12);
+  void run() {
+    embedding_forward(cpu_ctx, view(out, {3, 4}), ids(tokens), ids(positions), Tensor{},
+                      view(wte, {3, 4}), view(wpe, {3, 4}), Tensor{});
+  }
+};
+
+TEST(Validation, EmbeddingIdsOutOfRange) {
+  EmbeddingArgs args;
+  EXPECT_NO_THROW(args.run());
+  args.tokens[1] = 3;
+  expect_error([&] { args.run(); }, "tokens[1] = 3 is outside [0, 3)");
+  args.tokens[1] = -1;
+  expect_error([&] { args.run(); }, "tokens[1] = -1");
+  args.tokens[1] = 0;
+  args.positions[2] = 7;
+  expect_error([&] { args.run(); }, "positions[2] = 7");
+}
+
+TEST(Validation, WrongDtypes) {
+  EmbeddingArgs args;
+  std::vector<float> float_ids{0, 1, 2};
+  expect_error([&] {
+    embedding_forward(cpu_ctx, view(args.out, {3, 4}), view(float_ids, {3}), ids(args.positions),
+                      Tensor{}, view(args.wte, {3, 4}), view(args.wpe, {3, 4}), Tensor{});
+  }, "tokens has dtype F32, expected I32");
+  std::vector<double> wte64(12);
+  expect_error([&] {
+    embedding_forward(cpu_ctx, view(args.out, {3, 4}), ids(args.tokens), ids(args.positions),
+                      Tensor{}, view(wte64, {3, 4}), view(args.wpe, {3, 4}), Tensor{});
+  }, "wte has dtype F64, expected F32");
+  std::vector<uint16_t> half(4);
+  Tensor bf16{half.data(), {4}, DType::BF16, Device::CPU};
+  expect_error([&] { gelu_forward(cpu_ctx, bf16, bf16); }, "F32 or F64");
+}
+
+TEST(Validation, WrongShapes) {
+  std::vector<float> x(12), out(12), mean(3), rstd(3), weight(5), bias(4);
+  expect_error([&] {
+    layernorm_forward(cpu_ctx, view(out, {3, 4}), view(mean, {3}), view(rstd, {3}), view(x, {3, 4}),
+                      view(weight, {5}), view(bias, {4}), 1e-5);
+  }, "weight has shape [5], expected [4]");
+  std::vector<float> w(15);
+  expect_error([&] { matmul_forward(cpu_ctx, view(out, {3, 4}), view(x, {3, 4}), view(w, {3, 5}), Tensor{}); },
+               "weight has shape [3, 5], expected [3, 4]");
+  expect_error([&] { matmul_forward(cpu_ctx, view(out, {2, 6}), view(x, {3, 4}), view(w, {3, 4}), Tensor{}); },
+               "out has shape [2, 6], expected [3, 3]");
+  expect_error([&] { residual_forward(cpu_ctx, view(out, {12}), view(x, {3, 4}), view(x, {3, 4})); },
+               "out has shape [12]");
+}
+
+TEST(Validation, RowIndexOutOfRangeAndBadDropoutProbability) {
+  std::vector<float> in(6), out(4);
+  std::vector<int32_t> index{0, 3};
+  expect_error([&] { gather_rows(cpu_ctx, view(out, {2, 2}), view(in, {3, 2}), ids(index)); },
+               "index[1] = 3 is outside [0, 3)");
+  expect_error([&] { scatter_add_rows(cpu_ctx, view(in, {3, 2}), view(out, {2, 2}), ids(index)); },
+               "index[1] = 3");
+  expect_error([&] { dropout_forward(cpu_ctx, view(in, {6}), view(in, {6}), 1.0f, dropout_key()); },
+               "dropout probability");
+}
+
+TEST(Validation, CudaDeviceIsReportedNotCrashed) {
+  Ctx cuda{Device::CUDA, nullptr};
+  std::vector<float> x(4);
+  expect_error([&] { gelu_forward(cuda, view(x, {4}), view(x, {4})); }, "wrong device");
+  Tensor on_gpu{x.data(), {4}, DType::F32, Device::CUDA};
+  expect_error([&] { gelu_forward(cuda, on_gpu, on_gpu); }, "no CUDA kernel");
+}
+
+}  // namespace
+}  // namespace masklm
