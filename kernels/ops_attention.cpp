@@ -1,0 +1,79 @@
+// Entry points of attention_forward/backward: argument validation and dispatch.
+#include <utility>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+
+namespace masklm {
+namespace {
+
+// Shapes and dtypes shared by the forward and the backward; returns B.
+int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
+                             int num_heads, float dropout_p, const char* op) {
+  MASKLM_CHECK(qkv.shape.ndim == 2 && qkv.size(1) % 3 == 0,
+               "{}: qkv must be (N, 3C), got {}", op, qkv.shape.str());
+  const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
+  MASKLM_CHECK(num_heads > 0 && C % num_heads == 0,
+               "{}: hidden size {} is not divisible by num_heads {}", op, C, num_heads);
+  MASKLM_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout probability must be in [0, 1), got {}",
+               op, dropout_p);
+  check_shape(lse, {num_heads, N}, "lse");
+  check_dtype(lse, qkv.dtype, "lse");
+  check_dtype(cu_seqlens, DType::I32, "cu_seqlens");
+  MASKLM_CHECK(cu_seqlens.shape.ndim == 1 && cu_seqlens.size(0) >= 1,
+               "{}: cu_seqlens must be (B + 1), got {}", op, cu_seqlens.shape.str());
+  const int64_t B = cu_seqlens.size(0) - 1;
+  // cu_seqlens lives in host memory on the CPU backend only; the CUDA path checks on device.
+  if (cu_seqlens.device == Device::CPU) {
+    const int32_t* cu = cu_seqlens.ptr<int32_t>();
+    MASKLM_CHECK(cu[0] == 0, "{}: cu_seqlens must start at 0, got {}", op, cu[0]);
+    for (int64_t b = 0; b < B; ++b)
+      MASKLM_CHECK(cu[b] <= cu[b + 1], "{}: cu_seqlens must be non-decreasing, but entry {} is {} "
+                   "and entry {} is {}", op, b, cu[b], b + 1, cu[b + 1]);
+    MASKLM_CHECK(cu[B] == N, "{}: cu_seqlens must end at the token count {}, got {}", op, N, cu[B]);
+  }
+  return B;
+}
+
+}  // namespace
+
+void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
+                       const Tensor& cu_seqlens, int num_heads, float dropout_p,
+                       const RngKey& dropout_key) {
+  constexpr const char* op = "attention_forward";
+  check_device(ctx, {&out, &lse, &qkv, &cu_seqlens}, op);
+  const int64_t B = check_attention_args(qkv, lse, cu_seqlens, num_heads, dropout_p, op);
+  const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
+  check_shape(out, {N, C}, "out");
+  check_dtype(out, qkv.dtype, "out");
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(qkv.dtype, op, [&]<typename T>() {
+    cpu::attention_forward(out.ptr<T>(), lse.ptr<T>(), qkv.ptr<T>(), cu_seqlens.ptr<int32_t>(), B,
+                           N, C, int64_t{num_heads}, dropout_p, dropout_key);
+  });
+}
+
+void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const Tensor& out,
+                        const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
+                        int num_heads, float dropout_p, const RngKey& dropout_key) {
+  constexpr const char* op = "attention_backward";
+  check_device(ctx, {&dqkv, &dout, &out, &qkv, &lse, &cu_seqlens}, op);
+  const int64_t B = check_attention_args(qkv, lse, cu_seqlens, num_heads, dropout_p, op);
+  const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
+  for (const auto& [t, name] : {std::pair{&dout, "dout"}, std::pair{&out, "out"}}) {
+    check_shape(*t, {N, C}, name);
+    check_dtype(*t, qkv.dtype, name);
+  }
+  if (dqkv.empty()) return;  // "not needed": attention has no other gradient output
+  check_shape(dqkv, qkv.shape, "dqkv");
+  check_dtype(dqkv, qkv.dtype, "dqkv");
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(qkv.dtype, op, [&]<typename T>() {
+    cpu::attention_backward(dqkv.ptr<T>(), dout.ptr<T>(), out.ptr<T>(), qkv.ptr<T>(), lse.ptr<T>(),
+                            cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads}, dropout_p,
+                            dropout_key);
+  });
+}
+
+}  // namespace masklm
