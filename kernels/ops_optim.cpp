@@ -1,0 +1,57 @@
+// Entry points of the optimizer and flat-buffer ops: validate, check devices, dispatch to cpu::.
+#include <cmath>
+
+#include "kernels/cpu/adamw.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+
+namespace masklm {
+
+void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Tensor& m,
+                  const Tensor& v, const AdamWStep& s) {
+  const char* op = "adamw_update";
+  check_shape(grads, params.shape, "adamw_update: grads");
+  check_shape(m, params.shape, "adamw_update: m");
+  check_shape(v, params.shape, "adamw_update: v");
+  check_dtype(grads, params.dtype, "adamw_update: grads");
+  check_dtype(m, params.dtype, "adamw_update: m");
+  check_dtype(v, params.dtype, "adamw_update: v");
+  MASKLM_CHECK(s.step >= 1, "{}: step is 1-based for bias correction, got {}", op, s.step);
+  MASKLM_CHECK(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
+               "{}: betas must be in [0, 1), got ({}, {})", op, s.beta1, s.beta2);
+  MASKLM_CHECK(s.eps > 0, "{}: eps must be > 0, got {}", op, s.eps);
+  MASKLM_CHECK(std::isfinite(s.lr) && std::isfinite(s.grad_scale) && std::isfinite(s.weight_decay),
+               "{}: lr, weight_decay and grad_scale must be finite", op);
+  check_device(ctx, {&params, &grads, &m, &v}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(params.dtype, op, [&]<typename T>() {
+    cpu::adamw_update<T>(params.ptr<T>(), grads.ptr<T>(), m.ptr<T>(), v.ptr<T>(), params.numel(),
+                         s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.grad_scale);
+  });
+}
+
+double sum_squares(Ctx& ctx, const Tensor& x) {
+  const char* op = "sum_squares";
+  check_device(ctx, {&x}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  double result = 0;
+  dispatch_float(x.dtype, op, [&]<typename T>() { result = cpu::sum_squares<T>(x.ptr<T>(), x.numel()); });
+  return result;
+}
+
+void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
+  const char* op = "scale_inplace";
+  check_device(ctx, {&x}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(x.dtype, op, [&]<typename T>() { cpu::scale_inplace<T>(x.ptr<T>(), x.numel(), s); });
+}
+
+void fill_zero(Ctx& ctx, const Tensor& x) {
+  const char* op = "fill_zero";
+  check_device(ctx, {&x}, op);
+  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  dispatch_float(x.dtype, op, [&]<typename T>() { cpu::fill_zero<T>(x.ptr<T>(), x.numel()); });
+}
+
+}  // namespace masklm
