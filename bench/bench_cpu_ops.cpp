@@ -1,0 +1,102 @@
+// CPU backend microbenchmarks at BERT shapes: N = 2048 tokens (16 sequences x 128).
+// Matmul reports FLOP/s (OpenBLAS sgemm does the work); LayerNorm reports bytes/s, as it
+// is bound by memory. Wall-clock time, since OpenMP and OpenBLAS use every thread.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace masklm {
+namespace {
+
+constexpr int64_t kTokens = 2048;
+Ctx cpu_ctx;
+
+std::vector<float> random_floats(int64_t n) {
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+Tensor view(std::vector<float>& v, Shape s) { return Tensor{v.data(), s, DType::F32, Device::CPU}; }
+
+// Args: in features I, out features O.
+void BM_matmul_forward(benchmark::State& state) {
+  const int64_t N = kTokens, I = state.range(0), O = state.range(1);
+  auto in = random_floats(N * I), weight = random_floats(O * I), bias = random_floats(O);
+  std::vector<float> out(static_cast<size_t>(N * O));
+  for (auto _ : state) {
+    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * N * I * O * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+void BM_matmul_backward(benchmark::State& state) {
+  const int64_t N = kTokens, I = state.range(0), O = state.range(1);
+  auto in = random_floats(N * I), weight = random_floats(O * I), dout = random_floats(N * O);
+  std::vector<float> din(static_cast<size_t>(N * I)), dweight(static_cast<size_t>(O * I)),
+      dbias(static_cast<size_t>(O));
+  for (auto _ : state) {
+    matmul_backward(cpu_ctx, view(din, {N, I}), view(dweight, {O, I}), view(dbias, {O}),
+                    view(dout, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+    benchmark::DoNotOptimize(din.data());
+  }
+  // Two GEMMs of the forward's size (din and dweight); the bias sum is negligible.
+  state.counters["FLOP/s"] = benchmark::Counter(4.0 * N * I * O * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+// BERT-base linear layers: QKV projection, attention output, FFN up, FFN down.
+void bert_linear_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({768, 2304})->Args({768, 768})->Args({768, 3072})->Args({3072, 768});
+  b->ArgNames({"I", "O"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+BENCHMARK(BM_matmul_forward)->Apply(bert_linear_shapes);
+BENCHMARK(BM_matmul_backward)->Apply(bert_linear_shapes);
+
+// Args: hidden size C.
+void BM_layernorm_forward(benchmark::State& state) {
+  const int64_t N = kTokens, C = state.range(0);
+  auto in = random_floats(N * C), weight = random_floats(C), bias = random_floats(C);
+  std::vector<float> out(static_cast<size_t>(N * C)), mean(N), rstd(N);
+  for (auto _ : state) {
+    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
+                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Reads in, writes out.
+  state.SetBytesProcessed(state.iterations() * 2 * N * C * static_cast<int64_t>(sizeof(float)));
+}
+
+void BM_layernorm_backward(benchmark::State& state) {
+  const int64_t N = kTokens, C = state.range(0);
+  auto in = random_floats(N * C), weight = random_floats(C), bias = random_floats(C);
+  auto dout = random_floats(N * C);
+  std::vector<float> out(static_cast<size_t>(N * C)), mean(N), rstd(N), din(static_cast<size_t>(N * C)),
+      dweight(C), dbias(C);
+  layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}), view(in, {N, C}),
+                    view(weight, {C}), view(bias, {C}), 1e-5);
+  for (auto _ : state) {
+    layernorm_backward(cpu_ctx, view(din, {N, C}), view(dweight, {C}), view(dbias, {C}),
+                       view(dout, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
+                       view(rstd, {N}));
+    benchmark::DoNotOptimize(din.data());
+  }
+  // Reads dout and in, reads and writes din (it accumulates).
+  state.SetBytesProcessed(state.iterations() * 4 * N * C * static_cast<int64_t>(sizeof(float)));
+}
+
+void bert_hidden_sizes(benchmark::internal::Benchmark* b) {
+  b->Arg(768)->Arg(1024)->ArgName("C")->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+BENCHMARK(BM_layernorm_forward)->Apply(bert_hidden_sizes);
+BENCHMARK(BM_layernorm_backward)->Apply(bert_hidden_sizes);
+
+}  // namespace
+}  // namespace masklm
