@@ -7,7 +7,11 @@
 namespace masklm::cli {
 
 void register_devices(CLI::App& app);
+void register_pretrain(CLI::App& app);
 
-inline void register_commands(CLI::App& app) { register_devices(app); }
+inline void register_commands(CLI::App& app) {
+  register_devices(app);
+  register_pretrain(app);
+}
 
 }  // namespace masklm::cli
