@@ -446,7 +446,7 @@ struct EmbeddingArgs {
   }
 };
 
-TEST(Validation, EmbeddingIdsOutOfRange) {
+TEST(DenseOpValidation, EmbeddingIdsOutOfRange) {
   EmbeddingArgs args;
   EXPECT_NO_THROW(args.run());
   args.tokens[1] = 3;
@@ -458,7 +458,7 @@ TEST(Validation, EmbeddingIdsOutOfRange) {
   expect_error([&] { args.run(); }, "positions[2] = 7");
 }
 
-TEST(Validation, WrongDtypes) {
+TEST(DenseOpValidation, WrongDtypes) {
   EmbeddingArgs args;
   std::vector<float> float_ids{0, 1, 2};
   expect_error([&] {
@@ -475,7 +475,7 @@ TEST(Validation, WrongDtypes) {
   expect_error([&] { gelu_forward(cpu_ctx, bf16, bf16); }, "F32 or F64");
 }
 
-TEST(Validation, WrongShapes) {
+TEST(DenseOpValidation, WrongShapes) {
   std::vector<float> x(12), out(12), mean(3), rstd(3), weight(5), bias(4);
   expect_error([&] {
     layernorm_forward(cpu_ctx, view(out, {3, 4}), view(mean, {3}), view(rstd, {3}), view(x, {3, 4}),
@@ -490,7 +490,7 @@ TEST(Validation, WrongShapes) {
                "out has shape [12]");
 }
 
-TEST(Validation, RowIndexOutOfRangeAndBadDropoutProbability) {
+TEST(DenseOpValidation, RowIndexOutOfRangeAndBadDropoutProbability) {
   std::vector<float> in(6), out(4);
   std::vector<int32_t> index{0, 3};
   expect_error([&] { gather_rows(cpu_ctx, view(out, {2, 2}), view(in, {3, 2}), ids(index)); },
@@ -501,7 +501,7 @@ TEST(Validation, RowIndexOutOfRangeAndBadDropoutProbability) {
                "dropout probability");
 }
 
-TEST(Validation, CudaDeviceIsReportedNotCrashed) {
+TEST(DenseOpValidation, CudaDeviceIsReportedNotCrashed) {
   Ctx cuda{Device::CUDA, nullptr};
   std::vector<float> x(4);
   expect_error([&] { gelu_forward(cuda, view(x, {4}), view(x, {4})); }, "wrong device");

@@ -78,17 +78,17 @@ template <typename T> double error_after_steps(int steps) {
   return relative_error(moved_op.data(), moved_ref.data(), n);
 }
 
-TEST(AdamW, OneStepMatchesReference) {
+TEST(AdamWUpdate, OneStepMatchesReference) {
   EXPECT_LT(error_after_steps<double>(1), 1e-12);
   EXPECT_LT(error_after_steps<float>(1), 3e-5);
 }
 
-TEST(AdamW, SeveralStepsMatchReference) {
+TEST(AdamWUpdate, SeveralStepsMatchReference) {
   EXPECT_LT(error_after_steps<double>(10), 1e-12);
   EXPECT_LT(error_after_steps<float>(10), 3e-5);
 }
 
-TEST(AdamW, HandComputedFirstStep) {
+TEST(AdamWUpdate, HandComputedFirstStep) {
   // Step 1: bias correction makes m_hat = g and v_hat = g^2, so the Adam step is
   // lr * g / (|g| + eps).
   std::vector<double> p{1.0, 2.0}, g{0.5, 0.0}, m{0, 0}, v{0, 0};
@@ -109,7 +109,7 @@ TEST(AdamW, HandComputedFirstStep) {
   EXPECT_DOUBLE_EQ(q[0], 1.998);
 }
 
-TEST(AdamW, GradScaleEqualsPrescaledGradients) {
+TEST(AdamWUpdate, GradScaleEqualsPrescaledGradients) {
   const int64_t n = 64;
   const auto p0 = random_vector<double>(n, 2), grads = random_vector<double>(n, 3);
   auto run = [&](const std::vector<double>& g, double grad_scale) {
@@ -166,7 +166,7 @@ TEST(ScaleAndFill, HandComputed) {
   EXPECT_EQ(y, std::vector<double>(1001, 0.0));
 }
 
-TEST(Validation, AdamWRejectsMismatchedOrInvalidArguments) {
+TEST(OptimOpValidation, AdamWRejectsMismatchedOrInvalidArguments) {
   std::vector<float> p(4), g(3), m(4), v(4), g4(4);
   std::vector<double> g64(4);
   EXPECT_THROW(adamw_update(cpu_ctx, flat(p), flat(g), flat(m), flat(v), AdamWStep{}), Error);
@@ -177,7 +177,7 @@ TEST(Validation, AdamWRejectsMismatchedOrInvalidArguments) {
   EXPECT_NO_THROW(adamw_update(cpu_ctx, flat(p), flat(g4), flat(m), flat(v), AdamWStep{}));
 }
 
-TEST(Validation, FlatOpsRejectIntegerBuffers) {
+TEST(OptimOpValidation, FlatOpsRejectIntegerBuffers) {
   std::vector<int32_t> ids{1, 2};
   EXPECT_THROW(sum_squares(cpu_ctx, flat(ids)), Error);
   EXPECT_THROW(scale_inplace(cpu_ctx, flat(ids), 2.0), Error);
