@@ -11,8 +11,8 @@ namespace {
 // Shapes and dtypes shared by the forward and the backward; returns B.
 int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
                              int num_heads, float dropout_p, const char* op) {
-  MASKLM_CHECK(qkv.shape.ndim == 2 && qkv.size(1) % 3 == 0,
-               "{}: qkv must be (N, 3C), got {}", op, qkv.shape.str());
+  MASKLM_CHECK(qkv.shape.ndim == 2 && qkv.size(1) % 3 == 0, "{}: qkv must be (N, 3C), got {}", op,
+               qkv.shape.str());
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   MASKLM_CHECK(num_heads > 0 && C % num_heads == 0,
                "{}: hidden size {} is not divisible by num_heads {}", op, C, num_heads);
@@ -29,8 +29,10 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
     const int32_t* cu = cu_seqlens.ptr<int32_t>();
     MASKLM_CHECK(cu[0] == 0, "{}: cu_seqlens must start at 0, got {}", op, cu[0]);
     for (int64_t b = 0; b < B; ++b)
-      MASKLM_CHECK(cu[b] <= cu[b + 1], "{}: cu_seqlens must be non-decreasing, but entry {} is {} "
-                   "and entry {} is {}", op, b, cu[b], b + 1, cu[b + 1]);
+      MASKLM_CHECK(cu[b] <= cu[b + 1],
+                   "{}: cu_seqlens must be non-decreasing, but entry {} is {} "
+                   "and entry {} is {}",
+                   op, b, cu[b], b + 1, cu[b + 1]);
     MASKLM_CHECK(cu[B] == N, "{}: cu_seqlens must end at the token count {}, got {}", op, N, cu[B]);
   }
   return B;

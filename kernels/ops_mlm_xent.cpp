@@ -30,8 +30,8 @@ void check_mlm_xent_args(const Tensor& h, const Tensor& emb, const Tensor& bias,
   if (labels.device == Device::CPU) {
     const int32_t* l = labels.ptr<int32_t>();
     for (int64_t p = 0; p < P; ++p)
-      MASKLM_CHECK(0 <= l[p] && l[p] < V, "{}: label {} of row {} is outside the vocabulary [0, {})",
-                   op, l[p], p, V);
+      MASKLM_CHECK(0 <= l[p] && l[p] < V,
+                   "{}: label {} of row {} is outside the vocabulary [0, {})", op, l[p], p, V);
   }
 }
 
@@ -53,20 +53,20 @@ void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const T
   if (ctx.device == Device::CUDA) no_cuda_kernel(op);
   dispatch_float(h.dtype, op, [&]<typename T>() {
     cpu::mlm_xent_forward(losses.ptr<T>(), lse.ptr<T>(), data_or_null<int32_t>(correct), h.ptr<T>(),
-                          emb.ptr<T>(), data_or_null<T>(bias), labels.ptr<int32_t>(), P,
-                          h.size(1), emb.size(0), chunk_size);
+                          emb.ptr<T>(), data_or_null<T>(bias), labels.ptr<int32_t>(), P, h.size(1),
+                          emb.size(0), chunk_size);
   });
 }
 
 void mlm_xent_backward(Ctx& ctx, const Tensor& dh, const Tensor& demb, const Tensor& dbias,
-                       const Tensor& h, const Tensor& emb, const Tensor& bias,
-                       const Tensor& labels, const Tensor& lse, double loss_scale,
-                       int64_t chunk_size) {
+                       const Tensor& h, const Tensor& emb, const Tensor& bias, const Tensor& labels,
+                       const Tensor& lse, double loss_scale, int64_t chunk_size) {
   constexpr const char* op = "mlm_xent_backward";
   check_device(ctx, {&dh, &demb, &dbias, &h, &emb, &bias, &labels, &lse}, op);
   check_mlm_xent_args(h, emb, bias, labels, chunk_size, op);
   check_vector(lse, h.size(0), h.dtype, "lse");
-  for (const auto& [grad, like, name] : {std::tuple{&dh, &h, "dh"}, std::tuple{&demb, &emb, "demb"}}) {
+  for (const auto& [grad, like, name] :
+       {std::tuple{&dh, &h, "dh"}, std::tuple{&demb, &emb, "demb"}}) {
     if (grad->empty()) continue;
     check_shape(*grad, like->shape, name);
     check_dtype(*grad, h.dtype, name);

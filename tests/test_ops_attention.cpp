@@ -43,7 +43,11 @@ template <typename T> struct Problem {
   std::vector<T> qkv;
 
   Problem(const std::vector<int32_t>& lengths, int64_t C_, int64_t NH_, float p_, uint32_t seed)
-      : cu(cumulative(lengths)), N(cu.back()), C(C_), NH(NH_), p(p_),
+      : cu(cumulative(lengths)),
+        N(cu.back()),
+        C(C_),
+        NH(NH_),
+        p(p_),
         qkv(random_vector<T>(N * 3 * C, seed, -2, 2)) {}
 
   // Runs the op's forward; returns out (N, C) and fills lse (NH, N).
@@ -51,8 +55,8 @@ template <typename T> struct Problem {
     std::vector<T> out(static_cast<size_t>(N * C)), lse(static_cast<size_t>(NH * N));
     Ctx ctx;
     attention_forward(ctx, host_tensor(out, {N, C}), host_tensor(lse, {NH, N}),
-                      host_tensor(qkv, {N, 3 * C}), host_tensor(cu, {int64_t(cu.size())}),
-                      int(NH), p, key);
+                      host_tensor(qkv, {N, 3 * C}), host_tensor(cu, {int64_t(cu.size())}), int(NH),
+                      p, key);
     if (lse_out) *lse_out = lse;
     return out;
   }
@@ -64,8 +68,8 @@ template <typename T> struct Problem {
     Ctx ctx;
     attention_backward(ctx, host_tensor(dqkv, {N, 3 * C}), host_tensor(dout, {N, C}),
                        host_tensor(out, {N, C}), host_tensor(qkv, {N, 3 * C}),
-                       host_tensor(lse, {NH, N}), host_tensor(cu, {int64_t(cu.size())}), int(NH),
-                       p, key);
+                       host_tensor(lse, {NH, N}), host_tensor(cu, {int64_t(cu.size())}), int(NH), p,
+                       key);
   }
 };
 
@@ -167,7 +171,8 @@ void expect_gradient_matches_finite_differences(float p) {
     const std::vector<double> out = pr.forward();
     return std::inner_product(out.begin(), out.end(), w.begin(), 0.0);
   };
-  const double err = testing::gradient_error(loss, pr.qkv.data(), dqkv.data(), int64_t(dqkv.size()));
+  const double err =
+      testing::gradient_error(loss, pr.qkv.data(), dqkv.data(), int64_t(dqkv.size()));
   EXPECT_LT(err, 1e-6);
   EXPECT_GT(std::sqrt(std::inner_product(dqkv.begin(), dqkv.end(), dqkv.begin(), 0.0)), 0.1);
 }
@@ -194,7 +199,8 @@ TEST(Attention, UnpaddedBatchEqualsSequencesAlone) {
     alone.backward(d, std::vector<double>(dout.begin() + s0 * C, dout.begin() + (s0 + n) * C));
     const std::vector<double> o = alone.forward();
     EXPECT_LT(relative_error(o.data(), out.data() + s0 * C, n * C), 1e-14) << "sequence " << b;
-    EXPECT_LT(relative_error(d.data(), dqkv.data() + s0 * 3 * C, n * 3 * C), 1e-14) << "sequence " << b;
+    EXPECT_LT(relative_error(d.data(), dqkv.data() + s0 * 3 * C, n * 3 * C), 1e-14)
+        << "sequence " << b;
   }
 }
 
@@ -276,23 +282,25 @@ TEST(Attention, RejectsBadArguments) {
                       host_tensor(qkv, qkv_shape), host_tensor(cu, {3}), heads, p, dropout_key());
   };
   EXPECT_NO_THROW(forward({5, 12}, 2, 0.1f));
-  EXPECT_THROW(forward({5, 12}, 3, 0), Error);   // C = 4 not divisible by 3 heads
+  EXPECT_THROW(forward({5, 12}, 3, 0), Error);  // C = 4 not divisible by 3 heads
   EXPECT_THROW(forward({5, 12}, 0, 0), Error);
-  EXPECT_THROW(forward({5, 12}, 2, 1), Error);   // p must be < 1
+  EXPECT_THROW(forward({5, 12}, 2, 1), Error);  // p must be < 1
   EXPECT_THROW(forward({5, 12}, 2, -0.1f), Error);
-  EXPECT_THROW(forward({12, 5}, 2, 0), Error);   // not (N, 3C)
+  EXPECT_THROW(forward({12, 5}, 2, 0), Error);  // not (N, 3C)
   for (const std::vector<int32_t>& bad : {std::vector<int32_t>{1, 2, 5}, {0, 3, 2}, {0, 2, 4}}) {
     cu = bad;
     EXPECT_THROW(forward({5, 12}, 2, 0), Error) << bad[0] << bad[1] << bad[2];
   }
   cu = {0, 2, 5};
-  EXPECT_THROW(attention_forward(ctx, host_tensor(out, {5, 4}), host_tensor(lse64, {2, 5}),
-                                 host_tensor(qkv, {5, 12}), host_tensor(cu, {3}), 2, 0, dropout_key()),
-               Error);  // mixed dtypes
-  EXPECT_THROW(attention_backward(ctx, host_tensor(qkv, {5, 12}), host_tensor(out, {5, 4}),
-                                  host_tensor(out, {4, 5}), host_tensor(qkv, {5, 12}),
-                                  host_tensor(lse, {2, 5}), host_tensor(cu, {3}), 2, 0, dropout_key()),
-               Error);  // out of the wrong shape
+  EXPECT_THROW(
+      attention_forward(ctx, host_tensor(out, {5, 4}), host_tensor(lse64, {2, 5}),
+                        host_tensor(qkv, {5, 12}), host_tensor(cu, {3}), 2, 0, dropout_key()),
+      Error);  // mixed dtypes
+  EXPECT_THROW(
+      attention_backward(ctx, host_tensor(qkv, {5, 12}), host_tensor(out, {5, 4}),
+                         host_tensor(out, {4, 5}), host_tensor(qkv, {5, 12}),
+                         host_tensor(lse, {2, 5}), host_tensor(cu, {3}), 2, 0, dropout_key()),
+      Error);  // out of the wrong shape
   Ctx cuda{Device::CUDA};
   Tensor on_cpu = host_tensor(qkv, {5, 12});
   EXPECT_THROW(attention_forward(cuda, host_tensor(out, {5, 4}), host_tensor(lse, {2, 5}), on_cpu,

@@ -31,7 +31,10 @@ template <typename T> struct Head {
   std::vector<int32_t> labels;
 
   Head(int64_t P_, int64_t C_, int64_t V_, uint32_t seed, bool with_bias = true)
-      : P(P_), C(C_), V(V_), h(random_vector<T>(P * C, seed, -2, 2)),
+      : P(P_),
+        C(C_),
+        V(V_),
+        h(random_vector<T>(P * C, seed, -2, 2)),
         emb(random_vector<T>(V * C, seed + 1, -2, 2)),
         bias(with_bias ? random_vector<T>(V, seed + 2) : std::vector<T>{}) {
     for (int64_t p = 0; p < P; ++p) labels.push_back(int32_t((p * 7 + seed) % V));
@@ -72,7 +75,7 @@ struct Reference {
 
 template <typename T> Reference naive_xent(const Head<T>& x, double scale) {
   const int64_t P = x.P, C = x.C, V = x.V;
-  Reference r{std::vector<double>(P), std::vector<double>(P), std::vector<double>(P * C),
+  Reference r{std::vector<double>(P),     std::vector<double>(P), std::vector<double>(P * C),
               std::vector<double>(V * C), std::vector<double>(V), std::vector<int32_t>(P)};
   std::vector<double> logits(P * V);
   for (int64_t p = 0; p < P; ++p) {
@@ -130,7 +133,9 @@ template <typename T> void expect_matches_reference(bool with_bias, double toler
 
 TEST(MlmXent, MatchesFullLogitReferenceDouble) { expect_matches_reference<double>(true, 1e-12); }
 TEST(MlmXent, MatchesFullLogitReferenceFloat) { expect_matches_reference<float>(true, 1e-5); }
-TEST(MlmXent, MatchesFullLogitReferenceWithoutBias) { expect_matches_reference<double>(false, 1e-12); }
+TEST(MlmXent, MatchesFullLogitReferenceWithoutBias) {
+  expect_matches_reference<double>(false, 1e-12);
+}
 
 // Central differences of scale * sum(losses) with respect to h, emb and bias; a prime V
 // keeps the problem small while 5 and 7 still leave a partial last chunk.
@@ -147,7 +152,8 @@ TEST(MlmXent, GradientsMatchFiniteDifferences) {
     };
     EXPECT_LT(testing::gradient_error(loss, x.h.data(), dh.data(), int64_t(dh.size())), 1e-6);
     EXPECT_LT(testing::gradient_error(loss, x.emb.data(), demb.data(), int64_t(demb.size())), 1e-6);
-    EXPECT_LT(testing::gradient_error(loss, x.bias.data(), dbias.data(), int64_t(dbias.size())), 1e-6);
+    EXPECT_LT(testing::gradient_error(loss, x.bias.data(), dbias.data(), int64_t(dbias.size())),
+              1e-6);
   }
 }
 

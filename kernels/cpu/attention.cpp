@@ -27,9 +27,8 @@ HeadQKV<T> head_qkv(const T* qkv, int64_t first_token, int64_t h, int64_t C, int
 }
 
 // scores (bq, len) = q[i0 : i0 + bq] @ k^T / sqrt(HS).
-template <typename T>
-void scaled_scores(T* scores, const HeadQKV<T>& x, int64_t i0, int64_t bq, int64_t len,
-                   int64_t HS) {
+template <typename T> void scaled_scores(T* scores, const HeadQKV<T>& x, int64_t i0, int64_t bq,
+                                         int64_t len, int64_t HS) {
   const T scale = T(1) / std::sqrt(T(HS));
   gemm<T>(false, true, bq, len, HS, scale, x.q + i0 * x.ld, x.ld, x.k, x.ld, T(0), scores, len);
 }
@@ -107,10 +106,10 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
 // Flash-attention backward per query tile, with M the dropout scales and O = (P∘M) V:
 //   dP = dO V^T,  D_i = dO_i · O_i = Σ_j P_ij M_ij dP_ij,  dS = P ∘ (M∘dP − D),
 //   dV += (P∘M)^T dO,  dQ += dS K / sqrt(HS),  dK += dS^T Q / sqrt(HS).
-template <typename T>
-void attention_backward(T* dqkv, const T* dout, const T* out, const T* qkv, const T* lse,
-                        const int32_t* cu_seqlens, int64_t B, int64_t N, int64_t C, int64_t NH,
-                        float dropout_p, const RngKey& key) {
+template <typename T> void attention_backward(T* dqkv, const T* dout, const T* out, const T* qkv,
+                                              const T* lse, const int32_t* cu_seqlens, int64_t B,
+                                              int64_t N, int64_t C, int64_t NH, float dropout_p,
+                                              const RngKey& key) {
   const int64_t HS = C / NH;
   const T scale = T(1) / std::sqrt(T(HS));
   for_each_sequence_head(cu_seqlens, B, NH, [&](int64_t s0, int64_t len, int64_t h) {
@@ -147,19 +146,17 @@ void attention_backward(T* dqkv, const T* dout, const T* out, const T* qkv, cons
         for (int64_t j = 0; j < len; ++j) dp_row[j] = p_row[j] * (dp_row[j] - D);
       }
       gemm<T>(true, false, len, HS, bq, T(1), dropped, len, dout_h + i0 * C, C, T(1), dv, x.ld);
-      gemm<T>(false, false, bq, HS, len, scale, dprobs, len, x.k, x.ld, T(1), dq + i0 * x.ld,
-              x.ld);
+      gemm<T>(false, false, bq, HS, len, scale, dprobs, len, x.k, x.ld, T(1), dq + i0 * x.ld, x.ld);
       gemm<T>(true, false, len, HS, bq, scale, dprobs, len, x.q + i0 * x.ld, x.ld, T(1), dk, x.ld);
     }
   });
 }
 
-#define MASKLM_INSTANTIATE(T)                                                                  \
-  template void attention_forward<T>(T*, T*, const T*, const int32_t*, int64_t, int64_t,       \
-                                     int64_t, int64_t, float, const RngKey&);                  \
-  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*,              \
-                                      const int32_t*, int64_t, int64_t, int64_t, int64_t,      \
-                                      float, const RngKey&);
+#define MASKLM_INSTANTIATE(T)                                                                     \
+  template void attention_forward<T>(T*, T*, const T*, const int32_t*, int64_t, int64_t, int64_t, \
+                                     int64_t, float, const RngKey&);                              \
+  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const int32_t*, \
+                                      int64_t, int64_t, int64_t, int64_t, float, const RngKey&);
 MASKLM_INSTANTIATE(float)
 MASKLM_INSTANTIATE(double)
 #undef MASKLM_INSTANTIATE

@@ -18,9 +18,9 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
 
 // dqkv (N, 3C) += gradient of the forward given dout (N, C), recomputing the
 // probabilities from lse and the dropout mask from the key.
-template <typename T>
-void attention_backward(T* dqkv, const T* dout, const T* out, const T* qkv, const T* lse,
-                        const int32_t* cu_seqlens, int64_t B, int64_t N, int64_t C, int64_t NH,
-                        float dropout_p, const RngKey& key);
+template <typename T> void attention_backward(T* dqkv, const T* dout, const T* out, const T* qkv,
+                                              const T* lse, const int32_t* cu_seqlens, int64_t B,
+                                              int64_t N, int64_t C, int64_t NH, float dropout_p,
+                                              const RngKey& key);
 
 }  // namespace masklm::cpu

@@ -17,16 +17,18 @@ namespace masklm::cpu {
 
 // c (m, n) = alpha * op(a) (m, k) @ op(b) (k, n) + beta * c; row-major, leading dimensions
 // in elements, so column slices of wider rows (e.g. one head of qkv) need no copy.
-template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+template <typename T> void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                                T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+                                T* c, int64_t ldc) {
   const auto ta = trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   const auto i = [](int64_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+    cblas_sgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+    cblas_dgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
 }
 
 // Keeps OpenBLAS single-threaded for its lifetime. Kernels that parallelize with OpenMP and

@@ -16,9 +16,9 @@ constexpr int64_t kMaxRowBlock = 256;
 constexpr int64_t kMaxVocabBlock = 256;
 
 // tile (rows, cv), leading dimension ld = h[r0 : r0 + rows] @ emb[v0 : v0 + cv]^T + bias.
-template <typename T>
-void logits_tile(T* tile, int64_t ld, const T* h, const T* emb, const T* bias, int64_t r0,
-                 int64_t rows, int64_t v0, int64_t cv, int64_t C) {
+template <typename T> void logits_tile(T* tile, int64_t ld, const T* h, const T* emb, const T* bias,
+                                       int64_t r0, int64_t rows, int64_t v0, int64_t cv,
+                                       int64_t C) {
   gemm<T>(false, true, rows, cv, C, T(1), h + r0 * C, C, emb + v0 * C, C, T(0), tile, ld);
   if (!bias) return;
   for (int64_t r = 0; r < rows; ++r)
@@ -49,10 +49,9 @@ template <typename T> struct OnlineRow {
 }  // namespace
 
 // Rows are independent in the forward: each thread owns row blocks and walks all chunks.
-template <typename T>
-void mlm_xent_forward(T* losses, T* lse, int32_t* correct, const T* h, const T* emb,
-                      const T* bias, const int32_t* labels, int64_t P, int64_t C, int64_t V,
-                      int64_t chunk_size) {
+template <typename T> void mlm_xent_forward(T* losses, T* lse, int32_t* correct, const T* h,
+                                            const T* emb, const T* bias, const int32_t* labels,
+                                            int64_t P, int64_t C, int64_t V, int64_t chunk_size) {
   const int64_t chunk = std::min(chunk_size, V);
   const Blocks rows = split_blocks(P, kMaxRowBlock);
   BlasSingleThreaded blas_guard;
@@ -81,10 +80,10 @@ void mlm_xent_forward(T* losses, T* lse, int32_t* correct, const T* h, const T* 
 // after a barrier, each thread owns a slice of the chunk's vocabulary and adds dlogit^T @ h
 // over all P rows to it. Every output element has one writer and one summation order, and
 // demb is read-modified-written once per call instead of once per row block.
-template <typename T>
-void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* h, const T* emb, const T* bias,
-                       const int32_t* labels, const T* lse, int64_t P, int64_t C, int64_t V,
-                       T loss_scale, int64_t chunk_size) {
+template <typename T> void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* h, const T* emb,
+                                             const T* bias, const int32_t* labels, const T* lse,
+                                             int64_t P, int64_t C, int64_t V, T loss_scale,
+                                             int64_t chunk_size) {
   if (P == 0) return;
   const int64_t chunk = std::min(chunk_size, V);
   const Blocks rows = split_blocks(P, kMaxRowBlock);
@@ -105,7 +104,8 @@ void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* h, const T* emb, const
         const int64_t label = labels[r0 + r];
         if (v0 <= label && label < v0 + cv) row[label - v0] -= loss_scale;
       }
-      if (dh) gemm<T>(false, false, nrows, C, cv, T(1), tile, cv, emb + v0 * C, C, T(1), dh + r0 * C, C);
+      if (dh)
+        gemm<T>(false, false, nrows, C, cv, T(1), tile, cv, emb + v0 * C, C, T(1), dh + r0 * C, C);
     }
     // The implicit barrier above completes dlogits; the one below protects it from the
     // next chunk's overwrite.
@@ -113,7 +113,9 @@ void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* h, const T* emb, const
 #pragma omp for schedule(static)
     for (int64_t vb = 0; vb < vocab.count; ++vb) {
       const int64_t c0 = vocab.begin(vb), c1 = vocab.end(vb, cv);
-      if (demb) gemm<T>(true, false, c1 - c0, C, P, T(1), dlogits + c0, cv, h, C, T(1), demb + (v0 + c0) * C, C);
+      if (demb)
+        gemm<T>(true, false, c1 - c0, C, P, T(1), dlogits + c0, cv, h, C, T(1),
+                demb + (v0 + c0) * C, C);
       if (!dbias) continue;
       for (int64_t r = 0; r < P; ++r)
         for (int64_t c = c0; c < c1; ++c) dbias[v0 + c] += dlogits[r * cv + c];
@@ -121,9 +123,9 @@ void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* h, const T* emb, const
   }
 }
 
-#define MASKLM_INSTANTIATE(T)                                                                   \
-  template void mlm_xent_forward<T>(T*, T*, int32_t*, const T*, const T*, const T*,             \
-                                    const int32_t*, int64_t, int64_t, int64_t, int64_t);        \
+#define MASKLM_INSTANTIATE(T)                                                                  \
+  template void mlm_xent_forward<T>(T*, T*, int32_t*, const T*, const T*, const T*,            \
+                                    const int32_t*, int64_t, int64_t, int64_t, int64_t);       \
   template void mlm_xent_backward<T>(T*, T*, T*, const T*, const T*, const T*, const int32_t*, \
                                      const T*, int64_t, int64_t, int64_t, T, int64_t);
 MASKLM_INSTANTIATE(float)
