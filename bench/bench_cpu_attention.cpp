@@ -15,14 +15,6 @@ namespace {
 constexpr int64_t kHeads = 12, kHeadSize = 64, kC = kHeads * kHeadSize;
 constexpr int64_t kTokens = 2048;  // per batch: 16 x 128 or 4 x 512
 
-template <typename T> Tensor host_tensor(std::vector<T>& v, Shape shape) {
-  Tensor t;
-  t.data = v.data();
-  t.shape = shape;
-  t.dtype = dtype_of<T>();
-  return t;
-}
-
 struct Batch {
   int64_t T, N = kTokens;
   float p;

@@ -14,14 +14,6 @@ namespace {
 
 constexpr int64_t kC = 768, kV = 30522, kTokens = 4096;
 
-template <typename T> Tensor host_tensor(std::vector<T>& v, Shape shape) {
-  Tensor t;
-  t.data = v.data();
-  t.shape = shape;
-  t.dtype = dtype_of<T>();
-  return t;
-}
-
 struct Head {
   int64_t P, chunk;
   std::vector<float> h, emb, bias, losses, lse, dh, demb, dbias;

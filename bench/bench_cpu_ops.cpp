@@ -22,7 +22,6 @@ std::vector<float> random_floats(int64_t n) {
   return v;
 }
 
-Tensor view(std::vector<float>& v, Shape s) { return Tensor{v.data(), s, DType::F32, Device::CPU}; }
 
 // Args: in features I, out features O.
 void BM_matmul_forward(benchmark::State& state) {
@@ -30,7 +29,7 @@ void BM_matmul_forward(benchmark::State& state) {
   auto in = random_floats(N * I), weight = random_floats(O * I), bias = random_floats(O);
   std::vector<float> out(static_cast<size_t>(N * O));
   for (auto _ : state) {
-    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
+    matmul_forward(cpu_ctx, host_tensor(out, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}), host_tensor(bias, {O}));
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * N * I * O * static_cast<double>(state.iterations()),
@@ -43,8 +42,8 @@ void BM_matmul_backward(benchmark::State& state) {
   std::vector<float> din(static_cast<size_t>(N * I)), dweight(static_cast<size_t>(O * I)),
       dbias(static_cast<size_t>(O));
   for (auto _ : state) {
-    matmul_backward(cpu_ctx, view(din, {N, I}), view(dweight, {O, I}), view(dbias, {O}),
-                    view(dout, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+    matmul_backward(cpu_ctx, host_tensor(din, {N, I}), host_tensor(dweight, {O, I}), host_tensor(dbias, {O}),
+                    host_tensor(dout, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}));
     benchmark::DoNotOptimize(din.data());
   }
   // Two GEMMs of the forward's size (din and dweight); the bias sum is negligible.
@@ -66,8 +65,8 @@ void BM_layernorm_forward(benchmark::State& state) {
   auto in = random_floats(N * C), weight = random_floats(C), bias = random_floats(C);
   std::vector<float> out(static_cast<size_t>(N * C)), mean(N), rstd(N);
   for (auto _ : state) {
-    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
-                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
+    layernorm_forward(cpu_ctx, host_tensor(out, {N, C}), host_tensor(mean, {N}), host_tensor(rstd, {N}),
+                      host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(bias, {C}), 1e-5);
     benchmark::DoNotOptimize(out.data());
   }
   // Reads in, writes out.
@@ -80,12 +79,12 @@ void BM_layernorm_backward(benchmark::State& state) {
   auto dout = random_floats(N * C);
   std::vector<float> out(static_cast<size_t>(N * C)), mean(N), rstd(N), din(static_cast<size_t>(N * C)),
       dweight(C), dbias(C);
-  layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}), view(in, {N, C}),
-                    view(weight, {C}), view(bias, {C}), 1e-5);
+  layernorm_forward(cpu_ctx, host_tensor(out, {N, C}), host_tensor(mean, {N}), host_tensor(rstd, {N}), host_tensor(in, {N, C}),
+                    host_tensor(weight, {C}), host_tensor(bias, {C}), 1e-5);
   for (auto _ : state) {
-    layernorm_backward(cpu_ctx, view(din, {N, C}), view(dweight, {C}), view(dbias, {C}),
-                       view(dout, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
-                       view(rstd, {N}));
+    layernorm_backward(cpu_ctx, host_tensor(din, {N, C}), host_tensor(dweight, {C}), host_tensor(dbias, {C}),
+                       host_tensor(dout, {N, C}), host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(mean, {N}),
+                       host_tensor(rstd, {N}));
     benchmark::DoNotOptimize(din.data());
   }
   // Reads dout and in, reads and writes din (it accumulates).

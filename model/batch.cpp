@@ -50,13 +50,9 @@ void Batch::validate(int64_t vocab_size, int64_t max_positions, int64_t type_voc
 }
 
 Tensor host_view(const std::vector<int32_t>& v) {
-  Tensor t;
-  if (v.empty()) return t;
-  t.data = const_cast<int32_t*>(v.data());
-  t.shape = Shape{static_cast<int64_t>(v.size())};
-  t.dtype = DType::I32;
-  t.device = Device::CPU;
-  return t;
+  // The CPU backend reads batches in place; ops never write through input views.
+  if (v.empty()) return Tensor{};
+  return host_tensor(const_cast<int32_t*>(v.data()), Shape{static_cast<int64_t>(v.size())});
 }
 
 }  // namespace masklm

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "runtime/dtype.h"
 #include "runtime/error.h"
@@ -50,6 +51,15 @@ struct Tensor {
   // Same memory, another shape with the same element count.
   Tensor view(Shape s) const;
 };
+
+// A CPU view of caller-owned contiguous memory (1-D over the whole vector by default).
+template <typename T> Tensor host_tensor(T* data, Shape shape) {
+  return Tensor{data, shape, dtype_of<T>(), Device::CPU};
+}
+template <typename T> Tensor host_tensor(std::vector<T>& v, Shape shape) { return host_tensor(v.data(), shape); }
+template <typename T> Tensor host_tensor(std::vector<T>& v) {
+  return host_tensor(v.data(), Shape{static_cast<int64_t>(v.size())});
+}
 
 // Argument checks used by the ops (throw masklm::Error with the tensor's name).
 void check_shape(const Tensor& t, const Shape& expected, const char* name);

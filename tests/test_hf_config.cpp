@@ -11,24 +11,14 @@
 #include <string_view>
 
 #include "runtime/error.h"
+#include "expect_error.h"
 
 namespace masklm {
 namespace {
 
-using nlohmann::json;
+using testing::expect_error;
 
-// Runs `f`, expects a masklm::Error, and checks that its message contains every part.
-template <typename F> void expect_error(F&& f, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (std::string_view part : parts)
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    return;
-  }
-  ADD_FAILURE() << "expected a masklm::Error";
-}
+using nlohmann::json;
 
 void expect_config_error(const json& j, std::initializer_list<std::string_view> parts) {
   SCOPED_TRACE(j.dump());

@@ -16,14 +16,6 @@ namespace {
 using testing::random_vector;
 using testing::relative_error;
 
-template <typename T> Tensor host_tensor(std::vector<T>& v, Shape shape) {
-  Tensor t;
-  t.data = v.data();
-  t.shape = shape;
-  t.dtype = dtype_of<T>();
-  return t;
-}
-
 std::vector<int32_t> cumulative(const std::vector<int32_t>& lengths) {
   std::vector<int32_t> cu{0};
   for (int32_t len : lengths) cu.push_back(cu.back() + len);

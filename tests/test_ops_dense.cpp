@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "gradcheck.h"
 #include "kernels/ops.h"
 #include "runtime/threads.h"
@@ -15,14 +16,12 @@
 namespace masklm {
 namespace {
 
+using testing::expect_error;
+
 using testing::gradient_error;
 using testing::random_vector;
 using testing::relative_error;
 
-template <typename T> Tensor view(std::vector<T>& v, Shape s) {
-  return Tensor{v.data(), s, dtype_of<T>(), Device::CPU};
-}
-Tensor ids(std::vector<int32_t>& v) { return view(v, {static_cast<int64_t>(v.size())}); }
 
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
@@ -35,7 +34,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 struct Grad {
   std::vector<double> noise, data;
   Grad(size_t n, uint32_t seed) : noise(random_vector<double>(static_cast<int64_t>(n), seed)), data(noise) {}
-  Tensor tensor(Shape s) { return view(data, s); }
+  Tensor tensor(Shape s) { return host_tensor(data, s); }
   std::vector<double> added() const {
     std::vector<double> g(data.size());
     for (size_t i = 0; i < g.size(); ++i) g[i] = data[i] - noise[i];
@@ -67,16 +66,6 @@ template <typename T> void append(std::vector<double>& all, const std::vector<T>
   all.insert(all.end(), v.begin(), v.end());
 }
 
-// Expects fn to throw masklm::Error whose message contains `fragment`.
-template <typename Fn> void expect_error(Fn&& fn, const std::string& fragment) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected masklm::Error mentioning '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 Ctx cpu_ctx;
 
 // ---- embeddings ------------------------------------------------------------------
@@ -89,17 +78,17 @@ void check_embedding_gradients(bool with_types) {
   auto wte = random_vector<double>(V * C, 1), wpe = random_vector<double>(max_positions * C, 2);
   auto wtt = random_vector<double>(type_vocab * C, 3), w = random_vector<double>(N * C, 4);
   std::vector<double> out(N * C);
-  const Tensor types_t = with_types ? ids(types) : Tensor{};
+  const Tensor types_t = with_types ? host_tensor(types) : Tensor{};
   auto loss = [&] {
-    embedding_forward(cpu_ctx, view(out, {N, C}), ids(tokens), ids(positions), types_t,
-                      view(wte, {V, C}), view(wpe, {max_positions, C}),
-                      with_types ? view(wtt, {type_vocab, C}) : Tensor{});
+    embedding_forward(cpu_ctx, host_tensor(out, {N, C}), host_tensor(tokens), host_tensor(positions), types_t,
+                      host_tensor(wte, {V, C}), host_tensor(wpe, {max_positions, C}),
+                      with_types ? host_tensor(wtt, {type_vocab, C}) : Tensor{});
     return dot(w, out);
   };
   Grad dwte(wte.size(), 5), dwpe(wpe.size(), 6), dwtt(wtt.size(), 7);
   embedding_backward(cpu_ctx, dwte.tensor({V, C}), dwpe.tensor({max_positions, C}),
-                     with_types ? dwtt.tensor({type_vocab, C}) : Tensor{}, view(w, {N, C}),
-                     ids(tokens), ids(positions), types_t);
+                     with_types ? dwtt.tensor({type_vocab, C}) : Tensor{}, host_tensor(w, {N, C}),
+                     host_tensor(tokens), host_tensor(positions), types_t);
   expect_gradient(loss, wte, dwte, "wte");
   expect_gradient(loss, wpe, dwpe, "wpe");
   if (with_types) expect_gradient(loss, wtt, dwtt, "wtt");
@@ -112,8 +101,8 @@ TEST(Embedding, SumsTheRowsOfEachTable) {
   std::vector<int32_t> tokens{2, 0}, positions{1, 1}, types{1, 0};
   std::vector<float> wte{1, 2, 10, 20, 100, 200}, wpe{0.5f, 0.25f, 3, 4}, wtt{1000, 0, 0, 1000};
   std::vector<float> out(4);
-  embedding_forward(cpu_ctx, view(out, {2, 2}), ids(tokens), ids(positions), ids(types),
-                    view(wte, {3, 2}), view(wpe, {2, 2}), view(wtt, {2, 2}));
+  embedding_forward(cpu_ctx, host_tensor(out, {2, 2}), host_tensor(tokens), host_tensor(positions), host_tensor(types),
+                    host_tensor(wte, {3, 2}), host_tensor(wpe, {2, 2}), host_tensor(wtt, {2, 2}));
   EXPECT_EQ(out, (std::vector<float>{103, 1204, 1004, 6}));
 }
 
@@ -125,15 +114,15 @@ TEST(LayerNorm, GradientsMatchFiniteDifferences) {
   auto bias = random_vector<double>(C, 12), w = random_vector<double>(N * C, 13);
   std::vector<double> out(N * C), mean(N), rstd(N);
   auto forward = [&] {
-    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
-                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
+    layernorm_forward(cpu_ctx, host_tensor(out, {N, C}), host_tensor(mean, {N}), host_tensor(rstd, {N}),
+                      host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(bias, {C}), 1e-5);
   };
   auto loss = [&] { forward(); return dot(w, out); };
   forward();
   Grad din(in.size(), 14), dweight(weight.size(), 15), dbias(bias.size(), 16);
   layernorm_backward(cpu_ctx, din.tensor({N, C}), dweight.tensor({C}), dbias.tensor({C}),
-                     view(w, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
-                     view(rstd, {N}));
+                     host_tensor(w, {N, C}), host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(mean, {N}),
+                     host_tensor(rstd, {N}));
   expect_gradient(loss, in, din, "in");
   expect_gradient(loss, weight, dweight, "weight");
   expect_gradient(loss, bias, dbias, "bias");
@@ -143,8 +132,8 @@ TEST(LayerNorm, HandComputedRow) {
   // [1, 2, 3]: mean 2, variance 2/3, rstd sqrt(3/2).
   const double r = std::sqrt(1.5);
   std::vector<double> in{1, 2, 3}, weight{2, -1, 0.5}, bias{1, 1, 1}, out(3), mean(1), rstd(1);
-  layernorm_forward(cpu_ctx, view(out, {1, 3}), view(mean, {1}), view(rstd, {1}), view(in, {1, 3}),
-                    view(weight, {3}), view(bias, {3}), 0.0);
+  layernorm_forward(cpu_ctx, host_tensor(out, {1, 3}), host_tensor(mean, {1}), host_tensor(rstd, {1}), host_tensor(in, {1, 3}),
+                    host_tensor(weight, {3}), host_tensor(bias, {3}), 0.0);
   EXPECT_DOUBLE_EQ(mean[0], 2.0);
   EXPECT_DOUBLE_EQ(rstd[0], r);
   EXPECT_DOUBLE_EQ(out[0], 1 - 2 * r);
@@ -155,8 +144,8 @@ TEST(LayerNorm, HandComputedRow) {
 TEST(LayerNorm, FloatStaysAccurateFarFromZero) {
   // A one-pass float variance loses every digit here; the two-pass double one does not.
   std::vector<float> in{10001, 10002, 10003}, weight{1, 1, 1}, bias{0, 0, 0}, out(3), mean(1), rstd(1);
-  layernorm_forward(cpu_ctx, view(out, {1, 3}), view(mean, {1}), view(rstd, {1}), view(in, {1, 3}),
-                    view(weight, {3}), view(bias, {3}), 0.0);
+  layernorm_forward(cpu_ctx, host_tensor(out, {1, 3}), host_tensor(mean, {1}), host_tensor(rstd, {1}), host_tensor(in, {1, 3}),
+                    host_tensor(weight, {3}), host_tensor(bias, {3}), 0.0);
   EXPECT_NEAR(out[0], -std::sqrt(1.5), 1e-5);
   EXPECT_NEAR(out[1], 0.0, 1e-5);
   EXPECT_NEAR(out[2], std::sqrt(1.5), 1e-5);
@@ -168,11 +157,11 @@ TEST(LayerNorm, FloatMatchesDouble) {
     auto in = random_vector<T>(N * C, 20, -2, 4), weight = random_vector<T>(C, 21);
     auto bias = random_vector<T>(C, 22), dout = random_vector<T>(N * C, 23);
     std::vector<T> out(N * C), mean(N), rstd(N), din(N * C), dweight(C), dbias(C);
-    layernorm_forward(cpu_ctx, view(out, {N, C}), view(mean, {N}), view(rstd, {N}),
-                      view(in, {N, C}), view(weight, {C}), view(bias, {C}), 1e-5);
-    layernorm_backward(cpu_ctx, view(din, {N, C}), view(dweight, {C}), view(dbias, {C}),
-                       view(dout, {N, C}), view(in, {N, C}), view(weight, {C}), view(mean, {N}),
-                       view(rstd, {N}));
+    layernorm_forward(cpu_ctx, host_tensor(out, {N, C}), host_tensor(mean, {N}), host_tensor(rstd, {N}),
+                      host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(bias, {C}), 1e-5);
+    layernorm_backward(cpu_ctx, host_tensor(din, {N, C}), host_tensor(dweight, {C}), host_tensor(dbias, {C}),
+                       host_tensor(dout, {N, C}), host_tensor(in, {N, C}), host_tensor(weight, {C}), host_tensor(mean, {N}),
+                       host_tensor(rstd, {N}));
     std::vector<double> all;
     for (const auto* v : {&out, &din, &dweight, &dbias}) append(all, *v);
     return all;
@@ -187,12 +176,12 @@ TEST(Matmul, GradientsMatchFiniteDifferences) {
   auto bias = random_vector<double>(O, 32), w = random_vector<double>(N * O, 33);
   std::vector<double> out(N * O);
   auto loss = [&] {
-    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
+    matmul_forward(cpu_ctx, host_tensor(out, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}), host_tensor(bias, {O}));
     return dot(w, out);
   };
   Grad din(in.size(), 34), dweight(weight.size(), 35), dbias(bias.size(), 36);
   matmul_backward(cpu_ctx, din.tensor({N, I}), dweight.tensor({O, I}), dbias.tensor({O}),
-                  view(w, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+                  host_tensor(w, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}));
   expect_gradient(loss, in, din, "in");
   expect_gradient(loss, weight, dweight, "weight");
   expect_gradient(loss, bias, dbias, "bias");
@@ -202,16 +191,16 @@ TEST(Matmul, SmallIntegersAreExact) {
   std::vector<float> in{1, 2, 3, 4, 5, 6};                              // (2, 3)
   std::vector<float> weight{1, 0, -1, 2, 1, 0, 0, 0, 1, -1, -1, -1};    // (4, 3)
   std::vector<float> bias{10, 20, 30, 40}, out(8);
-  matmul_forward(cpu_ctx, view(out, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}), view(bias, {4}));
+  matmul_forward(cpu_ctx, host_tensor(out, {2, 4}), host_tensor(in, {2, 3}), host_tensor(weight, {4, 3}), host_tensor(bias, {4}));
   EXPECT_EQ(out, (std::vector<float>{8, 24, 33, 34, 8, 33, 36, 25}));
-  matmul_forward(cpu_ctx, view(out, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}), Tensor{});
+  matmul_forward(cpu_ctx, host_tensor(out, {2, 4}), host_tensor(in, {2, 3}), host_tensor(weight, {4, 3}), Tensor{});
   EXPECT_EQ(out, (std::vector<float>{-2, 4, 3, -6, -2, 13, 6, -15}));
 
   // dout = ones: din rows are the column sums of weight, dweight rows the column sums of
   // in, dbias the row count; each added onto the 1 already there.
   std::vector<float> dout(8, 1), din(6, 1), dweight(12, 1), dbias(4, 1);
-  matmul_backward(cpu_ctx, view(din, {2, 3}), view(dweight, {4, 3}), view(dbias, {4}),
-                  view(dout, {2, 4}), view(in, {2, 3}), view(weight, {4, 3}));
+  matmul_backward(cpu_ctx, host_tensor(din, {2, 3}), host_tensor(dweight, {4, 3}), host_tensor(dbias, {4}),
+                  host_tensor(dout, {2, 4}), host_tensor(in, {2, 3}), host_tensor(weight, {4, 3}));
   EXPECT_EQ(din, (std::vector<float>{3, 1, 0, 3, 1, 0}));
   EXPECT_EQ(dweight, (std::vector<float>{6, 8, 10, 6, 8, 10, 6, 8, 10, 6, 8, 10}));
   EXPECT_EQ(dbias, (std::vector<float>{3, 3, 3, 3}));
@@ -219,7 +208,7 @@ TEST(Matmul, SmallIntegersAreExact) {
 
 TEST(Matmul, EmptyInnerDimensionGivesTheBias) {
   std::vector<float> in, weight, bias{1, 2, 3}, out(6, -7);
-  matmul_forward(cpu_ctx, view(out, {2, 3}), view(in, {2, 0}), view(weight, {3, 0}), view(bias, {3}));
+  matmul_forward(cpu_ctx, host_tensor(out, {2, 3}), host_tensor(in, {2, 0}), host_tensor(weight, {3, 0}), host_tensor(bias, {3}));
   EXPECT_EQ(out, (std::vector<float>{1, 2, 3, 1, 2, 3}));
 }
 
@@ -229,9 +218,9 @@ TEST(Matmul, FloatMatchesDouble) {
     auto in = random_vector<T>(N * I, 40), weight = random_vector<T>(O * I, 41);
     auto bias = random_vector<T>(O, 42), dout = random_vector<T>(N * O, 43);
     std::vector<T> out(N * O), din(N * I), dweight(O * I), dbias(O);
-    matmul_forward(cpu_ctx, view(out, {N, O}), view(in, {N, I}), view(weight, {O, I}), view(bias, {O}));
-    matmul_backward(cpu_ctx, view(din, {N, I}), view(dweight, {O, I}), view(dbias, {O}),
-                    view(dout, {N, O}), view(in, {N, I}), view(weight, {O, I}));
+    matmul_forward(cpu_ctx, host_tensor(out, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}), host_tensor(bias, {O}));
+    matmul_backward(cpu_ctx, host_tensor(din, {N, I}), host_tensor(dweight, {O, I}), host_tensor(dbias, {O}),
+                    host_tensor(dout, {N, O}), host_tensor(in, {N, I}), host_tensor(weight, {O, I}));
     std::vector<double> all;
     for (const auto* v : {&out, &din, &dweight, &dbias}) append(all, *v);
     return all;
@@ -244,15 +233,15 @@ TEST(Gelu, GradientMatchesFiniteDifferences) {
   const int64_t n = 11;
   auto in = random_vector<double>(n, 50, -3, 3), w = random_vector<double>(n, 51);
   std::vector<double> out(n);
-  auto loss = [&] { gelu_forward(cpu_ctx, view(out, {n}), view(in, {n})); return dot(w, out); };
+  auto loss = [&] { gelu_forward(cpu_ctx, host_tensor(out, {n}), host_tensor(in, {n})); return dot(w, out); };
   Grad din(n, 52);
-  gelu_backward(cpu_ctx, din.tensor({n}), view(w, {n}), view(in, {n}));
+  gelu_backward(cpu_ctx, din.tensor({n}), host_tensor(w, {n}), host_tensor(in, {n}));
   expect_gradient(loss, in, din, "in");
 }
 
 TEST(Gelu, HandComputedValuesAndExtremes) {
   std::vector<double> in{1.0, -1.0, 0.0, 150.0, -150.0}, out(5);
-  gelu_forward(cpu_ctx, view(out, {5}), view(in, {5}));
+  gelu_forward(cpu_ctx, host_tensor(out, {5}), host_tensor(in, {5}));
   EXPECT_DOUBLE_EQ(out[0], 0.8413447460685429);
   EXPECT_DOUBLE_EQ(out[1], -0.15865525393145707);
   EXPECT_EQ(out[2], 0.0);
@@ -260,7 +249,7 @@ TEST(Gelu, HandComputedValuesAndExtremes) {
   EXPECT_EQ(out[4], 0.0);
   // gelu'(0) = 1/2; far out the derivative is the step function, with no NaN from exp.
   std::vector<double> dout(5, 1.0), din(5, 0.0);
-  gelu_backward(cpu_ctx, view(din, {5}), view(dout, {5}), view(in, {5}));
+  gelu_backward(cpu_ctx, host_tensor(din, {5}), host_tensor(dout, {5}), host_tensor(in, {5}));
   EXPECT_DOUBLE_EQ(din[2], 0.5);
   EXPECT_EQ(din[3], 1.0);
   EXPECT_EQ(din[4], 0.0);
@@ -271,8 +260,8 @@ TEST(Gelu, InPlaceAndFloatMatchDouble) {
     const int64_t n = 1001;
     auto x = random_vector<T>(n, 53, -6, 6), dout = random_vector<T>(n, 54), din = std::vector<T>(n);
     auto in = x;
-    gelu_forward(cpu_ctx, view(x, {n}), view(x, {n}));  // out aliases in
-    gelu_backward(cpu_ctx, view(din, {n}), view(dout, {n}), view(in, {n}));
+    gelu_forward(cpu_ctx, host_tensor(x, {n}), host_tensor(x, {n}));  // out aliases in
+    gelu_backward(cpu_ctx, host_tensor(din, {n}), host_tensor(dout, {n}), host_tensor(in, {n}));
     std::vector<double> all;
     append(all, x);
     append(all, din);
@@ -282,9 +271,9 @@ TEST(Gelu, InPlaceAndFloatMatchDouble) {
 
 TEST(Residual, AddsAndAccumulates) {
   std::vector<float> a{1, 2, 3}, b{10, 20, 30}, out(3);
-  residual_forward(cpu_ctx, view(out, {3}), view(a, {3}), view(b, {3}));
+  residual_forward(cpu_ctx, host_tensor(out, {3}), host_tensor(a, {3}), host_tensor(b, {3}));
   EXPECT_EQ(out, (std::vector<float>{11, 22, 33}));
-  add_inplace(cpu_ctx, view(out, {3}), view(a, {3}));
+  add_inplace(cpu_ctx, host_tensor(out, {3}), host_tensor(a, {3}));
   EXPECT_EQ(out, (std::vector<float>{12, 24, 36}));
 }
 
@@ -297,7 +286,7 @@ RngKey dropout_key(uint32_t step = 7, uint32_t substream = 3) {
 std::vector<float> run_dropout(const std::vector<float>& in, float p, const RngKey& key) {
   std::vector<float> x = in, out(in.size());
   const int64_t n = static_cast<int64_t>(in.size());
-  dropout_forward(cpu_ctx, view(out, {n}), view(x, {n}), p, key);
+  dropout_forward(cpu_ctx, host_tensor(out, {n}), host_tensor(x, {n}), p, key);
   return out;
 }
 
@@ -350,14 +339,14 @@ TEST(Dropout, ZeroProbabilityCopies) {
   const auto in = random_vector<float>(37, 62);
   EXPECT_EQ(run_dropout(in, 0.0f, dropout_key()), in);
   std::vector<float> dout = in, din(37, 1.0f);
-  dropout_backward(cpu_ctx, view(din, {37}), view(dout, {37}), 0.0f, dropout_key());
+  dropout_backward(cpu_ctx, host_tensor(din, {37}), host_tensor(dout, {37}), 0.0f, dropout_key());
   for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(din[i], 1.0f + in[i]);
 }
 
 TEST(Dropout, InPlaceMatchesOutOfPlace) {
   auto x = random_vector<float>(999, 63);
   const auto expected = run_dropout(x, 0.3f, dropout_key());
-  dropout_forward(cpu_ctx, view(x, {999}), view(x, {999}), 0.3f, dropout_key());
+  dropout_forward(cpu_ctx, host_tensor(x, {999}), host_tensor(x, {999}), 0.3f, dropout_key());
   EXPECT_EQ(x, expected);
 }
 
@@ -366,7 +355,7 @@ TEST(Dropout, BackwardRecomputesTheForwardMask) {
   const float p = 0.2f;
   const auto out = run_dropout(std::vector<float>(n, 1.0f), p, dropout_key());
   std::vector<float> dout(n, 1.0f), din(n, 0.0f);
-  dropout_backward(cpu_ctx, view(din, {n}), view(dout, {n}), p, dropout_key());
+  dropout_backward(cpu_ctx, host_tensor(din, {n}), host_tensor(dout, {n}), p, dropout_key());
   EXPECT_EQ(din, out);  // both are keep(i) / (1 - p)
 }
 
@@ -375,18 +364,18 @@ TEST(Dropout, GradientMatchesFiniteDifferences) {
   auto in = random_vector<double>(n, 64), w = random_vector<double>(n, 65);
   std::vector<double> out(n);
   auto loss = [&] {
-    dropout_forward(cpu_ctx, view(out, {n}), view(in, {n}), 0.3f, dropout_key());
+    dropout_forward(cpu_ctx, host_tensor(out, {n}), host_tensor(in, {n}), 0.3f, dropout_key());
     return dot(w, out);
   };
   Grad din(n, 66);
-  dropout_backward(cpu_ctx, din.tensor({n}), view(w, {n}), 0.3f, dropout_key());
+  dropout_backward(cpu_ctx, din.tensor({n}), host_tensor(w, {n}), 0.3f, dropout_key());
   expect_gradient(loss, in, din, "in");
 }
 
 TEST(Dropout, FloatMatchesDouble) {
   expect_float_matches_double([]<typename T>() {
     auto in = random_vector<T>(513, 67), out = std::vector<T>(513);
-    dropout_forward(cpu_ctx, view(out, {513}), view(in, {513}), 0.1f, dropout_key());
+    dropout_forward(cpu_ctx, host_tensor(out, {513}), host_tensor(in, {513}), 0.1f, dropout_key());
     std::vector<double> all;
     append(all, out);
     return all;
@@ -401,21 +390,21 @@ TEST(Rows, GatherGradientIsScatterAdd) {
   auto in = random_vector<double>(N * C, 70), w = random_vector<double>(P * C, 71);
   std::vector<double> out(P * C);
   auto loss = [&] {
-    gather_rows(cpu_ctx, view(out, {P, C}), view(in, {N, C}), ids(index));
+    gather_rows(cpu_ctx, host_tensor(out, {P, C}), host_tensor(in, {N, C}), host_tensor(index));
     return dot(w, out);
   };
   Grad din(in.size(), 72);
-  scatter_add_rows(cpu_ctx, din.tensor({N, C}), view(w, {P, C}), ids(index));
+  scatter_add_rows(cpu_ctx, din.tensor({N, C}), host_tensor(w, {P, C}), host_tensor(index));
   expect_gradient(loss, in, din, "in");
 }
 
 TEST(Rows, HandComputedGatherAndScatter) {
   std::vector<int32_t> index{2, 0, 2, 2};
   std::vector<float> table{1, 2, 3, 4, 5, 6}, gathered(8);
-  gather_rows(cpu_ctx, view(gathered, {4, 2}), view(table, {3, 2}), ids(index));
+  gather_rows(cpu_ctx, host_tensor(gathered, {4, 2}), host_tensor(table, {3, 2}), host_tensor(index));
   EXPECT_EQ(gathered, (std::vector<float>{5, 6, 1, 2, 5, 6, 5, 6}));
   std::vector<float> src{1, 2, 3, 4, 5, 6, 7, 8}, dst(6, 0);
-  scatter_add_rows(cpu_ctx, view(dst, {3, 2}), view(src, {4, 2}), ids(index));
+  scatter_add_rows(cpu_ctx, host_tensor(dst, {3, 2}), host_tensor(src, {4, 2}), host_tensor(index));
   EXPECT_EQ(dst, (std::vector<float>{3, 4, 0, 0, 13, 16}));
 }
 
@@ -427,7 +416,7 @@ TEST(Rows, ScatterAddIsTheSameForAnyThreadCount) {
   auto scatter_with_threads = [&](int threads) {
     set_num_threads(threads);
     std::vector<float> dst(N * C, 0.0f);
-    scatter_add_rows(cpu_ctx, view(dst, {N, C}), view(src, {P, C}), ids(index));
+    scatter_add_rows(cpu_ctx, host_tensor(dst, {N, C}), host_tensor(src, {P, C}), host_tensor(index));
     set_num_threads(0);
     return dst;
   };
@@ -441,8 +430,8 @@ struct EmbeddingArgs {
   std::vector<float> out = std::vector<float>(12), wte = std::vector<float>(12),
                      wpe = std::vector<float>(12);
   void run() {
-    embedding_forward(cpu_ctx, view(out, {3, 4}), ids(tokens), ids(positions), Tensor{},
-                      view(wte, {3, 4}), view(wpe, {3, 4}), Tensor{});
+    embedding_forward(cpu_ctx, host_tensor(out, {3, 4}), host_tensor(tokens), host_tensor(positions), Tensor{},
+                      host_tensor(wte, {3, 4}), host_tensor(wpe, {3, 4}), Tensor{});
   }
 };
 
@@ -462,13 +451,13 @@ TEST(DenseOpValidation, WrongDtypes) {
   EmbeddingArgs args;
   std::vector<float> float_ids{0, 1, 2};
   expect_error([&] {
-    embedding_forward(cpu_ctx, view(args.out, {3, 4}), view(float_ids, {3}), ids(args.positions),
-                      Tensor{}, view(args.wte, {3, 4}), view(args.wpe, {3, 4}), Tensor{});
+    embedding_forward(cpu_ctx, host_tensor(args.out, {3, 4}), host_tensor(float_ids, {3}), host_tensor(args.positions),
+                      Tensor{}, host_tensor(args.wte, {3, 4}), host_tensor(args.wpe, {3, 4}), Tensor{});
   }, "tokens has dtype F32, expected I32");
   std::vector<double> wte64(12);
   expect_error([&] {
-    embedding_forward(cpu_ctx, view(args.out, {3, 4}), ids(args.tokens), ids(args.positions),
-                      Tensor{}, view(wte64, {3, 4}), view(args.wpe, {3, 4}), Tensor{});
+    embedding_forward(cpu_ctx, host_tensor(args.out, {3, 4}), host_tensor(args.tokens), host_tensor(args.positions),
+                      Tensor{}, host_tensor(wte64, {3, 4}), host_tensor(args.wpe, {3, 4}), Tensor{});
   }, "wte has dtype F64, expected F32");
   std::vector<uint16_t> half(4);
   Tensor bf16{half.data(), {4}, DType::BF16, Device::CPU};
@@ -478,33 +467,33 @@ TEST(DenseOpValidation, WrongDtypes) {
 TEST(DenseOpValidation, WrongShapes) {
   std::vector<float> x(12), out(12), mean(3), rstd(3), weight(5), bias(4);
   expect_error([&] {
-    layernorm_forward(cpu_ctx, view(out, {3, 4}), view(mean, {3}), view(rstd, {3}), view(x, {3, 4}),
-                      view(weight, {5}), view(bias, {4}), 1e-5);
+    layernorm_forward(cpu_ctx, host_tensor(out, {3, 4}), host_tensor(mean, {3}), host_tensor(rstd, {3}), host_tensor(x, {3, 4}),
+                      host_tensor(weight, {5}), host_tensor(bias, {4}), 1e-5);
   }, "weight has shape [5], expected [4]");
   std::vector<float> w(15);
-  expect_error([&] { matmul_forward(cpu_ctx, view(out, {3, 4}), view(x, {3, 4}), view(w, {3, 5}), Tensor{}); },
+  expect_error([&] { matmul_forward(cpu_ctx, host_tensor(out, {3, 4}), host_tensor(x, {3, 4}), host_tensor(w, {3, 5}), Tensor{}); },
                "weight has shape [3, 5], expected [3, 4]");
-  expect_error([&] { matmul_forward(cpu_ctx, view(out, {2, 6}), view(x, {3, 4}), view(w, {3, 4}), Tensor{}); },
+  expect_error([&] { matmul_forward(cpu_ctx, host_tensor(out, {2, 6}), host_tensor(x, {3, 4}), host_tensor(w, {3, 4}), Tensor{}); },
                "out has shape [2, 6], expected [3, 3]");
-  expect_error([&] { residual_forward(cpu_ctx, view(out, {12}), view(x, {3, 4}), view(x, {3, 4})); },
+  expect_error([&] { residual_forward(cpu_ctx, host_tensor(out, {12}), host_tensor(x, {3, 4}), host_tensor(x, {3, 4})); },
                "out has shape [12]");
 }
 
 TEST(DenseOpValidation, RowIndexOutOfRangeAndBadDropoutProbability) {
   std::vector<float> in(6), out(4);
   std::vector<int32_t> index{0, 3};
-  expect_error([&] { gather_rows(cpu_ctx, view(out, {2, 2}), view(in, {3, 2}), ids(index)); },
+  expect_error([&] { gather_rows(cpu_ctx, host_tensor(out, {2, 2}), host_tensor(in, {3, 2}), host_tensor(index)); },
                "index[1] = 3 is outside [0, 3)");
-  expect_error([&] { scatter_add_rows(cpu_ctx, view(in, {3, 2}), view(out, {2, 2}), ids(index)); },
+  expect_error([&] { scatter_add_rows(cpu_ctx, host_tensor(in, {3, 2}), host_tensor(out, {2, 2}), host_tensor(index)); },
                "index[1] = 3");
-  expect_error([&] { dropout_forward(cpu_ctx, view(in, {6}), view(in, {6}), 1.0f, dropout_key()); },
+  expect_error([&] { dropout_forward(cpu_ctx, host_tensor(in, {6}), host_tensor(in, {6}), 1.0f, dropout_key()); },
                "dropout probability");
 }
 
 TEST(DenseOpValidation, CudaDeviceIsReportedNotCrashed) {
   Ctx cuda{Device::CUDA, nullptr};
   std::vector<float> x(4);
-  expect_error([&] { gelu_forward(cuda, view(x, {4}), view(x, {4})); }, "wrong device");
+  expect_error([&] { gelu_forward(cuda, host_tensor(x, {4}), host_tensor(x, {4})); }, "wrong device");
   Tensor on_gpu{x.data(), {4}, DType::F32, Device::CUDA};
   expect_error([&] { gelu_forward(cuda, on_gpu, on_gpu); }, "no CUDA kernel");
 }

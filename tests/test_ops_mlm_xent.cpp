@@ -16,14 +16,6 @@ namespace {
 using testing::random_vector;
 using testing::relative_error;
 
-template <typename T> Tensor host_tensor(std::vector<T>& v, Shape shape) {
-  Tensor t;
-  t.data = v.data();
-  t.shape = shape;
-  t.dtype = dtype_of<T>();
-  return t;
-}
-
 // One head problem: P rows of h against a V-entry vocabulary.
 template <typename T> struct Head {
   int64_t P, C, V;

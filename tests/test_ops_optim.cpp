@@ -15,10 +15,6 @@ namespace {
 using testing::random_vector;
 using testing::relative_error;
 
-template <typename T> Tensor flat(std::vector<T>& v) {
-  return Tensor{v.data(), {static_cast<int64_t>(v.size())}, dtype_of<T>(), Device::CPU};
-}
-
 Ctx cpu_ctx;
 
 // The AdamW formulas written out plainly in double (Loshchilov & Hutter, decoupled decay).
@@ -42,7 +38,7 @@ template <typename T> struct OpAdamW {
   std::vector<T> p, m, v;
   void step(const std::vector<double>& grads, const AdamWStep& s) {
     std::vector<T> g(grads.begin(), grads.end());
-    adamw_update(cpu_ctx, flat(p), flat(g), flat(m), flat(v), s);
+    adamw_update(cpu_ctx, host_tensor(p), host_tensor(g), host_tensor(m), host_tensor(v), s);
   }
 };
 
@@ -95,7 +91,7 @@ TEST(AdamWUpdate, HandComputedFirstStep) {
   AdamWStep s;
   s.lr = 0.1;
   s.eps = 1e-8;
-  adamw_update(cpu_ctx, flat(p), flat(g), flat(m), flat(v), s);
+  adamw_update(cpu_ctx, host_tensor(p), host_tensor(g), host_tensor(m), host_tensor(v), s);
   EXPECT_DOUBLE_EQ(p[0], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8));
   EXPECT_DOUBLE_EQ(m[0], 0.05);
   EXPECT_DOUBLE_EQ(v[0], 0.00025);
@@ -105,7 +101,7 @@ TEST(AdamWUpdate, HandComputedFirstStep) {
   // would see g = wd * p = 0.02 and take a full lr-sized step to 1.9.)
   std::vector<double> q{2.0}, zero{0.0}, mq{0.0}, vq{0.0};
   s.weight_decay = 0.01;
-  adamw_update(cpu_ctx, flat(q), flat(zero), flat(mq), flat(vq), s);
+  adamw_update(cpu_ctx, host_tensor(q), host_tensor(zero), host_tensor(mq), host_tensor(vq), s);
   EXPECT_DOUBLE_EQ(q[0], 1.998);
 }
 
@@ -117,7 +113,7 @@ TEST(AdamWUpdate, GradScaleEqualsPrescaledGradients) {
     for (int64_t t = 1; t <= 3; ++t) {
       AdamWStep s = recipe_step(t);
       s.grad_scale = grad_scale;
-      adamw_update(cpu_ctx, flat(p), flat(gc), flat(m), flat(v), s);
+      adamw_update(cpu_ctx, host_tensor(p), host_tensor(gc), host_tensor(m), host_tensor(v), s);
     }
     return p;
   };
@@ -131,10 +127,10 @@ TEST(AdamWUpdate, GradScaleEqualsPrescaledGradients) {
 TEST(SumSquares, HandComputed) {
   std::vector<float> f{1, -2, 3};
   std::vector<double> d{1, -2, 3};
-  EXPECT_EQ(sum_squares(cpu_ctx, flat(f)), 14.0);
-  EXPECT_EQ(sum_squares(cpu_ctx, flat(d)), 14.0);
+  EXPECT_EQ(sum_squares(cpu_ctx, host_tensor(f)), 14.0);
+  EXPECT_EQ(sum_squares(cpu_ctx, host_tensor(d)), 14.0);
   std::vector<float> empty;
-  EXPECT_EQ(sum_squares(cpu_ctx, flat(empty)), 0.0);
+  EXPECT_EQ(sum_squares(cpu_ctx, host_tensor(empty)), 0.0);
 }
 
 TEST(SumSquares, AccumulatesFloatsInDouble) {
@@ -144,44 +140,44 @@ TEST(SumSquares, AccumulatesFloatsInDouble) {
   for (int64_t i = 0; i < n; ++i) x[i] = 1.0f + static_cast<float>(i) * 1e-6f;
   double expected = 0;
   for (float v : x) expected += static_cast<double>(v) * v;
-  EXPECT_NEAR(sum_squares(cpu_ctx, flat(x)), expected, 1e-12 * expected);
+  EXPECT_NEAR(sum_squares(cpu_ctx, host_tensor(x)), expected, 1e-12 * expected);
 }
 
 TEST(SumSquares, IsTheSameForAnyThreadCount) {
   auto x = random_vector<float>(1000003, 4);
   set_num_threads(1);
-  const double one = sum_squares(cpu_ctx, flat(x));
+  const double one = sum_squares(cpu_ctx, host_tensor(x));
   set_num_threads(3);
-  const double three = sum_squares(cpu_ctx, flat(x));
+  const double three = sum_squares(cpu_ctx, host_tensor(x));
   set_num_threads(0);
   EXPECT_EQ(one, three);
 }
 
 TEST(ScaleAndFill, HandComputed) {
   std::vector<float> x{1, -2, 3};
-  scale_inplace(cpu_ctx, flat(x), 2.5);
+  scale_inplace(cpu_ctx, host_tensor(x), 2.5);
   EXPECT_EQ(x, (std::vector<float>{2.5f, -5.0f, 7.5f}));
   auto y = random_vector<double>(1001, 5);
-  fill_zero(cpu_ctx, flat(y));
+  fill_zero(cpu_ctx, host_tensor(y));
   EXPECT_EQ(y, std::vector<double>(1001, 0.0));
 }
 
 TEST(OptimOpValidation, AdamWRejectsMismatchedOrInvalidArguments) {
   std::vector<float> p(4), g(3), m(4), v(4), g4(4);
   std::vector<double> g64(4);
-  EXPECT_THROW(adamw_update(cpu_ctx, flat(p), flat(g), flat(m), flat(v), AdamWStep{}), Error);
-  EXPECT_THROW(adamw_update(cpu_ctx, flat(p), flat(g64), flat(m), flat(v), AdamWStep{}), Error);
+  EXPECT_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g), host_tensor(m), host_tensor(v), AdamWStep{}), Error);
+  EXPECT_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g64), host_tensor(m), host_tensor(v), AdamWStep{}), Error);
   AdamWStep zeroth;
   zeroth.step = 0;
-  EXPECT_THROW(adamw_update(cpu_ctx, flat(p), flat(g4), flat(m), flat(v), zeroth), Error);
-  EXPECT_NO_THROW(adamw_update(cpu_ctx, flat(p), flat(g4), flat(m), flat(v), AdamWStep{}));
+  EXPECT_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g4), host_tensor(m), host_tensor(v), zeroth), Error);
+  EXPECT_NO_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g4), host_tensor(m), host_tensor(v), AdamWStep{}));
 }
 
 TEST(OptimOpValidation, FlatOpsRejectIntegerBuffers) {
   std::vector<int32_t> ids{1, 2};
-  EXPECT_THROW(sum_squares(cpu_ctx, flat(ids)), Error);
-  EXPECT_THROW(scale_inplace(cpu_ctx, flat(ids), 2.0), Error);
-  EXPECT_THROW(fill_zero(cpu_ctx, flat(ids)), Error);
+  EXPECT_THROW(sum_squares(cpu_ctx, host_tensor(ids)), Error);
+  EXPECT_THROW(scale_inplace(cpu_ctx, host_tensor(ids), 2.0), Error);
+  EXPECT_THROW(fill_zero(cpu_ctx, host_tensor(ids)), Error);
 }
 
 }  // namespace

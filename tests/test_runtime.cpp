@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "expect_error.h"
 #include "runtime/arena.h"
 #include "runtime/dtype.h"
 #include "runtime/error.h"
@@ -16,18 +17,7 @@
 namespace masklm {
 namespace {
 
-// Runs `f`, expects a masklm::Error, and checks that its message contains every part.
-template <typename F> void expect_error(F&& f, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (std::string_view part : parts)
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    return;
-  }
-  ADD_FAILURE() << "expected a masklm::Error";
-}
+using testing::expect_error;
 
 // ---- Philox ---------------------------------------------------------------------------
 

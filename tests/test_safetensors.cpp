@@ -12,27 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "expect_error.h"
+
 namespace masklm {
 namespace {
 
+using testing::expect_error;
+
 namespace fs = std::filesystem;
-
-template <typename T> Tensor view_of(std::vector<T>& v, Shape shape) {
-  return Tensor{v.data(), shape, dtype_of<T>(), Device::CPU};
-}
-
-// Runs `f`, expects a masklm::Error, and checks that its message contains every part.
-template <typename F> void expect_error(F&& f, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (std::string_view part : parts)
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    return;
-  }
-  ADD_FAILURE() << "expected a masklm::Error";
-}
 
 class SafetensorsTest : public ::testing::Test {
  protected:
@@ -79,14 +66,14 @@ TEST_F(SafetensorsTest, RoundTripsDtypesShapesAndMetadata) {
   std::vector<float> nothing;
 
   SafetensorsWriter w;
-  w.add("f32", view_of(f32, {2, 3}));
-  w.add("f64", view_of(f64, {5}));
-  w.add("i32", view_of(i32, {2, 2, 2}));
-  w.add("i64", view_of(i64, {3}));
+  w.add("f32", host_tensor(f32, {2, 3}));
+  w.add("f64", host_tensor(f64, {5}));
+  w.add("i32", host_tensor(i32, {2, 2, 2}));
+  w.add("i64", host_tensor(i64, {3}));
   w.add("bf16", Tensor{bf16.data(), {2, 2}, DType::BF16, Device::CPU});
   w.add("f16", Tensor{f16.data(), {1, 1, 1, 3}, DType::F16, Device::CPU});
-  w.add("scalar", view_of(scalar, Shape{}));
-  w.add("empty", view_of(nothing, {0, 4}));
+  w.add("scalar", host_tensor(scalar, Shape{}));
+  w.add("empty", host_tensor(nothing, {0, 4}));
   w.set_metadata("format", "pt");
   w.set_metadata("step", "123");
   const fs::path path = file("model.safetensors");
@@ -121,7 +108,7 @@ TEST_F(SafetensorsTest, DataStartsEightByteAligned) {
   std::vector<double> v = {1, 2, 3};
   for (const char* name : {"a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh"}) {
     SafetensorsWriter w;
-    w.add(name, view_of(v, {3}));
+    w.add(name, host_tensor(v, {3}));
     w.write(file("aligned.safetensors"));
     std::ifstream in(file("aligned.safetensors"), std::ios::binary);
     unsigned char length[8];
@@ -137,22 +124,22 @@ TEST_F(SafetensorsTest, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
   std::vector<float> first = {1, 2}, second = {3, 4, 5};
   const fs::path path = file("ckpt.safetensors");
   SafetensorsWriter a, b;
-  a.add("w", view_of(first, {2}));
-  b.add("w", view_of(second, {3}));
+  a.add("w", host_tensor(first, {2}));
+  b.add("w", host_tensor(second, {3}));
   a.write(path);
   b.write(path);
   std::vector<std::string> listing;
   for (const auto& e : fs::directory_iterator(dir_)) listing.push_back(e.path().filename().string());
   EXPECT_EQ(listing, std::vector<std::string>{"ckpt.safetensors"});
   std::vector<float> back(3);
-  SafetensorsFile(path).read_into("w", view_of(back, {3}));
+  SafetensorsFile(path).read_into("w", host_tensor(back, {3}));
   EXPECT_EQ(back, second);
 }
 
 TEST_F(SafetensorsTest, UnwritableDestinationThrowsAndLeavesNoTemporary) {
   std::vector<float> v = {1};
   SafetensorsWriter w;
-  w.add("w", view_of(v, {1}));
+  w.add("w", host_tensor(v, {1}));
   expect_error([&] { w.write(dir_ / "missing_dir" / "x.safetensors"); }, {"cannot create", "x.safetensors.tmp"});
   const fs::path directory = file("a_directory");
   fs::create_directories(directory);
@@ -163,9 +150,9 @@ TEST_F(SafetensorsTest, UnwritableDestinationThrowsAndLeavesNoTemporary) {
 TEST_F(SafetensorsTest, WriterRejectsDuplicateAndReservedNames) {
   std::vector<float> v = {1};
   SafetensorsWriter w;
-  w.add("w", view_of(v, {1}));
-  expect_error([&] { w.add("w", view_of(v, {1})); }, {"'w' added twice"});
-  expect_error([&] { w.add("__metadata__", view_of(v, {1})); }, {"reserved"});
+  w.add("w", host_tensor(v, {1}));
+  expect_error([&] { w.add("w", host_tensor(v, {1})); }, {"'w' added twice"});
+  expect_error([&] { w.add("__metadata__", host_tensor(v, {1})); }, {"reserved"});
   expect_error([&] { w.add("gpu", Tensor{v.data(), {1}, DType::F32, Device::CUDA}); }, {"CPU"});
 }
 
@@ -173,43 +160,43 @@ TEST_F(SafetensorsTest, ReadConvertsBetweenF32AndF64) {
   std::vector<float> f32 = {0.1f, -3.5f, 1e30f};
   std::vector<double> f64 = {0.1, -3.5, 1e-3};
   SafetensorsWriter w;
-  w.add("f32", view_of(f32, {3}));
-  w.add("f64", view_of(f64, {3}));
+  w.add("f32", host_tensor(f32, {3}));
+  w.add("f64", host_tensor(f64, {3}));
   w.write(file("mixed.safetensors"));
   const SafetensorsFile f(file("mixed.safetensors"));
 
   std::vector<double> widened(3);
-  f.read_into("f32", view_of(widened, {3}));
+  f.read_into("f32", host_tensor(widened, {3}));
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(widened[i], static_cast<double>(f32[i]));
   std::vector<float> narrowed(3);
-  f.read_into("f64", view_of(narrowed, {3}));
+  f.read_into("f64", host_tensor(narrowed, {3}));
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(narrowed[i], static_cast<float>(f64[i]));
 }
 
 TEST_F(SafetensorsTest, ReadIntoRejectsWrongShapeDtypeAndName) {
   std::vector<int32_t> v = {1, 2, 3, 4, 5, 6};
   SafetensorsWriter w;
-  w.add("ids", view_of(v, {2, 3}));
+  w.add("ids", host_tensor(v, {2, 3}));
   w.write(file("ids.safetensors"));
   const SafetensorsFile f(file("ids.safetensors"));
   std::vector<int32_t> wrong_shape(6);
-  expect_error([&] { f.read_into("ids", view_of(wrong_shape, {3, 2})); },
+  expect_error([&] { f.read_into("ids", host_tensor(wrong_shape, {3, 2})); },
                {"ids.safetensors", "'ids' has shape [2, 3]", "[3, 2]"});
   std::vector<float> wrong_dtype(6);
-  expect_error([&] { f.read_into("ids", view_of(wrong_dtype, {2, 3})); }, {"is I32", "is F32"});
-  expect_error([&] { f.read_into("idz", view_of(v, {2, 3})); }, {"ids.safetensors", "no tensor named 'idz'"});
+  expect_error([&] { f.read_into("ids", host_tensor(wrong_dtype, {2, 3})); }, {"is I32", "is F32"});
+  expect_error([&] { f.read_into("idz", host_tensor(v, {2, 3})); }, {"ids.safetensors", "no tensor named 'idz'"});
   expect_error([&] { f.entry("idz"); }, {"no tensor named 'idz'"});
 }
 
 TEST_F(SafetensorsTest, MovedFileStaysReadable) {
   std::vector<float> v = {7, 8};
   SafetensorsWriter w;
-  w.add("v", view_of(v, {2}));
+  w.add("v", host_tensor(v, {2}));
   w.write(file("m.safetensors"));
   SafetensorsFile original(file("m.safetensors"));
   const SafetensorsFile moved = std::move(original);
   std::vector<float> back(2);
-  moved.read_into("v", view_of(back, {2}));
+  moved.read_into("v", host_tensor(back, {2}));
   EXPECT_EQ(back, v);
 }
 
@@ -274,22 +261,22 @@ TEST(SafetensorsFixture, ReadsFileWrittenByPythonSafetensors) {
   EXPECT_EQ(f.names().size(), 6u);
 
   std::vector<float> f32(6);
-  f.read_into("f32_matrix", view_of(f32, {2, 3}));
+  f.read_into("f32_matrix", host_tensor(f32, {2, 3}));
   EXPECT_EQ(f32, (std::vector<float>{-1.f, -0.5f, 0.f, 0.5f, 1.f, 1.5f}));
   std::vector<double> f64(4);
-  f.read_into("f64_vector", view_of(f64, {4}));
+  f.read_into("f64_vector", host_tensor(f64, {4}));
   EXPECT_EQ(f64, (std::vector<double>{1.5, -2.25, 1e-3, 1e10}));
   std::vector<int32_t> i32(8);
-  f.read_into("i32_cube", view_of(i32, {2, 2, 2}));
+  f.read_into("i32_cube", host_tensor(i32, {2, 2, 2}));
   EXPECT_EQ(i32, (std::vector<int32_t>{-4, -3, -2, -1, 0, 1, 2, 3}));
   std::vector<int64_t> i64(3);
-  f.read_into("i64_vector", view_of(i64, {3}));
+  f.read_into("i64_vector", host_tensor(i64, {3}));
   EXPECT_EQ(i64, (std::vector<int64_t>{-(int64_t{1} << 40), 0, (int64_t{1} << 40) + 7}));
   std::vector<uint16_t> bf16(5);  // bf16 bits: the top half of the f32 bits
   f.read_into("bf16_vector", Tensor{bf16.data(), {5}, DType::BF16, Device::CPU});
   EXPECT_EQ(bf16, (std::vector<uint16_t>{0x3f80, 0xc020, 0x3e20, 0x43c0, 0x8000}));
   std::vector<double> scalar(1);
-  f.read_into("f32_scalar", view_of(scalar, Shape{}));
+  f.read_into("f32_scalar", host_tensor(scalar, Shape{}));
   EXPECT_EQ(scalar[0], 3.25);
 }
 
