@@ -4,8 +4,6 @@
 
 #include "runtime/error.h"
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace masklm {
 
 static int& default_threads() {
@@ -19,7 +17,6 @@ void set_num_threads(int n) {
   MASKLM_CHECK(n >= 0, "thread count must be >= 0, got {}", n);
   const int threads = n > 0 ? n : default_threads();
   omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
 }
 
 }  // namespace masklm

@@ -1,4 +1,5 @@
-// CPU thread count for OpenMP regions and OpenBLAS. Defaults to OMP_NUM_THREADS or all cores.
+// CPU thread count for masklm's OpenMP regions (OpenBLAS runs single-threaded inside them,
+// see kernels/cpu/gemm_tiles.h). Defaults to OMP_NUM_THREADS or all cores.
 #pragma once
 
 namespace masklm {

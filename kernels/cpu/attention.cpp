@@ -67,7 +67,7 @@ template <typename T> T softmax_row(T* row, int64_t len) {
 // scheduling because sequence lengths, and so task costs, differ.
 template <typename Fn>
 void for_each_sequence_head(const int32_t* cu_seqlens, int64_t B, int64_t NH, Fn&& fn) {
-  BlasSingleThreaded blas_guard;
+  ensure_blas_single_threaded();
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t task = 0; task < B * NH; ++task) {
     const int64_t b = task / NH, h = task % NH;

@@ -1,6 +1,6 @@
 // Building blocks for CPU kernels that tile their work into GEMM-sized blocks and run the
-// tiles on OpenMP threads: a row-major OpenBLAS GEMM templated on float/double, a guard
-// that makes calling it from every thread safe and fast, per-thread scratch, and an even
+// tiles on OpenMP threads: a row-major OpenBLAS GEMM templated on float/double, a row-parallel
+// GEMM, per-thread scratch, and an even
 // split of a dimension into blocks.
 #pragma once
 
@@ -31,19 +31,35 @@ template <typename T> void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n
                 i(ldc));
 }
 
-// Keeps OpenBLAS single-threaded for its lifetime. Kernels that parallelize with OpenMP and
-// call gemm() from every thread hold one, because the pthread build of OpenBLAS would
-// otherwise start its own pool per call and oversubscribe the cores.
-class BlasSingleThreaded {
- public:
-  BlasSingleThreaded() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-  ~BlasSingleThreaded() { openblas_set_num_threads(saved_); }
-  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
-  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+// masklm owns the threading: OpenBLAS always runs single-threaded, called from masklm's
+// OpenMP threads. Two thread pools (OpenMP's and the pthread OpenBLAS's) on the same cores
+// oversubscribe them, and each pool's spin-waiting then starves the other.
+inline void ensure_blas_single_threaded() {
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
 
- private:
-  int saved_;
-};
+// gemm() with the rows of C split across the OpenMP threads (each block one
+// single-threaded BLAS call); small products stay on the calling thread.
+template <typename T>
+void gemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                   int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  ensure_blas_single_threaded();
+  constexpr int64_t kMinFlopsPerThread = int64_t{1} << 20;
+  const int64_t threads = std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, m * n * k / kMinFlopsPerThread));
+  const int64_t rows = (m + threads - 1) / std::max<int64_t>(threads, 1);
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+  for (int64_t t = 0; t < threads; ++t) {
+    const int64_t begin = t * rows, end = std::min(m, begin + rows);
+    if (begin >= end) continue;
+    // Row `begin` of op(a) is row `begin` of a, or column `begin` when a is transposed.
+    const T* a_block = trans_a ? a + begin : a + begin * lda;
+    gemm(trans_a, trans_b, end - begin, n, k, alpha, a_block, lda, b, ldb, beta, c + begin * ldc, ldc);
+  }
+}
 
 // Scratch owned by the calling thread that grows once to the largest size seen and is
 // reused by every later call (the ops allocate nothing per call in steady state).

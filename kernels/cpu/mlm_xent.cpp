@@ -54,7 +54,7 @@ template <typename T> void mlm_xent_forward(T* losses, T* lse, int32_t* correct,
                                             int64_t P, int64_t C, int64_t V, int64_t chunk_size) {
   const int64_t chunk = std::min(chunk_size, V);
   const Blocks rows = split_blocks(P, kMaxRowBlock);
-  BlasSingleThreaded blas_guard;
+  ensure_blas_single_threaded();
 #pragma omp parallel for schedule(static)
   for (int64_t rb = 0; rb < rows.count; ++rb) {
     const int64_t r0 = rows.begin(rb), nrows = rows.end(rb, P) - r0;
@@ -88,7 +88,7 @@ template <typename T> void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* 
   const int64_t chunk = std::min(chunk_size, V);
   const Blocks rows = split_blocks(P, kMaxRowBlock);
   T* dlogits = thread_scratch<T>(static_cast<size_t>(P * chunk));  // (P, cv), shared by the team
-  BlasSingleThreaded blas_guard;
+  ensure_blas_single_threaded();
 #pragma omp parallel
   for (int64_t v0 = 0; v0 < V; v0 += chunk) {
     const int64_t cv = std::min(chunk, V - v0);
