@@ -9,7 +9,8 @@
 //   all floating-point arguments of one call share one dtype. Index tensors are I32.
 // - Backward ops ACCUMULATE (+=) into every gradient output, parameters and activations
 //   alike, so gradient accumulation and residual branches need no extra adds. An empty
-//   gradient tensor means "not needed" and is skipped.
+//   gradient tensor means "not needed" and is skipped. Gradient outputs never alias an
+//   input of the same call (with += that would silently double count).
 // - Optional inputs (a bias, token types) are passed as an empty Tensor{}.
 // - CPU ops allocate nothing per call except thread-local scratch rows that grow once.
 #pragma once
@@ -60,7 +61,8 @@ void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor
 void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
 // dst += src.
 void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src);
-// Inverted dropout: out[i] = keep(i) ? in[i] / (1 - p) : 0, where keep(i) is
+// Inverted dropout: out[i] = keep(i) ? in[i] * s : 0 with s = 1 / (1 - p) computed once in
+// the compute dtype (every backend multiplies by the same s), where keep(i) is
 // philox_uniform(key, i) >= p. The backward recomputes the mask from the same key, so no
 // mask is stored. out may alias in. p = 0 copies.
 void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, const RngKey& key);
@@ -93,7 +95,8 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
 // For each predicted row p: logits = h[p] @ emb^T + bias (V values), computed chunk_size
 // vocabulary entries at a time with an online log-sum-exp, so no (P, V) buffer exists.
 // losses[p] = lse[p] - logit[labels[p]]; correct[p] = 1 when argmax == label (I32; may be
-// empty). h (P, C), emb (V, C), bias (V), labels (P) I32 in [0, V), losses, lse (P).
+// empty). h (P, C), emb (V, C), bias (V) or empty for none, labels (P) I32 in [0, V),
+// losses, lse (P). The backward keeps a (P, chunk_size) scratch, never (P, V).
 void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const Tensor& correct,
                       const Tensor& h, const Tensor& emb, const Tensor& bias, const Tensor& labels,
                       int64_t chunk_size);

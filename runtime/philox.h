@@ -44,8 +44,9 @@ MASKLM_HD PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
   return ctr;
 }
 
-// Which random stream a draw belongs to. Streams never overlap: the stream id and step
-// are part of the counter, the seed is the key, and `index` counts draws within a stream.
+// Which random stream a draw belongs to. Streams never overlap within a run: the seed and
+// rank form the key, the stream, substream and step are part of the counter, and `index`
+// counts draws within a stream (64 bits, so attention dropout over N x N scores fits).
 enum class RngStream : uint32_t {
   INIT = 1,
   HIDDEN_DROPOUT = 2,
@@ -59,15 +60,15 @@ struct RngKey {
   uint32_t step = 0;
   uint32_t rank = 0;
   RngStream stream = RngStream::INIT;
-  uint32_t substream = 0;  // e.g. layer index, so each layer's dropout differs
+  uint32_t substream = 0;  // below 2^24: e.g. a layer or a sequence index
 };
 
 // Four random words for draw block `block` of a stream (draw i lives in block i / 4).
 MASKLM_HD PhiloxCounter philox_block(const RngKey& key, uint64_t block) {
-  const PhiloxKey k{{static_cast<uint32_t>(key.seed), static_cast<uint32_t>(key.seed >> 32)}};
-  const uint32_t id = (static_cast<uint32_t>(key.stream) << 24) ^ (key.rank << 12) ^ key.substream;
-  const PhiloxCounter c{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                         key.step, id}};
+  // XOR with the rank is injective for a fixed seed, so ranks of one run never share a key.
+  const PhiloxKey k{{static_cast<uint32_t>(key.seed) ^ key.rank, static_cast<uint32_t>(key.seed >> 32)}};
+  const uint32_t id = (static_cast<uint32_t>(key.stream) << 24) | (key.substream & 0xFFFFFFu);
+  const PhiloxCounter c{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), key.step, id}};
   return philox4x32_10(c, k);
 }
 
