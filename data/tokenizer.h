@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,20 +42,26 @@ class Tokenizer {
 
   // Encodes one text; with add_special_tokens, wraps it as the post-processor says
   // ([CLS] ... [SEP] or <s> ... </s>).
+  // Texts must be valid UTF-8 (masklm::Error names the byte offset otherwise).
   virtual Encoding encode(std::string_view text, bool add_special_tokens) const = 0;
+  // Encodes many texts on num_threads() OpenMP threads; result i is encode(texts[i]).
+  std::vector<Encoding> encode_batch(std::span<const std::string> texts,
+                                     bool add_special_tokens) const;
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const = 0;
 
   virtual int64_t vocab_size() const = 0;
-  virtual std::string id_to_token(int32_t id) const = 0;
+  virtual std::string id_to_token(int32_t id) const = 0;          // throws when out of range
   virtual int32_t token_to_id(std::string_view token) const = 0;  // -1 when absent
   virtual const SpecialTokens& special_tokens() const = 0;
   virtual bool is_special(int32_t id) const = 0;
   virtual WordBoundary word_boundary() const = 0;
 
   // Whether a token can begin a word, from its spelling alone (the first token of a text
-  // and the token after a special token always begin a word as well).
+  // and the token after a special token always begin a word as well). Special tokens are
+  // words of their own: true.
   bool starts_word(int32_t id) const;
-  // A hash of the vocabulary (tokens and ids), stored in shards to catch mismatches.
+  // A hash of the vocabulary (tokens and ids), stored in shards to catch mismatches:
+  // 64-bit FNV-1a over (id as 4 little-endian bytes, token bytes, 0xFF) for every id.
   uint64_t vocab_hash() const;
 };
 
