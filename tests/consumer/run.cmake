@@ -32,12 +32,15 @@ foreach(f include/masklm/runtime/arena.h include/masklm/model/config.h
   endif()
 endforeach()
 
-set(build_type_arg)
+set(extra_args)
 if(BUILD_TYPE)
-  set(build_type_arg -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+  list(APPEND extra_args -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+endif()
+if(CXX_LAUNCHER)  # ccache, as in the main build: the header checks are most of the time
+  list(APPEND extra_args -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
 endif()
 step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${build} -G ${GENERATOR}
-     -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix} ${build_type_arg})
+     -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix} ${extra_args})
 step("build consumer" ${CMAKE_COMMAND} --build ${build})
 
 foreach(exe consumer_static consumer_shared)
