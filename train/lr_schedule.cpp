@@ -8,10 +8,19 @@
 namespace masklm {
 
 LrDecay lr_decay_from_name(std::string_view name) {
-  if (name == "linear") return LrDecay::LINEAR;
-  if (name == "cosine") return LrDecay::COSINE;
-  if (name == "constant") return LrDecay::CONSTANT;
-  MASKLM_FAIL("unknown learning-rate decay '{}' (known: linear, cosine, constant)", name);
+  for (LrDecay d : {LrDecay::LINEAR, LrDecay::POLYNOMIAL, LrDecay::COSINE, LrDecay::CONSTANT})
+    if (name == lr_decay_name(d)) return d;
+  MASKLM_FAIL("unknown learning-rate decay '{}' (known: linear, polynomial, cosine, constant)", name);
+}
+
+const char* lr_decay_name(LrDecay decay) {
+  switch (decay) {
+    case LrDecay::LINEAR: return "linear";
+    case LrDecay::POLYNOMIAL: return "polynomial";
+    case LrDecay::COSINE: return "cosine";
+    case LrDecay::CONSTANT: return "constant";
+  }
+  return "?";
 }
 
 double LrSchedule::at(int64_t step) const {
@@ -23,6 +32,7 @@ double LrSchedule::at(int64_t step) const {
   switch (decay) {
     case LrDecay::CONSTANT: return peak_lr;
     case LrDecay::LINEAR: return floor + (peak_lr - floor) * (1.0 - progress);
+    case LrDecay::POLYNOMIAL: return floor + (peak_lr - floor) * std::pow(1.0 - progress, power);
     case LrDecay::COSINE: return floor + (peak_lr - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
   }
   return peak_lr;

@@ -55,8 +55,11 @@ Tensor AdamW::slice(const Tensor& flat, const Span& s) const {
   return flat.rows(static_cast<int64_t>(s.offset) / elem, static_cast<int64_t>(s.offset + s.bytes) / elem);
 }
 
-double AdamW::step(Ctx& ctx, double lr, double grad_scale) {
-  const double norm = std::sqrt(sum_squares(ctx, grads_)) * grad_scale;
+double AdamW::grad_norm(Ctx& ctx, double grad_scale) const {
+  return std::sqrt(sum_squares(ctx, grads_)) * grad_scale;
+}
+
+void AdamW::update(Ctx& ctx, double lr, double grad_scale, double norm) {
   MASKLM_CHECK(std::isfinite(norm), "gradient norm is not finite ({})", norm);
   double scale = grad_scale;
   if (config_.clip_norm > 0 && norm > config_.clip_norm) scale *= config_.clip_norm / norm;
@@ -72,7 +75,6 @@ double AdamW::step(Ctx& ctx, double lr, double grad_scale) {
     a.grad_scale = scale;
     adamw_update(ctx, slice(params_, s), slice(grads_, s), slice(m_, s), slice(v_, s), a);
   }
-  return norm;
 }
 
 }  // namespace masklm

@@ -23,9 +23,19 @@ class AdamW {
 
   // One update with learning rate lr; returns the global gradient norm before clipping.
   // grad_scale multiplies the gradients first (e.g. 1/accumulation steps).
-  double step(Ctx& ctx, double lr, double grad_scale = 1.0);
+  double step(Ctx& ctx, double lr, double grad_scale = 1.0) {
+    const double norm = grad_norm(ctx, grad_scale);
+    update(ctx, lr, grad_scale, norm);
+    return norm;
+  }
+  // step() in two halves, so a trainer can look at the norm (and skip a non-finite step)
+  // without a second pass over the gradients.
+  double grad_norm(Ctx& ctx, double grad_scale = 1.0) const;
+  void update(Ctx& ctx, double lr, double grad_scale, double grad_norm);
 
   int64_t steps_taken() const { return step_; }
+  // Checkpoints restore the step count with this and m, v through state_arena().
+  void set_steps_taken(int64_t steps) { step_ = steps; }
   Arena& state_arena() { return state_; }  // m then v, for checkpoints
 
  private:

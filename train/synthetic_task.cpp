@@ -10,16 +10,18 @@
 
 namespace masklm {
 
-Batch SyntheticTask::batch(int64_t step) const {
+Batch SyntheticTask::batch(int64_t step, int64_t first, int64_t count) const {
   MASKLM_CHECK(vocab_size >= 3 && seq_len >= 2 && sequences >= 1 && period >= 1 && mask_rate > 0 && mask_rate < 1,
                "synthetic task needs vocab_size >= 3, seq_len >= 2, sequences >= 1, period >= 1, mask_rate in (0, 1)");
-  const RngKey key{seed, static_cast<uint32_t>(step), 0, RngStream::DATA_ORDER, 0};
-  uint64_t draw = 0;
-  auto next = [&] { return philox_u32(key, draw++); };
+  MASKLM_CHECK(first >= 0 && count >= 1 && first + count < (int64_t{1} << 24),
+               "synthetic sequences [{}, {}) out of range", first, first + count);
   const uint32_t ordinary = static_cast<uint32_t>(vocab_size - 1);
 
   Batch b;
-  for (int64_t s = 0; s < sequences; ++s) {
+  for (int64_t s = first; s < first + count; ++s) {
+    const RngKey key{seed, static_cast<uint32_t>(step), 0, RngStream::DATA_ORDER, static_cast<uint32_t>(s)};
+    uint64_t draw = 0;
+    auto next = [&] { return philox_u32(key, draw++); };
     const int64_t len = seq_len / 2 + next() % static_cast<uint32_t>(seq_len - seq_len / 2 + 1);
     std::vector<int32_t> motif(static_cast<size_t>(period));
     for (auto& t : motif) t = 1 + static_cast<int32_t>(next() % ordinary);

@@ -24,7 +24,10 @@ struct SyntheticTask {
   static constexpr int32_t kMaskToken = 0;
 
   // The batch of training step `step`: deterministic in (seed, step).
-  Batch batch(int64_t step) const;
+  Batch batch(int64_t step) const { return batch(step, 0, sequences); }
+  // Sequences [first, first + count) of step `step`. Each sequence draws from its own
+  // stream, so a batch split into micro-batches holds the same sequences as the whole.
+  Batch batch(int64_t step, int64_t first, int64_t count) const;
 };
 
 }  // namespace masklm
