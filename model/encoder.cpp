@@ -75,12 +75,16 @@ struct LayerBackward {
 
   Tensor scratch(const Tensor& buf) const { return buf.rows(0, batch.num_tokens); }
 
+  // Gradient before the in-place hidden dropout at `site`, given the gradient after it.
+  Tensor before_dropout(const Tensor& d, uint32_t site) const {
+    return dropout_grad(ctx, d, hidden_p(cfg, dropout), site_key(dropout, RngStream::HIDDEN_DROPOUT, site),
+                        scratch(s.d_tmp));
+  }
+
   // FFN branch: d_branch is the gradient of ffn_out (after dropout); accumulates the
   // gradient of the FFN input into d_ffn_in.
   void ffn(const Tensor& d_branch, const Tensor& ffn_in, const Tensor& d_ffn_in) {
-    const Tensor d_out = dropout_grad(ctx, d_branch, hidden_p(cfg, dropout),
-                                      site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_ffn_out(layer)),
-                                      scratch(s.d_tmp));
+    const Tensor d_out = before_dropout(d_branch, dropout_site_ffn_out(layer));
     const Tensor d_act = scratch(s.d_ffn_act), d_pre = scratch(s.d_ffn_pre);
     fill_zero(ctx, d_act);
     matmul_backward(ctx, d_act, g.ffn_out_weight, g.ffn_out_bias, d_out, a.ffn_act, p.ffn_out_weight);
@@ -92,9 +96,7 @@ struct LayerBackward {
   // Attention branch: d_branch is the gradient of attn_proj (after dropout); accumulates
   // the gradient of the attention input into d_attn_in.
   void attention(const Tensor& d_branch, const Tensor& attn_in, const Tensor& d_attn_in) {
-    const Tensor d_proj = dropout_grad(ctx, d_branch, hidden_p(cfg, dropout),
-                                       site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_attn_proj(layer)),
-                                       scratch(s.d_tmp));
+    const Tensor d_proj = before_dropout(d_branch, dropout_site_attn_proj(layer));
     const Tensor d_attn = scratch(s.d_attn), d_qkv = scratch(s.d_qkv);
     fill_zero(ctx, d_attn);
     matmul_backward(ctx, d_attn, g.attn_out_weight, g.attn_out_bias, d_proj, a.attn, p.attn_out_weight);
