@@ -1,0 +1,223 @@
+#include "train/run_config.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/ranges.h>
+
+#include "runtime/config_reader.h"
+
+namespace masklm {
+
+namespace {
+
+using nlohmann::json;
+
+int64_t positive(ConfigReader& r, const std::string& key, int64_t fallback) {
+  const int64_t v = r.get(key, fallback);
+  MASKLM_CHECK(v > 0, "config key '{}' must be positive, got {}", r.key_path(key), v);
+  return v;
+}
+
+int64_t non_negative(ConfigReader& r, const std::string& key, int64_t fallback) {
+  const int64_t v = r.get(key, fallback);
+  MASKLM_CHECK(v >= 0, "config key '{}' must be >= 0, got {}", r.key_path(key), v);
+  return v;
+}
+
+double in_range(ConfigReader& r, const std::string& key, double fallback, double lo, double hi, bool hi_open) {
+  const double v = r.get(key, fallback);
+  MASKLM_CHECK(v >= lo && (hi_open ? v < hi : v <= hi), "config key '{}' must be in [{}, {}{}, got {}",
+               r.key_path(key), lo, hi, hi_open ? ")" : "]", v);
+  return v;
+}
+
+ModelConfig parse_model(const json& node) {
+  ConfigReader r(node, "model");
+  ModelConfig m;
+  if (r.has("preset")) {
+    const std::string preset = r.require<std::string>("preset");
+    const auto names = model_preset_names();
+    MASKLM_CHECK(std::find(names.begin(), names.end(), preset) != names.end(),
+                 "config key 'model.preset': unknown preset '{}' (known: {})", preset, fmt::join(names, ", "));
+    m = model_preset(preset, 0);
+  } else {
+    // Without a preset the shape is spelled out, never silently BERT-base.
+    m.num_layers = r.require<int64_t>("num_layers");
+    m.hidden_size = r.require<int64_t>("hidden_size");
+    m.num_heads = r.require<int64_t>("num_heads");
+    m.intermediate_size = r.require<int64_t>("intermediate_size");
+  }
+  m.vocab_size = r.get("vocab_size", int64_t{0});
+  m.num_layers = r.get("num_layers", m.num_layers);
+  m.hidden_size = r.get("hidden_size", m.hidden_size);
+  m.num_heads = r.get("num_heads", m.num_heads);
+  m.intermediate_size = r.get("intermediate_size", m.intermediate_size);
+  m.max_position_embeddings = r.get("max_position_embeddings", m.max_position_embeddings);
+  m.type_vocab_size = r.get("type_vocab_size", m.type_vocab_size);
+  m.pre_layernorm = r.get("pre_layernorm", m.pre_layernorm);
+  m.hidden_dropout = r.get("hidden_dropout", m.hidden_dropout);
+  m.attention_dropout = r.get("attention_dropout", m.attention_dropout);
+  m.layer_norm_eps = r.get("layer_norm_eps", m.layer_norm_eps);
+  m.initializer_range = r.get("initializer_range", m.initializer_range);
+  m.pad_token_id = r.get("pad_token_id", m.pad_token_id);
+  r.finish();
+  MASKLM_CHECK(m.vocab_size >= 0, "config key 'model.vocab_size' must be positive, got {}", m.vocab_size);
+  // The vocabulary may still come from the data source; validate the rest meanwhile.
+  ModelConfig check = m;
+  if (check.vocab_size == 0) check.vocab_size = check.pad_token_id + 1;
+  check.validate();
+  return m;
+}
+
+LrSchedule parse_lr(const json& node, int64_t steps) {
+  ConfigReader r(node, "train.lr");
+  LrSchedule lr;
+  lr.total_steps = steps;
+  lr.peak_lr = r.get("peak", lr.peak_lr);
+  MASKLM_CHECK(lr.peak_lr > 0 && std::isfinite(lr.peak_lr), "config key 'train.lr.peak' must be positive, got {}",
+               lr.peak_lr);
+  MASKLM_CHECK(!(r.has("warmup_steps") && r.has("warmup_fraction")),
+               "config keys 'train.lr.warmup_steps' and 'train.lr.warmup_fraction' exclude each other");
+  if (r.has("warmup_fraction")) {
+    const double f = in_range(r, "warmup_fraction", 0.0, 0.0, 1.0, false);
+    lr.warmup_steps = std::llround(f * static_cast<double>(steps));
+  } else {
+    lr.warmup_steps = non_negative(r, "warmup_steps", 0);
+  }
+  MASKLM_CHECK(lr.warmup_steps <= steps, "config key 'train.lr.warmup_steps' ({}) exceeds train.steps ({})",
+               lr.warmup_steps, steps);
+  const std::string decay = r.get<std::string>("decay", lr_decay_name(lr.decay));
+  try {
+    lr.decay = lr_decay_from_name(decay);
+  } catch (const Error& e) {
+    MASKLM_FAIL("config key 'train.lr.decay': {}", e.what());
+  }
+  lr.final_lr_fraction = in_range(r, "final_fraction", lr.final_lr_fraction, 0.0, 1.0, false);
+  lr.power = r.get("power", lr.power);
+  MASKLM_CHECK(lr.power > 0, "config key 'train.lr.power' must be positive, got {}", lr.power);
+  r.finish();
+  return lr;
+}
+
+AdamWConfig parse_optimizer(const json& node) {
+  ConfigReader r(node, "train.optimizer");
+  AdamWConfig o;
+  o.beta1 = in_range(r, "beta1", o.beta1, 0.0, 1.0, true);
+  o.beta2 = in_range(r, "beta2", o.beta2, 0.0, 1.0, true);
+  o.eps = r.get("eps", o.eps);
+  MASKLM_CHECK(o.eps > 0, "config key 'train.optimizer.eps' must be positive, got {}", o.eps);
+  o.weight_decay = r.get("weight_decay", o.weight_decay);
+  MASKLM_CHECK(o.weight_decay >= 0, "config key 'train.optimizer.weight_decay' must be >= 0, got {}", o.weight_decay);
+  o.clip_norm = r.get("clip_norm", o.clip_norm);
+  MASKLM_CHECK(o.clip_norm >= 0, "config key 'train.optimizer.clip_norm' must be >= 0 (0: no clipping), got {}",
+               o.clip_norm);
+  r.finish();
+  return o;
+}
+
+TrainConfig parse_train(const json& node) {
+  ConfigReader r(node, "train");
+  TrainConfig t;
+  t.steps = positive(r, "steps", t.steps);
+  t.batch_size = positive(r, "batch_size", t.batch_size);
+  t.micro_batch_size = positive(r, "micro_batch_size", t.batch_size);
+  MASKLM_CHECK(t.batch_size % t.micro_batch_size == 0,
+               "config key 'train.batch_size' ({}) must be a multiple of 'train.micro_batch_size' ({})", t.batch_size,
+               t.micro_batch_size);
+  t.seq_len = positive(r, "seq_len", t.seq_len);
+  MASKLM_CHECK(t.seq_len >= 2, "config key 'train.seq_len' must be at least 2, got {}", t.seq_len);
+  t.seed = static_cast<uint64_t>(non_negative(r, "seed", 0));
+  t.lr = parse_lr(r.section("lr"), t.steps);
+  t.optimizer = parse_optimizer(r.section("optimizer"));
+  t.log_every = positive(r, "log_every", t.log_every);
+  t.eval_every = non_negative(r, "eval_every", t.eval_every);
+  t.eval_batches = positive(r, "eval_batches", t.eval_batches);
+  t.eval_mask_rate = in_range(r, "eval_mask_rate", t.eval_mask_rate, 0.0, 1.0, true);
+  MASKLM_CHECK(t.eval_mask_rate > 0, "config key 'train.eval_mask_rate' must be in (0, 1), got 0");
+  t.eval_seed = static_cast<uint64_t>(non_negative(r, "eval_seed", static_cast<int64_t>(t.eval_seed)));
+  t.checkpoint_every = non_negative(r, "checkpoint_every", t.checkpoint_every);
+  t.keep_last = positive(r, "keep_last", t.keep_last);
+  t.max_bad_steps = positive(r, "max_bad_steps", t.max_bad_steps);
+  r.finish();
+  return t;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const json& root) {
+  ConfigReader r(root, "");
+  RunConfig c;
+  c.model = parse_model(r.section("model"));
+  c.train = parse_train(r.section("train"));
+  c.data = r.section("data");
+  MASKLM_CHECK(c.data.is_object() && c.data.contains("source"),
+               "config key 'data.source' is required (e.g. data: {{source: synthetic}})");
+  c.masking = r.section("masking");
+  r.finish();
+  MASKLM_CHECK(c.train.seq_len <= c.model.max_position_embeddings,
+               "config key 'train.seq_len' ({}) exceeds model.max_position_embeddings ({})", c.train.seq_len,
+               c.model.max_position_embeddings);
+  return c;
+}
+
+json run_config_to_json(const RunConfig& c) {
+  const ModelConfig& m = c.model;
+  json model = {
+      {"num_layers", m.num_layers},
+      {"hidden_size", m.hidden_size},
+      {"num_heads", m.num_heads},
+      {"intermediate_size", m.intermediate_size},
+      {"max_position_embeddings", m.max_position_embeddings},
+      {"type_vocab_size", m.type_vocab_size},
+      {"pre_layernorm", m.pre_layernorm},
+      {"hidden_dropout", m.hidden_dropout},
+      {"attention_dropout", m.attention_dropout},
+      {"layer_norm_eps", m.layer_norm_eps},
+      {"initializer_range", m.initializer_range},
+      {"pad_token_id", m.pad_token_id},
+  };
+  if (m.vocab_size > 0) model["vocab_size"] = m.vocab_size;
+  const TrainConfig& t = c.train;
+  json train = {
+      {"steps", t.steps},
+      {"batch_size", t.batch_size},
+      {"micro_batch_size", t.micro_batch_size},
+      {"seq_len", t.seq_len},
+      {"seed", t.seed},
+      {"lr",
+       {{"peak", t.lr.peak_lr},
+        {"warmup_steps", t.lr.warmup_steps},
+        {"decay", lr_decay_name(t.lr.decay)},
+        {"final_fraction", t.lr.final_lr_fraction},
+        {"power", t.lr.power}}},
+      {"optimizer",
+       {{"beta1", t.optimizer.beta1},
+        {"beta2", t.optimizer.beta2},
+        {"eps", t.optimizer.eps},
+        {"weight_decay", t.optimizer.weight_decay},
+        {"clip_norm", t.optimizer.clip_norm}}},
+      {"log_every", t.log_every},
+      {"eval_every", t.eval_every},
+      {"eval_batches", t.eval_batches},
+      {"eval_mask_rate", t.eval_mask_rate},
+      {"eval_seed", t.eval_seed},
+      {"checkpoint_every", t.checkpoint_every},
+      {"keep_last", t.keep_last},
+      {"max_bad_steps", t.max_bad_steps},
+  };
+  json out = {{"model", model}, {"train", train}, {"data", c.data}};
+  if (!c.masking.is_null()) out["masking"] = c.masking;
+  return out;
+}
+
+void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size) {
+  MASKLM_CHECK(data_vocab_size > 0, "the data source reports vocabulary size {}", data_vocab_size);
+  MASKLM_CHECK(config.model.vocab_size == 0 || config.model.vocab_size == data_vocab_size,
+               "config key 'model.vocab_size' ({}) differs from the data's vocabulary size ({})",
+               config.model.vocab_size, data_vocab_size);
+  config.model.vocab_size = data_vocab_size;
+  config.model.validate();
+}
+
+}  // namespace masklm

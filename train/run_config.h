@@ -1,0 +1,57 @@
+// The configuration of one pretraining run, read from a recipe (configs/*.yaml, after
+// --set overrides) section by section with strict readers:
+//   model     preset and/or explicit shape, pre_layernorm, dropouts (ModelConfig fields)
+//   train     steps, batch sizes, sequence length, lr schedule, AdamW, evaluation, checkpoints
+//   data      where batches come from; read by the data source (train/training_data.h)
+//   masking   passed through untouched to the masking module
+// docs/config.md is the reference for every key.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+
+#include "model/config.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+
+namespace masklm {
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  int64_t batch_size = 32;        // sequences per optimizer step (the global batch)
+  int64_t micro_batch_size = 32;  // sequences per forward/backward; divides batch_size
+  int64_t seq_len = 128;
+  uint64_t seed = 0;              // init, dropout and data order
+  LrSchedule lr;                  // warmup given as steps or as a fraction of steps
+  AdamWConfig optimizer;
+  int64_t log_every = 10;         // steps per progress line and metrics record
+  int64_t eval_every = 0;         // 0: evaluate only after the last step
+  int64_t eval_batches = 4;       // validation micro-batches per evaluation
+  double eval_mask_rate = 0.15;   // fixed evaluation masking, the same for every run
+  uint64_t eval_seed = 1234;
+  int64_t checkpoint_every = 0;   // 0: checkpoint only after the last step
+  int64_t keep_last = 2;          // checkpoints kept; older ones are deleted
+  int64_t max_bad_steps = 5;      // non-finite steps in a row before the run stops
+
+  int64_t accumulation_steps() const { return batch_size / micro_batch_size; }
+};
+
+struct RunConfig {
+  ModelConfig model;     // vocab_size 0 until the data source provides it
+  TrainConfig train;
+  nlohmann::json data;     // the data section, read by open_training_data
+  nlohmann::json masking;  // the masking section, untouched
+};
+
+// Throws masklm::Error naming the key for unknown keys, wrong types and impossible values
+// (batch_size not a multiple of micro_batch_size, seq_len above max_position_embeddings...).
+RunConfig parse_run_config(const nlohmann::json& root);
+// The resolved configuration (presets expanded, warmup in steps, every default written),
+// which parse_run_config reads back to the same RunConfig.
+nlohmann::json run_config_to_json(const RunConfig& config);
+
+// Sets model.vocab_size from the data source; a vocab_size given in the recipe must agree.
+void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size);
+
+}  // namespace masklm

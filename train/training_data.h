@@ -1,0 +1,27 @@
+// Opens the batch sources a run trains and validates on, from its `data` section:
+//   source: synthetic   the built-in repeated-motif task (train/synthetic_task.h), with
+//                       vocab_size, period, mask_rate and seed (default: train.seed)
+// Real corpora (token shards with on-the-fly masking from the `masking` section) plug in
+// here as further sources.
+#pragma once
+
+#include <memory>
+
+#include "train/batch_source.h"
+#include "train/run_config.h"
+
+namespace masklm {
+
+struct TrainingData {
+  std::unique_ptr<BatchSource> train;
+  // Validation micro-batches 0..train.eval_batches-1 (read as batch(i, 0)), masked at the
+  // fixed evaluation rate and seed (train.eval_mask_rate, train.eval_seed), so runs trained
+  // at different masking rates are compared on the same predictions.
+  std::unique_ptr<BatchSource> validation;
+  int64_t vocab_size = 0;
+};
+
+// Throws masklm::Error naming the data key for an unknown source or bad settings.
+TrainingData open_training_data(const RunConfig& config);
+
+}  // namespace masklm
