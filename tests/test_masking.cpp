@@ -10,23 +10,21 @@
 #include "expect_error.h"
 #include "masking/masker.h"
 #include "masking/masking_stats.h"
-#include "test_masking_vocab.h"
+#include "test_masking_support.h"
 
 namespace masklm {
 namespace {
 
+using testing::chi_square;
 using testing::expect_error;
 using testing::kCls;
 using testing::kFirstWord;
 using testing::kMask;
 using testing::kPad;
 using testing::kSep;
+using testing::masking_key;
 
 constexpr int32_t kVocab = 40;
-
-RngKey masking_key(uint32_t step = 0, uint32_t rank = 0, uint64_t seed = 1234) {
-  return RngKey{seed, step, rank, RngStream::MASKING, 0};
-}
 
 MaskingConfig decoupled(double corrupt, double predict, double random_share,
                         MaskingStrategy strategy = MaskingStrategy::UNIFORM) {
@@ -196,17 +194,6 @@ TEST(Masking, BertShorthandGivesEightyTenTen) {
   EXPECT_NEAR(j["random_frac"].get<double>(), 0.1, 0.006);
   EXPECT_DOUBLE_EQ(j["mean_unit_len"].get<double>(), 1.0);
   EXPECT_EQ(j["tokens"].get<int64_t>(), 128 * 5000);
-}
-
-// Pearson chi-square of observed counts against probabilities; df = bins - 1.
-double chi_square(const std::vector<int64_t>& observed, const std::vector<double>& probability) {
-  double total = 0, chi2 = 0;
-  for (int64_t o : observed) total += static_cast<double>(o);
-  for (size_t k = 0; k < observed.size(); ++k) {
-    const double e = total * probability[k];
-    chi2 += (static_cast<double>(observed[k]) - e) * (static_cast<double>(observed[k]) - e) / e;
-  }
-  return chi2;
 }
 
 TEST(Masking, RandomReplacementFollowsTheVocabularyDistribution) {

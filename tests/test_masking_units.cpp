@@ -8,7 +8,7 @@
 #include "masking/masker.h"
 #include "masking/masking_stats.h"
 #include "masking/unit_segmenter.h"
-#include "test_masking_vocab.h"
+#include "test_masking_support.h"
 
 namespace masklm {
 namespace {
@@ -16,11 +16,10 @@ namespace {
 using testing::Family;
 using testing::kCls;
 using testing::kSep;
+using testing::masking_key;
 using testing::ToyVocab;
 
 using Ranges = std::vector<std::pair<int32_t, int32_t>>;
-
-RngKey masking_key() { return RngKey{42, 0, 0, RngStream::MASKING, 0}; }
 
 MaskingConfig strategy_config(MaskingStrategy strategy) {
   MaskingConfig c;
@@ -114,14 +113,9 @@ std::vector<int64_t> span_length_histogram(const UnitSegmenter& spans,
 }
 
 double chi_square_against(const std::vector<int64_t>& observed, const TruncatedGeometric& lengths) {
-  double total = 0, chi2 = 0;
-  for (int64_t o : observed) total += static_cast<double>(o);
-  for (int32_t k = 1; k <= lengths.max_len(); ++k) {
-    const double e = total * lengths.pmf(k),
-                 o = static_cast<double>(observed[static_cast<size_t>(k - 1)]);
-    chi2 += (o - e) * (o - e) / e;
-  }
-  return chi2;
+  std::vector<double> pmf;
+  for (int32_t k = 1; k <= lengths.max_len(); ++k) pmf.push_back(lengths.pmf(k));
+  return testing::chi_square(observed, pmf);
 }
 
 TEST(SpanUnits, LengthsFollowTheTruncatedGeometric) {

@@ -1,5 +1,6 @@
-// Hand-made vocabularies for the masking tests, independent of the tokenizers: the
-// word-start rule of each tokenizer family is written out here from the spelling.
+// Shared by the masking tests: hand-made vocabularies, independent of the tokenizers (the
+// word-start rule of each tokenizer family is written out here from the spelling), the
+// masking RNG key and a chi-square statistic.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "masking/vocab_info.h"
 #include "runtime/error.h"
+#include "runtime/philox.h"
 
 namespace masklm::testing {
 
@@ -62,6 +64,22 @@ inline ToyVocab toy_vocab(Family family, const std::vector<std::string>& pieces)
     }
   }
   return v;
+}
+
+inline RngKey masking_key(uint32_t step = 0, uint32_t rank = 0, uint64_t seed = 1234) {
+  return RngKey{seed, step, rank, RngStream::MASKING, 0};
+}
+
+// Pearson's chi-square of observed counts against bin probabilities (df = bins - 1).
+inline double chi_square(const std::vector<int64_t>& observed,
+                         const std::vector<double>& probability) {
+  double total = 0, chi2 = 0;
+  for (int64_t o : observed) total += static_cast<double>(o);
+  for (size_t k = 0; k < observed.size(); ++k) {
+    const double e = total * probability[k];
+    chi2 += (static_cast<double>(observed[k]) - e) * (static_cast<double>(observed[k]) - e) / e;
+  }
+  return chi2;
 }
 
 }  // namespace masklm::testing
