@@ -1,0 +1,136 @@
+// Checkpoints: what a checkpoint directory holds, keep-last pruning, crash leftovers, and
+// the bitwise-exact resume (2N steps == N steps, then a NEW trainer resumes, then N steps).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "expect_error.h"
+#include "model/hf_config.h"
+#include "model/safetensors.h"
+#include "train/checkpoint.h"
+#include "trainer_fixture.h"
+
+namespace masklm {
+namespace {
+
+using testing::fresh_dir;
+using testing::param_snapshot;
+using testing::small_run;
+
+std::vector<float> state_snapshot(AdamW& optimizer) {
+  const Tensor flat = optimizer.state_arena().flat(DType::F32);
+  return std::vector<float>(flat.ptr<float>(), flat.ptr<float>() + flat.numel());
+}
+
+std::vector<double> run_steps(Trainer& trainer, int64_t n) {
+  std::vector<double> losses;
+  for (int64_t i = 0; i < n; ++i) losses.push_back(trainer.train_step().loss);
+  return losses;
+}
+
+TEST(Checkpoint, ResumeInANewTrainerIsBitwiseExact) {
+  // Two micro-batches per step (predictions differ between them), dropout on, clipping on:
+  // every piece of state a resume needs is exercised.
+  auto run = small_run();
+  const auto dir = fresh_dir("resume_exact");
+  constexpr int64_t N = 3;
+
+  Trainer straight(run.config, *run.data.train, nullptr, "");
+  const std::vector<double> expected = run_steps(straight, 2 * N);
+
+  std::vector<double> losses;
+  {
+    Trainer first(run.config, *run.data.train, nullptr, dir);
+    losses = run_steps(first, N);
+    first.save_checkpoint();
+  }
+  Trainer second(run.config, *run.data.train, nullptr, dir);
+  ASSERT_TRUE(second.resume());
+  EXPECT_EQ(second.step(), N);
+  EXPECT_EQ(second.optimizer().steps_taken(), N);
+  for (double l : run_steps(second, N)) losses.push_back(l);
+
+  EXPECT_EQ(losses, expected);  // bit for bit
+  EXPECT_EQ(param_snapshot(second.model()), param_snapshot(straight.model()));
+  EXPECT_EQ(state_snapshot(second.optimizer()), state_snapshot(straight.optimizer()));
+  // And not vacuously: the parameters moved.
+  Trainer fresh(run.config, *run.data.train, nullptr, "");
+  EXPECT_NE(param_snapshot(fresh.model()), param_snapshot(straight.model()));
+}
+
+TEST(Checkpoint, DirectoryIsAHuggingFaceModelPlusTrainerState) {
+  auto run = small_run();
+  const auto dir = fresh_dir("contents");
+  Trainer trainer(run.config, *run.data.train, nullptr, dir);
+  trainer.train_step();
+  trainer.save_checkpoint();
+  const auto ckpt = checkpoint_path(trainer.checkpoints_dir(), 1);
+  ASSERT_TRUE(std::filesystem::is_directory(ckpt));
+
+  // Parameters under their Hugging Face names, loadable as a PyTorch-format file.
+  SafetensorsFile weights(ckpt / "model.safetensors");
+  EXPECT_EQ(weights.metadata().at("format"), "pt");
+  const ParamLayout& layout = trainer.model().params();
+  ASSERT_EQ(weights.names().size(), layout.table.size());
+  EXPECT_TRUE(weights.has("roberta_prelayernorm.embeddings.word_embeddings.weight"));
+  for (const ParamEntry& e : layout.table) {
+    std::vector<float> copy(static_cast<size_t>(e.view.numel()));
+    weights.read_into(e.name, host_tensor(copy, e.view.shape));
+    EXPECT_EQ(0, std::memcmp(copy.data(), e.view.data, e.view.nbytes())) << e.name;
+  }
+  const ModelConfig hf = read_hf_config(ckpt / "config.json");
+  EXPECT_EQ(hf.hidden_size, 32);
+  EXPECT_TRUE(hf.pre_layernorm);
+  EXPECT_EQ(hf.vocab_size, 24);
+
+  // The resolved run configuration travels with the checkpoint.
+  const RunConfig saved = parse_run_config(read_checkpoint_run_config(ckpt));
+  EXPECT_EQ(run_config_to_json(saved), run_config_to_json(run.config));
+}
+
+TEST(Checkpoint, KeepsTheLastKAndIgnoresCrashLeftovers) {
+  auto run = small_run({"train.keep_last=2"});
+  const auto dir = fresh_dir("keep_last");
+  Trainer trainer(run.config, *run.data.train, nullptr, dir);
+  const auto root = trainer.checkpoints_dir();
+  for (int i = 0; i < 4; ++i) {
+    trainer.train_step();
+    trainer.save_checkpoint();
+  }
+  ASSERT_EQ(list_checkpoints(root), (std::vector{checkpoint_path(root, 3), checkpoint_path(root, 4)}));
+
+  // A crash in the middle of writing leaves step-N.tmp: never listed, never resumed from,
+  // replaced when that step is written again.
+  const auto torn = std::filesystem::path(checkpoint_path(root, 5).string() + ".tmp");
+  std::filesystem::create_directories(torn);
+  std::ofstream(torn / "model.safetensors") << "torn";
+  EXPECT_EQ(latest_checkpoint(root), checkpoint_path(root, 4));
+  trainer.train_step();
+  trainer.save_checkpoint();
+  EXPECT_FALSE(std::filesystem::exists(torn));
+  EXPECT_EQ(latest_checkpoint(root), checkpoint_path(root, 5));
+  EXPECT_EQ(list_checkpoints(root).size(), 2u);
+}
+
+TEST(Checkpoint, ModelOfAnotherShapeIsRejectedByName) {
+  auto run = small_run();
+  const auto dir = fresh_dir("mismatch");
+  {
+    Trainer trainer(run.config, *run.data.train, nullptr, dir);
+    trainer.save_checkpoint();
+  }
+  auto wider = small_run({"model.intermediate_size=96"});
+  Trainer other(wider.config, *wider.data.train, nullptr, dir);
+  testing::expect_error([&] { other.resume(); }, "intermediate.dense.weight");
+}
+
+TEST(Checkpoint, NoCheckpointMeansNoResume) {
+  auto run = small_run();
+  Trainer trainer(run.config, *run.data.train, nullptr, fresh_dir("none"));
+  EXPECT_FALSE(trainer.resume());
+  EXPECT_EQ(trainer.step(), 0);
+}
+
+}  // namespace
+}  // namespace masklm

@@ -1,0 +1,187 @@
+// The trainer: gradient accumulation weighted by predictions, the polynomial LR decay,
+// non-finite steps (skipped, then a stop after max_bad_steps in a row), evaluation,
+// metrics.jsonl, the event file, the progress line and the stop request.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+
+#include "expect_error.h"
+#include "train/stop_signal.h"
+#include "trainer_fixture.h"
+
+namespace masklm {
+namespace {
+
+using testing::fresh_dir;
+using testing::param_snapshot;
+using testing::small_run;
+
+TEST(LrSchedule, PolynomialDecay) {
+  LrSchedule s{2.0, 2, 12, LrDecay::POLYNOMIAL, 0.25, 2.0};
+  EXPECT_DOUBLE_EQ(s.at(1), 2.0);
+  // After warmup, (peak - floor) * (1 - progress)^2 + floor, floor = 0.5.
+  EXPECT_DOUBLE_EQ(s.at(7), 0.5 + 1.5 * 0.25);  // progress 0.5
+  EXPECT_DOUBLE_EQ(s.at(12), 0.5);
+  s.power = 1.0;  // power 1 is the linear decay
+  const LrSchedule linear{2.0, 2, 12, LrDecay::LINEAR, 0.25};
+  for (int64_t step : {2, 5, 9, 12}) EXPECT_DOUBLE_EQ(s.at(step), linear.at(step));
+  EXPECT_EQ(lr_decay_from_name("polynomial"), LrDecay::POLYNOMIAL);
+}
+
+TEST(Trainer, AccumulationWeightsMicroBatchesByPredictions) {
+  // One micro-batch of 8 sequences is the reference: its loss is the mean over all of the
+  // batch's predictions. Four micro-batches of 2 hold the same sequences with different
+  // prediction counts, so only prediction-weighted accumulation reproduces it.
+  auto whole = small_run({"train.micro_batch_size=8", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  auto split = small_run({"train.micro_batch_size=2", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  std::set<int64_t> counts;
+  for (int64_t k = 0; k < 4; ++k) counts.insert(split.data.train->batch(0, k).num_predictions());
+  ASSERT_GT(counts.size(), 1u) << "the test needs micro-batches with different prediction counts";
+
+  Trainer a(whole.config, *whole.data.train, nullptr, "");
+  Trainer b(split.config, *split.data.train, nullptr, "");
+  for (int step = 0; step < 3; ++step) {
+    const StepResult ra = a.train_step(), rb = b.train_step();
+    EXPECT_EQ(ra.predictions, rb.predictions);
+    EXPECT_NEAR(ra.loss, rb.loss, 1e-5 * ra.loss);
+    EXPECT_NEAR(ra.grad_norm, rb.grad_norm, 1e-4 * ra.grad_norm);
+  }
+  const auto pa = param_snapshot(a.model()), pb = param_snapshot(b.model());
+  double max_diff = 0;
+  for (size_t i = 0; i < pa.size(); ++i) max_diff = std::max(max_diff, std::abs(double(pa[i]) - pb[i]));
+  EXPECT_LT(max_diff, 1e-5);
+}
+
+// Puts a NaN into one gradient at the chosen steps.
+TrainerHooks poison_gradients(std::function<bool(int64_t)> at_step) {
+  TrainerHooks hooks;
+  hooks.after_backward = [at_step](int64_t step, int64_t micro, MlmModel& model) {
+    if (at_step(step) && micro == 0)
+      model.grads().params.head_bias.ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  };
+  return hooks;
+}
+
+TEST(Trainer, NonFiniteGradientSkipsTheStepAndLeavesParametersAlone) {
+  auto run = small_run();
+  Trainer trainer(run.config, *run.data.train, nullptr, "", poison_gradients([](int64_t s) { return s == 2; }));
+  trainer.train_step();
+  trainer.train_step();
+  const auto before = param_snapshot(trainer.model());
+  const StepResult bad = trainer.train_step();
+  EXPECT_TRUE(bad.skipped);
+  EXPECT_TRUE(std::isnan(bad.loss));
+  EXPECT_EQ(param_snapshot(trainer.model()), before);
+  EXPECT_EQ(trainer.optimizer().steps_taken(), 2);  // no Adam step, so no bias-correction step
+  EXPECT_EQ(trainer.step(), 3);                      // but the data moved on
+  const StepResult good = trainer.train_step();
+  EXPECT_FALSE(good.skipped);
+  EXPECT_TRUE(std::isfinite(good.loss));
+  EXPECT_NE(param_snapshot(trainer.model()), before);
+  EXPECT_EQ(trainer.state().skipped_steps, 1);
+  EXPECT_EQ(trainer.state().bad_steps_in_row, 0);
+}
+
+TEST(Trainer, StopsAfterMaxBadStepsInARowWithTheLastCheckpointIntact) {
+  auto run = small_run({"train.steps=20", "train.max_bad_steps=3", "train.checkpoint_every=2"});
+  const auto dir = fresh_dir("bad_steps");
+  // From step 3 on every gradient is poisoned: steps 3, 4, 5 are skipped, then the run stops.
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, poison_gradients([](int64_t s) { return s >= 3; }));
+  testing::expect_error([&] { trainer.run(); }, {"3 non-finite training steps in a row", "steps 3 to 5"});
+  EXPECT_EQ(trainer.step(), 6);
+  // Checkpoints at steps 2 and 4: the one at 4 was written after a skipped step, whose
+  // parameters equal step 3's. Both hold finite values equal to the live parameters.
+  const auto latest = latest_checkpoint(trainer.checkpoints_dir());
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(*latest, checkpoint_path(trainer.checkpoints_dir(), 4));
+  auto fresh_run = small_run({"train.steps=20"});
+  Trainer reloaded(fresh_run.config, *fresh_run.data.train, nullptr, dir);
+  ASSERT_TRUE(reloaded.resume());
+  const auto params = param_snapshot(reloaded.model());
+  EXPECT_EQ(params, param_snapshot(trainer.model()));
+  for (float p : params) ASSERT_TRUE(std::isfinite(p));
+}
+
+TEST(Trainer, NonFiniteLossIsNeverTrainedOn) {
+  // A NaN weight makes every forward non-finite: the steps are skipped and the run stops.
+  auto run = small_run({"train.max_bad_steps=2"});
+  Trainer trainer(run.config, *run.data.train, nullptr, "");
+  trainer.train_step();
+  trainer.model().params().params.emb_ln_weight.ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  const auto m_v = trainer.optimizer().state_arena().flat(DType::F32);
+  const std::vector<float> state(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel());
+  EXPECT_TRUE(trainer.train_step().skipped);
+  testing::expect_error([&] { trainer.train_step(); }, "2 non-finite training steps in a row");
+  EXPECT_EQ(std::vector<float>(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel()), state);  // moments untouched
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {
+  auto run = small_run({"train.steps=200", "train.log_every=50", "train.eval_every=100", "train.eval_batches=8",
+                        "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  const auto dir = fresh_dir("metrics");
+  FILE* terminal = std::tmpfile();
+  std::vector<double> losses;
+  TrainerHooks hooks;
+  hooks.on_step = [&](const StepResult& r) { losses.push_back(r.loss); };
+  Trainer trainer(run.config, *run.data.train, run.data.validation.get(), dir, hooks, terminal);
+  const EvalResult initial = trainer.evaluate();
+  EXPECT_EQ(trainer.run(), TrainOutcome::FINISHED);
+  ASSERT_EQ(losses.size(), 200u);
+
+  const auto records = read_jsonl(dir / "metrics.jsonl");
+  std::vector<int64_t> train_steps, eval_steps;
+  for (const auto& r : records) (r.at("kind") == "train" ? train_steps : eval_steps).push_back(r.at("step"));
+  EXPECT_EQ(train_steps, (std::vector<int64_t>{50, 100, 150, 200}));
+  EXPECT_EQ(eval_steps, (std::vector<int64_t>{100, 200}));
+  // A train record averages the losses of its window.
+  double window = 0;
+  for (int i = 150; i < 200; ++i) window += losses[static_cast<size_t>(i)];
+  EXPECT_NEAR(records[4].at("loss").get<double>(), window / 50, 1e-12);
+  const auto& last_eval = records.back();
+  EXPECT_NEAR(last_eval.at("perplexity").get<double>(), std::exp(last_eval.at("loss").get<double>()), 1e-9);
+  // It learned (the tiny model is slow on this task, but 200 steps are clear).
+  EXPECT_LT(last_eval.at("loss").get<double>(), initial.loss - 0.1);
+  EXPECT_LT(records[4].at("loss").get<double>(), records[0].at("loss").get<double>() - 0.1);
+
+  int event_files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    event_files += e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_EQ(event_files, 1);
+  EXPECT_TRUE(std::filesystem::is_directory(checkpoint_path(trainer.checkpoints_dir(), 200)));
+
+  std::rewind(terminal);
+  std::string text(4096, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), terminal));
+  std::fclose(terminal);
+  for (const char* part : {"step    200/200", "loss ", "lr ", "tok/s", "eta ", "eval at step 100"})
+    EXPECT_NE(text.find(part), std::string::npos) << part << " not in:\n" << text;
+}
+
+TEST(Trainer, StopRequestCheckpointsAtTheEndOfTheStep) {
+  auto run = small_run({"train.steps=50"});
+  const auto dir = fresh_dir("stop");
+  TrainerHooks hooks;
+  hooks.on_step = [](const StepResult& r) {
+    if (r.step == 4) request_stop(SIGTERM);
+  };
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, hooks);
+  const TrainOutcome outcome = trainer.run();
+  clear_stop_request();
+  EXPECT_EQ(outcome, TrainOutcome::STOPPED);
+  EXPECT_EQ(trainer.step(), 5);
+  EXPECT_EQ(latest_checkpoint(trainer.checkpoints_dir()), checkpoint_path(trainer.checkpoints_dir(), 5));
+}
+
+}  // namespace
+}  // namespace masklm

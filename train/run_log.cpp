@@ -1,0 +1,79 @@
+#include "train/run_log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "runtime/error.h"
+
+namespace masklm {
+
+RunLog::RunLog(const std::filesystem::path& run_dir, FILE* terminal)
+    : terminal_(terminal), metrics_path_(run_dir / "metrics.jsonl") {
+  metrics_ = std::fopen(metrics_path_.c_str(), "a");
+  MASKLM_CHECK(metrics_ != nullptr, "cannot open '{}': {}", metrics_path_.string(), std::strerror(errno));
+  events_ = std::make_unique<EventWriter>(run_dir);
+}
+
+RunLog::~RunLog() {
+  if (metrics_) std::fclose(metrics_);
+}
+
+void RunLog::append_jsonl(const std::string& line) {
+  // Flushed per line, like the event file: a killed run keeps every record it printed.
+  MASKLM_CHECK(std::fputs(line.c_str(), metrics_) >= 0 && std::fputc('\n', metrics_) != EOF &&
+                   std::fflush(metrics_) == 0,
+               "cannot write '{}': {}", metrics_path_.string(), std::strerror(errno));
+}
+
+void RunLog::train(const TrainRecord& r) {
+  append_jsonl(nlohmann::json{{"kind", "train"},
+                              {"step", r.step},
+                              {"loss", r.loss},
+                              {"accuracy", r.accuracy},
+                              {"lr", r.lr},
+                              {"grad_norm", r.grad_norm},
+                              {"tokens_per_second", r.tokens_per_second},
+                              {"skipped_steps", r.skipped_steps}}
+                   .dump());
+  events_->write_scalars(r.step, {{"train/loss", static_cast<float>(r.loss)},
+                                  {"train/accuracy", static_cast<float>(r.accuracy)},
+                                  {"train/lr", static_cast<float>(r.lr)},
+                                  {"train/grad_norm", static_cast<float>(r.grad_norm)},
+                                  {"train/tokens_per_second", static_cast<float>(r.tokens_per_second)}});
+  if (!terminal_) return;
+  fmt::print(terminal_, "step {:>6}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>7.0f} tok/s  eta {}{}\n",
+             r.step, r.total_steps, r.loss, 100 * r.accuracy, r.lr, r.grad_norm, r.tokens_per_second,
+             format_duration(r.eta_seconds), r.skipped_steps ? fmt::format("  skipped {}", r.skipped_steps) : "");
+  std::fflush(terminal_);
+}
+
+void RunLog::eval(int64_t step, const EvalResult& r) {
+  append_jsonl(nlohmann::json{{"kind", "eval"},
+                              {"step", step},
+                              {"loss", r.loss},
+                              {"perplexity", r.perplexity},
+                              {"accuracy", r.accuracy},
+                              {"predictions", r.predictions}}
+                   .dump());
+  events_->write_scalars(step, {{"eval/loss", static_cast<float>(r.loss)},
+                                {"eval/perplexity", static_cast<float>(r.perplexity)},
+                                {"eval/accuracy", static_cast<float>(r.accuracy)}});
+  if (!terminal_) return;
+  fmt::print(terminal_, "eval at step {}: loss {:.4f}  perplexity {:.3f}  accuracy {:.1f}%  ({} predictions)\n", step,
+             r.loss, r.perplexity, 100 * r.accuracy, r.predictions);
+  std::fflush(terminal_);
+}
+
+std::string format_duration(double seconds) {
+  const int64_t s = std::isfinite(seconds) ? std::llround(std::max(seconds, 0.0)) : 0;
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+}  // namespace masklm

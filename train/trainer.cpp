@@ -1,0 +1,179 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "runtime/log.h"
+#include "train/stop_signal.h"
+
+namespace masklm {
+
+Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
+                 const std::filesystem::path& run_dir, TrainerHooks hooks, FILE* terminal)
+    : config_(config),
+      resolved_config_(run_config_to_json(config)),
+      train_(train),
+      validation_(validation),
+      run_dir_(run_dir),
+      hooks_(std::move(hooks)) {
+  // P <= N, so sizing predictions like tokens fits any masking rate.
+  const int64_t max_tokens = config_.train.micro_batch_size * config_.train.seq_len;
+  model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens});
+  model_->init_weights(config_.train.seed);
+  optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer);
+  if (!run_dir_.empty()) {
+    std::filesystem::create_directories(run_dir_);
+    log_ = std::make_unique<RunLog>(run_dir_, terminal);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+bool Trainer::resume() {
+  const auto latest = latest_checkpoint(checkpoints_dir());
+  if (!latest) return false;
+  resume_from(*latest);
+  return true;
+}
+
+void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {
+  state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
+  last_checkpoint_step_ = state_.step;
+  log_info("resumed from {} at step {}", checkpoint_dir.string(), state_.step);
+}
+
+StepResult Trainer::train_step() {
+  const TrainConfig& t = config_.train;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t step = state_.step;
+  const int64_t micros = t.accumulation_steps();
+  std::vector<Batch> batches;
+  batches.reserve(static_cast<size_t>(micros));
+  StepResult r;
+  r.step = step;
+  r.lr = t.lr.at(step);
+  for (int64_t k = 0; k < micros; ++k) {
+    batches.push_back(train_.batch(step, k));
+    r.tokens += batches.back().num_tokens();
+    r.predictions += batches.back().num_predictions();
+  }
+
+  // backward() adds the gradient of micro-batch k's MEAN loss. Keeping the accumulated
+  // gradient at sum_j P_j g_j / P_k (rescaled when P changes) makes the final
+  // grad_scale P_last / P_total give the mean over every prediction of the global batch.
+  const Tensor grads = model_->grad_arena().flat(model_->dtype());
+  model_->zero_grads(ctx_);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  bool finite = true;
+  for (int64_t k = 0; k < micros && finite; ++k) {
+    const Batch& batch = batches[static_cast<size_t>(k)];
+    // Each micro-batch of each step draws its own dropout masks.
+    const DropoutPlan dropout{
+        RngKey{t.seed, static_cast<uint32_t>(step * micros + k), 0, RngStream::HIDDEN_DROPOUT, 0}, true};
+    const MlmStats s = model_->forward(ctx_, batch, dropout);
+    finite = std::isfinite(s.loss);
+    if (!finite) break;
+    loss_sum += s.loss * static_cast<double>(s.predictions);
+    correct += s.correct;
+    if (k > 0) {
+      const int64_t previous = batches[static_cast<size_t>(k - 1)].num_predictions();
+      if (previous != s.predictions)
+        scale_inplace(ctx_, grads, static_cast<double>(previous) / static_cast<double>(s.predictions));
+    }
+    model_->backward(ctx_, dropout);
+    if (hooks_.after_backward) hooks_.after_backward(step, k, *model_);
+  }
+  const double grad_scale =
+      static_cast<double>(batches.back().num_predictions()) / static_cast<double>(r.predictions);
+  if (finite) {
+    r.grad_norm = optimizer_->grad_norm(ctx_, grad_scale);
+    finite = std::isfinite(r.grad_norm);
+  }
+
+  ++state_.step;
+  if (finite) {
+    optimizer_->update(ctx_, r.lr, grad_scale, r.grad_norm);
+    r.loss = loss_sum / static_cast<double>(r.predictions);
+    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.predictions);
+    state_.bad_steps_in_row = 0;
+  } else {
+    r.skipped = true;
+    r.loss = r.accuracy = std::numeric_limits<double>::quiet_NaN();
+    ++state_.skipped_steps;
+    ++state_.bad_steps_in_row;
+    log_warn("step {}: non-finite loss or gradient norm, step skipped (the parameters are unchanged)", step);
+  }
+  if (hooks_.on_step) hooks_.on_step(r);
+  window_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  MASKLM_CHECK(state_.bad_steps_in_row < t.max_bad_steps,
+               "{} non-finite training steps in a row (steps {} to {}, train.max_bad_steps = {}): stopping. None of "
+               "them reached the parameters; the last checkpoint is intact. Lower train.lr.peak or set "
+               "train.optimizer.clip_norm.",
+               state_.bad_steps_in_row, step + 1 - state_.bad_steps_in_row, step, t.max_bad_steps);
+  return r;
+}
+
+EvalResult Trainer::evaluate() {
+  MASKLM_CHECK(validation_ != nullptr, "evaluation needs a validation source");
+  return evaluate_mlm(ctx_, *model_, *validation_, config_.train.eval_batches);
+}
+
+void Trainer::save_checkpoint() {
+  MASKLM_CHECK(!run_dir_.empty(), "checkpoints need a run directory");
+  const auto dir = checkpoint_path(checkpoints_dir(), state_.step);
+  masklm::save_checkpoint(dir, *model_, *optimizer_, state_, resolved_config_);
+  prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
+  last_checkpoint_step_ = state_.step;
+  log_info("checkpoint written: {}", dir.string());
+}
+
+TrainOutcome Trainer::run() {
+  const TrainConfig& t = config_.train;
+  while (state_.step < t.steps) {
+    log_progress(train_step());
+    const int64_t done = state_.step;
+    const bool last = done == t.steps;
+    if (validation_ && ((t.eval_every > 0 && done % t.eval_every == 0) || last)) {
+      const EvalResult e = evaluate();
+      if (log_) log_->eval(done, e);
+    }
+    if (!run_dir_.empty() && ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || last)) save_checkpoint();
+    if (stop_requested()) {
+      if (!run_dir_.empty() && last_checkpoint_step_ != done) save_checkpoint();
+      return TrainOutcome::STOPPED;
+    }
+  }
+  return TrainOutcome::FINISHED;
+}
+
+void Trainer::log_progress(const StepResult& r) {
+  const TrainConfig& t = config_.train;
+  ++window_.steps;
+  window_.tokens += r.tokens;
+  if (!r.skipped) {
+    ++window_.finite_steps;
+    window_.loss += r.loss;
+    window_.accuracy += r.accuracy;
+  }
+  const int64_t done = r.step + 1;
+  if (done % t.log_every != 0 && done != t.steps) return;
+  if (log_) {
+    TrainRecord rec;
+    rec.step = done;
+    rec.total_steps = t.steps;
+    const double finite = static_cast<double>(window_.finite_steps);
+    rec.loss = window_.finite_steps ? window_.loss / finite : std::numeric_limits<double>::quiet_NaN();
+    rec.accuracy = window_.finite_steps ? window_.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
+    rec.lr = r.lr;
+    rec.grad_norm = r.grad_norm;
+    rec.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
+    rec.eta_seconds = window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
+    rec.skipped_steps = state_.skipped_steps;
+    log_->train(rec);
+  }
+  window_ = Window{};
+}
+
+}  // namespace masklm

@@ -1,0 +1,91 @@
+// The pretraining loop: gradient accumulation over micro-batches up to the global batch,
+// the LR schedule, AdamW with optional clipping, non-finite steps skipped, periodic
+// validation, metrics, checkpoints (train/checkpoint.h) and a clean stop on SIGINT/SIGTERM
+// (train/stop_signal.h).
+//
+// The loss of a step is the mean over every prediction of the global batch: micro-batch k
+// contributes its mean loss weighted by P_k / P_total, whatever the split.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "model/mlm_model.h"
+#include "train/batch_source.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/optimizer.h"
+#include "train/run_config.h"
+#include "train/run_log.h"
+
+namespace masklm {
+
+struct StepResult {
+  int64_t step = 0;  // 0-based index of the step just done
+  double loss = 0, accuracy = 0;  // over the global batch (NaN when the loss was not finite)
+  double lr = 0, grad_norm = 0;
+  int64_t tokens = 0, predictions = 0;
+  bool skipped = false;  // non-finite loss or gradient: the parameters were not touched
+};
+
+struct TrainerHooks {
+  // After each micro-batch's backward; tests poison gradients here.
+  std::function<void(int64_t step, int64_t micro, MlmModel& model)> after_backward;
+  std::function<void(const StepResult&)> on_step;
+};
+
+enum class TrainOutcome { FINISHED, STOPPED };
+
+class Trainer {
+ public:
+  // `config.model.vocab_size` must be resolved. `validation` may be null (no evaluation).
+  // With a non-empty run_dir the trainer writes metrics, events and checkpoints there and
+  // prints progress to `terminal` (nullptr: silent).
+  Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
+          const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr);
+  ~Trainer();
+
+  // Restores the newest checkpoint in run_dir/checkpoints; false when there is none.
+  bool resume();
+  void resume_from(const std::filesystem::path& checkpoint_dir);
+
+  // Trains until train.steps, or until a stop is requested (then checkpoints and returns
+  // STOPPED). Throws masklm::Error after train.max_bad_steps non-finite steps in a row,
+  // leaving the parameters and checkpoints as they were before those steps.
+  TrainOutcome run();
+  StepResult train_step();
+  EvalResult evaluate();
+  void save_checkpoint();
+
+  int64_t step() const { return state_.step; }
+  const TrainerState& state() const { return state_; }
+  MlmModel& model() { return *model_; }
+  AdamW& optimizer() { return *optimizer_; }
+  std::filesystem::path checkpoints_dir() const { return run_dir_ / "checkpoints"; }
+
+ private:
+  void log_progress(const StepResult& r);
+
+  RunConfig config_;
+  nlohmann::json resolved_config_;
+  const BatchSource& train_;
+  const BatchSource* validation_;
+  std::filesystem::path run_dir_;
+  TrainerHooks hooks_;
+  std::unique_ptr<MlmModel> model_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<RunLog> log_;
+  Ctx ctx_;
+  TrainerState state_;
+  int64_t last_checkpoint_step_ = -1;
+
+  // The progress window since the last record.
+  struct Window {
+    double loss = 0, accuracy = 0, seconds = 0;
+    int64_t steps = 0, finite_steps = 0, tokens = 0;
+  } window_;
+};
+
+}  // namespace masklm
