@@ -8,12 +8,14 @@ namespace masklm::cli {
 
 void register_devices(CLI::App& app);
 void register_pretrain(CLI::App& app);
+void register_prepare(CLI::App& app);
 void register_mask_preview(CLI::App& app);
 void register_pmi_vocab(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
   register_pretrain(app);
+  register_prepare(app);
   register_mask_preview(app);
   register_pmi_vocab(app);
 }
