@@ -93,7 +93,9 @@ TEST(RunConfig, ResolvedConfigParsesBackToItself) {
   const RunConfig c = parse_run_config(tiny_tree());
   const json resolved = run_config_to_json(c);
   EXPECT_FALSE(resolved["model"].contains("preset"));  // expanded
-  EXPECT_EQ(resolved["train"]["lr"]["warmup_steps"], json(30));  // 10% of 300
+  EXPECT_EQ(c.train.lr.warmup_steps, 30);  // 10% of 300
+  // The fraction stays a fraction, so --set train.steps=... on a resolved config rescales it.
+  EXPECT_EQ(resolved["train"]["lr"]["warmup_fraction"], json(0.1));
   EXPECT_EQ(run_config_to_json(parse_run_config(resolved)), resolved);
   EXPECT_EQ(run_config_to_json(parse_run_config(yaml_to_json(json_to_yaml(resolved)))), resolved);
 }

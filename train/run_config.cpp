@@ -70,7 +70,7 @@ ModelConfig parse_model(const json& node) {
   return m;
 }
 
-LrSchedule parse_lr(const json& node, int64_t steps) {
+LrSchedule parse_lr(const json& node, int64_t steps, std::optional<double>& warmup_fraction) {
   ConfigReader r(node, "train.lr");
   LrSchedule lr;
   lr.total_steps = steps;
@@ -80,8 +80,8 @@ LrSchedule parse_lr(const json& node, int64_t steps) {
   MASKLM_CHECK(!(r.has("warmup_steps") && r.has("warmup_fraction")),
                "config keys 'train.lr.warmup_steps' and 'train.lr.warmup_fraction' exclude each other");
   if (r.has("warmup_fraction")) {
-    const double f = in_range(r, "warmup_fraction", 0.0, 0.0, 1.0, false);
-    lr.warmup_steps = std::llround(f * static_cast<double>(steps));
+    warmup_fraction = in_range(r, "warmup_fraction", 0.0, 0.0, 1.0, false);
+    lr.warmup_steps = std::llround(*warmup_fraction * static_cast<double>(steps));
   } else {
     lr.warmup_steps = non_negative(r, "warmup_steps", 0);
   }
@@ -128,7 +128,7 @@ TrainConfig parse_train(const json& node) {
   t.seq_len = positive(r, "seq_len", t.seq_len);
   MASKLM_CHECK(t.seq_len >= 2, "config key 'train.seq_len' must be at least 2, got {}", t.seq_len);
   t.seed = static_cast<uint64_t>(non_negative(r, "seed", 0));
-  t.lr = parse_lr(r.section("lr"), t.steps);
+  t.lr = parse_lr(r.section("lr"), t.steps, t.warmup_fraction);
   t.optimizer = parse_optimizer(r.section("optimizer"));
   t.log_every = positive(r, "log_every", t.log_every);
   t.eval_every = non_negative(r, "eval_every", t.eval_every);
@@ -187,7 +187,6 @@ json run_config_to_json(const RunConfig& c) {
       {"seed", t.seed},
       {"lr",
        {{"peak", t.lr.peak_lr},
-        {"warmup_steps", t.lr.warmup_steps},
         {"decay", lr_decay_name(t.lr.decay)},
         {"final_fraction", t.lr.final_lr_fraction},
         {"power", t.lr.power}}},
@@ -206,6 +205,10 @@ json run_config_to_json(const RunConfig& c) {
       {"keep_last", t.keep_last},
       {"max_bad_steps", t.max_bad_steps},
   };
+  if (t.warmup_fraction)
+    train["lr"]["warmup_fraction"] = *t.warmup_fraction;
+  else
+    train["lr"]["warmup_steps"] = t.lr.warmup_steps;
   json out = {{"model", model}, {"train", train}, {"data", c.data}};
   if (!c.masking.is_null()) out["masking"] = c.masking;
   return out;

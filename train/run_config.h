@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 
 #include "model/config.h"
 #include "train/lr_schedule.h"
@@ -23,7 +24,8 @@ struct TrainConfig {
   int64_t micro_batch_size = 32;  // sequences per forward/backward; divides batch_size
   int64_t seq_len = 128;
   uint64_t seed = 0;              // init, dropout and data order
-  LrSchedule lr;                  // warmup given as steps or as a fraction of steps
+  LrSchedule lr;                  // warmup_steps resolved from warmup_fraction when given
+  std::optional<double> warmup_fraction;  // as the recipe gave it, so overriding steps rescales it
   AdamWConfig optimizer;
   int64_t log_every = 10;         // steps per progress line and metrics record
   int64_t eval_every = 0;         // 0: evaluate only after the last step
@@ -47,7 +49,7 @@ struct RunConfig {
 // Throws masklm::Error naming the key for unknown keys, wrong types and impossible values
 // (batch_size not a multiple of micro_batch_size, seq_len above max_position_embeddings...).
 RunConfig parse_run_config(const nlohmann::json& root);
-// The resolved configuration (presets expanded, warmup in steps, every default written),
+// The resolved configuration (presets expanded, every default written),
 // which parse_run_config reads back to the same RunConfig.
 nlohmann::json run_config_to_json(const RunConfig& config);
 

@@ -1,5 +1,7 @@
 #include "train/training_data.h"
 
+#include <cmath>
+
 #include "runtime/config_reader.h"
 #include "runtime/log.h"
 #include "train/synthetic_source.h"
@@ -27,6 +29,9 @@ TrainingData open_synthetic(const RunConfig& config) {
   if (!config.masking.is_null())
     log_warn("the synthetic source masks by itself at data.mask_rate = {}; the masking section is not used",
              task.mask_rate);
+
+  log_info("synthetic task: V = {}, period {}; a model that ignores context cannot go below ln({}) = {:.3f} nats",
+           task.vocab_size, task.period, task.vocab_size - 1, std::log(static_cast<double>(task.vocab_size - 1)));
 
   SyntheticTask validation = task;
   validation.seed = t.eval_seed;
