@@ -1,82 +1,56 @@
-// `masklm pretrain`: pretraining from the command line. This version trains on the
-// built-in synthetic task (train/synthetic_task.h), which needs no data files.
+// `masklm pretrain`: trains from a YAML recipe (configs/) into a run directory.
 #include <fmt/format.h>
 
-#include <chrono>
-#include <cmath>
+#include <cstdlib>
 
 #include "cli/commands.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/threads.h"
-#include "train/synthetic_pretrain.h"
+#include "train/pretrain.h"
+#include "train/stop_signal.h"
 
 namespace masklm::cli {
 
 namespace {
 
 struct PretrainOptions {
-  bool synthetic = false;
-  std::string preset = "tiny";
-  int64_t steps = 300;
-  uint64_t seed = 0;
-  double lr = 2e-3;
+  PretrainRequest request;
+  std::string device = "cpu";
   int threads = 0;
-  int64_t log_every = 20;
 };
 
-void run_pretrain(const PretrainOptions& o) {
-  MASKLM_CHECK(o.synthetic, "pretraining on token shards needs a config (coming with `--config`); "
-                            "use --synthetic to train on the built-in synthetic task");
-  MASKLM_CHECK(o.log_every > 0, "--log-every must be positive, got {}", o.log_every);
+// The exit status: 0 when training finished; after a stop by SIGINT/SIGTERM (checkpoint
+// written) 128 + the signal, as shells report it, so scripts can tell a stopped run.
+int run_pretrain(const PretrainOptions& o) {
+  if (o.device == "cuda") {
+    MASKLM_CHECK(cuda_compiled(), "--device cuda: this masklm was built without CUDA (configure with "
+                                  "-DMASKLM_CUDA=ON); use --device cpu");
+    MASKLM_FAIL("--device cuda: the CUDA training path is not available yet in this version; use --device cpu");
+  }
   set_num_threads(o.threads);
-  SyntheticRun run;
-  run.task.seed = o.seed;
-  run.model = model_preset(o.preset, run.task.vocab_size);
-  run.model.max_position_embeddings = run.task.seq_len;
-  run.seed = o.seed;
-  run.steps = o.steps;
-  run.lr = LrSchedule{o.lr, std::max<int64_t>(1, o.steps / 10), o.steps, LrDecay::LINEAR, 0.0};
-  const double context_free = std::log(static_cast<double>(run.task.vocab_size - 1));
-  fmt::print("masklm pretrain: synthetic repeated-motif task (V={}, period {}), model '{}' ({} layers, hidden {}), "
-             "{} steps, {} threads\n",
-             run.task.vocab_size, run.task.period, o.preset, run.model.num_layers, run.model.hidden_size, o.steps,
-             num_threads());
-  fmt::print("a model that ignores context cannot go below ln({}) = {:.3f} nats\n", run.task.vocab_size - 1,
-             context_free);
-  const auto start = std::chrono::steady_clock::now();
-  double window_loss = 0, window_acc = 0;
-  int64_t window = 0;
-  const auto losses = run_synthetic_pretraining(run, [&](const StepReport& r) {
-    window_loss += r.loss;
-    window_acc += r.accuracy;
-    ++window;
-    if ((r.step + 1) % o.log_every != 0 && r.step + 1 != o.steps) return;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double eta = elapsed / static_cast<double>(r.step + 1) * static_cast<double>(o.steps - r.step - 1);
-    fmt::print("step {:>5}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>8.0f} tok/s  eta {:.0f}s\n",
-               r.step + 1, o.steps, window_loss / window, 100 * window_acc / window, r.lr, r.grad_norm,
-               r.tokens_per_second, eta);
-    window_loss = window_acc = 0;
-    window = 0;
-  });
-  fmt::print("final loss {:.4f} nats ({:.1f}% of the context-free bound)\n", losses.back(),
-             100 * losses.back() / context_free);
+  if (pretrain(o.request) == TrainOutcome::FINISHED) return 0;
+  fmt::print("stopped by signal {} at a step boundary; checkpoint written. Continue with --resume.\n", stop_signal());
+  return 128 + stop_signal();
 }
 
 }  // namespace
 
 void register_pretrain(CLI::App& app) {
   auto opts = std::make_shared<PretrainOptions>();
-  auto* cmd = app.add_subcommand("pretrain", "Pretrain an MLM encoder");
-  cmd->add_flag("--synthetic", opts->synthetic, "Train on the built-in synthetic task (no data needed)");
-  cmd->add_option("--preset", opts->preset, "Model preset: tiny, mini, small, medium, base, large")
-      ->capture_default_str();
-  cmd->add_option("--steps", opts->steps, "Training steps")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", opts->seed, "Random seed (init, data, dropout)")->capture_default_str();
-  cmd->add_option("--lr", opts->lr, "Peak learning rate (10% warmup, linear decay)")->capture_default_str();
+  auto* cmd = app.add_subcommand("pretrain", "Pretrain an MLM encoder from a YAML recipe");
+  cmd->add_option("--config", opts->request.config_file, "Recipe, e.g. configs/tiny.yaml (docs/config.md)");
+  cmd->add_option("--set", opts->request.overrides, "Override a recipe key: --set train.steps=100 (repeatable)")
+      ->take_all();
+  cmd->add_option("--out", opts->request.run_dir, "Run directory: config, metrics, events, checkpoints")->required();
+  cmd->add_option("--device", opts->device, "cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag("--resume", opts->request.resume, "Continue from the newest checkpoint in --out");
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
-  cmd->add_option("--log-every", opts->log_every, "Steps per progress line")->capture_default_str();
-  cmd->callback([opts] { run_pretrain(*opts); });
+  cmd->callback([opts] {
+    if (const int status = run_pretrain(*opts); status != 0) std::exit(status);
+  });
 }
 
 }  // namespace masklm::cli

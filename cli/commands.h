@@ -11,6 +11,7 @@ void register_pretrain(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_mask_preview(CLI::App& app);
 void register_pmi_vocab(CLI::App& app);
+void register_eval(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -18,6 +19,7 @@ inline void register_commands(CLI::App& app) {
   register_prepare(app);
   register_mask_preview(app);
   register_pmi_vocab(app);
+  register_eval(app);
 }
 
 }  // namespace masklm::cli
