@@ -1,14 +1,7 @@
 #include "model/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -105,24 +98,6 @@ template <typename From, typename To> void convert_copy(const char* src, void* d
   }
 }
 
-struct OpenFile {
-  int fd;
-  ~OpenFile() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// Closes and deletes the temporary file unless write() got to the rename.
-struct TempFile {
-  std::filesystem::path path;
-  FILE* file = nullptr;
-  bool committed = false;
-  ~TempFile() {
-    if (file) std::fclose(file);
-    if (!committed) std::remove(path.c_str());
-  }
-};
-
 }  // namespace
 
 void SafetensorsWriter::add(std::string name, const Tensor& tensor) {
@@ -154,43 +129,20 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
   // mapped file can be read as F64/I64 in place.
   text.append((kHeaderLengthBytes - text.size() % kHeaderLengthBytes) % kHeaderLengthBytes, ' ');
 
-  TempFile tmp{path.string() + ".tmp"};
-  tmp.file = std::fopen(tmp.path.c_str(), "wb");
-  if (!tmp.file) MASKLM_FAIL("cannot create '{}': {}", tmp.path.string(), std::strerror(errno));
-  const auto put = [&](const void* bytes, size_t n) {
-    if (n > 0 && std::fwrite(bytes, 1, n, tmp.file) != n)
-      MASKLM_FAIL("cannot write '{}': {}", tmp.path.string(), std::strerror(errno));
-  };
+  AtomicFileWriter out(path);
   unsigned char length[kHeaderLengthBytes];
   for (size_t i = 0; i < kHeaderLengthBytes; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
-  put(length, sizeof(length));
-  put(text.data(), text.size());
-  for (const auto& [name, t] : tensors_) put(t.data, t.nbytes());
-  if (std::fflush(tmp.file) != 0 || ::fsync(fileno(tmp.file)) != 0)
-    MASKLM_FAIL("cannot flush '{}' to disk: {}", tmp.path.string(), std::strerror(errno));
-  const int closed = std::fclose(std::exchange(tmp.file, nullptr));
-  if (closed != 0) MASKLM_FAIL("cannot close '{}': {}", tmp.path.string(), std::strerror(errno));
-  if (std::rename(tmp.path.c_str(), path.c_str()) != 0)
-    MASKLM_FAIL("cannot rename '{}' to '{}': {}", tmp.path.string(), path.string(), std::strerror(errno));
-  tmp.committed = true;
+  out.write(length, sizeof(length));
+  out.write(text.data(), text.size());
+  for (const auto& [name, t] : tensors_) out.write(t.data, t.nbytes());
+  out.commit();
 }
 
-void SafetensorsFile::Unmapper::operator()(const char* p) const {
-  ::munmap(const_cast<char*>(p), size);
-}
-
-SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
-  const OpenFile file{::open(path.c_str(), O_RDONLY)};
-  if (file.fd < 0) fail_file(path_, "cannot open: {}", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) fail_file(path_, "cannot stat: {}", std::strerror(errno));
-  const auto size = static_cast<size_t>(st.st_size);
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path), mapping_(path) {
+  const size_t size = mapping_.size();
   if (size < kHeaderLengthBytes)
     fail_file(path_, "truncated: {} bytes, shorter than the {}-byte header length", size, kHeaderLengthBytes);
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
-  if (mapped == MAP_FAILED) fail_file(path_, "cannot map: {}", std::strerror(errno));
-  mapping_ = std::unique_ptr<const char, Unmapper>(static_cast<const char*>(mapped), Unmapper{size});
-  const char* bytes = mapping_.get();
+  const char* bytes = mapping_.data();
 
   uint64_t header_size = 0;
   for (size_t i = 0; i < kHeaderLengthBytes; ++i)

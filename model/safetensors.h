@@ -6,12 +6,12 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/file_io.h"
 #include "runtime/tensor.h"
 
 namespace masklm {
@@ -60,13 +60,8 @@ class SafetensorsFile {
   void read_into(std::string_view name, const Tensor& dst) const;
 
  private:
-  struct Unmapper {
-    size_t size;
-    void operator()(const char* p) const;
-  };
-
   std::filesystem::path path_;
-  std::unique_ptr<const char, Unmapper> mapping_;
+  MappedFile mapping_;
   const char* data_ = nullptr;  // start of the data section inside the mapping
   std::vector<SafetensorsEntry> entries_;  // sorted by data offset
   std::unordered_map<std::string, size_t> index_;  // name -> position in entries_
