@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "expect_error.h"
+#include "masking/masking_config.h"
 #include "train/config_file.h"
 #include "train/run_config.h"
 #include "train/training_data.h"
@@ -182,12 +183,16 @@ TEST(TrainingData, SyntheticSourceIsStrictAndShapedByTrain) {
   expect_error([&] { open_training_data(c); }, {"'data.source'", "parquet"});
 }
 
-TEST(Recipes, EveryRecipeParses) {
+TEST(Recipes, EveryRecipeParsesWithItsMaskingSection) {
   int recipes = 0;
   for (const auto& entry : std::filesystem::directory_iterator(kConfigs)) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
-    EXPECT_NO_THROW(parse_run_config(load_yaml_file(entry.path())));
+    RunConfig c;
+    EXPECT_NO_THROW(c = parse_run_config(load_yaml_file(entry.path())));
+    if (!c.masking.is_null()) {
+      EXPECT_NO_THROW(masking_config_from_json(c.masking, "masking"));
+    }
     ++recipes;
   }
   EXPECT_GE(recipes, 4);
@@ -217,10 +222,12 @@ TEST(Recipes, LargePaperIsThePapersRecipe) {
   EXPECT_DOUBLE_EQ(c.train.optimizer.eps, 1e-6);
   EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.01);
   EXPECT_DOUBLE_EQ(c.train.optimizer.clip_norm, 0.0);
-  // 40% uniform masking, [MASK] only; evaluation at the fixed 15%.
-  EXPECT_EQ(c.masking["strategy"], json("uniform"));
-  EXPECT_DOUBLE_EQ(c.masking["mask_rate"].get<double>(), 0.4);
-  EXPECT_EQ(c.masking["mask_split"], json::parse(R"({"mask": 1.0, "random": 0.0, "keep": 0.0})"));
+  // 40% uniform masking, [MASK] only, as the masking module reads it; evaluation at 15%.
+  const MaskingConfig m = masking_config_from_json(c.masking, "masking");
+  EXPECT_EQ(m.strategy, MaskingStrategy::UNIFORM);
+  EXPECT_DOUBLE_EQ(m.predict_rate.at(0, c.train.steps), 0.4);
+  EXPECT_DOUBLE_EQ(m.corrupt_rate.at(c.train.steps - 1, c.train.steps), 0.4);
+  EXPECT_DOUBLE_EQ(m.random_share, 0.0);
   EXPECT_DOUBLE_EQ(c.train.eval_mask_rate, 0.15);
 }
 
