@@ -6,26 +6,37 @@
 #include <cmath>
 #include <numeric>
 
-#include "train/synthetic_pretrain.h"
+#include "train/config_file.h"
+#include "train/trainer.h"
+#include "train/training_data.h"
 
 namespace masklm {
 namespace {
 
-SyntheticRun small_run() {
-  SyntheticRun run;
-  run.task.vocab_size = 64;
-  run.task.seq_len = 32;
-  run.task.sequences = 16;
-  run.model = model_preset("tiny", run.task.vocab_size);
-  run.model.hidden_size = 64;
-  run.model.num_heads = 2;
-  run.model.intermediate_size = 256;
-  run.model.max_position_embeddings = run.task.seq_len;
-  run.model.hidden_dropout = run.model.attention_dropout = 0.0;
-  run.lr = LrSchedule{5e-3, 20, 200, LrDecay::LINEAR, 0.0};
-  run.optimizer.weight_decay = 0.01;
-  run.steps = 200;
-  return run;
+const char* kRecipe = R"(
+model: {preset: tiny, hidden_size: 64, num_heads: 2, intermediate_size: 256, max_position_embeddings: 32,
+        hidden_dropout: 0.0, attention_dropout: 0.0}
+train:
+  steps: 200
+  batch_size: 16
+  seq_len: 32
+  lr: {peak: 5.0e-3, warmup_fraction: 0.1, decay: linear}
+  optimizer: {weight_decay: 0.01}
+data: {source: synthetic, vocab_size: 64}
+)";
+
+// Every step's loss of a run of the recipe with `overrides`.
+std::vector<double> train_losses(std::initializer_list<std::string> overrides = {}) {
+  nlohmann::json tree = yaml_to_json(kRecipe);
+  for (const std::string& o : overrides) apply_override(tree, o);
+  RunConfig config = parse_run_config(tree);
+  const TrainingData data = open_training_data(config);
+  resolve_vocab_size(config, data.vocab_size);
+  std::vector<double> losses;
+  TrainerHooks hooks;
+  hooks.on_step = [&](const StepResult& r) { losses.push_back(r.loss); };
+  Trainer(config, *data.train, nullptr, "", hooks).run();
+  return losses;
 }
 
 double mean_of_last(const std::vector<double>& v, size_t n) {
@@ -33,24 +44,20 @@ double mean_of_last(const std::vector<double>& v, size_t n) {
 }
 
 TEST(SyntheticTraining, LossFallsFarBelowContextFreeBound) {
-  const SyntheticRun run = small_run();
-  const std::vector<double> losses = run_synthetic_pretraining(run);
+  const std::vector<double> losses = train_losses();
   ASSERT_EQ(losses.size(), 200u);
-  const double context_free = std::log(static_cast<double>(run.task.vocab_size - 1));  // 4.14 nats
+  const double context_free = std::log(63.0);  // 4.14 nats
   // At init the model predicts roughly uniformly over V: the loss starts near ln(V).
-  EXPECT_NEAR(losses.front(), std::log(static_cast<double>(run.task.vocab_size)), 0.5);
+  EXPECT_NEAR(losses.front(), std::log(64.0), 0.5);
   // A quarter of the context-free bound: only a model that reads the neighbours gets here.
   EXPECT_LT(mean_of_last(losses, 20), 0.25 * context_free);
 }
 
 TEST(SyntheticTraining, SameSeedIsBitwiseReproducible) {
-  SyntheticRun run = small_run();
-  run.steps = 5;
-  run.model.hidden_dropout = 0.1;  // dropout keyed by Philox must reproduce too
-  EXPECT_EQ(run_synthetic_pretraining(run), run_synthetic_pretraining(run));
-  SyntheticRun other = run;
-  other.seed = 1;
-  EXPECT_NE(run_synthetic_pretraining(run), run_synthetic_pretraining(other));
+  // Dropout keyed by Philox must reproduce too.
+  const std::vector<double> a = train_losses({"train.steps=5", "model.hidden_dropout=0.1"});
+  EXPECT_EQ(a, train_losses({"train.steps=5", "model.hidden_dropout=0.1"}));
+  EXPECT_NE(a, train_losses({"train.steps=5", "model.hidden_dropout=0.1", "train.seed=1"}));
 }
 
 }  // namespace
