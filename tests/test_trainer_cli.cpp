@@ -26,11 +26,12 @@ const std::string kTiny = std::string(MASKLM_SOURCE_DIR) + "/configs/tiny.yaml";
 
 struct Output {
   int status = -1;  // exit status
-  std::string text;  // stdout and stderr
+  std::string text;  // stdout, and stderr unless it went to a file
 };
 
-Output run_cli(const std::string& args) {
-  const std::string command = std::string(MASKLM_CLI) + " " + args + " 2>&1";
+Output run_cli(const std::string& args, const std::string& stderr_file = "") {
+  const std::string command =
+      std::string(MASKLM_CLI) + " " + args + (stderr_file.empty() ? " 2>&1" : " 2>" + stderr_file);
   FILE* pipe = popen(command.c_str(), "r");
   Output out;
   char buffer[4096];
@@ -97,8 +98,10 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
   EXPECT_EQ(last_train_step(dir / "metrics.jsonl"), target);
 
   // eval reads the checkpoint with its own config.json and the run's validation data.
+  // --json: stdout is one JSON object (logs go to stderr).
   const Output eval = run_cli("eval --checkpoint " + checkpoint_path(checkpoints, target).string() +
-                              " --data synthetic --json --batches 2 --threads 1");
+                                  " --data synthetic --json --batches 2 --threads 1",
+                              (dir / "eval_stderr.txt").string());
   ASSERT_EQ(eval.status, 0) << eval.text;
   const auto result = nlohmann::json::parse(eval.text);
   EXPECT_NEAR(result.at("perplexity").get<double>(), std::exp(result.at("loss").get<double>()), 1e-9);
