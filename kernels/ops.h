@@ -22,9 +22,12 @@
 
 namespace masklm {
 
+class CudaContext;  // runtime/cuda_context.h
+
 struct Ctx {
   Device device = Device::CPU;
-  void* stream = nullptr;  // cudaStream_t on the CUDA backend
+  // The GPU's stream, cuBLASLt handle and scratch; required when device is CUDA.
+  CudaContext* cuda = nullptr;
 };
 
 // ---- embeddings ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // error string through masklm::Error (the CLI prints it; tests see it).
 #pragma once
 
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include "runtime/error.h"
@@ -14,5 +15,6 @@
   } while (0)
 
 #define CUDA_CHECK(expr) MASKLM_CHECK_STATUS(expr, cudaSuccess, cudaGetErrorString)
+#define CUBLAS_CHECK(expr) MASKLM_CHECK_STATUS(expr, CUBLAS_STATUS_SUCCESS, cublasLtGetStatusString)
 // After every kernel launch.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())

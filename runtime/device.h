@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
+
+#include "runtime/tensor.h"
 
 namespace masklm {
 
@@ -24,5 +27,21 @@ std::string cuda_runtime_version();      // e.g. "13.0", or "none"
 void* device_malloc(size_t bytes);
 void device_free(void* p);
 void device_memset_zero(void* p, size_t bytes);
+// Copies `bytes` between host and device memory in any direction (CUDA tells them apart by
+// address), in the order of `stream` (a cudaStream_t; null for the default stream). Returns
+// once the copy is complete, so both sides may be reused at once.
+void device_copy(void* dst, const void* src, size_t bytes, void* stream = nullptr);
+
+// dst = src for tensors of one shape and dtype on any devices (same contract as device_copy).
+inline void copy_tensor(const Tensor& dst, const Tensor& src, void* stream = nullptr) {
+  MASKLM_CHECK(dst.shape == src.shape && dst.dtype == src.dtype,
+               "copy_tensor: {} {} cannot be copied into {} {}", dtype_name(src.dtype),
+               src.shape.str(), dtype_name(dst.dtype), dst.shape.str());
+  if (dst.nbytes() == 0) return;
+  if (dst.device == Device::CPU && src.device == Device::CPU)
+    std::memcpy(dst.data, src.data, dst.nbytes());
+  else
+    device_copy(dst.data, src.data, dst.nbytes(), stream);
+}
 
 }  // namespace masklm

@@ -48,4 +48,10 @@ void device_free(void* p) { (void)cudaFree(p); }
 
 void device_memset_zero(void* p, size_t bytes) { CUDA_CHECK(cudaMemset(p, 0, bytes)); }
 
+void device_copy(void* dst, const void* src, size_t bytes, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+  CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
 }  // namespace masklm

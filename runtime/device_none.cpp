@@ -14,5 +14,6 @@ std::string cuda_runtime_version() { return "none"; }
 void* device_malloc(size_t) { no_cuda(); }
 void device_free(void*) {}
 void device_memset_zero(void*, size_t) { no_cuda(); }
+void device_copy(void*, const void*, size_t, void*) { no_cuda(); }
 
 }  // namespace masklm

@@ -1,0 +1,73 @@
+// CudaContext: what the CUDA ops on one GPU share. Ops reach it through Ctx::cuda.
+//  - one stream: every kernel, GEMM and copy of a context runs on it, in program order;
+//  - a cuBLASLt handle, one workspace allocated at construction, and the algorithm that
+//    cuBLASLt's heuristic picked for each GEMM shape (asked once per shape, then reused, so
+//    a shape always runs the same algorithm and results are reproducible);
+//  - op scratch that grows to the largest size any op asked for and is then reused, so a
+//    training step allocates nothing once the first step has run;
+//  - a device-side error flag: kernels that find bad input (an id out of range, bad
+//    sequence offsets) raise it instead of touching memory out of bounds, and the next
+//    synchronize() throws masklm::Error for it.
+// Only .cu files and GPU tests include this header (it needs the CUDA headers).
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+
+namespace masklm {
+
+// What a kernel found wrong with its inputs (first one raised wins until reported).
+enum class DeviceError : int {
+  NONE = 0,
+  INDEX_OUT_OF_RANGE = 1,  // a token/position/type id, row index or label outside its table
+  BAD_CU_SEQLENS = 2,      // sequence offsets not starting at 0, decreasing, or not ending at N
+};
+
+// Everything cuBLASLt's algorithm choice depends on: operations, sizes, leading dimensions,
+// epilogue and pointer alignments.
+using GemmShapeKey = std::array<int64_t, 13>;
+
+class CudaContext {
+ public:
+  explicit CudaContext(int device_index = 0);
+  ~CudaContext();
+  CudaContext(const CudaContext&) = delete;
+  CudaContext& operator=(const CudaContext&) = delete;
+
+  int device_index() const { return device_index_; }
+  cudaStream_t stream() const { return stream_; }
+  cublasLtHandle_t cublaslt() const { return cublaslt_; }
+  void* gemm_workspace() const { return gemm_workspace_; }
+  size_t gemm_workspace_bytes() const { return kGemmWorkspaceBytes; }
+  std::map<GemmShapeKey, cublasLtMatmulAlgo_t>& gemm_algorithms() { return gemm_algorithms_; }
+
+  // Device scratch of at least `bytes` for one op call. Valid until the next scratch()
+  // call, so an op asks once for everything it needs. Growing synchronizes the stream
+  // first (earlier ops may still be using the old buffer).
+  void* scratch(size_t bytes);
+
+  int* error_flag() const { return error_flag_; }
+  // Waits for all work on the stream; throws masklm::Error when a kernel raised the error
+  // flag since the last call (and clears it).
+  void synchronize();
+
+ private:
+  // 32 MiB: what cuBLAS recommends for Hopper; enough for every algorithm on older GPUs.
+  static constexpr size_t kGemmWorkspaceBytes = size_t{32} << 20;
+
+  int device_index_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cublasLtHandle_t cublaslt_ = nullptr;
+  void* gemm_workspace_ = nullptr;
+  void* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+  int* error_flag_ = nullptr;
+  std::map<GemmShapeKey, cublasLtMatmulAlgo_t> gemm_algorithms_;
+};
+
+}  // namespace masklm
