@@ -18,9 +18,28 @@ template <typename Fn> void dispatch_float(DType dtype, const char* op, Fn&& fn)
   }
 }
 
-// The CUDA backend is filled in op by op; an op without a CUDA kernel says so clearly.
+// A GPU context in a build without the CUDA backend says so clearly.
 [[noreturn]] inline void no_cuda_kernel(const char* op) {
-  MASKLM_FAIL("{}: no CUDA kernel in this build yet; run with --device cpu", op);
+  MASKLM_FAIL("{}: this masklm was built without CUDA; run with --device cpu", op);
+}
+
+// On a GPU context, runs fn(CudaContext&) and returns true; on the CPU returns false. The
+// CUDA backend computes in F32 (kernels/cuda/precision.h). fn is a generic lambda calling
+// into cuda::, so in a build without CUDA its body is never instantiated and only the
+// declarations in kernels/cuda/*.cuh are needed.
+template <typename Fn> bool run_on_cuda(Ctx& ctx, DType dtype, const char* op, Fn&& fn) {
+  if (ctx.device != Device::CUDA) return false;
+#if MASKLM_WITH_CUDA
+  MASKLM_CHECK(ctx.cuda != nullptr, "{}: a CUDA Ctx needs its CudaContext (Ctx::cuda)", op);
+  MASKLM_CHECK(dtype == DType::F32, "{}: the CUDA backend computes in F32, got {}", op,
+               dtype_name(dtype));
+  std::forward<Fn>(fn)(*ctx.cuda);
+  return true;
+#else
+  (void)dtype;
+  (void)fn;
+  no_cuda_kernel(op);
+#endif  // MASKLM_WITH_CUDA
 }
 
 // All tensors of an op live on the context's device.

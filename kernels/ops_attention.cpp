@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cuda/attention.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
@@ -49,7 +50,12 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   check_shape(out, {N, C}, "out");
   check_dtype(out, qkv.dtype, "out");
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
+        cuda::attention_forward(cc, out.ptr<float>(), lse.ptr<float>(), qkv.ptr<float>(),
+                                cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads}, dropout_p,
+                                dropout_key);
+      }))
+    return;
   dispatch_float(qkv.dtype, op, [&]<typename T>() {
     cpu::attention_forward(out.ptr<T>(), lse.ptr<T>(), qkv.ptr<T>(), cu_seqlens.ptr<int32_t>(), B,
                            N, C, int64_t{num_heads}, dropout_p, dropout_key);
@@ -70,7 +76,12 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
   if (dqkv.empty()) return;  // "not needed": attention has no other gradient output
   check_shape(dqkv, qkv.shape, "dqkv");
   check_dtype(dqkv, qkv.dtype, "dqkv");
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
+        cuda::attention_backward(cc, dqkv.ptr<float>(), dout.ptr<float>(), out.ptr<float>(),
+                                 qkv.ptr<float>(), lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,
+                                 int64_t{num_heads}, dropout_p, dropout_key);
+      }))
+    return;
   dispatch_float(qkv.dtype, op, [&]<typename T>() {
     cpu::attention_backward(dqkv.ptr<T>(), dout.ptr<T>(), out.ptr<T>(), qkv.ptr<T>(), lse.ptr<T>(),
                             cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads}, dropout_p,

@@ -1,5 +1,5 @@
 // Entry points of the dense ops (embedding, layernorm, matmul, elementwise, dropout, rows):
-// validate the arguments, check devices, dispatch to cpu:: (the CUDA backend comes op by op).
+// validate the arguments, check devices, dispatch to cpu:: or cuda::.
 #include <climits>
 
 #include "kernels/cpu/elementwise.h"
@@ -7,6 +7,11 @@
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/embedding.cuh"
+#include "kernels/cuda/layernorm.cuh"
+#include "kernels/cuda/matmul.cuh"
+#include "kernels/cuda/rows.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
@@ -42,8 +47,8 @@ std::pair<int64_t, int64_t> matrix_dims(const char* op, const char* name, const 
   return {t.size(0), t.size(1)};
 }
 
-// Ids index table rows, so one out of range would read or write outside the table. Only
-// checked on the CPU, where the ids are readable.
+// Ids index table rows, so one out of range would read or write outside the table. Checked
+// here on the CPU, where the ids are readable, and by the kernels on the GPU.
 void check_ids_in_range(const char* op, const char* name, const Tensor& ids, int64_t limit) {
   const int32_t* id = ids.ptr<int32_t>();
   for (int64_t i = 0; i < ids.numel(); ++i)
@@ -70,7 +75,12 @@ void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const 
   const int64_t max_positions = expect_rows(op, "wpe", wpe, C, dt);
   const int64_t type_vocab = wtt.empty() ? 0 : expect_rows(op, "wtt", wtt, C, dt);
   check_device(ctx, {&out, &tokens, &positions, &types, &wte, &wpe, &wtt}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::embedding_forward(cc, out.ptr<float>(), tokens.ptr<int32_t>(), positions.ptr<int32_t>(),
+                                data_or_null<int32_t>(types), wte.ptr<float>(), wpe.ptr<float>(),
+                                data_or_null<float>(wtt), N, C, V, max_positions, type_vocab);
+      }))
+    return;
   check_ids_in_range(op, "tokens", tokens, V);
   check_ids_in_range(op, "positions", positions, max_positions);
   if (!types.empty()) check_ids_in_range(op, "types", types, type_vocab);
@@ -95,7 +105,13 @@ void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const 
   const int64_t max_positions = dwpe.empty() ? 0 : expect_rows(op, "dwpe", dwpe, C, dt);
   const int64_t type_vocab = dwtt.empty() ? 0 : expect_rows(op, "dwtt", dwtt, C, dt);
   check_device(ctx, {&dwte, &dwpe, &dwtt, &dout, &tokens, &positions, &types}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::embedding_backward(cc, data_or_null<float>(dwte), data_or_null<float>(dwpe),
+                                 data_or_null<float>(dwtt), dout.ptr<float>(), tokens.ptr<int32_t>(),
+                                 positions.ptr<int32_t>(), data_or_null<int32_t>(types), N, C, V,
+                                 max_positions, type_vocab);
+      }))
+    return;
   if (!dwte.empty()) check_ids_in_range(op, "tokens", tokens, V);
   if (!dwpe.empty()) check_ids_in_range(op, "positions", positions, max_positions);
   if (!dwtt.empty()) check_ids_in_range(op, "types", types, type_vocab);
@@ -121,7 +137,11 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
   expect(op, "weight", weight, {C}, dt);
   expect(op, "bias", bias, {C}, dt);
   check_device(ctx, {&out, &mean, &rstd, &in, &weight, &bias}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::layernorm_forward(cc, out.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), in.ptr<float>(),
+                                weight.ptr<float>(), bias.ptr<float>(), N, C, eps);
+      }))
+    return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_forward<T>(out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), in.ptr<T>(),
                               weight.ptr<T>(), bias.ptr<T>(), N, C, eps);
@@ -142,7 +162,12 @@ void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, cons
   expect_optional(op, "dweight", dweight, {C}, dt);
   expect_optional(op, "dbias", dbias, {C}, dt);
   check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight, &mean, &rstd}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::layernorm_backward(cc, data_or_null<float>(din), data_or_null<float>(dweight),
+                                 data_or_null<float>(dbias), dout.ptr<float>(), in.ptr<float>(),
+                                 weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), N, C);
+      }))
+    return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight),
                                data_or_null<T>(dbias), dout.ptr<T>(), in.ptr<T>(),
@@ -170,7 +195,11 @@ void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor&
   expect_optional(op, "bias", bias, {O}, dt);
   check_blas_sizes(op, N, I, O);
   check_device(ctx, {&out, &in, &weight, &bias}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::matmul_forward(cc, out.ptr<float>(), in.ptr<float>(), weight.ptr<float>(),
+                             data_or_null<float>(bias), N, I, O);
+      }))
+    return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_forward<T>(out.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), data_or_null<T>(bias), N,
                            I, O);
@@ -189,7 +218,12 @@ void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const T
   expect_optional(op, "dbias", dbias, {O}, dt);
   check_blas_sizes(op, N, I, O);
   check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
+        cuda::matmul_backward(cc, data_or_null<float>(din), data_or_null<float>(dweight),
+                              data_or_null<float>(dbias), dout.ptr<float>(), in.ptr<float>(),
+                              weight.ptr<float>(), N, I, O);
+      }))
+    return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight), data_or_null<T>(dbias),
                             dout.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), N, I, O);
@@ -202,7 +236,10 @@ void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in) {
   const char* op = "gelu_forward";
   expect(op, "out", out, in.shape, in.dtype);
   check_device(ctx, {&out, &in}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
+        cuda::gelu_forward(cc, out.ptr<float>(), in.ptr<float>(), in.numel());
+      }))
+    return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel());
   });
@@ -213,8 +250,11 @@ void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor
   expect(op, "dout", dout, in.shape, in.dtype);
   expect_optional(op, "din", din, in.shape, in.dtype);
   check_device(ctx, {&din, &dout, &in}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
   if (din.empty()) return;
+  if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
+        cuda::gelu_backward(cc, din.ptr<float>(), dout.ptr<float>(), in.ptr<float>(), in.numel());
+      }))
+    return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_backward<T>(din.ptr<T>(), dout.ptr<T>(), in.ptr<T>(), in.numel());
   });
@@ -225,7 +265,10 @@ void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor
   expect(op, "b", b, a.shape, a.dtype);
   expect(op, "out", out, a.shape, a.dtype);
   check_device(ctx, {&out, &a, &b}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, a.dtype, op, [&](auto& cc) {
+        cuda::residual_forward(cc, out.ptr<float>(), a.ptr<float>(), b.ptr<float>(), a.numel());
+      }))
+    return;
   dispatch_float(a.dtype, op, [&]<typename T>() {
     cpu::residual_forward<T>(out.ptr<T>(), a.ptr<T>(), b.ptr<T>(), a.numel());
   });
@@ -235,7 +278,10 @@ void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src) {
   const char* op = "add_inplace";
   expect(op, "src", src, dst.shape, dst.dtype);
   check_device(ctx, {&dst, &src}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, dst.dtype, op, [&](auto& cc) {
+        cuda::add_inplace(cc, dst.ptr<float>(), src.ptr<float>(), dst.numel());
+      }))
+    return;
   dispatch_float(dst.dtype, op, [&]<typename T>() {
     cpu::add_inplace<T>(dst.ptr<T>(), src.ptr<T>(), dst.numel());
   });
@@ -252,7 +298,10 @@ void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, con
   check_dropout_p(op, p);
   expect(op, "out", out, in.shape, in.dtype);
   check_device(ctx, {&out, &in}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
+        cuda::dropout_forward(cc, out.ptr<float>(), in.ptr<float>(), in.numel(), p, key);
+      }))
+    return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::dropout_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel(), p, key);
   });
@@ -263,8 +312,11 @@ void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, 
   check_dropout_p(op, p);
   expect_optional(op, "din", din, dout.shape, dout.dtype);
   check_device(ctx, {&din, &dout}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
   if (din.empty()) return;
+  if (run_on_cuda(ctx, dout.dtype, op, [&](auto& cc) {
+        cuda::dropout_backward(cc, din.ptr<float>(), dout.ptr<float>(), dout.numel(), p, key);
+      }))
+    return;
   dispatch_float(dout.dtype, op, [&]<typename T>() {
     cpu::dropout_backward<T>(din.ptr<T>(), dout.ptr<T>(), dout.numel(), p, key);
   });
@@ -278,7 +330,10 @@ void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& in
   const int64_t N = expect_rows(op, "in", in, C, out.dtype);
   expect(op, "index", index, {P}, DType::I32);
   check_device(ctx, {&out, &in, &index}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, out.dtype, op, [&](auto& cc) {
+        cuda::gather_rows(cc, out.ptr<float>(), in.ptr<float>(), index.ptr<int32_t>(), P, C, N);
+      }))
+    return;
   check_ids_in_range(op, "index", index, N);
   dispatch_float(out.dtype, op, [&]<typename T>() {
     cpu::gather_rows<T>(out.ptr<T>(), in.ptr<T>(), index.ptr<int32_t>(), P, C);
@@ -291,7 +346,10 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
   const int64_t N = expect_rows(op, "dst", dst, C, src.dtype);
   expect(op, "index", index, {P}, DType::I32);
   check_device(ctx, {&dst, &src, &index}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, src.dtype, op, [&](auto& cc) {
+        cuda::scatter_add_rows(cc, dst.ptr<float>(), src.ptr<float>(), index.ptr<int32_t>(), P, C, N);
+      }))
+    return;
   check_ids_in_range(op, "index", index, N);
   dispatch_float(src.dtype, op, [&]<typename T>() {
     cpu::scatter_add_rows<T>(dst.ptr<T>(), src.ptr<T>(), index.ptr<int32_t>(), P, C);

@@ -2,6 +2,7 @@
 #include <tuple>
 
 #include "kernels/cpu/mlm_xent.h"
+#include "kernels/cuda/mlm_xent.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
@@ -50,7 +51,12 @@ void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const T
   check_vector(losses, P, h.dtype, "losses");
   check_vector(lse, P, h.dtype, "lse");
   if (!correct.empty()) check_vector(correct, P, DType::I32, "correct");
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, h.dtype, op, [&](auto& cc) {
+        cuda::mlm_xent_forward(cc, losses.ptr<float>(), lse.ptr<float>(), data_or_null<int32_t>(correct),
+                               h.ptr<float>(), emb.ptr<float>(), data_or_null<float>(bias),
+                               labels.ptr<int32_t>(), P, h.size(1), emb.size(0), chunk_size);
+      }))
+    return;
   dispatch_float(h.dtype, op, [&]<typename T>() {
     cpu::mlm_xent_forward(losses.ptr<T>(), lse.ptr<T>(), data_or_null<int32_t>(correct), h.ptr<T>(),
                           emb.ptr<T>(), data_or_null<T>(bias), labels.ptr<int32_t>(), P, h.size(1),
@@ -72,7 +78,14 @@ void mlm_xent_backward(Ctx& ctx, const Tensor& dh, const Tensor& demb, const Ten
     check_dtype(*grad, h.dtype, name);
   }
   if (!dbias.empty()) check_vector(dbias, emb.size(0), h.dtype, "dbias");
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, h.dtype, op, [&](auto& cc) {
+        cuda::mlm_xent_backward(cc, data_or_null<float>(dh), data_or_null<float>(demb),
+                                data_or_null<float>(dbias), h.ptr<float>(), emb.ptr<float>(),
+                                data_or_null<float>(bias), labels.ptr<int32_t>(), lse.ptr<float>(),
+                                h.size(0), h.size(1), emb.size(0), static_cast<float>(loss_scale),
+                                chunk_size);
+      }))
+    return;
   dispatch_float(h.dtype, op, [&]<typename T>() {
     cpu::mlm_xent_backward(data_or_null<T>(dh), data_or_null<T>(demb), data_or_null<T>(dbias),
                            h.ptr<T>(), emb.ptr<T>(), data_or_null<T>(bias), labels.ptr<int32_t>(),

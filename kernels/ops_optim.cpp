@@ -1,8 +1,10 @@
-// Entry points of the optimizer and flat-buffer ops: validate, check devices, dispatch to cpu::.
+// Entry points of the optimizer and flat-buffer ops: validate, check devices, dispatch to cpu:: or cuda::.
 #include <cmath>
 
 #include "kernels/cpu/adamw.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/optim.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
@@ -24,7 +26,12 @@ void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Ten
   MASKLM_CHECK(std::isfinite(s.lr) && std::isfinite(s.grad_scale) && std::isfinite(s.weight_decay),
                "{}: lr, weight_decay and grad_scale must be finite", op);
   check_device(ctx, {&params, &grads, &m, &v}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, params.dtype, op, [&](auto& cc) {
+        cuda::adamw_update(cc, params.ptr<float>(), grads.ptr<float>(), m.ptr<float>(), v.ptr<float>(),
+                           params.numel(), s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step,
+                           s.grad_scale);
+      }))
+    return;
   dispatch_float(params.dtype, op, [&]<typename T>() {
     cpu::adamw_update<T>(params.ptr<T>(), grads.ptr<T>(), m.ptr<T>(), v.ptr<T>(), params.numel(),
                          s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.grad_scale);
@@ -34,8 +41,9 @@ void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Ten
 double sum_squares(Ctx& ctx, const Tensor& x) {
   const char* op = "sum_squares";
   check_device(ctx, {&x}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
   double result = 0;
+  if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { result = cuda::sum_squares(cc, x.ptr<float>(), x.numel()); }))
+    return result;
   dispatch_float(x.dtype, op, [&]<typename T>() { result = cpu::sum_squares<T>(x.ptr<T>(), x.numel()); });
   return result;
 }
@@ -43,14 +51,16 @@ double sum_squares(Ctx& ctx, const Tensor& x) {
 void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
   const char* op = "scale_inplace";
   check_device(ctx, {&x}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { cuda::scale_inplace(cc, x.ptr<float>(), x.numel(), s); }))
+    return;
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::scale_inplace<T>(x.ptr<T>(), x.numel(), s); });
 }
 
 void fill_zero(Ctx& ctx, const Tensor& x) {
   const char* op = "fill_zero";
   check_device(ctx, {&x}, op);
-  if (ctx.device == Device::CUDA) no_cuda_kernel(op);
+  if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { cuda::fill_zero(cc, x.ptr<float>(), x.numel()); }))
+    return;
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::fill_zero<T>(x.ptr<T>(), x.numel()); });
 }
 

@@ -1,0 +1,141 @@
+// cuBLASLt is column-major; a row-major matrix is the column-major view of its transpose.
+// So row-major C = op(A) op(B) is computed as column-major C^T = op(B)^T op(A)^T: the
+// operands swap places, keep their transpose flags, and m and n swap. cuBLASLt's BIAS
+// epilogue adds a vector along the rows of its column-major D, i.e. bias[j] to every row
+// of our row-major C, which is exactly a linear layer's bias.
+//
+// The algorithm for each shape is chosen once by cuBLASLt's heuristic and cached in the
+// CudaContext, so the same shape always runs the same algorithm (reproducible results).
+#include <bit>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/gemm.cuh"
+#include "runtime/log.h"
+
+namespace masklm::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// ---- kernels -------------------------------------------------------------------------
+
+// c[i, j] += bias[j]: only when cuBLASLt has no algorithm with the BIAS epilogue for a shape.
+__global__ void add_bias_kernel(float* c, int64_t ldc, const float* bias, int64_t m, int64_t n) {
+  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count())
+    c[(idx / n) * ldc + idx % n] += bias[idx % n];
+}
+
+// ---- launcher ------------------------------------------------------------------------
+
+// The largest power of two (up to 256) that divides the address: cuBLASLt must only pick
+// algorithms whose vector loads this alignment allows.
+int64_t alignment_of(const void* p) {
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  return address == 0 ? 256 : std::min<int64_t>(256, int64_t{1} << std::countr_zero(address));
+}
+
+// RAII holders so every early exit (an exception from a check) frees the descriptors.
+struct MatmulDesc {
+  cublasLtMatmulDesc_t desc = nullptr;
+  ~MatmulDesc() { (void)cublasLtMatmulDescDestroy(desc); }
+};
+struct MatrixLayout {
+  cublasLtMatrixLayout_t layout = nullptr;
+  MatrixLayout(int64_t rows, int64_t cols, int64_t ld) {
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, static_cast<uint64_t>(rows),
+                                            static_cast<uint64_t>(cols), ld));
+  }
+  ~MatrixLayout() { (void)cublasLtMatrixLayoutDestroy(layout); }
+};
+struct Preference {
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~Preference() { (void)cublasLtMatmulPreferenceDestroy(pref); }
+};
+
+// Column-major D (m, n) = op(X) (m, k) op(Y) (k, n) + beta D [+ bias]; returns false when
+// cuBLASLt offers no algorithm (only possible with the bias epilogue).
+bool try_lt_matmul(CudaContext& cc, bool trans_x, bool trans_y, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float* x, int64_t ldx, const float* y, int64_t ldy, float beta, float* d, int64_t ldd,
+                   const float* bias) {
+  MatmulDesc op;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t tx = trans_x ? CUBLAS_OP_T : CUBLAS_OP_N, ty = trans_y ? CUBLAS_OP_T : CUBLAS_OP_N;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSA, &tx, sizeof(tx)));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSB, &ty, sizeof(ty)));
+  if (bias) {
+    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  }
+  const MatrixLayout lx(trans_x ? k : m, trans_x ? m : k, ldx);
+  const MatrixLayout ly(trans_y ? n : k, trans_y ? k : n, ldy);
+  const MatrixLayout ld(m, n, ldd);
+
+  const int64_t align_x = alignment_of(x), align_y = alignment_of(y), align_d = alignment_of(d);
+  const int64_t align_bias = bias ? alignment_of(bias) : 0;
+  const GemmShapeKey key{trans_x, trans_y, m, n, k, ldx, ldy, ldd, bias != nullptr, align_x, align_y, align_d,
+                         align_bias};
+  auto& cache = cc.gemm_algorithms();
+  auto found = cache.find(key);
+  if (found == cache.end()) {
+    Preference pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.pref));
+    const size_t workspace = cc.gemm_workspace_bytes();
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+                                                      sizeof(workspace)));
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, int64_t> alignments[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_x},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_y},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_d},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_d}};
+    for (const auto& [attribute, bytes] : alignments) {
+      const auto value = static_cast<uint32_t>(bytes);
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, attribute, &value, sizeof(value)));
+    }
+    cublasLtMatmulHeuristicResult_t result{};
+    int count = 0;
+    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cc.cublaslt(), op.desc, lx.layout, ly.layout,
+                                                                  ld.layout, ld.layout, pref.pref, 1, &result, &count);
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0) {
+      MASKLM_CHECK(bias != nullptr, "cuBLASLt has no algorithm for a {}x{}x{} F32 GEMM (ld {}, {}, {})", m, n, k,
+                   ldx, ldy, ldd);
+      return false;
+    }
+    CUBLAS_CHECK(status);
+    found = cache.emplace(key, result.algo).first;
+  }
+  CUBLAS_CHECK(cublasLtMatmul(cc.cublaslt(), op.desc, &alpha, x, lx.layout, y, ly.layout, &beta, d, ld.layout, d,
+                              ld.layout, &found->second, cc.gemm_workspace(), cc.gemm_workspace_bytes(),
+                              cc.stream()));
+  return true;
+}
+
+}  // namespace
+
+// ---- entry point ---------------------------------------------------------------------
+
+void gemm(CudaContext& cc, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          const float* bias) {
+  MASKLM_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size ({}, {}, {})", m, n, k);
+  MASKLM_CHECK(lda >= (trans_a ? m : k) && ldb >= (trans_b ? k : n) && ldc >= n,
+               "gemm: leading dimensions ({}, {}, {}) too small for ({}, {}, {})", lda, ldb, ldc, m, n, k);
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    // An empty product adds nothing: fine for accumulating GEMMs (gradients of an empty batch).
+    MASKLM_CHECK(beta == 1.0f && !bias, "gemm: an inner dimension of 0 is only supported when accumulating");
+    return;
+  }
+  // Row-major C (m, n) is column-major C^T (n, m) = op(B)^T (n, k) op(A)^T (k, m).
+  if (try_lt_matmul(cc, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, bias)) return;
+  static bool logged = false;
+  if (!logged) {
+    log_warn("cuBLASLt has no bias epilogue for a {}x{}x{} F32 GEMM; adding the bias in a separate kernel", m, n, k);
+    logged = true;
+  }
+  try_lt_matmul(cc, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
+  add_bias_kernel<<<grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream()>>>(c, ldc, bias, m, n);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace masklm::cuda

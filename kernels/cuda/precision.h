@@ -1,0 +1,22 @@
+// The CUDA backend's dtype policy, written down once.
+//
+// Today (fp32 mode): every floating-point tensor an op sees is F32 and every kernel
+// computes in fp32; GEMMs use CUBLAS_COMPUTE_32F (never TF32). sum_squares accumulates in
+// double, like the CPU. run_on_cuda (kernels/dispatch.h) rejects any other dtype. This is
+// the debugging mode the mixed-precision modes are checked against, at tight tolerance.
+//
+// Mixed precision (issue 5, second half; not implemented yet):
+//  - storage for compute: activations and a compute copy of the weights in bf16 on sm_80
+//    and newer, fp16 on sm_70 (no bf16 there);
+//  - always fp32: master weights, gradients' flat buffer as seen by the optimizer, AdamW
+//    moments, LayerNorm mean/rstd and all statistics, softmax max/sum and lse, losses, and
+//    every accumulator inside a kernel (GEMMs: CUBLAS_COMPUTE_32F with bf16/fp16 inputs);
+//  - AdamW updates the fp32 master weights and writes the bf16/fp16 compute copy in the
+//    same kernel;
+//  - fp16 only: dynamic loss scaling (scale the loss, check gradients for inf/nan with
+//    sum_squares, skip the step and halve the scale on overflow, double it after a run of
+//    good steps).
+// The ops will keep their F32 signatures for statistics and take the compute dtype for
+// activations; the tests compare each mode with the fp32 mode (and the CPU) by NMSE with a
+// per-dtype bound.
+#pragma once

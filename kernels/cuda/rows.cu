@@ -1,0 +1,101 @@
+// scatter_add_rows without float atomics: a stable radix sort (CUB) of the indices, with
+// the source row numbers as values, groups equal indices into runs that keep the original
+// order of p. One block per (run start, column tile) then walks its run and adds the rows
+// in that order, so every destination element has one writer and the CPU's summation
+// order. Blocks at positions that do not start a run exit at once. A very frequent index
+// (e.g. [MASK] for the embedding gradient) makes one long serial run: correct and
+// deterministic first; the fast segmented reduction is for the fused-kernel work.
+#include <cub/device/device_radix_sort.cuh>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/rows.cuh"
+
+namespace masklm::cuda {
+namespace {
+
+constexpr int kThreads = 128;  // columns per block in the row kernels
+
+// ---- kernels -------------------------------------------------------------------------
+
+// grid (P, column tiles)
+__global__ void gather_rows_kernel(float* out, const float* in, const int32_t* index, int64_t C, int64_t N,
+                                   int* error_flag) {
+  const int64_t p = blockIdx.x, c = blockIdx.y * int64_t{blockDim.x} + threadIdx.x;
+  if (c >= C) return;
+  const int32_t row = index[p];
+  if (row < 0 || row >= N) {
+    raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
+    out[p * C + c] = 0.0f;
+    return;
+  }
+  out[p * C + c] = in[row * C + c];
+}
+
+__global__ void iota_kernel(int32_t* values, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) values[i] = static_cast<int32_t>(i);
+}
+
+// grid (P, column tiles): sorted_index (P) ascending, source_rows (P) the p of each entry.
+__global__ void scatter_add_runs_kernel(float* dst, const float* src, const int32_t* sorted_index,
+                                        const int32_t* source_rows, int64_t P, int64_t C, int64_t N,
+                                        int* error_flag) {
+  const int64_t start = blockIdx.x;
+  const int32_t row = sorted_index[start];
+  if (start > 0 && sorted_index[start - 1] == row) return;  // not the start of a run
+  if (row < 0 || row >= N) {
+    if (threadIdx.x == 0) raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
+    return;
+  }
+  const int64_t c = blockIdx.y * int64_t{blockDim.x} + threadIdx.x;
+  if (c >= C) return;
+  float acc = dst[row * C + c];
+  for (int64_t t = start; t < P && sorted_index[t] == row; ++t) acc += src[source_rows[t] * C + c];
+  dst[row * C + c] = acc;
+}
+
+// ---- launchers -----------------------------------------------------------------------
+
+dim3 row_grid(int64_t P, int64_t C) {
+  MASKLM_CHECK(P <= INT32_MAX, "row ops support at most 2^31 - 1 rows, got {}", P);
+  return dim3(static_cast<unsigned>(P), static_cast<unsigned>(CEIL_DIV(C, kThreads)));
+}
+
+}  // namespace
+
+// ---- entry points ----------------------------------------------------------------------
+
+void gather_rows(CudaContext& cc, float* out, const float* in, const int32_t* index, int64_t P, int64_t C,
+                 int64_t N) {
+  if (P == 0 || C == 0) return;
+  gather_rows_kernel<<<row_grid(P, C), kThreads, 0, cc.stream()>>>(out, in, index, C, N, cc.error_flag());
+  CUDA_CHECK_LAUNCH();
+}
+
+void scatter_add_rows(CudaContext& cc, float* dst, const float* src, const int32_t* index, int64_t P, int64_t C,
+                      int64_t N) {
+  if (P == 0 || C == 0) return;
+  const dim3 grid = row_grid(P, C);
+  const int items = static_cast<int>(P);
+  size_t sort_bytes = 0;
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, static_cast<const int32_t*>(nullptr),
+                                             static_cast<int32_t*>(nullptr), static_cast<const int32_t*>(nullptr),
+                                             static_cast<int32_t*>(nullptr), items));
+  ScratchPlan plan;
+  const size_t keys_at = plan.add<int32_t>(P), rows_in_at = plan.add<int32_t>(P), rows_at = plan.add<int32_t>(P);
+  const size_t sort_at = plan.add<char>(static_cast<int64_t>(sort_bytes));
+  void* scratch = cc.scratch(plan.bytes);
+  int32_t* sorted_index = ScratchPlan::at<int32_t>(scratch, keys_at);
+  int32_t* rows_in = ScratchPlan::at<int32_t>(scratch, rows_in_at);
+  int32_t* source_rows = ScratchPlan::at<int32_t>(scratch, rows_at);
+
+  iota_kernel<<<grid_stride_blocks(P, 256), 256, 0, cc.stream()>>>(rows_in, P);
+  CUDA_CHECK_LAUNCH();
+  // All 32 key bits: negative or too-large (invalid) indices still form their own runs.
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(ScratchPlan::at<char>(scratch, sort_at), sort_bytes, index,
+                                             sorted_index, rows_in, source_rows, items, 0, 32, cc.stream()));
+  scatter_add_runs_kernel<<<grid, kThreads, 0, cc.stream()>>>(dst, src, sorted_index, source_rows, P, C, N,
+                                                              cc.error_flag());
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace masklm::cuda
