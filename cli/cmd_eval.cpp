@@ -27,15 +27,19 @@ struct EvalOptions {
 void run_eval(const EvalOptions& o) {
   set_num_threads(o.threads);
   RunConfig run = parse_run_config(read_checkpoint_run_config(o.checkpoint));
-  MASKLM_CHECK(o.data == "synthetic", "--data '{}': only the synthetic task can be evaluated in this version "
-               "(token shards come with the data pipeline)", o.data);
+  MASKLM_CHECK(o.data == "synthetic",
+               "--data '{}': only the synthetic task can be evaluated in this version "
+               "(token shards come with the data pipeline)",
+               o.data);
   MASKLM_CHECK(run.data.value("source", "") == "synthetic",
-               "--data synthetic: checkpoint '{}' was not trained on the synthetic task, so its settings are unknown",
+               "--data synthetic: checkpoint '{}' was not trained on the synthetic task, so its "
+               "settings are unknown",
                o.checkpoint);
   if (o.batches > 0) run.train.eval_batches = o.batches;
   const TrainingData data = open_training_data(run);
   // The checkpoint's config.json is the model, exactly as export and transformers read it.
-  const ModelConfig model_config = read_hf_config(std::filesystem::path(o.checkpoint) / "config.json");
+  const ModelConfig model_config =
+      read_hf_config(std::filesystem::path(o.checkpoint) / "config.json");
   const int64_t max_tokens = run.train.micro_batch_size * run.train.seq_len;
   MlmModel model(model_config, Capacity{max_tokens, max_tokens});
   load_model_weights(o.checkpoint, model);
@@ -53,10 +57,12 @@ void run_eval(const EvalOptions& o) {
                            .dump());
     return;
   }
-  fmt::print("checkpoint {}\ndata {} ({} batches, {:.0f}% masked, {} predictions)\nloss {:.4f}\nperplexity {:.3f}\n"
-             "accuracy {:.2f}%\n",
-             o.checkpoint, o.data, run.train.eval_batches, 100 * run.train.eval_mask_rate, r.predictions, r.loss,
-             r.perplexity, 100 * r.accuracy);
+  fmt::print(
+      "checkpoint {}\ndata {} ({} batches, {:.0f}% masked, {} predictions)\nloss "
+      "{:.4f}\nperplexity {:.3f}\n"
+      "accuracy {:.2f}%\n",
+      o.checkpoint, o.data, run.train.eval_batches, 100 * run.train.eval_mask_rate, r.predictions,
+      r.loss, r.perplexity, 100 * r.accuracy);
 }
 
 }  // namespace
@@ -64,13 +70,17 @@ void run_eval(const EvalOptions& o) {
 void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand("eval", "MLM loss, perplexity and accuracy of a checkpoint");
-  cmd->add_option("--checkpoint", opts->checkpoint, "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
+  cmd->add_option("--checkpoint", opts->checkpoint,
+                  "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--data", opts->data, "Validation data: synthetic (the run's synthetic task)")->required();
-  cmd->add_option("--batches", opts->batches, "Validation batches (default: the run's train.eval_batches)");
+  cmd->add_option("--data", opts->data, "Validation data: synthetic (the run's synthetic task)")
+      ->required();
+  cmd->add_option("--batches", opts->batches,
+                  "Validation batches (default: the run's train.eval_batches)");
   cmd->add_flag("--json", opts->json, "Print one JSON object");
-  cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+      ->capture_default_str();
   cmd->callback([opts] { run_eval(*opts); });
 }
 

@@ -24,13 +24,18 @@ struct PretrainOptions {
 // written) 128 + the signal, as shells report it, so scripts can tell a stopped run.
 int run_pretrain(const PretrainOptions& o) {
   if (o.device == "cuda") {
-    MASKLM_CHECK(cuda_compiled(), "--device cuda: this masklm was built without CUDA (configure with "
-                                  "-DMASKLM_CUDA=ON); use --device cpu");
-    MASKLM_FAIL("--device cuda: the CUDA training path is not available yet in this version; use --device cpu");
+    MASKLM_CHECK(cuda_compiled(),
+                 "--device cuda: this masklm was built without CUDA (configure with "
+                 "-DMASKLM_CUDA=ON); use --device cpu");
+    MASKLM_FAIL(
+        "--device cuda: the CUDA training path is not available yet in this version; use --device "
+        "cpu");
   }
   set_num_threads(o.threads);
   if (pretrain(o.request) == TrainOutcome::FINISHED) return 0;
-  fmt::print("stopped by signal {} at a step boundary; checkpoint written. Continue with --resume.\n", stop_signal());
+  fmt::print(
+      "stopped by signal {} at a step boundary; checkpoint written. Continue with --resume.\n",
+      stop_signal());
   return 128 + stop_signal();
 }
 
@@ -39,15 +44,20 @@ int run_pretrain(const PretrainOptions& o) {
 void register_pretrain(CLI::App& app) {
   auto opts = std::make_shared<PretrainOptions>();
   auto* cmd = app.add_subcommand("pretrain", "Pretrain an MLM encoder from a YAML recipe");
-  cmd->add_option("--config", opts->request.config_file, "Recipe, e.g. configs/tiny.yaml (docs/config.md)");
-  cmd->add_option("--set", opts->request.overrides, "Override a recipe key: --set train.steps=100 (repeatable)")
+  cmd->add_option("--config", opts->request.config_file,
+                  "Recipe, e.g. configs/tiny.yaml (docs/config.md)");
+  cmd->add_option("--set", opts->request.overrides,
+                  "Override a recipe key: --set train.steps=100 (repeatable)")
       ->take_all();
-  cmd->add_option("--out", opts->request.run_dir, "Run directory: config, metrics, events, checkpoints")->required();
+  cmd->add_option("--out", opts->request.run_dir,
+                  "Run directory: config, metrics, events, checkpoints")
+      ->required();
   cmd->add_option("--device", opts->device, "cpu or cuda")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--resume", opts->request.resume, "Continue from the newest checkpoint in --out");
-  cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+      ->capture_default_str();
   cmd->callback([opts] {
     if (const int status = run_pretrain(*opts); status != 0) std::exit(status);
   });

@@ -98,7 +98,8 @@ TEST(Checkpoint, KeepsTheLastKAndIgnoresCrashLeftovers) {
     trainer.train_step();
     trainer.save_checkpoint();
   }
-  ASSERT_EQ(list_checkpoints(root), (std::vector{checkpoint_path(root, 3), checkpoint_path(root, 4)}));
+  ASSERT_EQ(list_checkpoints(root),
+            (std::vector{checkpoint_path(root, 3), checkpoint_path(root, 4)}));
 
   // A crash in the middle of writing leaves step-N.tmp: never listed, never resumed from,
   // replaced when that step is written again.

@@ -55,7 +55,8 @@ nested: {a: {b: 1}}
 }
 
 TEST(YamlConfig, MalformedYamlAndDuplicateKeysNameTheLine) {
-  expect_error([] { yaml_to_json("a: [1, 2\nb: 3\n", "r.yaml"); }, {"r.yaml", "invalid YAML", "line"});
+  expect_error([] { yaml_to_json("a: [1, 2\nb: 3\n", "r.yaml"); },
+               {"r.yaml", "invalid YAML", "line"});
   expect_error([] { yaml_to_json("train:\n  steps: 1\n  steps: 2\n", "r.yaml"); },
                {"r.yaml", "duplicate key 'train.steps'", "line 3"});
 }
@@ -94,7 +95,7 @@ TEST(RunConfig, ResolvedConfigParsesBackToItself) {
   const RunConfig c = parse_run_config(tiny_tree());
   const json resolved = run_config_to_json(c);
   EXPECT_FALSE(resolved["model"].contains("preset"));  // expanded
-  EXPECT_EQ(c.train.lr.warmup_steps, 30);  // 10% of 300
+  EXPECT_EQ(c.train.lr.warmup_steps, 30);              // 10% of 300
   // The fraction stays a fraction, so --set train.steps=... on a resolved config rescales it.
   EXPECT_EQ(resolved["train"]["lr"]["warmup_fraction"], json(0.1));
   EXPECT_EQ(run_config_to_json(parse_run_config(resolved)), resolved);
@@ -102,7 +103,8 @@ TEST(RunConfig, ResolvedConfigParsesBackToItself) {
 }
 
 // Parses the tiny recipe with one override and expects an error naming `key` (plus `more`).
-void expect_override_error(const std::string& assignment, std::initializer_list<std::string_view> parts) {
+void expect_override_error(const std::string& assignment,
+                           std::initializer_list<std::string_view> parts) {
   json tree = tiny_tree();
   apply_override(tree, assignment);
   expect_error([&] { parse_run_config(tree); }, parts);
@@ -125,13 +127,16 @@ TEST(RunConfig, WrongTypesAreErrorsNamingTheKey) {
 }
 
 TEST(RunConfig, ImpossibleValuesAreErrorsNamingTheKey) {
-  expect_override_error("train.batch_size=20", {"'train.batch_size' (20)", "multiple of 'train.micro_batch_size' (8)"});
-  expect_override_error("train.seq_len=65", {"'train.seq_len' (65)", "max_position_embeddings (64)"});
+  expect_override_error("train.batch_size=20",
+                        {"'train.batch_size' (20)", "multiple of 'train.micro_batch_size' (8)"});
+  expect_override_error("train.seq_len=65",
+                        {"'train.seq_len' (65)", "max_position_embeddings (64)"});
   expect_override_error("train.steps=0", {"'train.steps'", "positive"});
   expect_override_error("train.micro_batch_size=-8", {"'train.micro_batch_size'", "positive"});
   expect_override_error("train.lr.peak=0", {"'train.lr.peak'", "positive"});
   expect_override_error("train.lr.warmup_fraction=1.5", {"'train.lr.warmup_fraction'", "[0, 1]"});
-  expect_override_error("train.lr.warmup_steps=5", {"'train.lr.warmup_steps'", "'train.lr.warmup_fraction'"});
+  expect_override_error("train.lr.warmup_steps=5",
+                        {"'train.lr.warmup_steps'", "'train.lr.warmup_fraction'"});
   expect_override_error("train.lr.decay=exponential", {"'train.lr.decay'", "polynomial"});
   expect_override_error("train.optimizer.beta2=1.0", {"'train.optimizer.beta2'", "[0, 1)"});
   expect_override_error("train.optimizer.clip_norm=-1", {"'train.optimizer.clip_norm'"});
@@ -158,7 +163,8 @@ TEST(RunConfig, VocabularyComesFromTheDataAndMustAgree) {
   RunConfig c = parse_run_config(tiny_tree());
   resolve_vocab_size(c, 64);
   EXPECT_EQ(c.model.vocab_size, 64);
-  expect_error([&] { resolve_vocab_size(c, 100); }, {"'model.vocab_size' (64)", "vocabulary size (100)"});
+  expect_error([&] { resolve_vocab_size(c, 100); },
+               {"'model.vocab_size' (64)", "vocabulary size (100)"});
 }
 
 TEST(RunConfig, MaskingSectionPassesThroughUntouched) {

@@ -40,7 +40,8 @@ std::vector<double> train_losses(std::initializer_list<std::string> overrides = 
 }
 
 double mean_of_last(const std::vector<double>& v, size_t n) {
-  return std::accumulate(v.end() - static_cast<std::ptrdiff_t>(n), v.end(), 0.0) / static_cast<double>(n);
+  return std::accumulate(v.end() - static_cast<std::ptrdiff_t>(n), v.end(), 0.0) /
+         static_cast<double>(n);
 }
 
 TEST(SyntheticTraining, LossFallsFarBelowContextFreeBound) {

@@ -57,14 +57,17 @@ TEST(TfRecord, FramingIsLengthCrcDataCrc) {
 
 TEST(EventProto, ScalarEventWireFormat) {
   // Event{wall_time: 1.5, step: 300, summary{value{tag: "a", simple_value: 1.0}}}
-  const std::string expected = bytes({0x09, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F,     // 1: double 1.5
-                                      0x10, 0xAC, 0x02,                         // 2: varint 300
-                                      0x2A, 0x0A,                               // 5: summary, 10 bytes
-                                      0x0A, 0x08,                               //   1: value, 8 bytes
-                                      0x0A, 0x01, 'a',                          //     1: tag "a"
-                                      0x15, 0x00, 0x00, 0x80, 0x3F});           //     2: float 1.0
+  // clang-format off
+  const std::string expected = bytes({0x09, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F,  // 1: double 1.5
+                                      0x10, 0xAC, 0x02,                      // 2: varint 300
+                                      0x2A, 0x0A,                            // 5: summary, 10 bytes
+                                      0x0A, 0x08,                            //   1: value, 8 bytes
+                                      0x0A, 0x01, 'a',                       //     1: tag "a"
+                                      0x15, 0x00, 0x00, 0x80, 0x3F});        //     2: float 1.0
+  // clang-format on
   EXPECT_EQ(encode_scalars_event(1.5, 300, {{"a", 1.0f}}), expected);
-  const std::string version = bytes({0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0x00, 0x1A, 0x0D}) + "brain.Event:2";
+  const std::string version =
+      bytes({0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 0x00, 0x1A, 0x0D}) + "brain.Event:2";
   EXPECT_EQ(encode_file_version_event(2.0), version);
 }
 
@@ -78,7 +81,8 @@ void write_fixture_events(const std::filesystem::path& path) {
 
 TEST(EventWriter, FixtureIsByteExactAndReadByTensorBoard) {
   const auto fixtures = std::filesystem::path(MASKLM_FIXTURE_DIR);
-  const auto written = std::filesystem::temp_directory_path() / "masklm_tensorboard_fixture.tfevents";
+  const auto written =
+      std::filesystem::temp_directory_path() / "masklm_tensorboard_fixture.tfevents";
   write_fixture_events(written);
   // On a deliberate format change: copy `written` over the fixture and rerun the script.
   ASSERT_EQ(read_file(written), read_file(fixtures / "tensorboard_events.tfevents"))
@@ -92,9 +96,10 @@ TEST(EventWriter, FixtureIsByteExactAndReadByTensorBoard) {
     float value;
     double wall_time;
   };
-  const Scalar expected[] = {{"train/loss", 1, 4.5f, 1700000001.0},     {"train/lr", 1, 1e-3f, 1700000001.0},
-                             {"train/loss", 2, 3.25f, 1700000002.5},    {"train/lr", 2, 2e-3f, 1700000002.5},
-                             {"eval/loss", 300, 2.125f, 1700000003.25}, {"eval/perplexity", 300, 8.375f, 1700000003.25}};
+  const Scalar expected[] = {
+      {"train/loss", 1, 4.5f, 1700000001.0},     {"train/lr", 1, 1e-3f, 1700000001.0},
+      {"train/loss", 2, 3.25f, 1700000002.5},    {"train/lr", 2, 2e-3f, 1700000002.5},
+      {"eval/loss", 300, 2.125f, 1700000003.25}, {"eval/perplexity", 300, 8.375f, 1700000003.25}};
   const auto& scalars = read_back.at("scalars");
   ASSERT_EQ(scalars.size(), std::size(expected));
   for (size_t i = 0; i < scalars.size(); ++i) {

@@ -36,8 +36,10 @@ TEST(Trainer, AccumulationWeightsMicroBatchesByPredictions) {
   // One micro-batch of 8 sequences is the reference: its loss is the mean over all of the
   // batch's predictions. Four micro-batches of 2 hold the same sequences with different
   // prediction counts, so only prediction-weighted accumulation reproduces it.
-  auto whole = small_run({"train.micro_batch_size=8", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
-  auto split = small_run({"train.micro_batch_size=2", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  auto whole = small_run(
+      {"train.micro_batch_size=8", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  auto split = small_run(
+      {"train.micro_batch_size=2", "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
   std::set<int64_t> counts;
   for (int64_t k = 0; k < 4; ++k) counts.insert(split.data.train->batch(0, k).num_predictions());
   ASSERT_GT(counts.size(), 1u) << "the test needs micro-batches with different prediction counts";
@@ -52,7 +54,8 @@ TEST(Trainer, AccumulationWeightsMicroBatchesByPredictions) {
   }
   const auto pa = param_snapshot(a.model()), pb = param_snapshot(b.model());
   double max_diff = 0;
-  for (size_t i = 0; i < pa.size(); ++i) max_diff = std::max(max_diff, std::abs(double(pa[i]) - pb[i]));
+  for (size_t i = 0; i < pa.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(double(pa[i]) - pb[i]));
   EXPECT_LT(max_diff, 1e-5);
 }
 
@@ -68,7 +71,8 @@ TrainerHooks poison_gradients(std::function<bool(int64_t)> at_step) {
 
 TEST(Trainer, NonFiniteGradientSkipsTheStepAndLeavesParametersAlone) {
   auto run = small_run();
-  Trainer trainer(run.config, *run.data.train, nullptr, "", poison_gradients([](int64_t s) { return s == 2; }));
+  Trainer trainer(run.config, *run.data.train, nullptr, "",
+                  poison_gradients([](int64_t s) { return s == 2; }));
   trainer.train_step();
   trainer.train_step();
   const auto before = param_snapshot(trainer.model());
@@ -77,7 +81,7 @@ TEST(Trainer, NonFiniteGradientSkipsTheStepAndLeavesParametersAlone) {
   EXPECT_TRUE(std::isnan(bad.loss));
   EXPECT_EQ(param_snapshot(trainer.model()), before);
   EXPECT_EQ(trainer.optimizer().steps_taken(), 2);  // no Adam step, so no bias-correction step
-  EXPECT_EQ(trainer.step(), 3);                      // but the data moved on
+  EXPECT_EQ(trainer.step(), 3);                     // but the data moved on
   const StepResult good = trainer.train_step();
   EXPECT_FALSE(good.skipped);
   EXPECT_TRUE(std::isfinite(good.loss));
@@ -90,8 +94,10 @@ TEST(Trainer, StopsAfterMaxBadStepsInARowWithTheLastCheckpointIntact) {
   auto run = small_run({"train.steps=20", "train.max_bad_steps=3", "train.checkpoint_every=2"});
   const auto dir = fresh_dir("bad_steps");
   // From step 3 on every gradient is poisoned: steps 3, 4, 5 are skipped, then the run stops.
-  Trainer trainer(run.config, *run.data.train, nullptr, dir, poison_gradients([](int64_t s) { return s >= 3; }));
-  testing::expect_error([&] { trainer.run(); }, {"3 non-finite training steps in a row", "steps 3 to 5"});
+  Trainer trainer(run.config, *run.data.train, nullptr, dir,
+                  poison_gradients([](int64_t s) { return s >= 3; }));
+  testing::expect_error([&] { trainer.run(); },
+                        {"3 non-finite training steps in a row", "steps 3 to 5"});
   EXPECT_EQ(trainer.step(), 6);
   // Checkpoints at steps 2 and 4: the one at 4 was written after a skipped step, whose
   // parameters equal step 3's. Both hold finite values equal to the live parameters.
@@ -111,12 +117,14 @@ TEST(Trainer, NonFiniteLossIsNeverTrainedOn) {
   auto run = small_run({"train.max_bad_steps=2"});
   Trainer trainer(run.config, *run.data.train, nullptr, "");
   trainer.train_step();
-  trainer.model().params().params.emb_ln_weight.ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  trainer.model().params().params.emb_ln_weight.ptr<float>()[0] =
+      std::numeric_limits<float>::quiet_NaN();
   const auto m_v = trainer.optimizer().state_arena().flat(DType::F32);
   const std::vector<float> state(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel());
   EXPECT_TRUE(trainer.train_step().skipped);
   testing::expect_error([&] { trainer.train_step(); }, "2 non-finite training steps in a row");
-  EXPECT_EQ(std::vector<float>(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel()), state);  // moments untouched
+  EXPECT_EQ(std::vector<float>(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel()),
+            state);  // moments untouched
 }
 
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
@@ -127,8 +135,9 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
 }
 
 TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {
-  auto run = small_run({"train.steps=200", "train.log_every=50", "train.eval_every=100", "train.eval_batches=8",
-                        "model.hidden_dropout=0.0", "model.attention_dropout=0.0"});
+  auto run = small_run({"train.steps=200", "train.log_every=50", "train.eval_every=100",
+                        "train.eval_batches=8", "model.hidden_dropout=0.0",
+                        "model.attention_dropout=0.0"});
   const auto dir = fresh_dir("metrics");
   FILE* terminal = std::tmpfile();
   std::vector<double> losses;
@@ -141,7 +150,8 @@ TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {
 
   const auto records = read_jsonl(dir / "metrics.jsonl");
   std::vector<int64_t> train_steps, eval_steps;
-  for (const auto& r : records) (r.at("kind") == "train" ? train_steps : eval_steps).push_back(r.at("step"));
+  for (const auto& r : records)
+    (r.at("kind") == "train" ? train_steps : eval_steps).push_back(r.at("step"));
   EXPECT_EQ(train_steps, (std::vector<int64_t>{50, 100, 150, 200}));
   EXPECT_EQ(eval_steps, (std::vector<int64_t>{100, 200}));
   // A train record averages the losses of its window.
@@ -149,7 +159,8 @@ TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {
   for (int i = 150; i < 200; ++i) window += losses[static_cast<size_t>(i)];
   EXPECT_NEAR(records[4].at("loss").get<double>(), window / 50, 1e-12);
   const auto& last_eval = records.back();
-  EXPECT_NEAR(last_eval.at("perplexity").get<double>(), std::exp(last_eval.at("loss").get<double>()), 1e-9);
+  EXPECT_NEAR(last_eval.at("perplexity").get<double>(),
+              std::exp(last_eval.at("loss").get<double>()), 1e-9);
   // It learned (the tiny model is slow on this task, but 200 steps are clear).
   EXPECT_LT(last_eval.at("loss").get<double>(), initial.loss - 0.1);
   EXPECT_LT(records[4].at("loss").get<double>(), records[0].at("loss").get<double>() - 0.1);
@@ -180,7 +191,8 @@ TEST(Trainer, StopRequestCheckpointsAtTheEndOfTheStep) {
   clear_stop_request();
   EXPECT_EQ(outcome, TrainOutcome::STOPPED);
   EXPECT_EQ(trainer.step(), 5);
-  EXPECT_EQ(latest_checkpoint(trainer.checkpoints_dir()), checkpoint_path(trainer.checkpoints_dir(), 5));
+  EXPECT_EQ(latest_checkpoint(trainer.checkpoints_dir()),
+            checkpoint_path(trainer.checkpoints_dir(), 5));
 }
 
 }  // namespace

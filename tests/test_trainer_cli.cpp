@@ -25,7 +25,7 @@ using testing::fresh_dir;
 const std::string kTiny = std::string(MASKLM_SOURCE_DIR) + "/configs/tiny.yaml";
 
 struct Output {
-  int status = -1;  // exit status
+  int status = -1;   // exit status
   std::string text;  // stdout, and stderr unless it went to a file
 };
 
@@ -63,9 +63,9 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
   if (pid == 0) {
     std::freopen((dir / "stdout.txt").c_str(), "w", stdout);
     std::freopen((dir / "stderr.txt").c_str(), "w", stderr);
-    execl(MASKLM_CLI, MASKLM_CLI, "pretrain", "--config", kTiny.c_str(), "--out", dir.c_str(), "--threads", "1",
-          "--set", "train.steps=100000", "train.log_every=1", "train.checkpoint_every=0", "train.eval_every=0",
-          static_cast<char*>(nullptr));
+    execl(MASKLM_CLI, MASKLM_CLI, "pretrain", "--config", kTiny.c_str(), "--out", dir.c_str(),
+          "--threads", "1", "--set", "train.steps=100000", "train.log_every=1",
+          "train.checkpoint_every=0", "train.eval_every=0", static_cast<char*>(nullptr));
     _exit(127);
   }
   // Let it train a few steps, then ask it to stop.
@@ -91,9 +91,11 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
   EXPECT_NE(refused.text.find("--resume"), std::string::npos) << refused.text;
   const int64_t target = stopped_at + 5;
   const Output resumed =
-      run_cli("pretrain --out " + dir.string() + " --resume --threads 1 --set train.steps=" + std::to_string(target));
+      run_cli("pretrain --out " + dir.string() +
+              " --resume --threads 1 --set train.steps=" + std::to_string(target));
   ASSERT_EQ(resumed.status, 0) << resumed.text;
-  EXPECT_NE(resumed.text.find("resumed from " + latest->string()), std::string::npos) << resumed.text;
+  EXPECT_NE(resumed.text.find("resumed from " + latest->string()), std::string::npos)
+      << resumed.text;
   EXPECT_EQ(latest_checkpoint(checkpoints), checkpoint_path(checkpoints, target));
   EXPECT_EQ(last_train_step(dir / "metrics.jsonl"), target);
 
@@ -104,21 +106,25 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
                               (dir / "eval_stderr.txt").string());
   ASSERT_EQ(eval.status, 0) << eval.text;
   const auto result = nlohmann::json::parse(eval.text);
-  EXPECT_NEAR(result.at("perplexity").get<double>(), std::exp(result.at("loss").get<double>()), 1e-9);
+  EXPECT_NEAR(result.at("perplexity").get<double>(), std::exp(result.at("loss").get<double>()),
+              1e-9);
   EXPECT_GT(result.at("predictions").get<int64_t>(), 0);
   EXPECT_GE(result.at("accuracy").get<double>(), 0.0);
 }
 
 TEST(PretrainCli, UserErrorsExitOneWithAMessage) {
   const auto dir = fresh_dir("cli_errors");
-  const Output bad_key = run_cli("pretrain --config " + kTiny + " --out " + dir.string() + " --set train.stepz=3");
+  const Output bad_key =
+      run_cli("pretrain --config " + kTiny + " --out " + dir.string() + " --set train.stepz=3");
   EXPECT_EQ(bad_key.status, 1);
-  EXPECT_NE(bad_key.text.find("unknown config key 'train.stepz'"), std::string::npos) << bad_key.text;
+  EXPECT_NE(bad_key.text.find("unknown config key 'train.stepz'"), std::string::npos)
+      << bad_key.text;
   const Output no_config = run_cli("pretrain --out " + dir.string());
   EXPECT_EQ(no_config.status, 1);
   EXPECT_NE(no_config.text.find("--config"), std::string::npos) << no_config.text;
   if (!cuda_compiled()) {
-    const Output cuda = run_cli("pretrain --config " + kTiny + " --out " + dir.string() + " --device cuda");
+    const Output cuda =
+        run_cli("pretrain --config " + kTiny + " --out " + dir.string() + " --device cuda");
     EXPECT_EQ(cuda.status, 1);
     EXPECT_NE(cuda.text.find("built without CUDA"), std::string::npos) << cuda.text;
   }

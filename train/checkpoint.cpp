@@ -69,8 +69,8 @@ fs::path checkpoint_path(const fs::path& checkpoints_dir, int64_t step) {
   return checkpoints_dir / fmt::format("{}{:08d}", kStepPrefix, step);
 }
 
-void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimizer, const TrainerState& state,
-                     const json& run_config) {
+void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimizer,
+                     const TrainerState& state, const json& run_config) {
   const fs::path tmp = dir.string() + ".tmp";
   fs::remove_all(tmp);  // left over from a crash
   fs::create_directories(tmp);

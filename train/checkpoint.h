@@ -28,8 +28,8 @@
 namespace masklm {
 
 struct TrainerState {
-  int64_t step = 0;             // optimizer steps done, counting skipped ones (the data cursor)
-  int64_t skipped_steps = 0;    // steps skipped for a non-finite loss or gradient
+  int64_t step = 0;           // optimizer steps done, counting skipped ones (the data cursor)
+  int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   int64_t bad_steps_in_row = 0;
 };
 
@@ -48,7 +48,8 @@ nlohmann::json read_checkpoint_run_config(const std::filesystem::path& dir);
 
 // Complete checkpoints under `checkpoints_dir`, oldest first.
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& checkpoints_dir);
-std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& checkpoints_dir);
+std::optional<std::filesystem::path> latest_checkpoint(
+    const std::filesystem::path& checkpoints_dir);
 // Deletes all but the newest `keep` checkpoints.
 void prune_checkpoints(const std::filesystem::path& checkpoints_dir, int64_t keep);
 

@@ -51,8 +51,8 @@ json node_to_json(const YAML::Node& node, std::string_view source, const std::st
     case YAML::NodeType::Map: {
       json out = json::object();
       for (const auto& item : node) {
-        MASKLM_CHECK(item.first.IsScalar(), "{}: key under '{}' (line {}) is not a plain name", source,
-                     path, item.first.Mark().line + 1);
+        MASKLM_CHECK(item.first.IsScalar(), "{}: key under '{}' (line {}) is not a plain name",
+                     source, path, item.first.Mark().line + 1);
         const std::string key = item.first.Scalar();
         const std::string key_path = path.empty() ? key : path + "." + key;
         MASKLM_CHECK(!out.contains(key), "{}: duplicate key '{}' (line {})", source, key_path,
@@ -109,7 +109,8 @@ json yaml_to_json(std::string_view text, std::string_view source) {
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    MASKLM_FAIL("{}: invalid YAML at line {}, column {}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
+    MASKLM_FAIL("{}: invalid YAML at line {}, column {}: {}", source, e.mark.line + 1,
+                e.mark.column + 1, e.msg);
   }
   return node_to_json(root, source, "");
 }
@@ -124,15 +125,18 @@ json load_yaml_file(const std::filesystem::path& path) {
 
 void apply_override(json& root, std::string_view assignment) {
   const size_t eq = assignment.find('=');
-  MASKLM_CHECK(eq != std::string_view::npos && eq > 0, "override '{}' must look like key.sub=value", assignment);
+  MASKLM_CHECK(eq != std::string_view::npos && eq > 0, "override '{}' must look like key.sub=value",
+               assignment);
   const std::string key(assignment.substr(0, eq));
-  const json value = yaml_to_json(assignment.substr(eq + 1), fmt::format("override '{}'", assignment));
+  const json value =
+      yaml_to_json(assignment.substr(eq + 1), fmt::format("override '{}'", assignment));
   if (root.is_null()) root = json::object();
   json* node = &root;
   std::string walked;
   for (size_t begin = 0;;) {
     const size_t dot = key.find('.', begin);
-    const std::string part = key.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    const std::string part =
+        key.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
     MASKLM_CHECK(!part.empty(), "override key '{}' has an empty component", key);
     MASKLM_CHECK(node->is_object(), "override '{}': '{}' is not a mapping", assignment, walked);
     walked += (walked.empty() ? "" : ".") + part;

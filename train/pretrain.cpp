@@ -15,33 +15,39 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   MASKLM_CHECK(!request.run_dir.empty(), "pretraining needs a run directory (--out)");
   const fs::path saved_config = request.run_dir / "config.yaml";
   MASKLM_CHECK(!request.config_file.empty() || request.resume,
-               "a recipe is required (--config configs/NAME.yaml); only --resume may reuse {}", saved_config.string());
-  nlohmann::json tree = load_yaml_file(request.config_file.empty() ? saved_config : request.config_file);
+               "a recipe is required (--config configs/NAME.yaml); only --resume may reuse {}",
+               saved_config.string());
+  nlohmann::json tree =
+      load_yaml_file(request.config_file.empty() ? saved_config : request.config_file);
   for (const std::string& o : request.overrides) apply_override(tree, o);
   RunConfig config = parse_run_config(tree);
   const TrainingData data = open_training_data(config);
   resolve_vocab_size(config, data.vocab_size);
 
   const fs::path checkpoints = request.run_dir / "checkpoints";
-  MASKLM_CHECK(request.resume || list_checkpoints(checkpoints).empty(),
-               "'{}' already holds checkpoints: add --resume to continue that run, or choose another --out",
-               request.run_dir.string());
+  MASKLM_CHECK(
+      request.resume || list_checkpoints(checkpoints).empty(),
+      "'{}' already holds checkpoints: add --resume to continue that run, or choose another --out",
+      request.run_dir.string());
   fs::create_directories(request.run_dir);
   write_yaml_file(saved_config, run_config_to_json(config));
   install_stop_signal_handlers();
 
-  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {}, request.terminal);
-  if (request.resume && !trainer.resume()) log_info("no checkpoint in {}: starting at step 0", checkpoints.string());
+  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {},
+                  request.terminal);
+  if (request.resume && !trainer.resume())
+    log_info("no checkpoint in {}: starting at step 0", checkpoints.string());
   const ModelConfig& m = config.model;
   const TrainConfig& t = config.train;
   if (request.terminal)
     fmt::print(request.terminal,
-               "masklm pretrain: {} layers, hidden {}, {} heads, {}-LN, vocab {} ({:.2f}M parameters); batch {} x {} "
+               "masklm pretrain: {} layers, hidden {}, {} heads, {}-LN, vocab {} ({:.2f}M "
+               "parameters); batch {} x {} "
                "tokens ({} micro-batches of {}), steps {} to {}, {} threads; run directory {}\n",
-               m.num_layers, m.hidden_size, m.num_heads, m.pre_layernorm ? "pre" : "post", m.vocab_size,
-               static_cast<double>(param_count(trainer.model().params())) / 1e6, t.batch_size, t.seq_len,
-               t.accumulation_steps(), t.micro_batch_size, trainer.step(), t.steps, num_threads(),
-               request.run_dir.string());
+               m.num_layers, m.hidden_size, m.num_heads, m.pre_layernorm ? "pre" : "post",
+               m.vocab_size, static_cast<double>(param_count(trainer.model().params())) / 1e6,
+               t.batch_size, t.seq_len, t.accumulation_steps(), t.micro_batch_size, trainer.step(),
+               t.steps, num_threads(), request.run_dir.string());
   return trainer.run();
 }
 

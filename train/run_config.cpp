@@ -25,10 +25,12 @@ int64_t non_negative(ConfigReader& r, const std::string& key, int64_t fallback) 
   return v;
 }
 
-double in_range(ConfigReader& r, const std::string& key, double fallback, double lo, double hi, bool hi_open) {
+double in_range(ConfigReader& r, const std::string& key, double fallback, double lo, double hi,
+                bool hi_open) {
   const double v = r.get(key, fallback);
-  MASKLM_CHECK(v >= lo && (hi_open ? v < hi : v <= hi), "config key '{}' must be in [{}, {}{}, got {}",
-               r.key_path(key), lo, hi, hi_open ? ")" : "]", v);
+  MASKLM_CHECK(v >= lo && (hi_open ? v < hi : v <= hi),
+               "config key '{}' must be in [{}, {}{}, got {}", r.key_path(key), lo, hi,
+               hi_open ? ")" : "]", v);
   return v;
 }
 
@@ -39,7 +41,8 @@ ModelConfig parse_model(const json& node) {
     const std::string preset = r.require<std::string>("preset");
     const auto names = model_preset_names();
     MASKLM_CHECK(std::find(names.begin(), names.end(), preset) != names.end(),
-                 "config key 'model.preset': unknown preset '{}' (known: {})", preset, fmt::join(names, ", "));
+                 "config key 'model.preset': unknown preset '{}' (known: {})", preset,
+                 fmt::join(names, ", "));
     m = model_preset(preset, 0);
   } else {
     // Without a preset the shape is spelled out, never silently BERT-base.
@@ -62,7 +65,8 @@ ModelConfig parse_model(const json& node) {
   m.initializer_range = r.get("initializer_range", m.initializer_range);
   m.pad_token_id = r.get("pad_token_id", m.pad_token_id);
   r.finish();
-  MASKLM_CHECK(m.vocab_size >= 0, "config key 'model.vocab_size' must be positive, got {}", m.vocab_size);
+  MASKLM_CHECK(m.vocab_size >= 0, "config key 'model.vocab_size' must be positive, got {}",
+               m.vocab_size);
   // The vocabulary may still come from the data source; validate the rest meanwhile.
   ModelConfig check = m;
   if (check.vocab_size == 0) check.vocab_size = check.pad_token_id + 1;
@@ -75,18 +79,20 @@ LrSchedule parse_lr(const json& node, int64_t steps, std::optional<double>& warm
   LrSchedule lr;
   lr.total_steps = steps;
   lr.peak_lr = r.get("peak", lr.peak_lr);
-  MASKLM_CHECK(lr.peak_lr > 0 && std::isfinite(lr.peak_lr), "config key 'train.lr.peak' must be positive, got {}",
-               lr.peak_lr);
-  MASKLM_CHECK(!(r.has("warmup_steps") && r.has("warmup_fraction")),
-               "config keys 'train.lr.warmup_steps' and 'train.lr.warmup_fraction' exclude each other");
+  MASKLM_CHECK(lr.peak_lr > 0 && std::isfinite(lr.peak_lr),
+               "config key 'train.lr.peak' must be positive, got {}", lr.peak_lr);
+  MASKLM_CHECK(
+      !(r.has("warmup_steps") && r.has("warmup_fraction")),
+      "config keys 'train.lr.warmup_steps' and 'train.lr.warmup_fraction' exclude each other");
   if (r.has("warmup_fraction")) {
     warmup_fraction = in_range(r, "warmup_fraction", 0.0, 0.0, 1.0, false);
     lr.warmup_steps = std::llround(*warmup_fraction * static_cast<double>(steps));
   } else {
     lr.warmup_steps = non_negative(r, "warmup_steps", 0);
   }
-  MASKLM_CHECK(lr.warmup_steps <= steps, "config key 'train.lr.warmup_steps' ({}) exceeds train.steps ({})",
-               lr.warmup_steps, steps);
+  MASKLM_CHECK(lr.warmup_steps <= steps,
+               "config key 'train.lr.warmup_steps' ({}) exceeds train.steps ({})", lr.warmup_steps,
+               steps);
   const std::string decay = r.get<std::string>("decay", lr_decay_name(lr.decay));
   try {
     lr.decay = lr_decay_from_name(decay);
@@ -108,9 +114,11 @@ AdamWConfig parse_optimizer(const json& node) {
   o.eps = r.get("eps", o.eps);
   MASKLM_CHECK(o.eps > 0, "config key 'train.optimizer.eps' must be positive, got {}", o.eps);
   o.weight_decay = r.get("weight_decay", o.weight_decay);
-  MASKLM_CHECK(o.weight_decay >= 0, "config key 'train.optimizer.weight_decay' must be >= 0, got {}", o.weight_decay);
+  MASKLM_CHECK(o.weight_decay >= 0,
+               "config key 'train.optimizer.weight_decay' must be >= 0, got {}", o.weight_decay);
   o.clip_norm = r.get("clip_norm", o.clip_norm);
-  MASKLM_CHECK(o.clip_norm >= 0, "config key 'train.optimizer.clip_norm' must be >= 0 (0: no clipping), got {}",
+  MASKLM_CHECK(o.clip_norm >= 0,
+               "config key 'train.optimizer.clip_norm' must be >= 0 (0: no clipping), got {}",
                o.clip_norm);
   r.finish();
   return o;
@@ -122,9 +130,10 @@ TrainConfig parse_train(const json& node) {
   t.steps = positive(r, "steps", t.steps);
   t.batch_size = positive(r, "batch_size", t.batch_size);
   t.micro_batch_size = positive(r, "micro_batch_size", t.batch_size);
-  MASKLM_CHECK(t.batch_size % t.micro_batch_size == 0,
-               "config key 'train.batch_size' ({}) must be a multiple of 'train.micro_batch_size' ({})", t.batch_size,
-               t.micro_batch_size);
+  MASKLM_CHECK(
+      t.batch_size % t.micro_batch_size == 0,
+      "config key 'train.batch_size' ({}) must be a multiple of 'train.micro_batch_size' ({})",
+      t.batch_size, t.micro_batch_size);
   t.seq_len = positive(r, "seq_len", t.seq_len);
   MASKLM_CHECK(t.seq_len >= 2, "config key 'train.seq_len' must be at least 2, got {}", t.seq_len);
   t.seed = static_cast<uint64_t>(non_negative(r, "seed", 0));
@@ -135,7 +144,8 @@ TrainConfig parse_train(const json& node) {
   t.eval_batches = positive(r, "eval_batches", t.eval_batches);
   t.eval_mask_rate = in_range(r, "eval_mask_rate", t.eval_mask_rate, 0.0, 1.0, true);
   MASKLM_CHECK(t.eval_mask_rate > 0, "config key 'train.eval_mask_rate' must be in (0, 1), got 0");
-  t.eval_seed = static_cast<uint64_t>(non_negative(r, "eval_seed", static_cast<int64_t>(t.eval_seed)));
+  t.eval_seed =
+      static_cast<uint64_t>(non_negative(r, "eval_seed", static_cast<int64_t>(t.eval_seed)));
   t.checkpoint_every = non_negative(r, "checkpoint_every", t.checkpoint_every);
   t.keep_last = positive(r, "keep_last", t.keep_last);
   t.max_bad_steps = positive(r, "max_bad_steps", t.max_bad_steps);
@@ -156,8 +166,8 @@ RunConfig parse_run_config(const json& root) {
   c.masking = r.section("masking");
   r.finish();
   MASKLM_CHECK(c.train.seq_len <= c.model.max_position_embeddings,
-               "config key 'train.seq_len' ({}) exceeds model.max_position_embeddings ({})", c.train.seq_len,
-               c.model.max_position_embeddings);
+               "config key 'train.seq_len' ({}) exceeds model.max_position_embeddings ({})",
+               c.train.seq_len, c.model.max_position_embeddings);
   return c;
 }
 

@@ -23,24 +23,24 @@ struct TrainConfig {
   int64_t batch_size = 32;        // sequences per optimizer step (the global batch)
   int64_t micro_batch_size = 32;  // sequences per forward/backward; divides batch_size
   int64_t seq_len = 128;
-  uint64_t seed = 0;              // init, dropout and data order
-  LrSchedule lr;                  // warmup_steps resolved from warmup_fraction when given
+  uint64_t seed = 0;                      // init, dropout and data order
+  LrSchedule lr;                          // warmup_steps resolved from warmup_fraction when given
   std::optional<double> warmup_fraction;  // as the recipe gave it, so overriding steps rescales it
   AdamWConfig optimizer;
-  int64_t log_every = 10;         // steps per progress line and metrics record
-  int64_t eval_every = 0;         // 0: evaluate only after the last step
-  int64_t eval_batches = 4;       // validation micro-batches per evaluation
-  double eval_mask_rate = 0.15;   // fixed evaluation masking, the same for every run
+  int64_t log_every = 10;        // steps per progress line and metrics record
+  int64_t eval_every = 0;        // 0: evaluate only after the last step
+  int64_t eval_batches = 4;      // validation micro-batches per evaluation
+  double eval_mask_rate = 0.15;  // fixed evaluation masking, the same for every run
   uint64_t eval_seed = 1234;
-  int64_t checkpoint_every = 0;   // 0: checkpoint only after the last step
-  int64_t keep_last = 2;          // checkpoints kept; older ones are deleted
-  int64_t max_bad_steps = 5;      // non-finite steps in a row before the run stops
+  int64_t checkpoint_every = 0;  // 0: checkpoint only after the last step
+  int64_t keep_last = 2;         // checkpoints kept; older ones are deleted
+  int64_t max_bad_steps = 5;     // non-finite steps in a row before the run stops
 
   int64_t accumulation_steps() const { return batch_size / micro_batch_size; }
 };
 
 struct RunConfig {
-  ModelConfig model;     // vocab_size 0 until the data source provides it
+  ModelConfig model;  // vocab_size 0 until the data source provides it
   TrainConfig train;
   nlohmann::json data;     // the data section, read by open_training_data
   nlohmann::json masking;  // the masking section, untouched

@@ -15,7 +15,8 @@ namespace masklm {
 RunLog::RunLog(const std::filesystem::path& run_dir, FILE* terminal)
     : terminal_(terminal), metrics_path_(run_dir / "metrics.jsonl") {
   metrics_ = std::fopen(metrics_path_.c_str(), "a");
-  MASKLM_CHECK(metrics_ != nullptr, "cannot open '{}': {}", metrics_path_.string(), std::strerror(errno));
+  MASKLM_CHECK(metrics_ != nullptr, "cannot open '{}': {}", metrics_path_.string(),
+               std::strerror(errno));
   events_ = std::make_unique<EventWriter>(run_dir);
 }
 
@@ -40,15 +41,19 @@ void RunLog::train(const TrainRecord& r) {
                               {"tokens_per_second", r.tokens_per_second},
                               {"skipped_steps", r.skipped_steps}}
                    .dump());
-  events_->write_scalars(r.step, {{"train/loss", static_cast<float>(r.loss)},
-                                  {"train/accuracy", static_cast<float>(r.accuracy)},
-                                  {"train/lr", static_cast<float>(r.lr)},
-                                  {"train/grad_norm", static_cast<float>(r.grad_norm)},
-                                  {"train/tokens_per_second", static_cast<float>(r.tokens_per_second)}});
+  events_->write_scalars(r.step,
+                         {{"train/loss", static_cast<float>(r.loss)},
+                          {"train/accuracy", static_cast<float>(r.accuracy)},
+                          {"train/lr", static_cast<float>(r.lr)},
+                          {"train/grad_norm", static_cast<float>(r.grad_norm)},
+                          {"train/tokens_per_second", static_cast<float>(r.tokens_per_second)}});
   if (!terminal_) return;
-  fmt::print(terminal_, "step {:>6}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>7.0f} tok/s  eta {}{}\n",
-             r.step, r.total_steps, r.loss, 100 * r.accuracy, r.lr, r.grad_norm, r.tokens_per_second,
-             format_duration(r.eta_seconds), r.skipped_steps ? fmt::format("  skipped {}", r.skipped_steps) : "");
+  fmt::print(
+      terminal_,
+      "step {:>6}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>7.0f} tok/s  eta {}{}\n",
+      r.step, r.total_steps, r.loss, 100 * r.accuracy, r.lr, r.grad_norm, r.tokens_per_second,
+      format_duration(r.eta_seconds),
+      r.skipped_steps ? fmt::format("  skipped {}", r.skipped_steps) : "");
   std::fflush(terminal_);
 }
 
@@ -64,8 +69,10 @@ void RunLog::eval(int64_t step, const EvalResult& r) {
                                 {"eval/perplexity", static_cast<float>(r.perplexity)},
                                 {"eval/accuracy", static_cast<float>(r.accuracy)}});
   if (!terminal_) return;
-  fmt::print(terminal_, "eval at step {}: loss {:.4f}  perplexity {:.3f}  accuracy {:.1f}%  ({} predictions)\n", step,
-             r.loss, r.perplexity, 100 * r.accuracy, r.predictions);
+  fmt::print(
+      terminal_,
+      "eval at step {}: loss {:.4f}  perplexity {:.3f}  accuracy {:.1f}%  ({} predictions)\n", step,
+      r.loss, r.perplexity, 100 * r.accuracy, r.predictions);
   std::fflush(terminal_);
 }
 

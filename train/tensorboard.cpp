@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -19,7 +19,8 @@ constexpr std::array<uint32_t, 256> make_crc32c_table() {
   std::array<uint32_t, 256> table{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;  // reflected Castagnoli
+    for (int k = 0; k < 8; ++k)
+      c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;  // reflected Castagnoli
     table[i] = c;
   }
   return table;
@@ -36,7 +37,9 @@ void put_varint(std::string& out, uint64_t v) {
   }
   out.push_back(static_cast<char>(v));
 }
-void put_key(std::string& out, uint32_t field, WireType type) { put_varint(out, (field << 3) | type); }
+void put_key(std::string& out, uint32_t field, WireType type) {
+  put_varint(out, (field << 3) | type);
+}
 template <typename T> void put_le(std::string& out, T v) {
   char bytes[sizeof(T)];
   std::memcpy(bytes, &v, sizeof(T));  // x86 and ARM are little-endian, as the formats want
@@ -68,7 +71,8 @@ double now_seconds() {
 std::string event_file_name() {
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch());
   return fmt::format("events.out.tfevents.{}.{}.{}", seconds.count(), host, getpid());
 }
 
@@ -115,11 +119,13 @@ std::string encode_scalars_event(double wall_time, int64_t step, const Scalars& 
   return e;
 }
 
-EventWriter::EventWriter(const std::filesystem::path& dir) : EventWriter(dir / event_file_name(), now_seconds()) {}
+EventWriter::EventWriter(const std::filesystem::path& dir)
+    : EventWriter(dir / event_file_name(), now_seconds()) {}
 
 EventWriter::EventWriter(const std::filesystem::path& path, double wall_time) : path_(path) {
   file_ = std::fopen(path.c_str(), "wb");
-  MASKLM_CHECK(file_ != nullptr, "cannot create TensorBoard event file '{}': {}", path.string(), std::strerror(errno));
+  MASKLM_CHECK(file_ != nullptr, "cannot create TensorBoard event file '{}': {}", path.string(),
+               std::strerror(errno));
   write_record(encode_file_version_event(wall_time));
 }
 
@@ -131,13 +137,17 @@ void EventWriter::write_scalars(int64_t step, const Scalars& scalars, double wal
   write_record(encode_scalars_event(wall_time, step, scalars));
 }
 
-void EventWriter::write_scalars(int64_t step, const Scalars& scalars) { write_scalars(step, scalars, now_seconds()); }
+void EventWriter::write_scalars(int64_t step, const Scalars& scalars) {
+  write_scalars(step, scalars, now_seconds());
+}
 
 void EventWriter::write_record(std::string_view event) {
   const std::string record = tfrecord_frame(event);
   // Flushed per record so TensorBoard shows a live run and a killed run loses nothing.
-  MASKLM_CHECK(std::fwrite(record.data(), 1, record.size(), file_) == record.size() && std::fflush(file_) == 0,
-               "cannot write TensorBoard event file '{}': {}", path_.string(), std::strerror(errno));
+  MASKLM_CHECK(std::fwrite(record.data(), 1, record.size(), file_) == record.size() &&
+                   std::fflush(file_) == 0,
+               "cannot write TensorBoard event file '{}': {}", path_.string(),
+               std::strerror(errno));
 }
 
 }  // namespace masklm

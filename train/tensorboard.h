@@ -22,7 +22,8 @@ std::string tfrecord_frame(std::string_view payload);
 
 using Scalars = std::vector<std::pair<std::string, float>>;  // (tag, value)
 
-// Event{wall_time, step, file_version} and Event{wall_time, step, summary{value{tag, simple_value}...}}.
+// Event{wall_time, step, file_version} and Event{wall_time, step, summary{value{tag,
+// simple_value}...}}.
 std::string encode_file_version_event(double wall_time);
 std::string encode_scalars_event(double wall_time, int64_t step, const Scalars& scalars);
 

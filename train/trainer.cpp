@@ -71,7 +71,8 @@ StepResult Trainer::train_step() {
     const Batch& batch = batches[static_cast<size_t>(k)];
     // Each micro-batch of each step draws its own dropout masks.
     const DropoutPlan dropout{
-        RngKey{t.seed, static_cast<uint32_t>(step * micros + k), 0, RngStream::HIDDEN_DROPOUT, 0}, true};
+        RngKey{t.seed, static_cast<uint32_t>(step * micros + k), 0, RngStream::HIDDEN_DROPOUT, 0},
+        true};
     const MlmStats s = model_->forward(ctx_, batch, dropout);
     finite = std::isfinite(s.loss);
     if (!finite) break;
@@ -80,7 +81,8 @@ StepResult Trainer::train_step() {
     if (k > 0) {
       const int64_t previous = batches[static_cast<size_t>(k - 1)].num_predictions();
       if (previous != s.predictions)
-        scale_inplace(ctx_, grads, static_cast<double>(previous) / static_cast<double>(s.predictions));
+        scale_inplace(ctx_, grads,
+                      static_cast<double>(previous) / static_cast<double>(s.predictions));
     }
     model_->backward(ctx_, dropout);
     if (hooks_.after_backward) hooks_.after_backward(step, k, *model_);
@@ -103,15 +105,20 @@ StepResult Trainer::train_step() {
     r.loss = r.accuracy = std::numeric_limits<double>::quiet_NaN();
     ++state_.skipped_steps;
     ++state_.bad_steps_in_row;
-    log_warn("step {}: non-finite loss or gradient norm, step skipped (the parameters are unchanged)", step);
+    log_warn(
+        "step {}: non-finite loss or gradient norm, step skipped (the parameters are unchanged)",
+        step);
   }
   if (hooks_.on_step) hooks_.on_step(r);
-  window_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  MASKLM_CHECK(state_.bad_steps_in_row < t.max_bad_steps,
-               "{} non-finite training steps in a row (steps {} to {}, train.max_bad_steps = {}): stopping. None of "
-               "them reached the parameters; the last checkpoint is intact. Lower train.lr.peak or set "
-               "train.optimizer.clip_norm.",
-               state_.bad_steps_in_row, step + 1 - state_.bad_steps_in_row, step, t.max_bad_steps);
+  window_.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  MASKLM_CHECK(
+      state_.bad_steps_in_row < t.max_bad_steps,
+      "{} non-finite training steps in a row (steps {} to {}, train.max_bad_steps = {}): stopping. "
+      "None of "
+      "them reached the parameters; the last checkpoint is intact. Lower train.lr.peak or set "
+      "train.optimizer.clip_norm.",
+      state_.bad_steps_in_row, step + 1 - state_.bad_steps_in_row, step, t.max_bad_steps);
   return r;
 }
 
@@ -139,7 +146,8 @@ TrainOutcome Trainer::run() {
       const EvalResult e = evaluate();
       if (log_) log_->eval(done, e);
     }
-    if (!run_dir_.empty() && ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || last)) save_checkpoint();
+    if (!run_dir_.empty() && ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || last))
+      save_checkpoint();
     if (stop_requested()) {
       if (!run_dir_.empty() && last_checkpoint_step_ != done) save_checkpoint();
       return TrainOutcome::STOPPED;
@@ -164,12 +172,15 @@ void Trainer::log_progress(const StepResult& r) {
     rec.step = done;
     rec.total_steps = t.steps;
     const double finite = static_cast<double>(window_.finite_steps);
-    rec.loss = window_.finite_steps ? window_.loss / finite : std::numeric_limits<double>::quiet_NaN();
-    rec.accuracy = window_.finite_steps ? window_.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
+    rec.loss =
+        window_.finite_steps ? window_.loss / finite : std::numeric_limits<double>::quiet_NaN();
+    rec.accuracy =
+        window_.finite_steps ? window_.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
     rec.lr = r.lr;
     rec.grad_norm = r.grad_norm;
     rec.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
-    rec.eta_seconds = window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
+    rec.eta_seconds =
+        window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;
     log_->train(rec);
   }

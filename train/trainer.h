@@ -23,7 +23,7 @@
 namespace masklm {
 
 struct StepResult {
-  int64_t step = 0;  // 0-based index of the step just done
+  int64_t step = 0;               // 0-based index of the step just done
   double loss = 0, accuracy = 0;  // over the global batch (NaN when the loss was not finite)
   double lr = 0, grad_norm = 0;
   int64_t tokens = 0, predictions = 0;

@@ -16,22 +16,28 @@ TrainingData open_synthetic(const RunConfig& config) {
   const TrainConfig& t = config.train;
   SyntheticTask task;
   task.vocab_size = r.get("vocab_size", task.vocab_size);
-  MASKLM_CHECK(task.vocab_size >= 3, "config key 'data.vocab_size' must be at least 3, got {}", task.vocab_size);
+  MASKLM_CHECK(task.vocab_size >= 3, "config key 'data.vocab_size' must be at least 3, got {}",
+               task.vocab_size);
   task.period = r.get("period", task.period);
   MASKLM_CHECK(task.period >= 1, "config key 'data.period' must be positive, got {}", task.period);
   task.mask_rate = r.get("mask_rate", task.mask_rate);
-  MASKLM_CHECK(task.mask_rate > 0 && task.mask_rate < 1, "config key 'data.mask_rate' must be in (0, 1), got {}",
-               task.mask_rate);
+  MASKLM_CHECK(task.mask_rate > 0 && task.mask_rate < 1,
+               "config key 'data.mask_rate' must be in (0, 1), got {}", task.mask_rate);
   task.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(t.seed)));
   r.finish();
   task.seq_len = t.seq_len;
   task.sequences = t.batch_size;
   if (!config.masking.is_null())
-    log_warn("the synthetic source masks by itself at data.mask_rate = {}; the masking section is not used",
-             task.mask_rate);
+    log_warn(
+        "the synthetic source masks by itself at data.mask_rate = {}; the masking section is not "
+        "used",
+        task.mask_rate);
 
-  log_info("synthetic task: V = {}, period {}; a model that ignores context cannot go below ln({}) = {:.3f} nats",
-           task.vocab_size, task.period, task.vocab_size - 1, std::log(static_cast<double>(task.vocab_size - 1)));
+  log_info(
+      "synthetic task: V = {}, period {}; a model that ignores context cannot go below ln({}) = "
+      "{:.3f} nats",
+      task.vocab_size, task.period, task.vocab_size - 1,
+      std::log(static_cast<double>(task.vocab_size - 1)));
 
   SyntheticTask validation = task;
   validation.seed = t.eval_seed;
