@@ -128,4 +128,9 @@ void scale_inplace(Ctx& ctx, const Tensor& x, double s);
 // x = 0.
 void fill_zero(Ctx& ctx, const Tensor& x);
 
+// Waits until the context's device has finished every op issued so far. On a GPU it also
+// throws masklm::Error for bad inputs the kernels found (ids out of range, bad cu_seqlens),
+// which they report instead of reading out of bounds. A no-op on the CPU.
+void synchronize(Ctx& ctx);
+
 }  // namespace masklm

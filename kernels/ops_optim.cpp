@@ -1,4 +1,5 @@
-// Entry points of the optimizer and flat-buffer ops: validate, check devices, dispatch to cpu:: or cuda::.
+// Entry points of the optimizer and flat-buffer ops (validate, check devices, dispatch to
+// cpu:: or cuda::), and synchronize().
 #include <cmath>
 
 #include "kernels/cpu/adamw.h"
@@ -7,6 +8,9 @@
 #include "kernels/cuda/optim.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
+#if MASKLM_WITH_CUDA
+#include "runtime/cuda_context.h"  // synchronize() calls CudaContext::synchronize
+#endif  // MASKLM_WITH_CUDA
 
 namespace masklm {
 
@@ -62,6 +66,10 @@ void fill_zero(Ctx& ctx, const Tensor& x) {
   if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { cuda::fill_zero(cc, x.ptr<float>(), x.numel()); }))
     return;
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::fill_zero<T>(x.ptr<T>(), x.numel()); });
+}
+
+void synchronize(Ctx& ctx) {
+  run_on_cuda(ctx, DType::F32, "synchronize", [](auto& cc) { cc.synchronize(); });
 }
 
 }  // namespace masklm

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/device.h"
+
 namespace masklm {
 
 namespace {
@@ -22,14 +24,16 @@ size_t measure_activations(const ModelConfig& config, Capacity cap, DType dtype)
 
 }  // namespace
 
-MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype)
-    : config_(config), capacity_(capacity), dtype_(dtype) {
+MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, Device device)
+    : config_(config), capacity_(capacity), dtype_(dtype), device_(device) {
   config_.validate();
   MASKLM_CHECK(dtype == DType::F32 || dtype == DType::F64, "MlmModel computes in F32 or F64, not {}",
                dtype_name(dtype));
-  param_arena_ = Arena(measure_params(config_, dtype), Device::CPU);
-  grad_arena_ = Arena(measure_params(config_, dtype), Device::CPU);
-  act_arena_ = Arena(measure_activations(config_, capacity_, dtype), Device::CPU);
+  MASKLM_CHECK(device == Device::CPU || dtype == DType::F32, "the CUDA backend computes in F32, not {}",
+               dtype_name(dtype));
+  param_arena_ = Arena(measure_params(config_, dtype), device_);
+  grad_arena_ = Arena(measure_params(config_, dtype), device_);
+  act_arena_ = Arena(measure_activations(config_, capacity_, dtype), device_);
   params_ = layout_params(config_, param_arena_, dtype);
   grads_ = layout_params(config_, grad_arena_, dtype);
   layout_activations(config_, capacity_, act_arena_, dtype, acts_, scratch_);
@@ -38,6 +42,25 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype)
   param_arena_.zero();
   grad_arena_.zero();
   act_arena_.zero();
+  if (device_ != Device::CPU) {
+    batch_arrays_ = BatchArrays(capacity_, device_);
+    host_losses_.resize(static_cast<size_t>(capacity_.max_predictions));
+    host_correct_.resize(static_cast<size_t>(capacity_.max_predictions));
+  }
+}
+
+void MlmModel::init_weights(uint64_t seed) {
+  if (device_ == Device::CPU) {
+    init_params(params_, config_, seed);
+    return;
+  }
+  // The same layout on a host arena, so the initialized bytes copy over in one piece
+  // (padding between tensors included, zero on both sides).
+  Arena host(param_arena_.used(), Device::CPU);
+  const ParamLayout host_params = layout_params(config_, host, dtype_);
+  host.zero();
+  init_params(host_params, config_, seed);
+  copy_tensor(param_arena_.flat(DType::F32), host.flat(DType::F32));
 }
 
 void MlmModel::set_vocab_chunk(int64_t chunk) {
@@ -53,19 +76,27 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
   MASKLM_CHECK(batch.num_predictions() <= capacity_.max_predictions,
                "batch has {} predictions, the model was sized for {}", batch.num_predictions(),
                capacity_.max_predictions);
-  MASKLM_CHECK(ctx.device == Device::CPU, "MlmModel runs on the CPU backend in this build");
-  batch_ = BatchTensors{host_view(batch.tokens), host_view(batch.positions), host_view(batch.types),
-                        host_view(batch.cu_seqlens), host_view(batch.predict_index), host_view(batch.labels),
-                        batch.num_tokens(), batch.num_predictions()};
+  MASKLM_CHECK(ctx.device == device_, "the model lives on the {}, the Ctx is for the {}",
+               device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
+  batch_ = batch_arrays_.load(batch);
   encoder_out_ = encoder_forward(ctx, config_, params_.params, acts_, batch_, dropout);
   mlm_head_forward(ctx, config_, params_.params, acts_, batch_, encoder_out_, vocab_chunk_);
 
   MlmStats stats;
   stats.predictions = batch_.num_predictions;
-  const int32_t* correct = acts_.correct.ptr<int32_t>();
+  Tensor losses = acts_.losses.rows(0, stats.predictions), correct_flags = acts_.correct.rows(0, stats.predictions);
+  if (device_ != Device::CPU) {
+    synchronize(ctx);  // reports bad inputs the kernels found
+    const Tensor host_losses = host_tensor(host_losses_.data(), losses.shape);
+    const Tensor host_correct = host_tensor(host_correct_.data(), correct_flags.shape);
+    copy_tensor(host_losses, losses);
+    copy_tensor(host_correct, correct_flags);
+    losses = host_losses, correct_flags = host_correct;
+  }
+  const int32_t* correct = correct_flags.ptr<int32_t>();
   double sum = 0;
   for (int64_t p = 0; p < stats.predictions; ++p) {
-    sum += dtype_ == DType::F64 ? acts_.losses.ptr<double>()[p] : acts_.losses.ptr<float>()[p];
+    sum += dtype_ == DType::F64 ? losses.ptr<double>()[p] : losses.ptr<float>()[p];
     stats.correct += correct[p];
   }
   stats.loss = sum / static_cast<double>(stats.predictions);

@@ -1,9 +1,11 @@
 // MlmModel owns one encoder with its sparse MLM head: the flat parameter and gradient
-// buffers (same layout), and the activation arena sized once for the largest micro-batch.
-// Nothing is allocated by forward() or backward().
+// buffers (same layout), the activation arena sized once for the largest micro-batch, and
+// (on a GPU) the device buffers a batch's index arrays are copied into. All of them live on
+// the model's device. Nothing is allocated by forward() or backward().
 #pragma once
 
 #include "model/batch.h"
+#include "model/batch_arrays.h"
 #include "model/encoder.h"
 #include "model/mlm_head.h"
 
@@ -17,13 +19,15 @@ struct MlmStats {
 
 class MlmModel {
  public:
-  // dtype F32 for training, F64 for gradient checks. CPU only until the CUDA backend lands.
-  MlmModel(const ModelConfig& config, Capacity capacity, DType dtype = DType::F32);
+  // dtype F32 for training, F64 for gradient checks (CPU only); device CPU or CUDA (then
+  // every call takes a Ctx on that GPU).
+  MlmModel(const ModelConfig& config, Capacity capacity, DType dtype = DType::F32, Device device = Device::CPU);
 
-  void init_weights(uint64_t seed) { init_params(params_, config_, seed); }
+  // Initializes on the host and copies to the device, so every device gets the same weights.
+  void init_weights(uint64_t seed);
 
-  // Forward pass with loss; keeps what backward() needs. `batch` must stay alive and
-  // unchanged until backward().
+  // Forward pass with loss; keeps what backward() needs. On the CPU `batch` must stay alive
+  // and unchanged until backward() (a GPU keeps its own copy).
   MlmStats forward(Ctx& ctx, const Batch& batch, const DropoutPlan& dropout);
   // Accumulates the gradients of the last forward's mean loss into grads().
   void backward(Ctx& ctx, const DropoutPlan& dropout);
@@ -39,6 +43,7 @@ class MlmModel {
   Arena& param_arena() { return param_arena_; }
   Arena& grad_arena() { return grad_arena_; }
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   Capacity capacity() const { return capacity_; }
   int64_t vocab_chunk() const { return vocab_chunk_; }
   void set_vocab_chunk(int64_t chunk);
@@ -47,12 +52,16 @@ class MlmModel {
   ModelConfig config_;
   Capacity capacity_;
   DType dtype_;
+  Device device_;
   int64_t vocab_chunk_ = 4096;
   Arena param_arena_, grad_arena_, act_arena_;
   ParamLayout params_, grads_;
   Activations acts_;
   GradScratch scratch_;
+  BatchArrays batch_arrays_;
   BatchTensors batch_;
+  std::vector<float> host_losses_;     // (max P) copies of a GPU forward's losses and
+  std::vector<int32_t> host_correct_;  // correct flags, for the statistics
   Tensor encoder_out_;
 };
 
