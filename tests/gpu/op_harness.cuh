@@ -1,0 +1,154 @@
+// The shared harness of the GPU op tests (STYLE.md points 2-5): every op runs on the CPU
+// (the reference) and on the GPU from the same host inputs, and the GPU results must
+//  - leave the guard bands around every device buffer untouched (out-of-bounds writes),
+//  - have NaN/Inf exactly where the reference has them,
+//  - be non-vacuous (the reference is not all zeros),
+//  - and agree with the reference within the dtype's NMSE bound (or bitwise, where the GPU
+//    adds in the CPU's order).
+// Every test body starts with MASKLM_SKIP_WITHOUT_GPU(), so GPU-less machines skip cleanly.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "runtime/cuda_context.h"
+#include "runtime/device.h"
+
+#define MASKLM_SKIP_WITHOUT_GPU()                                                 \
+  do {                                                                            \
+    if (::masklm::cuda_devices().empty()) GTEST_SKIP() << "no CUDA device present"; \
+  } while (0)
+
+namespace masklm::gpu_testing {
+
+// Bounds on NMSE = sum (gpu - ref)^2 / sum ref^2, per dtype, defined once. fp32 results
+// that differ only in summation order and fused multiply-adds land near 1e-13; reductions
+// over thousands of terms near 1e-11.
+inline double nmse_bound(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 1e-9;
+    case DType::BF16: return 1e-4;  // 2^-8 relative rounding, squared, with headroom
+    case DType::F16: return 1e-5;
+    default: return 0.0;
+  }
+}
+
+// The bits written around every device buffer; no op writes these values by chance.
+constexpr uint32_t kGuardBits = 0x7F7FDEADu;
+constexpr int64_t kGuardElements = 1024;  // 4 KiB on each side
+
+// A device buffer of 4-byte elements with guard bands on both sides.
+class GuardedBuffer {
+ public:
+  GuardedBuffer(const void* host, int64_t count, size_t element_bytes, cudaStream_t stream)
+      : count_(count), stream_(stream) {
+    EXPECT_EQ(element_bytes, sizeof(uint32_t));
+    std::vector<uint32_t> image(static_cast<size_t>(count + 2 * kGuardElements), kGuardBits);
+    if (count > 0) std::memcpy(image.data() + kGuardElements, host, static_cast<size_t>(count) * sizeof(uint32_t));
+    base_ = static_cast<uint32_t*>(device_malloc(image.size() * sizeof(uint32_t)));
+    device_copy(base_, image.data(), image.size() * sizeof(uint32_t), stream_);
+  }
+  ~GuardedBuffer() { device_free(base_); }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+
+  void* data() const { return base_ + kGuardElements; }
+  // Number of guard elements that changed.
+  int64_t damaged_guards() const {
+    std::vector<uint32_t> image(static_cast<size_t>(count_ + 2 * kGuardElements));
+    device_copy(image.data(), base_, image.size() * sizeof(uint32_t), stream_);
+    int64_t damaged = 0;
+    for (int64_t i = 0; i < kGuardElements; ++i) {
+      damaged += image[static_cast<size_t>(i)] != kGuardBits;
+      damaged += image[static_cast<size_t>(count_ + kGuardElements + i)] != kGuardBits;
+    }
+    return damaged;
+  }
+
+ private:
+  uint32_t* base_ = nullptr;
+  int64_t count_;
+  cudaStream_t stream_;
+};
+
+// One GPU, its Ctx, and the guarded device copies of a test's tensors.
+class GpuOps {
+ public:
+  CudaContext cuda;
+  Ctx ctx{Device::CUDA, &cuda};
+
+  // A device copy of `host` viewed as `shape` (F32 or I32).
+  template <typename T> Tensor up(const std::vector<T>& host, Shape shape) {
+    static_assert(sizeof(T) == 4, "guarded buffers hold 4-byte elements");
+    EXPECT_EQ(shape.numel(), static_cast<int64_t>(host.size()));
+    buffers_.push_back(std::make_unique<GuardedBuffer>(host.data(), shape.numel(), sizeof(T), cuda.stream()));
+    return Tensor{buffers_.back()->data(), shape, dtype_of<T>(), Device::CUDA};
+  }
+  template <typename T> Tensor up(const std::vector<T>& host) {
+    return up(host, Shape{static_cast<int64_t>(host.size())});
+  }
+  // An output the op must overwrite completely: filled with NaN, so a missed element fails.
+  Tensor output(Shape shape) {
+    return up(std::vector<float>(static_cast<size_t>(shape.numel()), std::nanf("")), shape);
+  }
+  // The values of a device tensor made by up()/output(); reports kernel-raised errors.
+  template <typename T> std::vector<T> down(const Tensor& t) {
+    cuda.synchronize();
+    std::vector<T> host(static_cast<size_t>(t.numel()));
+    copy_tensor(host_tensor(host, t.shape), t, cuda.stream());
+    return host;
+  }
+  // Every buffer's guard bands are intact (call at the end of each test).
+  void expect_guards_intact() {
+    cuda.synchronize();
+    for (size_t b = 0; b < buffers_.size(); ++b)
+      EXPECT_EQ(buffers_[b]->damaged_guards(), 0) << "guard band of device buffer #" << b << " was written";
+  }
+
+ private:
+  std::vector<std::unique_ptr<GuardedBuffer>> buffers_;
+};
+
+// NaN/Inf in the same places, a non-zero reference, and NMSE within `bound`.
+template <typename T>
+void expect_close(const std::vector<T>& gpu, const std::vector<T>& ref, double bound, const std::string& what) {
+  ASSERT_EQ(gpu.size(), ref.size()) << what;
+  double diff = 0, norm = 0;
+  int64_t nonfinite_mismatches = 0, first_mismatch = -1;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double g = gpu[i], r = ref[i];
+    if (!std::isfinite(g) || !std::isfinite(r)) {
+      const bool same = (std::isnan(g) && std::isnan(r)) || g == r;
+      if (!same && nonfinite_mismatches++ == 0) first_mismatch = static_cast<int64_t>(i);
+      continue;
+    }
+    diff += (g - r) * (g - r);
+    norm += r * r;
+  }
+  EXPECT_EQ(nonfinite_mismatches, 0) << what << ": NaN/Inf differ from the reference, first at " << first_mismatch
+                                     << " (gpu " << gpu[static_cast<size_t>(std::max<int64_t>(first_mismatch, 0))]
+                                     << ", cpu " << ref[static_cast<size_t>(std::max<int64_t>(first_mismatch, 0))]
+                                     << ")";
+  EXPECT_GT(norm, 0.0) << what << ": the reference is all zeros, so the comparison proves nothing";
+  EXPECT_LE(diff / std::max(norm, 1e-300), bound) << what << ": NMSE above the bound";
+}
+
+// Bit-for-bit equality, for ops that compute exactly what the CPU computes.
+template <typename T> void expect_bitwise_equal(const std::vector<T>& gpu, const std::vector<T>& ref, const std::string& what) {
+  ASSERT_EQ(gpu.size(), ref.size()) << what;
+  int64_t differing = 0, first = -1;
+  for (size_t i = 0; i < ref.size(); ++i)
+    if (std::memcmp(&gpu[i], &ref[i], sizeof(T)) != 0 && differing++ == 0) first = static_cast<int64_t>(i);
+  EXPECT_EQ(differing, 0) << what << ": " << differing << " values differ in their bits, first at " << first;
+}
+
+inline Ctx cpu_ctx() { return Ctx{}; }
+
+}  // namespace masklm::gpu_testing

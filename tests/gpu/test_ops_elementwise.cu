@@ -1,0 +1,106 @@
+// GPU elementwise ops against the CPU: GELU (with extreme inputs), residual, add_inplace,
+// scale, fill_zero, and dropout, whose mask must be identical to the CPU's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "gpu/op_harness.cuh"
+#include "gradcheck.h"
+
+namespace masklm {
+namespace {
+
+using gpu_testing::cpu_ctx;
+using gpu_testing::expect_bitwise_equal;
+using gpu_testing::expect_close;
+using gpu_testing::GpuOps;
+using gpu_testing::nmse_bound;
+using testing::random_vector;
+
+// Sizes that are not multiples of a warp, a block or a Philox block of 4, plus large ones
+// that need several grid-stride rounds (hidden 771 x 513 tokens).
+class Elementwise : public ::testing::TestWithParam<int64_t> {};
+INSTANTIATE_TEST_SUITE_P(Sizes, Elementwise, ::testing::Values(1, 3, 59, 771, 59 * 127, 771 * 513));
+
+// Inputs in [-4, 4] with the extremes +-150 (exp and erf saturate) mixed in.
+std::vector<float> gelu_inputs(int64_t n, uint32_t seed) {
+  auto x = random_vector<float>(n, seed, -4, 4);
+  for (int64_t i = 0; i < n; i += 7) x[static_cast<size_t>(i)] = i % 14 == 0 ? 150.0f : -150.0f;
+  return x;
+}
+
+TEST_P(Elementwise, GeluForwardAndBackwardMatchCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  auto x = gelu_inputs(n, 1), dout = random_vector<float>(n, 2);
+  const auto din_start = random_vector<float>(n, 3);  // backward accumulates onto this
+  std::vector<float> out(static_cast<size_t>(n)), din = din_start;
+  Ctx cpu = cpu_ctx();
+  gelu_forward(cpu, host_tensor(out), host_tensor(x));
+  gelu_backward(cpu, host_tensor(din), host_tensor(dout), host_tensor(x));
+
+  GpuOps g;
+  const Tensor d_x = g.up(x), d_out = g.output({n}), d_din = g.up(din_start);
+  gelu_forward(g.ctx, d_out, d_x);
+  gelu_backward(g.ctx, d_din, g.up(dout), d_x);
+  expect_close(g.down<float>(d_out), out, nmse_bound(DType::F32), "gelu out");
+  expect_close(g.down<float>(d_din), din, nmse_bound(DType::F32), "gelu din");
+  g.expect_guards_intact();
+}
+
+TEST_P(Elementwise, ResidualAddScaleAndZeroMatchCpuBitwise) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  auto a = random_vector<float>(n, 4), b = random_vector<float>(n, 5);
+  std::vector<float> sum(static_cast<size_t>(n)), acc = a;
+  Ctx cpu = cpu_ctx();
+  residual_forward(cpu, host_tensor(sum), host_tensor(a), host_tensor(b));
+  add_inplace(cpu, host_tensor(acc), host_tensor(b));
+  scale_inplace(cpu, host_tensor(acc), -0.37);
+
+  GpuOps g;
+  const Tensor d_a = g.up(a), d_b = g.up(b), d_sum = g.output({n}), d_acc = g.up(a), d_zero = g.up(b);
+  residual_forward(g.ctx, d_sum, d_a, d_b);
+  add_inplace(g.ctx, d_acc, d_b);
+  scale_inplace(g.ctx, d_acc, -0.37);
+  fill_zero(g.ctx, d_zero);
+  expect_bitwise_equal(g.down<float>(d_sum), sum, "residual");
+  expect_bitwise_equal(g.down<float>(d_acc), acc, "add_inplace then scale_inplace");
+  expect_bitwise_equal(g.down<float>(d_zero), std::vector<float>(static_cast<size_t>(n), 0.0f), "fill_zero");
+  g.expect_guards_intact();
+}
+
+// The same key drops the same elements on both backends, and kept values are bitwise equal
+// (both multiply by the same host-computed 1 / (1 - p)); the backward recomputes that mask.
+TEST_P(Elementwise, DropoutMaskAndValuesAreIdenticalToCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  const RngKey key{.seed = 0xfeed'beef'1234ull, .step = 9, .rank = 2, .stream = RngStream::HIDDEN_DROPOUT,
+                   .substream = 5};
+  for (const float p : {0.0f, 0.1f, 0.5f}) {
+    auto x = random_vector<float>(n, 6, 0.5, 1.5);  // never 0, so a 0 output means dropped
+    auto dout = random_vector<float>(n, 7);
+    const auto din_start = random_vector<float>(n, 8);
+    std::vector<float> out(static_cast<size_t>(n)), din = din_start;
+    Ctx cpu = cpu_ctx();
+    dropout_forward(cpu, host_tensor(out), host_tensor(x), p, key);
+    dropout_backward(cpu, host_tensor(din), host_tensor(dout), p, key);
+
+    GpuOps g;
+    const Tensor d_out = g.output({n}), d_inplace = g.up(x), d_din = g.up(din_start);
+    dropout_forward(g.ctx, d_out, g.up(x), p, key);
+    dropout_forward(g.ctx, d_inplace, d_inplace, p, key);  // out may alias in
+    dropout_backward(g.ctx, d_din, g.up(dout), p, key);
+    const auto gpu_out = g.down<float>(d_out);
+    int64_t mask_differences = 0;
+    for (size_t i = 0; i < out.size(); ++i) mask_differences += (gpu_out[i] == 0.0f) != (out[i] == 0.0f);
+    EXPECT_EQ(mask_differences, 0) << "p = " << p;
+    expect_bitwise_equal(gpu_out, out, "dropout out");
+    expect_bitwise_equal(g.down<float>(d_inplace), out, "in-place dropout");
+    expect_bitwise_equal(g.down<float>(d_din), din, "dropout din");
+    g.expect_guards_intact();
+  }
+}
+
+}  // namespace
+}  // namespace masklm

@@ -1,0 +1,89 @@
+// GPU sparse MLM cross-entropy against the CPU: vocabularies 30522 and 50265, hidden 59 and
+// 771, one to many chunks (including a last chunk of a different width), with and without
+// the bias; argmax (correct) must agree exactly.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "gpu/op_harness.cuh"
+#include "gradcheck.h"
+
+namespace masklm {
+namespace {
+
+using gpu_testing::cpu_ctx;
+using gpu_testing::expect_bitwise_equal;
+using gpu_testing::expect_close;
+using gpu_testing::GpuOps;
+using gpu_testing::nmse_bound;
+using testing::random_vector;
+
+struct XentCase {
+  int64_t P, C, V, chunk;
+  bool bias;
+};
+class MlmXentGpu : public ::testing::TestWithParam<XentCase> {};
+INSTANTIATE_TEST_SUITE_P(Shapes, MlmXentGpu,
+                         ::testing::Values(XentCase{1, 59, 30522, 4096, true}, XentCase{37, 771, 30522, 30522, false},
+                                           XentCase{130, 59, 50265, 4096, true}, XentCase{37, 771, 50265, 1000, true},
+                                           XentCase{5, 64, 50265, 100000, true}));
+
+TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [P, C, V, chunk, with_bias] = GetParam();
+  std::mt19937 rng(5);
+  std::vector<int32_t> labels(static_cast<size_t>(P));
+  for (auto& l : labels) l = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
+  labels[0] = static_cast<int32_t>(V - 1);  // the last entry of the last chunk
+  auto h = random_vector<float>(P * C, 1), emb = random_vector<float>(V * C, 2, -0.1, 0.1);
+  auto bias = random_vector<float>(V, 3);
+  // demb and dbias start at zero: their gradients (~ 1 / (P V)) would vanish next to noise
+  // of order 1 in the NMSE; accumulation is checked below by running the backward twice.
+  const auto dh0 = random_vector<float>(P * C, 4);
+  const std::vector<float> demb0(static_cast<size_t>(V * C), 0.0f), dbias0(static_cast<size_t>(V), 0.0f);
+  const double loss_scale = 1.0 / static_cast<double>(P);
+  std::vector<float> losses(static_cast<size_t>(P)), lse(static_cast<size_t>(P));
+  std::vector<int32_t> correct(static_cast<size_t>(P));
+  std::vector<float> dh = dh0, demb = demb0, dbias = dbias0;
+  Ctx cpu = cpu_ctx();
+  const Tensor cpu_bias = with_bias ? host_tensor(bias) : Tensor{};
+  mlm_xent_forward(cpu, host_tensor(losses), host_tensor(lse), host_tensor(correct), host_tensor(h, {P, C}),
+                   host_tensor(emb, {V, C}), cpu_bias, host_tensor(labels), chunk);
+  mlm_xent_backward(cpu, host_tensor(dh, {P, C}), host_tensor(demb, {V, C}), with_bias ? host_tensor(dbias) : Tensor{},
+                    host_tensor(h, {P, C}), host_tensor(emb, {V, C}), cpu_bias, host_tensor(labels), host_tensor(lse),
+                    loss_scale, chunk);
+
+  GpuOps g;
+  const Tensor d_h = g.up(h, {P, C}), d_emb = g.up(emb, {V, C}), d_labels = g.up(labels);
+  const Tensor d_bias = with_bias ? g.up(bias) : Tensor{};
+  const Tensor d_losses = g.output({P}), d_lse = g.output({P});
+  const Tensor d_correct = g.up(std::vector<int32_t>(static_cast<size_t>(P), -7));
+  const Tensor d_dh = g.up(dh0, {P, C}), d_demb = g.up(demb0, {V, C}), d_dbias = g.up(dbias0);
+  mlm_xent_forward(g.ctx, d_losses, d_lse, d_correct, d_h, d_emb, d_bias, d_labels, chunk);
+  // The backward gets the CPU's lse, so it is compared on identical inputs.
+  mlm_xent_backward(g.ctx, d_dh, d_demb, with_bias ? d_dbias : Tensor{}, d_h, d_emb, d_bias, d_labels, g.up(lse),
+                    loss_scale, chunk);
+  const double bound = nmse_bound(DType::F32);
+  expect_close(g.down<float>(d_losses), losses, bound, "losses");
+  expect_close(g.down<float>(d_lse), lse, bound, "lse");
+  expect_bitwise_equal(g.down<int32_t>(d_correct), correct, "correct");
+  expect_close(g.down<float>(d_dh), dh, bound, "dh");
+  const auto gpu_demb = g.down<float>(d_demb), gpu_dbias = g.down<float>(d_dbias);
+  expect_close(gpu_demb, demb, bound, "demb");
+  if (with_bias) expect_close(gpu_dbias, dbias, bound, "dbias");
+
+  // A second identical backward adds the same bits again (deterministic), and g + g is
+  // exact: the gradients must now be exactly twice the first ones.
+  mlm_xent_backward(g.ctx, Tensor{}, d_demb, with_bias ? d_dbias : Tensor{}, d_h, d_emb, d_bias, d_labels, g.up(lse),
+                    loss_scale, chunk);
+  auto twice = [](std::vector<float> v) {
+    for (float& x : v) x *= 2.0f;
+    return v;
+  };
+  expect_bitwise_equal(g.down<float>(d_demb), twice(gpu_demb), "demb after two backwards");
+  expect_bitwise_equal(g.down<float>(d_dbias), twice(gpu_dbias), "dbias after two backwards");
+  g.expect_guards_intact();
+}
+
+}  // namespace
+}  // namespace masklm
