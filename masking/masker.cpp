@@ -88,8 +88,10 @@ void Masker::mask_sequence(std::span<const int32_t> ids, const MaskRates& rates,
   const SequenceMasking m = mask(ids, rates, key, sequence);
   const auto offset = static_cast<int32_t>(out.tokens.size());
   out.add_sequence(m.input, 0);
-  for (size_t t = 0; t < ids.size(); ++t)
+  for (size_t t = 0; t < ids.size(); ++t) {
+    out.corrupted.push_back(m.corruption[t] != Corruption::NONE);
     if (m.predicted[t]) out.add_prediction(offset + static_cast<int32_t>(t), ids[t]);
+  }
 }
 
 }  // namespace masklm

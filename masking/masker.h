@@ -56,7 +56,8 @@ class Masker {
   SequenceMasking mask(std::span<const int32_t> ids, const MaskRates& rates, const RngKey& key,
                        uint64_t sequence) const;
   // mask(), then appends the sequence to `out`: its corrupted input with positions from 0,
-  // and one prediction (flat index, original id) per predicted token.
+  // its corruption flags, and one prediction (flat index, original id) per predicted token.
+  // `out` must hold flags for all its earlier tokens (as batches built by masking do).
   void mask_sequence(std::span<const int32_t> ids, const MaskRates& rates, const RngKey& key,
                      uint64_t sequence, Batch& out) const;
 

@@ -11,22 +11,32 @@ void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, D
   auto n = [&] { return arena.alloc({N}, dtype); };
   auto pc = [&] { return arena.alloc({P, C}, dtype); };
 
-  a.emb_sum = nc();
-  a.emb_out = nc();
-  a.emb_mean = n();
-  a.emb_rstd = n();
-  a.layers.assign(static_cast<size_t>(config.num_layers), {});
-  for (LayerActivations& l : a.layers) {
-    l.ln1 = nc(), l.ln1_mean = n(), l.ln1_rstd = n();
-    l.qkv = arena.alloc({N, 3 * C}, dtype);
-    l.attn = nc();
-    l.attn_lse = arena.alloc({NH * N}, dtype);
-    l.attn_proj = nc(), l.res1 = nc();
-    l.ln2 = nc(), l.ln2_mean = n(), l.ln2_rstd = n();
-    l.ffn_pre = arena.alloc({N, F}, dtype), l.ffn_act = arena.alloc({N, F}, dtype);
-    l.ffn_out = nc(), l.res2 = nc();
+  auto embedding = [&] { return EmbeddingActivations{nc(), nc(), n(), n()}; };
+  auto norm = [&] { return NormActivations{nc(), n(), n()}; };
+  auto layer_stack = [&](int64_t count) {
+    std::vector<LayerActivations> layers(static_cast<size_t>(count));
+    for (LayerActivations& l : layers) {
+      l.ln1 = nc(), l.ln1_mean = n(), l.ln1_rstd = n();
+      l.qkv = arena.alloc({N, 3 * C}, dtype);
+      l.attn = nc();
+      l.attn_lse = arena.alloc({NH * N}, dtype);
+      l.attn_proj = nc(), l.res1 = nc();
+      l.ln2 = nc(), l.ln2_mean = n(), l.ln2_rstd = n();
+      l.ffn_pre = arena.alloc({N, F}, dtype), l.ffn_act = arena.alloc({N, F}, dtype);
+      l.ffn_out = nc(), l.res2 = nc();
+    }
+    return layers;
+  };
+
+  a.emb = embedding();
+  a.layers = layer_stack(config.num_layers);
+  if (config.pre_layernorm) a.final_norm = norm();
+  if (config.skip_corrupted) {
+    a.mask_emb = embedding();
+    a.decoder_in = nc();
+    a.decoder_layers = layer_stack(config.decoder_layers);
+    if (config.pre_layernorm && config.decoder_layers > 0) a.decoder_final_norm = norm();
   }
-  if (config.pre_layernorm) a.final_out = nc(), a.final_mean = n(), a.final_rstd = n();
   a.head_in = pc(), a.head_pre = pc(), a.head_act = pc();
   a.head_out = pc(), a.head_mean = arena.alloc({P}, dtype), a.head_rstd = arena.alloc({P}, dtype);
   a.losses = arena.alloc({P}, dtype), a.lse = arena.alloc({P}, dtype);
@@ -38,6 +48,7 @@ void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, D
   s.d_qkv = arena.alloc({N, 3 * C}, dtype);
   s.d_ffn_act = arena.alloc({N, F}, dtype), s.d_ffn_pre = arena.alloc({N, F}, dtype);
   s.d_head_out = pc(), s.d_head_act = pc(), s.d_head_pre = pc(), s.d_head_in = pc();
+  if (config.skip_corrupted) s.d_encoder_out = nc(), s.d_mask_emb = nc();
 }
 
 }  // namespace masklm

@@ -30,11 +30,26 @@ struct LayerActivations {
   Tensor res2;                     // (N, C)
 };
 
+struct EmbeddingActivations {
+  Tensor sum;             // (N, C) token + position + type
+  Tensor out;             // (N, C) after LayerNorm and dropout
+  Tensor mean, rstd;      // (N)
+};
+
+struct NormActivations {
+  Tensor out, mean, rstd;  // (N, C), (N), (N)
+};
+
 struct Activations {
-  Tensor emb_sum;                              // (N, C) token + position + type
-  Tensor emb_out, emb_mean, emb_rstd;          // (N, C) after LN and dropout, (N), (N)
-  std::vector<LayerActivations> layers;
-  Tensor final_out, final_mean, final_rstd;    // (N, C), pre-LN final LayerNorm
+  EmbeddingActivations emb;
+  std::vector<LayerActivations> layers;  // the encoder stack
+  NormActivations final_norm;            // pre-LN only
+  // Skip-corrupted model only: [MASK] embeddings of the corrupted positions, the
+  // decoder's input (encoder outputs and those embeddings, in token order), its stack.
+  EmbeddingActivations mask_emb;
+  Tensor decoder_in;                     // (N, C)
+  std::vector<LayerActivations> decoder_layers;
+  NormActivations decoder_final_norm;    // pre-LN with a decoder only
   // Sparse head, (P, ...) rows only.
   Tensor head_in, head_pre, head_act;          // (P, C) gathered, dense, GELU
   Tensor head_out, head_mean, head_rstd;       // (P, C) after LN, (P), (P)
@@ -50,6 +65,7 @@ struct GradScratch {
   Tensor d_qkv;                   // (N, 3C)
   Tensor d_ffn_act, d_ffn_pre;    // (N, F)
   Tensor d_head_out, d_head_act, d_head_pre, d_head_in;  // (P, C)
+  Tensor d_encoder_out, d_mask_emb;  // (N, C), skip-corrupted model only
 };
 
 // Carves both from `arena` (use Arena::measuring() first to size it).

@@ -18,6 +18,12 @@ void Batch::add_prediction(int32_t index, int32_t label) {
   labels.push_back(label);
 }
 
+int64_t Batch::num_corrupted() const {
+  int64_t n = 0;
+  for (uint8_t c : corrupted) n += c != 0;
+  return n;
+}
+
 void Batch::validate(int64_t vocab_size, int64_t max_positions, int64_t type_vocab_size) const {
   const int64_t n = num_tokens();
   MASKLM_CHECK(n > 0, "batch has no tokens");
@@ -25,6 +31,8 @@ void Batch::validate(int64_t vocab_size, int64_t max_positions, int64_t type_voc
                positions.size(), n);
   MASKLM_CHECK(types.empty() || types.size() == tokens.size(), "batch has {} type ids for {} tokens",
                types.size(), n);
+  MASKLM_CHECK(corrupted.empty() || corrupted.size() == tokens.size(), "batch has {} corruption flags for {} tokens",
+               corrupted.size(), n);
   MASKLM_CHECK(cu_seqlens.size() >= 2 && cu_seqlens.front() == 0 && cu_seqlens.back() == n,
                "cu_seqlens must start at 0 and end at the token count {}", n);
   for (size_t b = 1; b < cu_seqlens.size(); ++b)

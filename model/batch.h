@@ -17,6 +17,7 @@ struct Batch {
   std::vector<int32_t> cu_seqlens;    // (B + 1)
   std::vector<int32_t> predict_index; // (P) flat indices of predicted tokens
   std::vector<int32_t> labels;        // (P) target ids
+  std::vector<uint8_t> corrupted;     // (N) 1 where masking replaced the token, or empty
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
   int64_t num_sequences() const { return cu_seqlens.empty() ? 0 : static_cast<int64_t>(cu_seqlens.size()) - 1; }
@@ -26,6 +27,8 @@ struct Batch {
   void add_sequence(const std::vector<int32_t>& ids, int32_t first_position = 0);
   // Marks flat token `index` as predicted with target `label`.
   void add_prediction(int32_t index, int32_t label);
+  // Number of corrupted tokens (0 when `corrupted` is empty).
+  int64_t num_corrupted() const;
   // Throws masklm::Error unless the arrays are consistent (sizes, offsets, index ranges).
   void validate(int64_t vocab_size, int64_t max_positions, int64_t type_vocab_size) const;
 };

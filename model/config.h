@@ -24,6 +24,13 @@ struct ModelConfig {
   double layer_norm_eps = 1e-12;
   double initializer_range = 0.02;
   int64_t pad_token_id = 0;
+  // Skip-corrupted (MAE-style) pretraining: the encoder sees only uncorrupted tokens; a
+  // shallow decoder of decoder_layers blocks sees the encoder outputs plus [MASK]
+  // embeddings (token mask_token_id) at the corrupted positions. Fine-tuning and export
+  // use the encoder alone.
+  bool skip_corrupted = false;
+  int64_t decoder_layers = 0;
+  int64_t mask_token_id = -1;
 
   int64_t head_size() const { return hidden_size / num_heads; }  // HS
   // Throws masklm::Error naming the first impossible field.

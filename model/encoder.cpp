@@ -4,10 +4,12 @@ namespace masklm {
 
 namespace {
 
-// Dropout sites: the embedding output, then two per layer (attention projection, FFN).
-uint32_t dropout_site_embedding() { return 0; }
-uint32_t dropout_site_attn_proj(int64_t layer) { return static_cast<uint32_t>(1 + 2 * layer); }
-uint32_t dropout_site_ffn_out(int64_t layer) { return static_cast<uint32_t>(2 + 2 * layer); }
+// Hidden-dropout sites: the embedding outputs first (see kEmbeddingDropoutSites), then two
+// per layer (attention projection, FFN). Layers are numbered across both stacks, the
+// decoder's after the encoder's, so no two sites of a step share a key.
+constexpr uint32_t kEmbeddingDropoutSites = 2;
+uint32_t dropout_site_attn_proj(int64_t layer) { return static_cast<uint32_t>(kEmbeddingDropoutSites + 2 * layer); }
+uint32_t dropout_site_ffn_out(int64_t layer) { return static_cast<uint32_t>(kEmbeddingDropoutSites + 1 + 2 * layer); }
 
 RngKey site_key(const DropoutPlan& d, RngStream stream, uint32_t site) {
   RngKey k = d.key;
@@ -50,16 +52,33 @@ LayerActivations batch_rows(const LayerActivations& l, int64_t n, int64_t num_he
   return v;
 }
 
-Tensor batch_types(const ModelConfig& cfg, const Activations& acts, const BatchTensors& b) {
+Tensor batch_types(const ModelConfig& cfg, const Tensor& zero_types, const BatchTensors& b) {
   if (!b.types.empty() || cfg.type_vocab_size == 0) return b.types;
-  return acts.zero_types.rows(0, b.num_tokens);  // Hugging Face's default: every token type 0
+  return zero_types.rows(0, b.num_tokens);  // Hugging Face's default: every token type 0
 }
 
-// Layer input for layer l: the embedding output or the previous layer's output.
-Tensor layer_input(const ModelConfig& cfg, const Activations& acts, int64_t l, int64_t n) {
-  if (l == 0) return acts.emb_out.rows(0, n);
-  const LayerActivations& prev = acts.layers[static_cast<size_t>(l - 1)];
-  return (cfg.pre_layernorm ? prev.res2 : prev.ln2).rows(0, n);
+// The parameters, gradients and activations of one stack, and its first global layer index.
+struct StackParts {
+  const std::vector<LayerParams>& layers;
+  Tensor final_ln_weight, final_ln_bias;  // empty: the stack has no final LayerNorm
+  int64_t first_layer;
+};
+StackParts stack_parts(const ModelConfig& cfg, const ModelParams& p, Stack stack) {
+  if (stack == Stack::ENCODER) return {p.layers, p.final_ln_weight, p.final_ln_bias, 0};
+  return {p.decoder_layers, p.decoder_final_ln_weight, p.decoder_final_ln_bias, cfg.num_layers};
+}
+const std::vector<LayerActivations>& stack_acts(const Activations& a, Stack stack) {
+  return stack == Stack::ENCODER ? a.layers : a.decoder_layers;
+}
+const NormActivations& stack_norm(const Activations& a, Stack stack) {
+  return stack == Stack::ENCODER ? a.final_norm : a.decoder_final_norm;
+}
+
+// Input of layer l of a stack whose input is x: x or the previous layer's output.
+Tensor layer_input(const ModelConfig& cfg, const std::vector<LayerActivations>& acts, const Tensor& x, int64_t l) {
+  if (l == 0) return x;
+  const LayerActivations& prev = acts[static_cast<size_t>(l - 1)];
+  return (cfg.pre_layernorm ? prev.res2 : prev.ln2).rows(0, x.size(0));
 }
 
 struct LayerBackward {
@@ -69,11 +88,12 @@ struct LayerBackward {
   const LayerParams& g;
   const LayerActivations& a;
   GradScratch& s;
-  const BatchTensors& batch;
+  const Tensor& cu_seqlens;
+  int64_t n;  // tokens in this stack's input
   const DropoutPlan& dropout;
-  int64_t layer;
+  int64_t layer;  // global index across both stacks
 
-  Tensor scratch(const Tensor& buf) const { return buf.rows(0, batch.num_tokens); }
+  Tensor scratch(const Tensor& buf) const { return buf.rows(0, n); }
 
   // Gradient before the in-place hidden dropout at `site`, given the gradient after it.
   Tensor before_dropout(const Tensor& d, uint32_t site) const {
@@ -101,7 +121,7 @@ struct LayerBackward {
     fill_zero(ctx, d_attn);
     matmul_backward(ctx, d_attn, g.attn_out_weight, g.attn_out_bias, d_proj, a.attn, p.attn_out_weight);
     fill_zero(ctx, d_qkv);
-    attention_backward(ctx, d_qkv, d_attn, a.attn, a.qkv, a.attn_lse, batch.cu_seqlens, static_cast<int>(cfg.num_heads),
+    attention_backward(ctx, d_qkv, d_attn, a.attn, a.qkv, a.attn_lse, cu_seqlens, static_cast<int>(cfg.num_heads),
                        attention_p(cfg, dropout),
                        site_key(dropout, RngStream::ATTENTION_DROPOUT, static_cast<uint32_t>(layer)));
     matmul_backward(ctx, d_attn_in, g.qkv_weight, g.qkv_bias, d_qkv, attn_in, p.qkv_weight);
@@ -138,33 +158,58 @@ struct LayerBackward {
 
 }  // namespace
 
-Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
-                       const BatchTensors& batch, const DropoutPlan& dropout) {
+Tensor embeddings_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
+                          const EmbeddingActivations& emb, const Tensor& zero_types, const BatchTensors& batch,
+                          const DropoutPlan& dropout, uint32_t dropout_site) {
+  MASKLM_CHECK(dropout_site < kEmbeddingDropoutSites, "embedding dropout site {} out of range", dropout_site);
   const int64_t n = batch.num_tokens;
+  const Tensor sum = emb.sum.rows(0, n), out = emb.out.rows(0, n);
+  embedding_forward(ctx, sum, batch.tokens, batch.positions, batch_types(cfg, zero_types, batch),
+                    params.word_embeddings, params.position_embeddings, params.type_embeddings);
+  layernorm_forward(ctx, out, emb.mean.rows(0, n), emb.rstd.rows(0, n), sum, params.emb_ln_weight,
+                    params.emb_ln_bias, cfg.layer_norm_eps);
+  dropout_inplace(ctx, out, hidden_p(cfg, dropout), site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site));
+  return out;
+}
+
+void embeddings_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                         const EmbeddingActivations& emb, const Tensor& zero_types, GradScratch& scratch,
+                         const BatchTensors& batch, const DropoutPlan& dropout, uint32_t dropout_site,
+                         const Tensor& d_out) {
+  const int64_t n = batch.num_tokens;
+  const Tensor d_ln = dropout_grad(ctx, d_out, hidden_p(cfg, dropout),
+                                   site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site), scratch.d_tmp.rows(0, n));
+  const Tensor d_sum = scratch.d_res.rows(0, n);
+  fill_zero(ctx, d_sum);
+  layernorm_backward(ctx, d_sum, grads.emb_ln_weight, grads.emb_ln_bias, d_ln, emb.sum.rows(0, n),
+                     params.emb_ln_weight, emb.mean.rows(0, n), emb.rstd.rows(0, n));
+  embedding_backward(ctx, grads.word_embeddings, grads.position_embeddings, grads.type_embeddings, d_sum,
+                     batch.tokens, batch.positions, batch_types(cfg, zero_types, batch));
+}
+
+Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts, Stack stack,
+                     const Tensor& input, const Tensor& cu_seqlens, const DropoutPlan& dropout) {
+  const int64_t n = input.size(0);
   const double eps = cfg.layer_norm_eps;
   const float p_hidden = hidden_p(cfg, dropout);
-  const Tensor emb_sum = acts.emb_sum.rows(0, n), emb_out = acts.emb_out.rows(0, n);
-  embedding_forward(ctx, emb_sum, batch.tokens, batch.positions, batch_types(cfg, acts, batch),
-                    params.word_embeddings, params.position_embeddings, params.type_embeddings);
-  layernorm_forward(ctx, emb_out, acts.emb_mean.rows(0, n), acts.emb_rstd.rows(0, n), emb_sum,
-                    params.emb_ln_weight, params.emb_ln_bias, eps);
-  dropout_inplace(ctx, emb_out, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_embedding()));
-
-  Tensor x = emb_out;
-  for (int64_t l = 0; l < cfg.num_layers; ++l) {
-    const LayerParams& p = params.layers[static_cast<size_t>(l)];
-    const LayerActivations a = batch_rows(acts.layers[static_cast<size_t>(l)], n, cfg.num_heads);
+  const StackParts parts = stack_parts(cfg, params, stack);
+  const std::vector<LayerActivations>& layer_acts = stack_acts(acts, stack);
+  Tensor x = input;
+  for (size_t l = 0; l < parts.layers.size(); ++l) {
+    const int64_t layer = parts.first_layer + static_cast<int64_t>(l);
+    const LayerParams& p = parts.layers[l];
+    const LayerActivations a = batch_rows(layer_acts[l], n, cfg.num_heads);
     Tensor attn_in = x;
     if (cfg.pre_layernorm) {
       layernorm_forward(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, x, p.ln1_weight, p.ln1_bias, eps);
       attn_in = a.ln1;
     }
     matmul_forward(ctx, a.qkv, attn_in, p.qkv_weight, p.qkv_bias);
-    attention_forward(ctx, a.attn, a.attn_lse, a.qkv, batch.cu_seqlens, static_cast<int>(cfg.num_heads),
+    attention_forward(ctx, a.attn, a.attn_lse, a.qkv, cu_seqlens, static_cast<int>(cfg.num_heads),
                       attention_p(cfg, dropout),
-                      site_key(dropout, RngStream::ATTENTION_DROPOUT, static_cast<uint32_t>(l)));
+                      site_key(dropout, RngStream::ATTENTION_DROPOUT, static_cast<uint32_t>(layer)));
     matmul_forward(ctx, a.attn_proj, a.attn, p.attn_out_weight, p.attn_out_bias);
-    dropout_inplace(ctx, a.attn_proj, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_attn_proj(l)));
+    dropout_inplace(ctx, a.attn_proj, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_attn_proj(layer)));
     residual_forward(ctx, a.res1, x, a.attn_proj);
 
     Tensor ffn_in;
@@ -178,7 +223,7 @@ Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& para
     matmul_forward(ctx, a.ffn_pre, ffn_in, p.ffn_in_weight, p.ffn_in_bias);
     gelu_forward(ctx, a.ffn_act, a.ffn_pre);
     matmul_forward(ctx, a.ffn_out, a.ffn_act, p.ffn_out_weight, p.ffn_out_bias);
-    dropout_inplace(ctx, a.ffn_out, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_ffn_out(l)));
+    dropout_inplace(ctx, a.ffn_out, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_ffn_out(layer)));
     if (cfg.pre_layernorm) {
       residual_forward(ctx, a.res2, a.res1, a.ffn_out);
       x = a.res2;
@@ -188,49 +233,63 @@ Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& para
       x = a.ln2;
     }
   }
-  if (cfg.pre_layernorm) {
-    const Tensor out = acts.final_out.rows(0, n);
-    layernorm_forward(ctx, out, acts.final_mean.rows(0, n), acts.final_rstd.rows(0, n), x,
-                      params.final_ln_weight, params.final_ln_bias, eps);
+  if (!parts.final_ln_weight.empty()) {
+    const NormActivations& norm = stack_norm(acts, stack);
+    const Tensor out = norm.out.rows(0, n);
+    layernorm_forward(ctx, out, norm.mean.rows(0, n), norm.rstd.rows(0, n), x, parts.final_ln_weight,
+                      parts.final_ln_bias, eps);
     x = out;
   }
   return x;
 }
 
-void encoder_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
-                      const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
-                      const DropoutPlan& dropout, const Tensor& d_out) {
-  const int64_t n = batch.num_tokens;
+Tensor stack_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                      const Activations& acts, GradScratch& scratch, Stack stack, const Tensor& input,
+                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out) {
+  const int64_t n = input.size(0);
+  const StackParts parts = stack_parts(cfg, params, stack), grad_parts = stack_parts(cfg, grads, stack);
+  const std::vector<LayerActivations>& layer_acts = stack_acts(acts, stack);
+  const int64_t layers = static_cast<int64_t>(parts.layers.size());
   const Tensor stream_a = scratch.d_stream_a.rows(0, n), stream_b = scratch.d_stream_b.rows(0, n);
   // The residual-stream gradient alternates between two buffers, layer by layer.
   auto other = [&](const Tensor& d) { return d.data == stream_a.data ? stream_b : stream_a; };
 
   Tensor d = d_out;
-  if (cfg.pre_layernorm) {
+  if (!parts.final_ln_weight.empty()) {
+    const NormActivations& norm = stack_norm(acts, stack);
     const Tensor d_x = other(d);
     fill_zero(ctx, d_x);
-    layernorm_backward(ctx, d_x, grads.final_ln_weight, grads.final_ln_bias, d, layer_input(cfg, acts, cfg.num_layers, n),
-                       params.final_ln_weight, acts.final_mean.rows(0, n), acts.final_rstd.rows(0, n));
+    layernorm_backward(ctx, d_x, grad_parts.final_ln_weight, grad_parts.final_ln_bias, d,
+                       layer_input(cfg, layer_acts, input, layers), parts.final_ln_weight, norm.mean.rows(0, n),
+                       norm.rstd.rows(0, n));
     d = d_x;
   }
-  for (int64_t l = cfg.num_layers - 1; l >= 0; --l) {
+  for (int64_t l = layers - 1; l >= 0; --l) {
     const size_t li = static_cast<size_t>(l);
-    const LayerActivations a = batch_rows(acts.layers[li], n, cfg.num_heads);
+    const LayerActivations a = batch_rows(layer_acts[li], n, cfg.num_heads);
     const Tensor d_in = other(d);
     fill_zero(ctx, d_in);
-    LayerBackward{ctx, cfg, params.layers[li], grads.layers[li], a, scratch, batch, dropout, l}.run(
-        d, layer_input(cfg, acts, l, n), d_in);
+    LayerBackward{ctx, cfg, parts.layers[li], grad_parts.layers[li], a, scratch, cu_seqlens, n, dropout,
+                  parts.first_layer + l}
+        .run(d, layer_input(cfg, layer_acts, input, l), d_in);
     d = d_in;
   }
-  const Tensor d_ln = dropout_grad(ctx, d, hidden_p(cfg, dropout),
-                                   site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_embedding()),
-                                   scratch.d_tmp.rows(0, n));
-  const Tensor d_sum = scratch.d_res.rows(0, n);
-  fill_zero(ctx, d_sum);
-  layernorm_backward(ctx, d_sum, grads.emb_ln_weight, grads.emb_ln_bias, d_ln, acts.emb_sum.rows(0, n),
-                     params.emb_ln_weight, acts.emb_mean.rows(0, n), acts.emb_rstd.rows(0, n));
-  embedding_backward(ctx, grads.word_embeddings, grads.position_embeddings, grads.type_embeddings, d_sum,
-                     batch.tokens, batch.positions, batch_types(cfg, acts, batch));
+  return d;
+}
+
+Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
+                       const BatchTensors& batch, const DropoutPlan& dropout) {
+  const Tensor x = embeddings_forward(ctx, cfg, params, acts.emb, acts.zero_types, batch, dropout, 0);
+  return stack_forward(ctx, cfg, params, acts, Stack::ENCODER, x, batch.cu_seqlens, dropout);
+}
+
+void encoder_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                      const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
+                      const DropoutPlan& dropout, const Tensor& d_out) {
+  const Tensor x = acts.emb.out.rows(0, batch.num_tokens);
+  const Tensor d_x = stack_backward(ctx, cfg, params, grads, acts, scratch, Stack::ENCODER, x, batch.cu_seqlens,
+                                    dropout, d_out);
+  embeddings_backward(ctx, cfg, params, grads, acts.emb, acts.zero_types, scratch, batch, dropout, 0, d_x);
 }
 
 }  // namespace masklm

@@ -1,6 +1,7 @@
 // The encoder's forward and backward on an unpadded batch, written once against
-// kernels/ops.h: embeddings -> L blocks (self-attention, GELU FFN; post-LN or pre-LN)
-// -> final LayerNorm for pre-LN.
+// kernels/ops.h: embeddings -> a stack of L blocks (self-attention, GELU FFN; post-LN or
+// pre-LN) -> a final LayerNorm for pre-LN. The same stack code runs the shallow decoder
+// of the skip-corrupted (MAE-style) model.
 #pragma once
 
 #include "kernels/ops.h"
@@ -24,12 +25,32 @@ struct DropoutPlan {
   bool training = false;
 };
 
-// Runs the encoder; returns its (N, C) output (a view into acts).
+enum class Stack { ENCODER, DECODER };
+
+// Token + position (+ type) embeddings -> LayerNorm -> dropout, into `emb`; returns the
+// (N, C) output. `dropout_site` tells the embedding calls of one step apart.
+Tensor embeddings_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
+                          const EmbeddingActivations& emb, const Tensor& zero_types, const BatchTensors& batch,
+                          const DropoutPlan& dropout, uint32_t dropout_site);
+// Accumulates embedding and embedding-LayerNorm gradients from d_out (N, C).
+void embeddings_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                         const EmbeddingActivations& emb, const Tensor& zero_types, GradScratch& scratch,
+                         const BatchTensors& batch, const DropoutPlan& dropout, uint32_t dropout_site,
+                         const Tensor& d_out);
+
+// Runs a layer stack (and its final LayerNorm, if it has one) on x (n, C) with sequence
+// offsets cu_seqlens; returns the (n, C) output, a view into acts.
+Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts, Stack stack,
+                     const Tensor& x, const Tensor& cu_seqlens, const DropoutPlan& dropout);
+// Accumulates the stack's parameter gradients from d_out, the gradient of its output
+// (which it may overwrite); returns the gradient of x, a view into scratch.
+Tensor stack_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                      const Activations& acts, GradScratch& scratch, Stack stack, const Tensor& x,
+                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out);
+
+// The standard encoder: embeddings, then the encoder stack.
 Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
                        const BatchTensors& batch, const DropoutPlan& dropout);
-
-// Accumulates parameter gradients into `grads` from d_out, the (N, C) gradient of the
-// encoder output (which it may overwrite).
 void encoder_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                       const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
                       const DropoutPlan& dropout, const Tensor& d_out);

@@ -59,10 +59,9 @@ ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype) 
   p.emb_ln_weight = b.add(emb + "LayerNorm.weight", {C}, ParamInit::ONES, false);
   p.emb_ln_bias = b.add(emb + "LayerNorm.bias", {C}, ParamInit::ZEROS, false);
 
-  for (int64_t l = 0; l < config.num_layers; ++l) {
-    const std::string layer = model + "encoder.layer." + std::to_string(l) + ".";
-    // HF names of the two LayerNorms differ by placement: post-LN normalizes the sublayer
-    // outputs, pre-LN the sublayer inputs.
+  // One transformer block; `layer` is its name prefix. HF names of the two LayerNorms
+  // differ by placement: post-LN normalizes the sublayer outputs, pre-LN the inputs.
+  auto add_layer = [&](const std::string& layer) {
     const std::string ln1 = layer + (pre ? "attention.LayerNorm." : "attention.output.LayerNorm.");
     const std::string ln2 = layer + (pre ? "intermediate.LayerNorm." : "output.LayerNorm.");
     LayerParams lp;
@@ -89,11 +88,20 @@ ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype) 
       lp.ln2_weight = b.add(ln2 + "weight", {C}, ParamInit::ONES, false);
       lp.ln2_bias = b.add(ln2 + "bias", {C}, ParamInit::ZEROS, false);
     }
-    p.layers.push_back(lp);
-  }
+    return lp;
+  };
+
+  for (int64_t l = 0; l < config.num_layers; ++l)
+    p.layers.push_back(add_layer(model + "encoder.layer." + std::to_string(l) + "."));
   if (pre) {
     p.final_ln_weight = b.add(model + "LayerNorm.weight", {C}, ParamInit::ONES, false);
     p.final_ln_bias = b.add(model + "LayerNorm.bias", {C}, ParamInit::ZEROS, false);
+  }
+  for (int64_t l = 0; l < config.decoder_layers; ++l)
+    p.decoder_layers.push_back(add_layer("decoder.layer." + std::to_string(l) + "."));
+  if (pre && config.decoder_layers > 0) {
+    p.decoder_final_ln_weight = b.add("decoder.LayerNorm.weight", {C}, ParamInit::ONES, false);
+    p.decoder_final_ln_bias = b.add("decoder.LayerNorm.bias", {C}, ParamInit::ZEROS, false);
   }
 
   const std::string head = pre ? "lm_head." : "cls.predictions.";

@@ -34,6 +34,9 @@ struct ModelParams {
   Tensor emb_ln_weight, emb_ln_bias;  // (C)
   std::vector<LayerParams> layers;
   Tensor final_ln_weight, final_ln_bias;  // (C), pre-LN only
+  // Skip-corrupted model only (names "decoder.*", not part of exports).
+  std::vector<LayerParams> decoder_layers;
+  Tensor decoder_final_ln_weight, decoder_final_ln_bias;  // (C), pre-LN with a decoder only
   Tensor head_dense_weight;    // (C, C)
   Tensor head_dense_bias;      // (C)
   Tensor head_ln_weight, head_ln_bias;  // (C)

@@ -1,0 +1,87 @@
+// Shared pieces of the whole-model tests: a small config, random batches and weights, and
+// the finite-difference check of every parameter tensor.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradcheck.h"
+#include "model/mlm_model.h"
+
+namespace masklm::testing {
+
+inline ModelConfig small_config(bool pre_ln) {
+  ModelConfig c;
+  c.vocab_size = 37;
+  c.hidden_size = 32;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.intermediate_size = 48;
+  c.max_position_embeddings = 16;
+  c.type_vocab_size = 2;
+  c.pre_layernorm = pre_ln;
+  c.hidden_dropout = 0.1;
+  c.attention_dropout = 0.1;
+  c.layer_norm_eps = 1e-5;
+  return c;
+}
+
+// Sequences of the given lengths with random tokens and types; ~30% predicted (the first
+// token of each sequence always).
+inline Batch random_batch(const ModelConfig& c, const std::vector<int>& lengths, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Batch b;
+  for (int len : lengths) {
+    std::vector<int32_t> ids(static_cast<size_t>(len));
+    for (auto& t : ids) t = static_cast<int32_t>(rng() % c.vocab_size);
+    const int32_t offset = static_cast<int32_t>(b.num_tokens());
+    b.add_sequence(ids);
+    for (int i = 0; i < len; ++i)
+      if (i == 0 || rng() % 10 < 3) b.add_prediction(offset + i, static_cast<int32_t>(rng() % c.vocab_size));
+  }
+  for (int64_t i = 0; i < b.num_tokens(); ++i) b.types.push_back(static_cast<int32_t>(rng() % 2));
+  return b;
+}
+
+// Gives every parameter (LayerNorm ones and zeros too) random values so no gradient hides.
+inline void randomize(const MlmModel& m, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> dist(0.0, 0.3);
+  for (const ParamEntry& e : m.params().table)
+    for (int64_t i = 0; i < e.view.numel(); ++i) e.view.ptr<double>()[i] = dist(rng);
+}
+
+// Runs forward + backward, then compares up to 24 random coordinates of every parameter
+// tensor with fourth-order central differences of the loss (relative error < 1e-6).
+inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, const DropoutPlan& dropout) {
+  Ctx ctx;
+  model.zero_grads(ctx);
+  model.forward(ctx, batch, dropout);
+  model.backward(ctx, dropout);
+  auto loss = [&] { return model.forward(ctx, batch, dropout).loss; };
+  std::mt19937 rng(5);
+  for (size_t k = 0; k < model.params().table.size(); ++k) {
+    const ParamEntry& p = model.params().table[k];
+    const ParamEntry& g = model.grads().table[k];
+    std::vector<double> analytic, numeric;
+    for (int i = 0; i < 24; ++i) {
+      const int64_t j = static_cast<int64_t>(rng() % p.view.numel());
+      analytic.push_back(g.view.ptr<double>()[j]);
+      numeric.push_back(numeric_gradient(loss, p.view.ptr<double>() + j, 1)[0]);
+    }
+    if (p.name.find("key.bias") != std::string::npos) {
+      // Softmax ignores a key bias: the gradient is exactly zero in exact arithmetic.
+      for (size_t i = 0; i < analytic.size(); ++i) {
+        EXPECT_NEAR(analytic[i], 0.0, 1e-12) << p.name;
+        EXPECT_NEAR(numeric[i], 0.0, 1e-8) << p.name;
+      }
+      continue;
+    }
+    EXPECT_LT(relative_error(analytic.data(), numeric.data(), static_cast<int64_t>(analytic.size())), 1e-6) << p.name;
+  }
+}
+
+}  // namespace masklm::testing
