@@ -1,15 +1,16 @@
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace masklm {
 
 namespace {
 
-Tensor flat_span(const ParamLayout& layout, DType dtype, size_t bytes) {
+Tensor flat_span(const ParamLayout& layout, DType dtype, int64_t elements) {
   Tensor t;
   t.data = layout.table.front().view.data;
-  t.shape = Shape{static_cast<int64_t>(bytes / dtype_size(dtype))};
+  t.shape = Shape{elements};
   t.dtype = dtype;
   t.device = layout.table.front().view.device;
   return t;
@@ -17,7 +18,8 @@ Tensor flat_span(const ParamLayout& layout, DType dtype, size_t bytes) {
 
 }  // namespace
 
-AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config)
+AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
+             std::optional<ElemRange> owned)
     : config_(config) {
   MASKLM_CHECK(!params.table.empty() && params.table.size() == grads.table.size(),
                "AdamW needs matching parameter and gradient layouts");
@@ -27,36 +29,44 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
                "AdamW needs eps > 0, weight_decay >= 0 and clip_norm >= 0");
   dtype_ = params.table.front().view.dtype;
   const char* base = static_cast<const char*>(params.table.front().view.data);
+  const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
   // Consecutive entries with the same decay flag merge into one span. Alignment gaps
   // between tensors are zero in params, grads and moments, and AdamW keeps zeros zero.
-  size_t span_start = 0, end = 0;
+  std::vector<Span> whole;
+  int64_t span_start = 0, total = 0;
   bool decay = params.table.front().weight_decay;
   for (const ParamEntry& e : params.table) {
-    const size_t begin = static_cast<size_t>(static_cast<const char*>(e.view.data) - base);
+    const int64_t begin = (static_cast<const char*>(e.view.data) - base) / elem;
     if (e.weight_decay != decay) {
-      spans_.push_back({span_start, begin - span_start, decay});
+      whole.push_back({span_start, begin, decay});
       span_start = begin;
       decay = e.weight_decay;
     }
-    end = begin + e.view.nbytes();
+    total = begin + e.view.numel();
   }
-  spans_.push_back({span_start, end - span_start, decay});
+  whole.push_back({span_start, total, decay});
+  owned_ = owned.value_or(ElemRange{0, total});
+  MASKLM_CHECK(0 <= owned_.begin && owned_.begin <= owned_.end && owned_.end <= total,
+               "optimizer range [{}, {}) outside the {} parameters", owned_.begin, owned_.end,
+               total);
+  for (const Span& s : whole) {
+    const int64_t b = std::max(s.begin, owned_.begin), e = std::min(s.end, owned_.end);
+    if (b < e) spans_.push_back({b, e, s.decay});
+  }
   const Device device = params.table.front().view.device;
-  params_ = flat_span(params, dtype_, end);
-  grads_ = flat_span(grads, dtype_, end);
-  state_ = Arena(2 * end + 2 * kArenaAlignment, device);
-  m_ = state_.alloc(params_.shape, dtype_);
-  v_ = state_.alloc(params_.shape, dtype_);
+  params_ = flat_span(params, dtype_, total).rows(owned_.begin, owned_.end);
+  grads_ = flat_span(grads, dtype_, total).rows(owned_.begin, owned_.end);
+  const size_t state_bytes = static_cast<size_t>(owned_.size() * elem);
+  state_ = Arena(2 * state_bytes + 2 * kArenaAlignment, device);
+  m_ = state_.alloc(Shape{owned_.size()}, dtype_);
+  v_ = state_.alloc(Shape{owned_.size()}, dtype_);
   state_.zero();
 }
 
-Tensor AdamW::slice(const Tensor& flat, const Span& s) const {
-  const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
-  return flat.rows(static_cast<int64_t>(s.offset) / elem, static_cast<int64_t>(s.offset + s.bytes) / elem);
-}
+double AdamW::owned_grad_sum_squares(Ctx& ctx) const { return sum_squares(ctx, grads_); }
 
 double AdamW::grad_norm(Ctx& ctx, double grad_scale) const {
-  return std::sqrt(sum_squares(ctx, grads_)) * grad_scale;
+  return std::sqrt(owned_grad_sum_squares(ctx)) * grad_scale;
 }
 
 void AdamW::update(Ctx& ctx, double lr, double grad_scale, double norm) {
@@ -73,7 +83,9 @@ void AdamW::update(Ctx& ctx, double lr, double grad_scale, double norm) {
     a.weight_decay = s.decay ? config_.weight_decay : 0.0;
     a.step = step_;
     a.grad_scale = scale;
-    adamw_update(ctx, slice(params_, s), slice(grads_, s), slice(m_, s), slice(v_, s), a);
+    // params_, grads_, m_ and v_ all start at owned_.begin.
+    const int64_t b = s.begin - owned_.begin, e = s.end - owned_.begin;
+    adamw_update(ctx, params_.rows(b, e), grads_.rows(b, e), m_.rows(b, e), v_.rows(b, e), a);
   }
 }
 

@@ -24,29 +24,37 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   const TrainingData data = open_training_data(config);
   resolve_vocab_size(config, data.vocab_size);
 
+  // Data parallel: every rank trains; rank 0 alone writes the run directory and prints.
+  const std::shared_ptr<Comm> comm = world_comm();
+  const bool leader = comm->rank() == 0;
+  FILE* terminal = leader ? request.terminal : nullptr;
   const fs::path checkpoints = request.run_dir / "checkpoints";
   MASKLM_CHECK(
       request.resume || list_checkpoints(checkpoints).empty(),
       "'{}' already holds checkpoints: add --resume to continue that run, or choose another --out",
       request.run_dir.string());
-  fs::create_directories(request.run_dir);
-  write_yaml_file(saved_config, run_config_to_json(config));
+  if (leader) {
+    fs::create_directories(request.run_dir);
+    write_yaml_file(saved_config, run_config_to_json(config));
+  }
   install_stop_signal_handlers();
 
-  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {},
-                  request.terminal);
+  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {}, terminal,
+                  comm);
   if (request.resume && !trainer.resume())
     log_info("no checkpoint in {}: starting at step 0", checkpoints.string());
   const ModelConfig& m = config.model;
   const TrainConfig& t = config.train;
-  if (request.terminal)
-    fmt::print(request.terminal,
+  if (terminal)
+    fmt::print(terminal,
                "masklm pretrain: {} layers, hidden {}, {} heads, {}-LN, vocab {} ({:.2f}M "
                "parameters); batch {} x {} "
-               "tokens ({} micro-batches of {}), steps {} to {}, {} threads; run directory {}\n",
+               "tokens ({} micro-batches of {} over {} ranks), steps {} to {}, {} threads; run "
+               "directory {}\n",
                m.num_layers, m.hidden_size, m.num_heads, m.pre_layernorm ? "pre" : "post",
                m.vocab_size, static_cast<double>(param_count(trainer.model().params())) / 1e6,
-               t.batch_size, t.seq_len, t.accumulation_steps(), t.micro_batch_size, trainer.step(),
+               t.batch_size, t.seq_len, t.accumulation_steps(), t.micro_batch_size,
+               comm->world_size(), trainer.step(),
                t.steps, num_threads(), request.run_dir.string());
   return trainer.run();
 }

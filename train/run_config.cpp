@@ -149,6 +149,11 @@ TrainConfig parse_train(const json& node) {
   t.checkpoint_every = non_negative(r, "checkpoint_every", t.checkpoint_every);
   t.keep_last = positive(r, "keep_last", t.keep_last);
   t.max_bad_steps = positive(r, "max_bad_steps", t.max_bad_steps);
+  t.zero = r.get("zero", t.zero);
+  MASKLM_CHECK(t.zero == 0 || t.zero == 1,
+               "config key 'train.zero' must be 0 (replicated optimizer state) or 1 (ZeRO-1: "
+               "sharded across ranks), got {}",
+               t.zero);
   r.finish();
   return t;
 }
@@ -213,6 +218,7 @@ json run_config_to_json(const RunConfig& c) {
       {"eval_seed", t.eval_seed},
       {"checkpoint_every", t.checkpoint_every},
       {"keep_last", t.keep_last},
+      {"zero", t.zero},
       {"max_bad_steps", t.max_bad_steps},
   };
   if (t.warmup_fraction)

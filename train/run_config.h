@@ -20,8 +20,8 @@ namespace masklm {
 
 struct TrainConfig {
   int64_t steps = 1000;
-  int64_t batch_size = 32;        // sequences per optimizer step (the global batch)
-  int64_t micro_batch_size = 32;  // sequences per forward/backward; divides batch_size
+  int64_t batch_size = 32;        // sequences per optimizer step over all ranks (the global batch)
+  int64_t micro_batch_size = 32;  // sequences per forward/backward on one rank; divides batch_size
   int64_t seq_len = 128;
   uint64_t seed = 0;                      // init, dropout and data order
   LrSchedule lr;                          // warmup_steps resolved from warmup_fraction when given
@@ -35,7 +35,9 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;  // 0: checkpoint only after the last step
   int64_t keep_last = 2;         // checkpoints kept; older ones are deleted
   int64_t max_bad_steps = 5;     // non-finite steps in a row before the run stops
+  int64_t zero = 0;              // ZeRO stage: 0, or 1 to shard AdamW's state across ranks
 
+  // Micro-batches per step over all ranks; each of W ranks runs accumulation_steps() / W.
   int64_t accumulation_steps() const { return batch_size / micro_batch_size; }
 };
 

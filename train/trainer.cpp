@@ -1,16 +1,19 @@
 #include "train/trainer.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
 #include "runtime/log.h"
+#include "train/flops.h"
 #include "train/stop_signal.h"
 
 namespace masklm {
 
 Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
-                 const std::filesystem::path& run_dir, TrainerHooks hooks, FILE* terminal)
+                 const std::filesystem::path& run_dir, TrainerHooks hooks, FILE* terminal,
+                 std::shared_ptr<Comm> comm)
     : config_(config),
       resolved_config_(run_config_to_json(config)),
       train_(train),
@@ -21,8 +24,20 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   const int64_t max_tokens = config_.train.micro_batch_size * config_.train.seq_len;
   model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens});
   model_->init_weights(config_.train.seed);
-  optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer);
-  if (!run_dir_.empty()) {
+  dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(), *model_,
+                                       config_.train.zero == 1);
+  const int world = dp_->world_size();
+  MASKLM_CHECK(config_.train.accumulation_steps() % world == 0,
+               "train.batch_size ({}) must be a multiple of train.micro_batch_size ({}) times "
+               "the {} data-parallel ranks",
+               config_.train.batch_size, config_.train.micro_batch_size, world);
+  optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer,
+                                       dp_->owned());
+  if (world > 1 && dp_->rank() == 0)
+    log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}", world,
+             dp_->comm().name(), config_.train.accumulation_steps() / world,
+             config_.train.micro_batch_size, dp_->zero1() ? ", ZeRO-1" : "");
+  if (!run_dir_.empty() && dp_->rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     log_ = std::make_unique<RunLog>(run_dir_, terminal);
   }
@@ -38,7 +53,13 @@ bool Trainer::resume() {
 }
 
 void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {
-  state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
+  if (dp_->zero1()) {
+    AdamW full(model_->params(), model_->grads(), config_.train.optimizer);
+    state_ = load_checkpoint(checkpoint_dir, *model_, full);
+    dp_->scatter_optimizer_state(full, *optimizer_);
+  } else {
+    state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
+  }
   last_checkpoint_step_ = state_.step;
   log_info("resumed from {} at step {}", checkpoint_dir.string(), state_.step);
 }
@@ -47,14 +68,16 @@ StepResult Trainer::train_step() {
   const TrainConfig& t = config_.train;
   const auto start = std::chrono::steady_clock::now();
   const int64_t step = state_.step;
-  const int64_t micros = t.accumulation_steps();
+  // This rank's micro-batches of the step: [first, first + micros) of all of them.
+  const int64_t micros = t.accumulation_steps() / dp_->world_size();
+  const int64_t first = micros * dp_->rank();
   std::vector<Batch> batches;
   batches.reserve(static_cast<size_t>(micros));
   StepResult r;
   r.step = step;
   r.lr = t.lr.at(step);
   for (int64_t k = 0; k < micros; ++k) {
-    batches.push_back(train_.batch(step, k));
+    batches.push_back(train_.batch(step, first + k));
     r.tokens += batches.back().num_tokens();
     r.predictions += batches.back().num_predictions();
   }
@@ -71,7 +94,8 @@ StepResult Trainer::train_step() {
     const Batch& batch = batches[static_cast<size_t>(k)];
     // Each micro-batch of each step draws its own dropout masks.
     const DropoutPlan dropout{
-        RngKey{t.seed, static_cast<uint32_t>(step * micros + k), 0, RngStream::HIDDEN_DROPOUT, 0},
+        RngKey{t.seed, static_cast<uint32_t>(step * t.accumulation_steps() + first + k), 0,
+               RngStream::HIDDEN_DROPOUT, 0},
         true};
     const MlmStats s = model_->forward(ctx_, batch, dropout);
     finite = std::isfinite(s.loss);
@@ -87,16 +111,33 @@ StepResult Trainer::train_step() {
     model_->backward(ctx_, dropout);
     if (hooks_.after_backward) hooks_.after_backward(step, k, *model_);
   }
-  const double grad_scale =
-      static_cast<double>(batches.back().num_predictions()) / static_cast<double>(r.predictions);
+  const double local_predictions = static_cast<double>(r.predictions);
+  double grad_scale = static_cast<double>(batches.back().num_predictions()) / local_predictions;
+  if (dp_->world_size() > 1) {
+    // Sums over ranks; a non-finite loss anywhere skips the step everywhere.
+    std::array<double, 5> totals{loss_sum, static_cast<double>(correct),
+                                 static_cast<double>(r.tokens), local_predictions,
+                                 finite ? 0.0 : 1.0};
+    dp_->comm().sum_host(totals);
+    loss_sum = totals[0];
+    correct = static_cast<int64_t>(totals[1]);
+    r.tokens = static_cast<int64_t>(totals[2]);
+    r.predictions = static_cast<int64_t>(totals[3]);
+    finite = totals[4] == 0;
+    // Each rank's gradient, weighted by its share of the predictions, summed.
+    grad_scale *= local_predictions / static_cast<double>(r.predictions);
+    if (finite) dp_->reduce_gradients(ctx_, *model_, grad_scale);
+    grad_scale = 1;
+  }
   if (finite) {
-    r.grad_norm = optimizer_->grad_norm(ctx_, grad_scale);
+    r.grad_norm = dp_->grad_norm(ctx_, *optimizer_, grad_scale);
     finite = std::isfinite(r.grad_norm);
   }
 
   ++state_.step;
   if (finite) {
     optimizer_->update(ctx_, r.lr, grad_scale, r.grad_norm);
+    dp_->gather_parameters(*model_);
     r.loss = loss_sum / static_cast<double>(r.predictions);
     r.accuracy = static_cast<double>(correct) / static_cast<double>(r.predictions);
     state_.bad_steps_in_row = 0;
@@ -130,9 +171,15 @@ EvalResult Trainer::evaluate() {
 void Trainer::save_checkpoint() {
   MASKLM_CHECK(!run_dir_.empty(), "checkpoints need a run directory");
   const auto dir = checkpoint_path(checkpoints_dir(), state_.step);
-  masklm::save_checkpoint(dir, *model_, *optimizer_, state_, resolved_config_);
-  prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
   last_checkpoint_step_ = state_.step;
+  std::unique_ptr<AdamW> full;
+  if (dp_->zero1()) {
+    full = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer);
+    dp_->gather_optimizer_state(*optimizer_, *full);
+  }
+  if (dp_->rank() != 0) return;
+  masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state_, resolved_config_);
+  prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
   log_info("checkpoint written: {}", dir.string());
 }
 
@@ -148,7 +195,7 @@ TrainOutcome Trainer::run() {
     }
     if (!run_dir_.empty() && ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || last))
       save_checkpoint();
-    if (stop_requested()) {
+    if (stop_agreed()) {
       if (!run_dir_.empty() && last_checkpoint_step_ != done) save_checkpoint();
       return TrainOutcome::STOPPED;
     }
@@ -156,10 +203,15 @@ TrainOutcome Trainer::run() {
   return TrainOutcome::FINISHED;
 }
 
+bool Trainer::stop_agreed() const {
+  return dp_->world_size() > 1 ? dp_->comm().any(stop_requested()) : stop_requested();
+}
+
 void Trainer::log_progress(const StepResult& r) {
   const TrainConfig& t = config_.train;
   ++window_.steps;
   window_.tokens += r.tokens;
+  window_.predictions += r.predictions;
   if (!r.skipped) {
     ++window_.finite_steps;
     window_.loss += r.loss;
@@ -179,6 +231,9 @@ void Trainer::log_progress(const StepResult& r) {
     rec.lr = r.lr;
     rec.grad_norm = r.grad_norm;
     rec.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
+    rec.model_flops_per_second =
+        mlm_training_flops(config_.model, window_.tokens, window_.predictions, t.seq_len) /
+        window_.seconds;
     rec.eta_seconds =
         window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;

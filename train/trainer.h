@@ -5,6 +5,13 @@
 //
 // The loss of a step is the mean over every prediction of the global batch: micro-batch k
 // contributes its mean loss weighted by P_k / P_total, whatever the split.
+//
+// Data parallel (train/data_parallel.h, docs/distributed.md): with W ranks, rank r runs
+// micro-batches [r·A, (r+1)·A) of each step's batch_size / micro_batch_size (A of them
+// per rank), so W ranks see exactly the sequences, masks and dropout draws of one rank
+// running all of them. Gradients, losses and counts are summed over ranks weighted by
+// predictions; every rank decides skips and stops together; rank 0 alone logs and writes
+// checkpoints (the run directory must be shared by all ranks to resume).
 #pragma once
 
 #include <cstdio>
@@ -15,6 +22,7 @@
 #include "model/mlm_model.h"
 #include "train/batch_source.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/evaluate.h"
 #include "train/optimizer.h"
 #include "train/run_config.h"
@@ -42,9 +50,11 @@ class Trainer {
  public:
   // `config.model.vocab_size` must be resolved. `validation` may be null (no evaluation).
   // With a non-empty run_dir the trainer writes metrics, events and checkpoints there and
-  // prints progress to `terminal` (nullptr: silent).
+  // prints progress to `terminal` (nullptr: silent). `comm` (default: world_comm(), the
+  // ranks of the launcher) gives the data-parallel ranks; `train` is the global source.
   Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
-          const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr);
+          const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr,
+          std::shared_ptr<Comm> comm = nullptr);
   ~Trainer();
 
   // Restores the newest checkpoint in run_dir/checkpoints; false when there is none.
@@ -57,6 +67,7 @@ class Trainer {
   TrainOutcome run();
   StepResult train_step();
   EvalResult evaluate();
+  // Collective: every rank calls it (ZeRO-1 gathers the optimizer state); rank 0 writes.
   void save_checkpoint();
 
   int64_t step() const { return state_.step; }
@@ -67,6 +78,8 @@ class Trainer {
 
  private:
   void log_progress(const StepResult& r);
+  // Stop after this step when any rank was asked to.
+  bool stop_agreed() const;
 
   RunConfig config_;
   nlohmann::json resolved_config_;
@@ -75,6 +88,7 @@ class Trainer {
   std::filesystem::path run_dir_;
   TrainerHooks hooks_;
   std::unique_ptr<MlmModel> model_;
+  std::unique_ptr<DataParallel> dp_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<RunLog> log_;
   Ctx ctx_;
@@ -84,7 +98,7 @@ class Trainer {
   // The progress window since the last record.
   struct Window {
     double loss = 0, accuracy = 0, seconds = 0;
-    int64_t steps = 0, finite_steps = 0, tokens = 0;
+    int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
   } window_;
 };
 

@@ -1,0 +1,212 @@
+// Data-parallel training over MPI; run as `mpirun -np 2` (tests/mpi/CMakeLists.txt). Every
+// rank runs every test: the 2-rank runs through world_comm(), the single-rank references
+// through single_process_comm() on each rank alone.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "train/comm.h"
+#include "train/data_parallel.h"
+#include "trainer_fixture.h"
+
+namespace masklm {
+namespace {
+
+using testing::fresh_dir;
+using testing::param_snapshot;
+using testing::small_run;
+
+struct RunResult {
+  std::vector<float> params;
+  std::vector<double> losses;
+};
+
+RunResult train(std::initializer_list<std::string> overrides, std::shared_ptr<Comm> comm) {
+  auto run = small_run(overrides);
+  RunResult out;
+  TrainerHooks hooks;
+  hooks.on_step = [&](const StepResult& r) { out.losses.push_back(r.loss); };
+  Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, std::move(comm));
+  trainer.run();
+  out.params = param_snapshot(trainer.model());
+  return out;
+}
+
+// max |a - b| / max |b|, the relative error of the whole parameter vector.
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+  }
+  return diff / scale;
+}
+
+// A directory every rank sees: rank 0 empties it, the others wait.
+std::filesystem::path shared_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("masklm_test_" + name);
+  if (world_comm()->rank() == 0) fresh_dir(name);
+  world_comm()->barrier();
+  return dir;
+}
+
+class MpiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(world_comm()->world_size(), 2) << "run with mpirun -np 2";
+  }
+};
+
+TEST(GradientBuckets, TileTheBufferFromTheLastTensor) {
+  auto run = small_run();
+  MlmModel model(run.config.model, Capacity{64, 64});
+  const ParamLayout& grads = model.grads();
+  const int64_t n = model.grad_arena().flat(DType::F32).numel();
+  for (const int64_t bytes : {int64_t{1}, int64_t{4096}, int64_t{1} << 30}) {
+    const auto buckets = gradient_buckets(grads, bytes);
+    ASSERT_FALSE(buckets.empty());
+    EXPECT_EQ(buckets.back().begin, 0);
+    EXPECT_LE(buckets.front().end, n);
+    for (size_t i = 1; i < buckets.size(); ++i) EXPECT_EQ(buckets[i].end, buckets[i - 1].begin);
+    if (bytes == 1) {
+      EXPECT_EQ(buckets.size(), grads.table.size());
+    }
+    if (bytes == int64_t{1} << 30) {
+      EXPECT_EQ(buckets.size(), 1u);
+    }
+  }
+}
+
+TEST_F(MpiTest, CollectivesSumGatherAndBroadcast) {
+  auto comm = world_comm();
+  const int r = comm->rank();
+  std::vector<float> v{1.0f + r, 10.0f * (r + 1), 3, 4};
+  const Tensor t{v.data(), Shape{4}, DType::F32, Device::CPU};
+  comm->all_reduce_sum(t);
+  EXPECT_EQ(v, (std::vector<float>{3, 30, 6, 8}));
+  v = {1.0f, 2.0f, 3.0f + r, 4.0f + r};
+  comm->reduce_scatter_sum(t);  // block r of 2 holds its sum
+  EXPECT_EQ(v[2 * r], r == 0 ? 2.0f : 7.0f);
+  EXPECT_EQ(v[2 * r + 1], r == 0 ? 4.0f : 9.0f);
+  v = {static_cast<float>(r), static_cast<float>(r), static_cast<float>(r), static_cast<float>(r)};
+  comm->all_gather(t);
+  EXPECT_EQ(v, (std::vector<float>{0, 0, 1, 1}));
+  v.assign(4, static_cast<float>(r + 5));
+  comm->broadcast(t, 1);
+  EXPECT_EQ(v, std::vector<float>(4, 6.0f));
+  EXPECT_TRUE(comm->any(r == 1));
+  EXPECT_FALSE(comm->any(false));
+}
+
+// 2 ranks with micro-batch B each = 1 rank with micro-batch 2B (same sequences; dropout
+// off since its masks depend on the micro-batch shape).
+TEST_F(MpiTest, TwoRanksMatchOneRankWithTwiceTheBatch) {
+  const RunResult two =
+      train({"train.steps=20", "model.hidden_dropout=0", "model.attention_dropout=0",
+             "train.micro_batch_size=4"},
+            world_comm());
+  const RunResult one =
+      train({"train.steps=20", "model.hidden_dropout=0", "model.attention_dropout=0",
+             "train.micro_batch_size=8"},
+            single_process_comm());
+  const double err = relative_error(two.params, one.params);
+  std::printf("rank %d: 2 ranks vs 1 rank after 20 steps: relative parameter error %.3g\n",
+              world_comm()->rank(), err);
+  EXPECT_LE(err, 1e-6);
+  ASSERT_EQ(two.losses.size(), one.losses.size());
+  for (size_t i = 0; i < one.losses.size(); ++i)
+    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-6 * one.losses[i]) << "step " << i;
+}
+
+TEST_F(MpiTest, Zero1MatchesUnsharded) {
+  // Without clipping the gradient norm does not reach the update: bitwise equal.
+  const RunResult zero = train({"train.steps=20", "train.zero=1", "train.optimizer.clip_norm=0"},
+                               world_comm());
+  const RunResult plain = train({"train.steps=20", "train.optimizer.clip_norm=0"}, world_comm());
+  EXPECT_EQ(zero.params, plain.params);
+  EXPECT_EQ(zero.losses, plain.losses);
+  // With clipping, the norm summed shard by shard may differ in its last bits.
+  const RunResult zero_clip = train({"train.steps=20", "train.zero=1"}, world_comm());
+  const RunResult plain_clip = train({"train.steps=20"}, world_comm());
+  EXPECT_LE(relative_error(zero_clip.params, plain_clip.params), 1e-6);
+}
+
+TEST_F(MpiTest, Zero1ShardsTheOptimizerState) {
+  auto run = small_run({"train.zero=1"});
+  Trainer trainer(run.config, *run.data.train, nullptr, {}, {}, nullptr, world_comm());
+  const int64_t n = trainer.model().param_arena().flat(DType::F32).numel();
+  const ElemRange owned = trainer.optimizer().owned();
+  EXPECT_LE(owned.size(), n / 2 + 1);
+  EXPECT_EQ(trainer.optimizer().first_moment().numel(), owned.size());
+}
+
+// A ZeRO-1 checkpoint written by 2 ranks at step 6 of 12, resumed on 2 ranks (bitwise the
+// uninterrupted run) and on 1 rank (bitwise the saved state; the continuation sums in
+// another order, so it matches to the 2-vs-1-rank tolerance).
+TEST_F(MpiTest, CheckpointFromTwoRanksResumesOnTwoAndOne) {
+  const int rank = world_comm()->rank();
+  const auto original = shared_dir("mpi_resume_original");
+  const auto resumed = shared_dir("mpi_resume_two");
+  const std::initializer_list<std::string> recipe{
+      "train.steps=12", "train.checkpoint_every=6", "train.keep_last=4", "train.zero=1",
+      "train.micro_batch_size=4"};
+
+  std::vector<float> at_step6;
+  std::vector<float> uninterrupted;
+  {
+    auto run = small_run(recipe);
+    TrainerHooks hooks;
+    Trainer* self = nullptr;
+    hooks.on_step = [&](const StepResult& r) {
+      if (r.step == 5) at_step6 = param_snapshot(self->model());
+    };
+    Trainer trainer(run.config, *run.data.train, nullptr, original, hooks, nullptr, world_comm());
+    self = &trainer;
+    trainer.run();
+    uninterrupted = param_snapshot(trainer.model());
+  }
+  const auto checkpoint = checkpoint_path(original / "checkpoints", 6);
+  world_comm()->barrier();
+  ASSERT_TRUE(std::filesystem::is_directory(checkpoint));
+
+  {
+    auto run = small_run(recipe);
+    Trainer trainer(run.config, *run.data.train, nullptr, resumed, {}, nullptr, world_comm());
+    trainer.resume_from(checkpoint);
+    EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
+    trainer.run();
+    EXPECT_EQ(param_snapshot(trainer.model()), uninterrupted) << "rank " << rank;
+  }
+  for (const char* zero : {"train.zero=0", "train.zero=1"}) {
+    // Two accumulated micro-batches of 4: the same dropout draws as the 2 ranks had.
+    auto run = small_run({"train.steps=12", "train.micro_batch_size=4", zero});
+    Trainer trainer(run.config, *run.data.train, nullptr, {}, {}, nullptr, single_process_comm());
+    trainer.resume_from(checkpoint);
+    EXPECT_EQ(trainer.step(), 6);
+    EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
+    trainer.run();
+    EXPECT_LE(relative_error(param_snapshot(trainer.model()), uninterrupted), 1e-6) << zero;
+  }
+}
+
+// Not a test on its own: tests/mpi/rank_death.cmake runs it with MASKLM_TEST_KILL_RANK=1
+// and checks that the survivor ends within a bounded time.
+TEST_F(MpiTest, RankDeathEndsTheJob) {
+  const char* kill_rank = std::getenv("MASKLM_TEST_KILL_RANK");
+  if (!kill_rank) GTEST_SKIP() << "run by tests/mpi/rank_death.cmake";
+  auto run = small_run({"train.steps=100000", "train.micro_batch_size=4"});
+  TrainerHooks hooks;
+  hooks.on_step = [&](const StepResult& r) {
+    if (r.step == 3 && world_comm()->rank() == std::atoi(kill_rank)) std::raise(SIGKILL);
+  };
+  Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, world_comm());
+  trainer.run();
+  FAIL() << "training went on after a rank died";
+}
+
+}  // namespace
+}  // namespace masklm

@@ -1,0 +1,111 @@
+#include "train/data_parallel.h"
+
+#include <cmath>
+
+#include "runtime/device.h"
+
+namespace masklm {
+
+namespace {
+
+// Offset of each table entry in elements from the first, and the end of the last.
+int64_t element_offset(const ParamLayout& layout, const ParamEntry& e) {
+  const char* base = static_cast<const char*>(layout.table.front().view.data);
+  return (static_cast<const char*>(e.view.data) - base) /
+         static_cast<int64_t>(dtype_size(e.view.dtype));
+}
+
+int64_t flat_elements(const ParamLayout& layout) {
+  const ParamEntry& last = layout.table.back();
+  return element_offset(layout, last) + last.view.numel();
+}
+
+Tensor flat_view(const Arena& arena, DType dtype, int64_t elements) {
+  return arena.flat(dtype).rows(0, elements);
+}
+
+}  // namespace
+
+std::vector<ElemRange> gradient_buckets(const ParamLayout& grads, int64_t bucket_bytes) {
+  MASKLM_CHECK(bucket_bytes > 0, "gradient buckets need a positive size, got {}", bucket_bytes);
+  const int64_t elem = static_cast<int64_t>(dtype_size(grads.table.front().view.dtype));
+  std::vector<ElemRange> buckets;
+  // Buckets tile [0, N) without gaps; the alignment padding between tensors rides along.
+  int64_t end = flat_elements(grads);
+  for (auto e = grads.table.rbegin(); e != grads.table.rend(); ++e) {
+    const int64_t begin = element_offset(grads, *e);
+    if ((end - begin) * elem >= bucket_bytes) {
+      buckets.push_back({begin, end});
+      end = begin;
+    }
+  }
+  if (end > 0) buckets.push_back({0, end});
+  return buckets;
+}
+
+DataParallel::DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, bool zero1,
+                           int64_t bucket_bytes)
+    : comm_(std::move(comm)),
+      zero1_(zero1),
+      elements_(flat_elements(model.params())),
+      buckets_(gradient_buckets(model.grads(), bucket_bytes)) {
+  MASKLM_CHECK(flat_elements(model.grads()) == elements_,
+               "parameters and gradients must share one layout");
+  const int w = world_size(), r = rank();
+  block_ = elements_ / w;
+  owned_ = zero1_ ? ElemRange{r * block_, r == w - 1 ? elements_ : (r + 1) * block_}
+                  : ElemRange{0, elements_};
+}
+
+Tensor DataParallel::flat_grads(MlmModel& model) const {
+  return flat_view(model.grad_arena(), model.dtype(), elements_);
+}
+
+void DataParallel::reduce_gradients(Ctx& ctx, MlmModel& model, double scale) const {
+  const Tensor grads = flat_grads(model);
+  if (scale != 1.0) scale_inplace(ctx, grads, scale);
+  if (!zero1_) {
+    for (const ElemRange& b : buckets_) comm_->all_reduce_sum(grads.rows(b.begin, b.end));
+    return;
+  }
+  const int64_t blocks_end = block_ * world_size();
+  comm_->reduce_scatter_sum(grads.rows(0, blocks_end));
+  // The N % W leftover elements belong to the last rank; all-reducing them is as cheap.
+  if (blocks_end < elements_) comm_->all_reduce_sum(grads.rows(blocks_end, elements_));
+}
+
+double DataParallel::grad_norm(Ctx& ctx, const AdamW& optimizer, double grad_scale) const {
+  if (!zero1_) return optimizer.grad_norm(ctx, grad_scale);
+  return std::sqrt(comm_->sum(optimizer.owned_grad_sum_squares(ctx))) * grad_scale;
+}
+
+void DataParallel::gather_owned(const Tensor& flat) const {
+  const int64_t blocks_end = block_ * world_size();
+  comm_->all_gather(flat.rows(0, blocks_end));
+  if (blocks_end < elements_) comm_->broadcast(flat.rows(blocks_end, elements_), world_size() - 1);
+}
+
+void DataParallel::gather_parameters(MlmModel& model) const {
+  if (zero1_) gather_owned(flat_view(model.param_arena(), model.dtype(), elements_));
+}
+
+void DataParallel::gather_optimizer_state(const AdamW& sharded, AdamW& full) const {
+  MASKLM_CHECK(full.owned().begin == 0 && full.owned().end == elements_,
+               "the gathered optimizer must own every parameter");
+  const ElemRange o = sharded.owned();
+  for (const auto& [from, to] : {std::pair{sharded.first_moment(), full.first_moment()},
+                                 std::pair{sharded.second_moment(), full.second_moment()}}) {
+    copy_tensor(to.rows(o.begin, o.end), from);
+    gather_owned(to);
+  }
+  full.set_steps_taken(sharded.steps_taken());
+}
+
+void DataParallel::scatter_optimizer_state(const AdamW& full, AdamW& sharded) const {
+  const ElemRange o = sharded.owned();
+  copy_tensor(sharded.first_moment(), full.first_moment().rows(o.begin, o.end));
+  copy_tensor(sharded.second_moment(), full.second_moment().rows(o.begin, o.end));
+  sharded.set_steps_taken(full.steps_taken());
+}
+
+}  // namespace masklm
