@@ -12,6 +12,7 @@ void register_prepare(CLI::App& app);
 void register_mask_preview(CLI::App& app);
 void register_pmi_vocab(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_score(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -20,6 +21,7 @@ inline void register_commands(CLI::App& app) {
   register_mask_preview(app);
   register_pmi_vocab(app);
   register_eval(app);
+  register_score(app);
 }
 
 }  // namespace masklm::cli
