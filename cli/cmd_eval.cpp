@@ -1,5 +1,6 @@
 // `masklm eval`: MLM loss, perplexity and accuracy of a checkpoint on validation data, at
-// the evaluation masking its run was configured with (train.eval_mask_rate, eval_seed).
+// the evaluation masking its run was configured with (train.eval_mask_rate, eval_seed):
+// the validation split of a prepared corpus, or the run's synthetic task.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -27,19 +28,27 @@ struct EvalOptions {
 void run_eval(const EvalOptions& o) {
   set_num_threads(o.threads);
   RunConfig run = parse_run_config(read_checkpoint_run_config(o.checkpoint));
-  MASKLM_CHECK(o.data == "synthetic",
-               "--data '{}': only the synthetic task can be evaluated in this version "
-               "(token shards come with the data pipeline)",
-               o.data);
-  MASKLM_CHECK(run.data.value("source", "") == "synthetic",
-               "--data synthetic: checkpoint '{}' was not trained on the synthetic task, so its "
-               "settings are unknown",
-               o.checkpoint);
+  const std::string trained_on = run.data.value("source", "");
+  if (o.data == "synthetic") {
+    MASKLM_CHECK(trained_on == "synthetic",
+                 "--data synthetic: checkpoint '{}' was not trained on the synthetic task, so its "
+                 "settings are unknown",
+                 o.checkpoint);
+  } else {
+    MASKLM_CHECK(trained_on == "shards",
+                 "--data {}: checkpoint '{}' was trained on the {} source, not on token shards",
+                 o.data, o.checkpoint, trained_on);
+    // Same tokenizer setting (data.tokenizer or the directory's own), other shards.
+    run.data["dir"] = o.data;
+  }
   if (o.batches > 0) run.train.eval_batches = o.batches;
   const TrainingData data = open_training_data(run);
   // The checkpoint's config.json is the model, exactly as export and transformers read it.
   const ModelConfig model_config =
       read_hf_config(std::filesystem::path(o.checkpoint) / "config.json");
+  MASKLM_CHECK(data.vocab_size == model_config.vocab_size,
+               "--data {}: its vocabulary has {} tokens, the model in '{}' {}", o.data,
+               data.vocab_size, o.checkpoint, model_config.vocab_size);
   const int64_t max_tokens = run.train.micro_batch_size * run.train.seq_len;
   MlmModel model(model_config, Capacity{max_tokens, max_tokens});
   load_model_weights(o.checkpoint, model);
@@ -74,7 +83,8 @@ void register_eval(CLI::App& app) {
                   "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--data", opts->data, "Validation data: synthetic (the run's synthetic task)")
+  cmd->add_option("--data", opts->data, "Validation data: a directory from `masklm prepare` (its val split) or "
+                  "synthetic (the run's synthetic task)")
       ->required();
   cmd->add_option("--batches", opts->batches,
                   "Validation batches (default: the run's train.eval_batches)");

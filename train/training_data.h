@@ -1,8 +1,11 @@
 // Opens the batch sources a run trains and validates on, from its `data` section:
 //   source: synthetic   the built-in repeated-motif task (train/synthetic_task.h), with
 //                       vocab_size, period, mask_rate and seed (default: train.seed)
-// Real corpora (token shards with on-the-fly masking from the `masking` section) plug in
-// here as further sources.
+//   source: shards      a corpus prepared by `masklm prepare` (dir, optional tokenizer):
+//                       packed sequences in a shuffled order, masked on the fly by the
+//                       `masking` section (train/mlm_batch_source.h)
+// Validation always uses the fixed evaluation masking: uniform, BERT's 80-10-10 split, at
+// train.eval_mask_rate with train.eval_seed, whatever the training masking.
 #pragma once
 
 #include <memory>
