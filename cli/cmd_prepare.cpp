@@ -1,16 +1,22 @@
 // `masklm prepare`: text files → token shards and a manifest (data/prepare.h), with a
-// progress bar on stderr and a summary on stdout.
+// progress bar on stderr and a summary on stdout. With --train-tokenizer it first learns a
+// vocabulary from the same inputs (data/tokenizer_train.h) into DIR/tokenizer.json.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "data/prepare.h"
+#include "data/text_reader.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_train.h"
+#include "runtime/error.h"
 #include "runtime/threads.h"
 
 namespace masklm::cli {
@@ -20,6 +26,8 @@ namespace {
 struct PrepareCliOptions {
   std::vector<std::string> inputs;
   std::string tokenizer;
+  std::string train_tokenizer;  // bpe or wordpiece; empty: use --tokenizer
+  int64_t vocab_size = 8000;
   std::string out;
   std::string format = "text";
   std::string jsonl_field = "text";
@@ -28,9 +36,44 @@ struct PrepareCliOptions {
   int64_t shard_tokens = int64_t{1} << 27;
 };
 
-// The tokenizer to encode with. Training one on the inputs (`--train-tokenizer bpe|wordpiece
-// --vocab-size N`, saved to --tokenizer) belongs here, before loading.
-std::unique_ptr<Tokenizer> tokenizer_for(const PrepareCliOptions& o) { return Tokenizer::load(o.tokenizer); }
+std::filesystem::path tokenizer_path(const PrepareCliOptions& o) {
+  return o.train_tokenizer.empty() ? std::filesystem::path(o.tokenizer)
+                                   : std::filesystem::path(o.out) / "tokenizer.json";
+}
+
+// Learns the vocabulary from every document of the inputs, held in memory while it trains.
+void train_tokenizer_on_inputs(const PrepareCliOptions& o, const std::filesystem::path& out) {
+  const TokenizerKind kind = parse_tokenizer_kind(o.train_tokenizer);
+  TextReaderOptions text;
+  text.format = text_format_from_name(o.format);
+  text.jsonl_field = o.jsonl_field;
+  std::vector<std::string> documents;
+  size_t bytes = 0;
+  for (const std::string& input : o.inputs) {
+    TextReader reader(input, text);
+    std::string document;
+    while (reader.next(document)) {
+      bytes += document.size();
+      documents.push_back(std::move(document));
+    }
+  }
+  MASKLM_CHECK(!documents.empty(), "--train-tokenizer: the inputs hold no text");
+  fmt::print(stderr, "masklm prepare: training a {} vocabulary of {} on {} documents ({:.1f} MB)\n",
+             o.train_tokenizer, o.vocab_size, documents.size(), static_cast<double>(bytes) / 1e6);
+  const auto start = std::chrono::steady_clock::now();
+  std::filesystem::create_directories(o.out);
+  train_tokenizer(kind, o.vocab_size, documents, default_special_tokens(kind), out);
+  fmt::print(stderr, "masklm prepare: wrote {} in {:.1f} s\n", out.string(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+// The tokenizer to encode with: --tokenizer, or one trained on the inputs.
+std::unique_ptr<Tokenizer> tokenizer_for(const PrepareCliOptions& o) {
+  MASKLM_CHECK(o.train_tokenizer.empty() != o.tokenizer.empty(),
+               "give either --tokenizer FILE or --train-tokenizer bpe|wordpiece");
+  if (!o.train_tokenizer.empty()) train_tokenizer_on_inputs(o, tokenizer_path(o));
+  return Tokenizer::load(tokenizer_path(o));
+}
 
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
@@ -71,7 +114,7 @@ void run_prepare(const PrepareCliOptions& o) {
   PrepareOptions options;
   options.inputs.assign(o.inputs.begin(), o.inputs.end());
   options.out_dir = o.out;
-  options.tokenizer_path = o.tokenizer;
+  options.tokenizer_path = tokenizer_path(o);
   options.text.format = text_format_from_name(o.format);
   options.text.jsonl_field = o.jsonl_field;
   options.val_fraction = o.val_fraction;
@@ -108,7 +151,14 @@ void register_prepare(CLI::App& app) {
   auto opts = std::make_shared<PrepareCliOptions>();
   auto* cmd = app.add_subcommand("prepare", "Tokenize text files into training and validation shards");
   cmd->add_option("--input", opts->inputs, "Text files (.gz and .zst are decompressed)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--tokenizer", opts->tokenizer, "Hugging Face tokenizer.json")->required();
+  auto* tokenizer = cmd->add_option("--tokenizer", opts->tokenizer, "Hugging Face tokenizer.json");
+  cmd->add_option("--train-tokenizer", opts->train_tokenizer,
+                  "Train a vocabulary on the inputs instead, saved as OUT/tokenizer.json")
+      ->check(CLI::IsMember({"bpe", "wordpiece"}))
+      ->excludes(tokenizer);
+  cmd->add_option("--vocab-size", opts->vocab_size, "Vocabulary size for --train-tokenizer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--out", opts->out, "Output directory for the shards and manifest.json")->required();
   cmd->add_option("--format", opts->format,
                   "text: documents separated by blank lines; lines: one per line; jsonl: one JSON object per line")
