@@ -39,6 +39,7 @@ void RunLog::train(const TrainRecord& r) {
                               {"lr", r.lr},
                               {"grad_norm", r.grad_norm},
                               {"tokens_per_second", r.tokens_per_second},
+                              {"model_flops_per_second", r.model_flops_per_second},
                               {"skipped_steps", r.skipped_steps}}
                    .dump());
   events_->write_scalars(r.step,
@@ -50,8 +51,10 @@ void RunLog::train(const TrainRecord& r) {
   if (!terminal_) return;
   fmt::print(
       terminal_,
-      "step {:>6}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>7.0f} tok/s  eta {}{}\n",
+      "step {:>6}/{}  loss {:.4f}  acc {:5.1f}%  lr {:.2e}  |g| {:.3f}  {:>7.0f} tok/s  {:.1f} "
+      "GFLOP/s  eta {}{}\n",
       r.step, r.total_steps, r.loss, 100 * r.accuracy, r.lr, r.grad_norm, r.tokens_per_second,
+      r.model_flops_per_second / 1e9,
       format_duration(r.eta_seconds),
       r.skipped_steps ? fmt::format("  skipped {}", r.skipped_steps) : "");
   std::fflush(terminal_);

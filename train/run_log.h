@@ -19,6 +19,7 @@ struct TrainRecord {
   double loss = 0, accuracy = 0;
   double lr = 0, grad_norm = 0;  // of the last step
   double tokens_per_second = 0;
+  double model_flops_per_second = 0;  // training FLOPs of the model (train/flops.h) per second
   double eta_seconds = 0;
   int64_t skipped_steps = 0;  // since the start of the run
 };

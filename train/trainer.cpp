@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "runtime/log.h"
+#include "train/flops.h"
 #include "train/stop_signal.h"
 
 namespace masklm {
@@ -210,6 +211,7 @@ void Trainer::log_progress(const StepResult& r) {
   const TrainConfig& t = config_.train;
   ++window_.steps;
   window_.tokens += r.tokens;
+  window_.predictions += r.predictions;
   if (!r.skipped) {
     ++window_.finite_steps;
     window_.loss += r.loss;
@@ -229,6 +231,9 @@ void Trainer::log_progress(const StepResult& r) {
     rec.lr = r.lr;
     rec.grad_norm = r.grad_norm;
     rec.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
+    rec.model_flops_per_second =
+        mlm_training_flops(config_.model, window_.tokens, window_.predictions, t.seq_len) /
+        window_.seconds;
     rec.eta_seconds =
         window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;

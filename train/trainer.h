@@ -98,7 +98,7 @@ class Trainer {
   // The progress window since the last record.
   struct Window {
     double loss = 0, accuracy = 0, seconds = 0;
-    int64_t steps = 0, finite_steps = 0, tokens = 0;
+    int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
   } window_;
 };
 
