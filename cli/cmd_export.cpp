@@ -1,0 +1,91 @@
+// `masklm export`: a training checkpoint as a Hugging Face model directory that
+// `transformers` loads with from_pretrained (model/hf_checkpoint.h), plus the run's
+// tokenizer.json when one can be found.
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "cli/commands.h"
+#include "data/dataset_manifest.h"
+#include "model/hf_checkpoint.h"
+#include "model/hf_config.h"
+#include "runtime/error.h"
+#include "runtime/log.h"
+#include "train/checkpoint.h"
+
+namespace masklm::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ExportOptions {
+  std::string checkpoint;
+  std::string format = "hf";
+  std::string out;
+  std::string tokenizer;
+};
+
+// The tokenizer the checkpoint's run trained with: tokenizer.json in the checkpoint or in
+// its run directory (RUN/checkpoints/step-N), else the one recorded in the manifest of a
+// prepared dataset the run's data section names.
+std::optional<fs::path> find_run_tokenizer(const fs::path& checkpoint) {
+  for (const fs::path& dir : {checkpoint, checkpoint.parent_path().parent_path()})
+    if (fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
+  if (!fs::is_regular_file(checkpoint / "trainer_state.json")) return std::nullopt;
+  const nlohmann::json data =
+      read_checkpoint_run_config(checkpoint).value("data", nlohmann::json::object());
+  for (const auto& [key, value] : data.items()) {
+    if (!value.is_string() ||
+        !fs::is_regular_file(fs::path(value.get<std::string>()) / DatasetManifest::kFileName))
+      continue;
+    const fs::path tokenizer = DatasetManifest::read(value.get<std::string>()).tokenizer;
+    if (fs::is_regular_file(tokenizer)) return tokenizer;
+  }
+  return std::nullopt;
+}
+
+void run_export(const ExportOptions& o) {
+  MASKLM_CHECK(o.format == "hf", "--format '{}': the only export format is hf", o.format);
+  const fs::path checkpoint = fs::absolute(o.checkpoint).lexically_normal();
+  const ModelConfig config = read_hf_config(checkpoint / "config.json");
+  MlmModel model(config, Capacity{1, 1});
+  load_model_weights(checkpoint, model);
+  export_hf_model(o.out, config, model.params());
+
+  const std::optional<fs::path> tokenizer =
+      o.tokenizer.empty() ? find_run_tokenizer(checkpoint) : std::optional<fs::path>(o.tokenizer);
+  if (tokenizer) {
+    fs::copy_file(*tokenizer, fs::path(o.out) / "tokenizer.json",
+                  fs::copy_options::overwrite_existing);
+  } else {
+    log_warn(
+        "no tokenizer.json in {}, its run directory or its dataset manifest: exported the "
+        "model without one (pass --tokenizer FILE)",
+        checkpoint.string());
+  }
+  fmt::print("exported {} as {} to {}{}\n", checkpoint.string(),
+             config.pre_layernorm ? "RobertaPreLayerNormForMaskedLM" : "BertForMaskedLM", o.out,
+             tokenizer ? fmt::format(" (tokenizer from {})", tokenizer->string()) : "");
+}
+
+}  // namespace
+
+void register_export(CLI::App& app) {
+  auto opts = std::make_shared<ExportOptions>();
+  auto* cmd = app.add_subcommand("export", "Write a checkpoint as a Hugging Face model directory");
+  cmd->add_option("--checkpoint", opts->checkpoint,
+                  "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--format", opts->format,
+                  "Output format: hf (config.json, model.safetensors, tokenizer.json)")
+      ->capture_default_str();
+  cmd->add_option("--out", opts->out, "Output directory")->required();
+  cmd->add_option("--tokenizer", opts->tokenizer,
+                  "tokenizer.json to include (default: the run's, when it can be found)")
+      ->check(CLI::ExistingFile);
+  cmd->callback([opts] { run_export(*opts); });
+}
+
+}  // namespace masklm::cli
