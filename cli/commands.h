@@ -13,6 +13,8 @@ void register_mask_preview(CLI::App& app);
 void register_pmi_vocab(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_score(CLI::App& app);
+void register_export(CLI::App& app);
+void register_import(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -22,6 +24,8 @@ inline void register_commands(CLI::App& app) {
   register_pmi_vocab(app);
   register_eval(app);
   register_score(app);
+  register_export(app);
+  register_import(app);
 }
 
 }  // namespace masklm::cli
