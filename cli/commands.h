@@ -15,6 +15,7 @@ void register_eval(CLI::App& app);
 void register_score(CLI::App& app);
 void register_export(CLI::App& app);
 void register_import(CLI::App& app);
+void register_report(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -26,6 +27,7 @@ inline void register_commands(CLI::App& app) {
   register_score(app);
   register_export(app);
   register_import(app);
+  register_report(app);
 }
 
 }  // namespace masklm::cli
