@@ -18,14 +18,16 @@ std::vector<std::string_view> split_tabs(std::string_view line) {
   std::vector<std::string_view> fields;
   for (size_t begin = 0;;) {
     const size_t tab = line.find('\t', begin);
-    fields.push_back(line.substr(begin, tab == std::string_view::npos ? std::string_view::npos : tab - begin));
+    fields.push_back(
+        line.substr(begin, tab == std::string_view::npos ? std::string_view::npos : tab - begin));
     if (tab == std::string_view::npos) return fields;
     begin = tab + 1;
   }
 }
 
 // The example in `fields`, or the reason it is not one.
-std::string parse_row(const std::vector<std::string_view>& fields, const GlueTsvLayout& layout, GlueExample& out) {
+std::string parse_row(const std::vector<std::string_view>& fields, const GlueTsvLayout& layout,
+                      GlueExample& out) {
   const int columns = static_cast<int>(fields.size());
   int needed = std::max(layout.text_a, layout.text_b.value_or(0)) + 1;
   int label_column = -1;
@@ -34,7 +36,8 @@ std::string parse_row(const std::vector<std::string_view>& fields, const GlueTsv
     // A label counted from the end must still lie after the text columns.
     needed = *layout.label >= 0 ? std::max(needed, *layout.label + 1) : needed - *layout.label;
   }
-  if (columns < needed) return fmt::format("{} columns, the task needs at least {}", columns, needed);
+  if (columns < needed)
+    return fmt::format("{} columns, the task needs at least {}", columns, needed);
   out.text_a = fields[layout.text_a];
   out.text_b = layout.text_b ? std::string(fields[*layout.text_b]) : std::string();
   if (!layout.label) return {};
@@ -57,7 +60,8 @@ std::string parse_row(const std::vector<std::string_view>& fields, const GlueTsv
 
 }  // namespace
 
-GlueFile read_glue_tsv(const std::filesystem::path& path, const GlueTsvLayout& layout, const GlueReadOptions& options) {
+GlueFile read_glue_tsv(const std::filesystem::path& path, const GlueTsvLayout& layout,
+                       const GlueReadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   MASKLM_CHECK(in.good(), "cannot open GLUE file '{}'", path.string());
   GlueFile file;
@@ -74,11 +78,13 @@ GlueFile read_glue_tsv(const std::filesystem::path& path, const GlueTsvLayout& l
       continue;
     }
     const std::string message = fmt::format("{}:{}: {}", path.string(), line_number, problem);
-    MASKLM_CHECK(options.skip_malformed, "{} (skip such rows with skip_malformed / --skip-malformed)", message);
+    MASKLM_CHECK(options.skip_malformed,
+                 "{} (skip such rows with skip_malformed / --skip-malformed)", message);
     if (file.skipped++ == 0) file.first_skip = message;
   }
   MASKLM_CHECK(!file.examples.empty(), "no examples in GLUE file '{}'{}", path.string(),
-               file.skipped ? fmt::format(" ({} malformed rows skipped, the first: {})", file.skipped, file.first_skip)
+               file.skipped ? fmt::format(" ({} malformed rows skipped, the first: {})",
+                                          file.skipped, file.first_skip)
                             : "");
   return file;
 }

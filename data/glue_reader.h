@@ -17,9 +17,9 @@
 namespace masklm {
 
 struct GlueTsvLayout {
-  bool header = true;               // the first line names the columns
-  int text_a = 0;                   // column of the first (or only) sentence
-  std::optional<int> text_b;        // column of the second sentence of a pair task
+  bool header = true;         // the first line names the columns
+  int text_a = 0;             // column of the first (or only) sentence
+  std::optional<int> text_b;  // column of the second sentence of a pair task
   // Column of the gold label; negative counts from the end (-1: last), for MNLI, whose
   // train and dev files differ in width but both end with the gold label. Absent: the
   // file is unlabelled (test splits).

@@ -47,22 +47,26 @@ GluePredictions read_glue_predictions(const std::filesystem::path& path, const G
     if (text.empty()) continue;
     if (task.is_regression()) {
       double score = 0;
-      MASKLM_CHECK(parse_number(text, score) && std::isfinite(score), "{}:{}: '{}' is not a number ({} is a regression task)",
-                   path.string(), line_number, text, task.display_name);
+      MASKLM_CHECK(parse_number(text, score) && std::isfinite(score),
+                   "{}:{}: '{}' is not a number ({} is a regression task)", path.string(),
+                   line_number, text, task.display_name);
       predictions.scores.push_back(score);
     } else {
       const int32_t label = parse_label(text, task);
-      MASKLM_CHECK(label >= 0, "{}:{}: '{}' is not a {} label (one of {}, or an index 0 to {})", path.string(),
-                   line_number, text, task.display_name, fmt::join(task.label_names, ", "), task.num_labels() - 1);
+      MASKLM_CHECK(label >= 0, "{}:{}: '{}' is not a {} label (one of {}, or an index 0 to {})",
+                   path.string(), line_number, text, task.display_name,
+                   fmt::join(task.label_names, ", "), task.num_labels() - 1);
       predictions.labels.push_back(label);
     }
   }
   return predictions;
 }
 
-std::vector<std::pair<GlueMetric, double>> score_glue(const GlueTask& task, const std::vector<GlueExample>& gold,
+std::vector<std::pair<GlueMetric, double>> score_glue(const GlueTask& task,
+                                                      const std::vector<GlueExample>& gold,
                                                       const GluePredictions& predicted) {
-  MASKLM_CHECK(predicted.size() == gold.size(), "{} predictions for {} gold {} examples: one prediction per example, in order",
+  MASKLM_CHECK(predicted.size() == gold.size(),
+               "{} predictions for {} gold {} examples: one prediction per example, in order",
                predicted.size(), gold.size(), task.display_name);
   std::vector<int32_t> gold_labels;
   std::vector<double> gold_scores;
@@ -78,7 +82,9 @@ std::vector<std::pair<GlueMetric, double>> score_glue(const GlueTask& task, cons
     switch (metric) {
       case GlueMetric::ACCURACY: value = accuracy(predicted.labels, gold_labels); break;
       case GlueMetric::F1: value = binary_f1(predicted.labels, gold_labels); break;
-      case GlueMetric::MATTHEWS_CORR: value = matthews_corrcoef(predicted.labels, gold_labels); break;
+      case GlueMetric::MATTHEWS_CORR:
+        value = matthews_corrcoef(predicted.labels, gold_labels);
+        break;
       case GlueMetric::PEARSON: value = pearson(predicted.scores, gold_scores); break;
       case GlueMetric::SPEARMAN: value = spearman(predicted.scores, gold_scores); break;
     }

@@ -24,7 +24,8 @@ struct GluePredictions {
 GluePredictions read_glue_predictions(const std::filesystem::path& path, const GlueTask& task);
 
 // The task's metrics in its order (headline first); fractions, not percentages.
-std::vector<std::pair<GlueMetric, double>> score_glue(const GlueTask& task, const std::vector<GlueExample>& gold,
+std::vector<std::pair<GlueMetric, double>> score_glue(const GlueTask& task,
+                                                      const std::vector<GlueExample>& gold,
                                                       const GluePredictions& predicted);
 
 }  // namespace masklm

@@ -25,8 +25,9 @@ struct Columns {
 // Every GLUE task's labelled files (train, dev) share one layout; its test file has the
 // same texts without the label, at the columns `test` names.
 GlueTask make_task(std::string name, std::string display_name, std::string directory, Labels labels,
-                   std::vector<GlueMetric> metrics, bool header, Columns labelled, int label_column, Columns test,
-                   std::string dev_file = "dev.tsv", std::string test_file = "test.tsv") {
+                   std::vector<GlueMetric> metrics, bool header, Columns labelled, int label_column,
+                   Columns test, std::string dev_file = "dev.tsv",
+                   std::string test_file = "test.tsv") {
   GlueTask t;
   t.name = std::move(name);
   t.display_name = std::move(display_name);
@@ -50,10 +51,10 @@ std::vector<GlueTask> make_tasks() {
       make_task("mrpc", "MRPC", "MRPC", kBinary, {F1, ACCURACY}, true, {3, 4}, 0, {3, 4}),
       make_task("stsb", "STS-B", "STS-B", {}, {PEARSON, SPEARMAN}, true, {7, 8}, -1, {7, 8}),
       make_task("qqp", "QQP", "QQP", kBinary, {F1, ACCURACY}, true, {3, 4}, 5, {1, 2}),
-      make_task("mnli", "MNLI-m", "MNLI", kNli, {ACCURACY}, true, {8, 9}, -1, {8, 9}, "dev_matched.tsv",
-                "test_matched.tsv"),
-      make_task("mnli-mm", "MNLI-mm", "MNLI", kNli, {ACCURACY}, true, {8, 9}, -1, {8, 9}, "dev_mismatched.tsv",
-                "test_mismatched.tsv"),
+      make_task("mnli", "MNLI-m", "MNLI", kNli, {ACCURACY}, true, {8, 9}, -1, {8, 9},
+                "dev_matched.tsv", "test_matched.tsv"),
+      make_task("mnli-mm", "MNLI-mm", "MNLI", kNli, {ACCURACY}, true, {8, 9}, -1, {8, 9},
+                "dev_mismatched.tsv", "test_mismatched.tsv"),
       make_task("qnli", "QNLI", "QNLI", kEntailment, {ACCURACY}, true, {1, 2}, -1, {1, 2}),
       make_task("rte", "RTE", "RTE", kEntailment, {ACCURACY}, true, {1, 2}, -1, {1, 2}),
       make_task("wnli", "WNLI", "WNLI", kBinary, {ACCURACY}, true, {1, 2}, -1, {1, 2}),

@@ -32,7 +32,9 @@ struct GlueTask {
   bool is_regression() const { return label_names.empty(); }
   int num_labels() const { return is_regression() ? 1 : static_cast<int>(label_names.size()); }
   const std::string& file(GlueSplit split) const;
-  const GlueTsvLayout& layout(GlueSplit split) const { return split == GlueSplit::TEST ? test : labelled; }
+  const GlueTsvLayout& layout(GlueSplit split) const {
+    return split == GlueSplit::TEST ? test : labelled;
+  }
 };
 
 const std::vector<GlueTask>& glue_tasks();

@@ -12,7 +12,8 @@ namespace masklm {
 namespace {
 
 template <typename T> void check_pair(std::span<const T> predicted, std::span<const T> gold) {
-  MASKLM_CHECK(predicted.size() == gold.size(), "{} predictions for {} gold values", predicted.size(), gold.size());
+  MASKLM_CHECK(predicted.size() == gold.size(), "{} predictions for {} gold values",
+               predicted.size(), gold.size());
   MASKLM_CHECK(!gold.empty(), "a metric needs at least one example");
 }
 
@@ -25,7 +26,8 @@ double accuracy(std::span<const int32_t> predicted, std::span<const int32_t> gol
   return static_cast<double>(correct) / static_cast<double>(gold.size());
 }
 
-double binary_f1(std::span<const int32_t> predicted, std::span<const int32_t> gold, int32_t positive) {
+double binary_f1(std::span<const int32_t> predicted, std::span<const int32_t> gold,
+                 int32_t positive) {
   check_pair(predicted, gold);
   int64_t true_pos = 0, false_pos = 0, false_neg = 0;
   for (size_t i = 0; i < gold.size(); ++i) {
@@ -36,7 +38,8 @@ double binary_f1(std::span<const int32_t> predicted, std::span<const int32_t> go
   }
   // 2PR/(P+R) written without the ratios, so "no positive anywhere" is the one 0/0 case.
   const int64_t denominator = 2 * true_pos + false_pos + false_neg;
-  return denominator == 0 ? 0.0 : 2.0 * static_cast<double>(true_pos) / static_cast<double>(denominator);
+  return denominator == 0 ? 0.0
+                          : 2.0 * static_cast<double>(true_pos) / static_cast<double>(denominator);
 }
 
 double matthews_corrcoef(std::span<const int32_t> predicted, std::span<const int32_t> gold) {
@@ -56,9 +59,12 @@ double matthews_corrcoef(std::span<const int32_t> predicted, std::span<const int
   // Covariances of the one-hot label indicators, as sklearn computes them from the
   // confusion matrix (all integers, so exact in double for any realistic n).
   const double n = static_cast<double>(gold.size());
-  const double dot_gp = std::inner_product(gold_count.begin(), gold_count.end(), pred_count.begin(), 0.0);
-  const double dot_pp = std::inner_product(pred_count.begin(), pred_count.end(), pred_count.begin(), 0.0);
-  const double dot_gg = std::inner_product(gold_count.begin(), gold_count.end(), gold_count.begin(), 0.0);
+  const double dot_gp =
+      std::inner_product(gold_count.begin(), gold_count.end(), pred_count.begin(), 0.0);
+  const double dot_pp =
+      std::inner_product(pred_count.begin(), pred_count.end(), pred_count.begin(), 0.0);
+  const double dot_gg =
+      std::inner_product(gold_count.begin(), gold_count.end(), gold_count.begin(), 0.0);
   const double cov_gp = correct * n - dot_gp;
   const double cov_pp = n * n - dot_pp;
   const double cov_gg = n * n - dot_gg;
@@ -87,7 +93,8 @@ double pearson(std::span<const double> x, std::span<const double> y) {
 std::vector<double> average_ranks(std::span<const double> values) {
   std::vector<size_t> order(values.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return values[a] < values[b]; });
   std::vector<double> ranks(values.size());
   for (size_t begin = 0; begin < order.size();) {
     size_t end = begin + 1;

@@ -16,7 +16,8 @@ double accuracy(std::span<const int32_t> predicted, std::span<const int32_t> gol
 
 // F1 of the class `positive` (sklearn f1_score, average="binary"): 0 when there is no true
 // positive, as sklearn's zero_division default gives.
-double binary_f1(std::span<const int32_t> predicted, std::span<const int32_t> gold, int32_t positive = 1);
+double binary_f1(std::span<const int32_t> predicted, std::span<const int32_t> gold,
+                 int32_t positive = 1);
 
 // Matthews correlation for any number of classes (Gorodkin's R_K, sklearn
 // matthews_corrcoef); 0 when a confusion-matrix margin makes it undefined, as in sklearn.

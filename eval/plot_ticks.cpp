@@ -21,7 +21,8 @@ double nice_step(double rough) {
 }  // namespace
 
 AxisTicks linear_ticks(double min, double max, int target) {
-  MASKLM_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max, "bad axis range [{}, {}]", min, max);
+  MASKLM_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max, "bad axis range [{}, {}]",
+               min, max);
   if (min == max) {
     min -= 0.5;
     max += 0.5;
@@ -31,18 +32,20 @@ AxisTicks linear_ticks(double min, double max, int target) {
   t.lo = std::floor(min / step + 1e-9) * step;
   t.hi = std::ceil(max / step - 1e-9) * step;
   // Ticks from integer multiples, so 0.1 + 0.2 style drift never shows as 0.30000000000000004.
-  for (long k = std::lround(t.lo / step); k <= std::lround(t.hi / step); ++k) t.values.push_back(k * step);
+  for (long k = std::lround(t.lo / step); k <= std::lround(t.hi / step); ++k)
+    t.values.push_back(k * step);
   return t;
 }
 
 AxisTicks log_ticks(double min, double max) {
-  MASKLM_CHECK(min > 0 && std::isfinite(max) && min <= max, "bad log axis range [{}, {}] (needs positive values)",
-               min, max);
+  MASKLM_CHECK(min > 0 && std::isfinite(max) && min <= max,
+               "bad log axis range [{}, {}] (needs positive values)", min, max);
   const double span = std::max(std::log10(max / min), 0.2);
   AxisTicks t;
   t.lo = min / std::pow(10.0, 0.05 * span);
   t.hi = max * std::pow(10.0, 0.05 * span);
-  const int first = static_cast<int>(std::floor(std::log10(t.lo))), last = static_cast<int>(std::ceil(std::log10(t.hi)));
+  const int first = static_cast<int>(std::floor(std::log10(t.lo))),
+            last = static_cast<int>(std::ceil(std::log10(t.hi)));
   // With few decades, powers of ten alone would leave one or two ticks: add 1-2-5 steps
   // (within a single decade, every digit).
   const std::vector<double> mantissas = span < 1   ? std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}

@@ -37,7 +37,9 @@ struct Line {
   std::string model, variant;
   auto key() const { return std::tuple(model_rank(model), model, variant); }
   bool operator<(const Line& o) const { return key() < o.key(); }
-  std::string name() const { return variant.empty() ? model : fmt::format("{} ({})", model, variant); }
+  std::string name() const {
+    return variant.empty() ? model : fmt::format("{} ({})", model, variant);
+  }
 };
 Line line_of(const SweepCell& c) { return {c.params.model, c.params.variant}; }
 
@@ -50,7 +52,8 @@ struct Masking {
   auto key() const { return std::tuple(rate < 0, rate, m_corr, m_pred); }
   bool operator<(const Masking& o) const { return key() < o.key(); }
   std::string name() const {
-    const std::string pair = fmt::format("m_corr {} / m_pred {}", format_tick(m_corr), format_tick(m_pred));
+    const std::string pair =
+        fmt::format("m_corr {} / m_pred {}", format_tick(m_corr), format_tick(m_pred));
     if (rate < 0) return pair;
     return m_corr < 0 ? format_tick(rate) : fmt::format("{} ({})", format_tick(rate), pair);
   }
@@ -65,7 +68,8 @@ struct Measure {
   std::string name() const { return task.empty() ? metric : fmt::format("{} {}", task, metric); }
   std::optional<double> of(const SweepCell& c) const {
     if (task.empty()) {
-      if (metric == "val loss") return c.val_loss.empty() ? std::nullopt : std::optional(c.val_loss.back().loss);
+      if (metric == "val loss")
+        return c.val_loss.empty() ? std::nullopt : std::optional(c.val_loss.back().loss);
       if (metric == "train loss")
         return c.train_loss.empty() ? std::nullopt : std::optional(c.train_loss.back().loss);
       return c.val_accuracy;
@@ -75,7 +79,9 @@ struct Measure {
     const auto m = t->second.find(metric);
     return m == t->second.end() ? std::nullopt : std::optional(m->second);
   }
-  bool operator<(const Measure& o) const { return std::tie(task, metric) < std::tie(o.task, o.metric); }
+  bool operator<(const Measure& o) const {
+    return std::tie(task, metric) < std::tie(o.task, o.metric);
+  }
 };
 
 SummaryStats summarize_measure(const Cells& cells, const Measure& m) {
@@ -99,13 +105,15 @@ std::string cell_text(const SummaryStats& s, int digits) {
 
 std::string file_name(std::string_view text) {
   std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  for (char c : text)
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
   return out;
 }
 
 class ReportWriter {
  public:
-  ReportWriter(fs::path dir, std::vector<SweepCell> cells) : dir_(std::move(dir)), cells_(std::move(cells)) {
+  ReportWriter(fs::path dir, std::vector<SweepCell> cells)
+      : dir_(std::move(dir)), cells_(std::move(cells)) {
     files_.markdown = dir_ / "report.md";
     files_.cells = static_cast<int64_t>(cells_.size());
     for (const SweepCell& c : cells_) files_.cells_without_metrics += !c.has_metrics;
@@ -115,7 +123,8 @@ class ReportWriter {
   ReportFiles write() {
     fmt::format_to(out(), "# Sweep report: {}\n\n", dir_.filename().string());
     fmt::format_to(out(),
-                   "{} cells, {} without training metrics yet. Values are mean ± sample standard deviation over "
+                   "{} cells, {} without training metrics yet. Values are mean ± sample standard "
+                   "deviation over "
                    "seeds (n = seeds with a value); losses are the last logged values.\n\n",
                    files_.cells, files_.cells_without_metrics);
     pretraining_section();
@@ -145,10 +154,13 @@ class ReportWriter {
   void pretraining_section() {
     std::map<std::tuple<Line, Masking>, Cells> groups;
     for (const SweepCell& c : cells_) groups[{line_of(c), masking_of(c.params)}].push_back(&c);
-    fmt::format_to(out(), "## Pretraining\n\n| model | masking | seeds | train loss | val loss | val accuracy |\n"
-                          "| --- | --- | --- | --- | --- | --- |\n");
+    fmt::format_to(
+        out(),
+        "## Pretraining\n\n| model | masking | seeds | train loss | val loss | val accuracy |\n"
+        "| --- | --- | --- | --- | --- | --- |\n");
     for (const auto& [key, cells] : groups) {
-      fmt::format_to(out(), "| {} | {} | {} |", std::get<0>(key).name(), std::get<1>(key).name(), cells.size());
+      fmt::format_to(out(), "| {} | {} | {} |", std::get<0>(key).name(), std::get<1>(key).name(),
+                     cells.size());
       for (const char* metric : {"train loss", "val loss", "val accuracy"})
         fmt::format_to(out(), " {} |", cell_text(summarize_measure(cells, {"", metric}), 4));
       md_ += "\n";
@@ -164,12 +176,15 @@ class ReportWriter {
 
   static std::vector<std::string> ordered_models(const std::set<std::string>& models) {
     std::vector<std::string> v(models.begin(), models.end());
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return std::tuple(model_rank(a), a) < std::tuple(model_rank(b), b); });
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+      return std::tuple(model_rank(a), a) < std::tuple(model_rank(b), b);
+    });
     return v;
   }
 
   // One series per masking of this model: the mean over the seeds that logged each step.
-  void loss_curves(const std::string& model, std::vector<LossPoint> SweepCell::*curve, const std::string& what) {
+  void loss_curves(const std::string& model, std::vector<LossPoint> SweepCell::*curve,
+                   const std::string& what) {
     std::map<std::tuple<std::string, Masking>, std::map<int64_t, std::pair<double, int>>> sums;
     for (const SweepCell& c : cells_) {
       if (c.params.model != model) continue;
@@ -195,8 +210,8 @@ class ReportWriter {
       }
     }
     if (plot.series.empty()) return;
-    add_plot(fmt::format("{}_{}", what == "training loss" ? "train_loss" : "val_loss", model), render_line_plot(plot),
-             plot.title);
+    add_plot(fmt::format("{}_{}", what == "training loss" ? "train_loss" : "val_loss", model),
+             render_line_plot(plot), plot.title);
   }
 
   std::set<Measure> downstream_measures() const {
@@ -238,7 +253,8 @@ class ReportWriter {
         s.name = line.name();
         for (double r : rates) {
           const auto it = by_rate.find(r);
-          const SummaryStats st = it == by_rate.end() ? SummaryStats{} : summarize_measure(it->second, m);
+          const SummaryStats st =
+              it == by_rate.end() ? SummaryStats{} : summarize_measure(it->second, m);
           fmt::format_to(out(), " {} |", cell_text(st, digits));
           if (st.n == 0) continue;
           s.x.push_back(r);
@@ -252,8 +268,11 @@ class ReportWriter {
   }
 
   void heatmap_section() {
-    if (std::none_of(cells_.begin(), cells_.end(), [](const SweepCell& c) { return is_decoupled(c.params); })) return;
-    md_ += "## m_corr × m_pred\n\nRows: corruption rate m_corr; columns: prediction rate m_pred.\n\n";
+    if (std::none_of(cells_.begin(), cells_.end(),
+                     [](const SweepCell& c) { return is_decoupled(c.params); }))
+      return;
+    md_ +=
+        "## m_corr × m_pred\n\nRows: corruption rate m_corr; columns: prediction rate m_pred.\n\n";
     std::map<Line, Cells> lines;
     for (const SweepCell& c : cells_)
       if (c.params.m_corr) lines[line_of(c)].push_back(&c);
@@ -298,8 +317,8 @@ class ReportWriter {
       md_ += "\n";
     }
     md_ += "\n";
-    add_plot(fmt::format("heatmap_{}_{}_{}_{}", line.model, line.variant, m.task, m.metric), render_heatmap(map),
-             map.title);
+    add_plot(fmt::format("heatmap_{}_{}_{}_{}", line.model, line.variant, m.task, m.metric),
+             render_heatmap(map), map.title);
   }
 
   fs::path dir_;
@@ -312,7 +331,8 @@ class ReportWriter {
 
 ReportFiles write_report(const fs::path& sweep_dir) {
   std::vector<SweepCell> cells = read_sweep(sweep_dir);
-  MASKLM_CHECK(!cells.empty(), "no cells in '{}' (a cell is a subdirectory with a cell.json)", sweep_dir.string());
+  MASKLM_CHECK(!cells.empty(), "no cells in '{}' (a cell is a subdirectory with a cell.json)",
+               sweep_dir.string());
   return ReportWriter(sweep_dir, std::move(cells)).write();
 }
 

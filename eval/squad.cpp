@@ -31,10 +31,11 @@ SquadQuestion read_question(const json& node, const std::string& path, bool& saw
   const json& answers = require_array(r, "answers");
   for (size_t i = 0; i < answers.size(); ++i) {
     ConfigReader a(answers[i], fmt::format("{}.answers[{}]", path, i));
-    q.answers.push_back(SquadAnswer{a.require<std::string>("text"), a.get<int64_t>("answer_start", 0)});
+    q.answers.push_back(
+        SquadAnswer{a.require<std::string>("text"), a.get<int64_t>("answer_start", 0)});
   }
-  MASKLM_CHECK(q.is_impossible || !q.answers.empty(), "question '{}' ({}) has no answers and is not marked is_impossible",
-               q.id, path);
+  MASKLM_CHECK(q.is_impossible || !q.answers.empty(),
+               "question '{}' ({}) has no answers and is not marked is_impossible", q.id, path);
   return q;
 }
 
@@ -56,8 +57,8 @@ SquadDataset parse_squad(const json& root) {
       paragraph.context = paragraph_reader.require<std::string>("context");
       const json& questions = require_array(paragraph_reader, "qas");
       for (size_t k = 0; k < questions.size(); ++k)
-        paragraph.questions.push_back(
-            read_question(questions[k], fmt::format("{}.qas[{}]", paragraph_path, k), saw_impossible));
+        paragraph.questions.push_back(read_question(
+            questions[k], fmt::format("{}.qas[{}]", paragraph_path, k), saw_impossible));
     }
   }
   const std::string version = r.get<std::string>("version", "");

@@ -21,12 +21,14 @@ bool is_python_space(char32_t c) {
 
 // \w of Python's re on str patterns: alphanumeric (isalnum) or '_'.
 bool is_python_word(char32_t c) {
-  return c == U'_' || unicode::has(c, unicode::FLAG_REGEX_LETTER) || unicode::has(c, unicode::FLAG_REGEX_NUMBER);
+  return c == U'_' || unicode::has(c, unicode::FLAG_REGEX_LETTER) ||
+         unicode::has(c, unicode::FLAG_REGEX_NUMBER);
 }
 
 bool is_ascii_punctuation(char32_t c) {  // string.punctuation
-  return c < 0x80 && std::string_view(R"(!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)").find(static_cast<char>(c)) !=
-                         std::string_view::npos;
+  return c < 0x80 &&
+         std::string_view(R"(!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)").find(static_cast<char>(c)) !=
+             std::string_view::npos;
 }
 
 std::u32string lower_without_punctuation(std::string_view text) {
@@ -59,7 +61,8 @@ std::vector<std::string> answer_tokens(std::string_view text) {
 std::vector<std::string> gold_answers(const SquadQuestion& q, SquadVersion version) {
   std::vector<std::string> gold;
   for (const SquadAnswer& a : q.answers)
-    if (version == SquadVersion::V1_1 || !normalize_squad_answer(a.text).empty()) gold.push_back(a.text);
+    if (version == SquadVersion::V1_1 || !normalize_squad_answer(a.text).empty())
+      gold.push_back(a.text);
   if (version == SquadVersion::V2_0 && gold.empty()) gold.emplace_back();
   return gold;
 }
@@ -117,7 +120,8 @@ double squad_exact(std::string_view gold, std::string_view predicted) {
 }
 
 double squad_f1(std::string_view gold, std::string_view predicted, SquadVersion version) {
-  const std::vector<std::string> gold_tokens = answer_tokens(gold), pred_tokens = answer_tokens(predicted);
+  const std::vector<std::string> gold_tokens = answer_tokens(gold),
+                                 pred_tokens = answer_tokens(predicted);
   if (version == SquadVersion::V2_0 && (gold_tokens.empty() || pred_tokens.empty()))
     return gold_tokens == pred_tokens ? 1.0 : 0.0;
   // Size of the multiset intersection (Counter(a) & Counter(b)).
@@ -141,11 +145,13 @@ SquadPredictions read_squad_predictions(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     MASKLM_FAIL("SQuAD predictions '{}' are not valid JSON: {}", path.string(), e.what());
   }
-  MASKLM_CHECK(root.is_object(), "SQuAD predictions '{}' must be one JSON object {{question id: answer text}}",
+  MASKLM_CHECK(root.is_object(),
+               "SQuAD predictions '{}' must be one JSON object {{question id: answer text}}",
                path.string());
   SquadPredictions predictions;
   for (const auto& [id, answer] : root.items()) {
-    MASKLM_CHECK(answer.is_string(), "SQuAD predictions '{}': the answer for '{}' must be a string, got {}",
+    MASKLM_CHECK(answer.is_string(),
+                 "SQuAD predictions '{}': the answer for '{}' must be a string, got {}",
                  path.string(), id, answer.dump());
     predictions.emplace(id, answer.get<std::string>());
   }
@@ -171,7 +177,8 @@ SquadResult score_squad(const SquadDataset& gold, const SquadPredictions& predic
         }
         add(result.all, exact, f1);
         // evaluate-v2.0.py splits by whether the gold answer list is empty.
-        if (gold.version == SquadVersion::V2_0) add(q.answers.empty() ? result.no_answer : result.has_answer, exact, f1);
+        if (gold.version == SquadVersion::V2_0)
+          add(q.answers.empty() ? result.no_answer : result.has_answer, exact, f1);
       }
   for (const auto& entry : predicted) result.unknown_predictions += !gold_ids.contains(entry.first);
   to_percent(result.all);

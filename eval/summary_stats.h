@@ -9,9 +9,9 @@
 namespace masklm {
 
 struct SummaryStats {
-  int64_t n = 0;       // finite values summarized (NaNs are left out)
+  int64_t n = 0;  // finite values summarized (NaNs are left out)
   double mean = 0, median = 0;
-  double std = 0;      // sample standard deviation (n - 1); 0 for a single value
+  double std = 0;  // sample standard deviation (n - 1); 0 for a single value
   double min = 0, max = 0;
 };
 

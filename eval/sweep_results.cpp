@@ -48,7 +48,8 @@ CellParams read_cell_params(const fs::path& path) {
 }
 
 std::optional<double> finite_number(const json& record, const char* key) {
-  if (!record.contains(key) || !record[key].is_number()) return std::nullopt;  // NaN is written as null
+  if (!record.contains(key) || !record[key].is_number())
+    return std::nullopt;  // NaN is written as null
   return record[key].get<double>();
 }
 
@@ -70,8 +71,9 @@ void read_metrics(const fs::path& path, SweepCell& cell) {
       }
       MASKLM_FAIL("{}:{}: not a JSON object: {}", path.string(), line_number, e.what());
     }
-    MASKLM_CHECK(record.is_object() && record.contains("step") && record["step"].is_number_integer(),
-                 "{}:{}: a metrics record needs an integer \"step\"", path.string(), line_number);
+    MASKLM_CHECK(
+        record.is_object() && record.contains("step") && record["step"].is_number_integer(),
+        "{}:{}: a metrics record needs an integer \"step\"", path.string(), line_number);
     const std::string kind = record.value("kind", "");
     const int64_t step = record["step"].get<int64_t>();
     const std::optional<double> loss = finite_number(record, "loss");
@@ -87,9 +89,11 @@ void read_finetune(const fs::path& path, SweepCell& cell) {
   const json root = read_json_file(path);
   MASKLM_CHECK(root.is_object(), "{}: expected {{\"task\": {{\"metric\": value}}}}", path.string());
   for (const auto& [task, metrics] : root.items()) {
-    MASKLM_CHECK(metrics.is_object(), "{}: task '{}' must map metric names to numbers", path.string(), task);
+    MASKLM_CHECK(metrics.is_object(), "{}: task '{}' must map metric names to numbers",
+                 path.string(), task);
     for (const auto& [metric, value] : metrics.items()) {
-      MASKLM_CHECK(value.is_number(), "{}: {}.{} must be a number, got {}", path.string(), task, metric, value.dump());
+      MASKLM_CHECK(value.is_number(), "{}: {}.{} must be a number, got {}", path.string(), task,
+                   metric, value.dump());
       cell.downstream[task][metric] = value.get<double>();
     }
   }
@@ -105,11 +109,14 @@ std::vector<SweepCell> read_sweep(const fs::path& dir) {
     SweepCell cell;
     cell.name = entry.path().filename().string();
     cell.params = read_cell_params(entry.path() / "cell.json");
-    if (fs::exists(entry.path() / "metrics.jsonl")) read_metrics(entry.path() / "metrics.jsonl", cell);
-    if (fs::exists(entry.path() / "finetune.json")) read_finetune(entry.path() / "finetune.json", cell);
+    if (fs::exists(entry.path() / "metrics.jsonl"))
+      read_metrics(entry.path() / "metrics.jsonl", cell);
+    if (fs::exists(entry.path() / "finetune.json"))
+      read_finetune(entry.path() / "finetune.json", cell);
     cells.push_back(std::move(cell));
   }
-  std::sort(cells.begin(), cells.end(), [](const SweepCell& a, const SweepCell& b) { return a.name < b.name; });
+  std::sort(cells.begin(), cells.end(),
+            [](const SweepCell& a, const SweepCell& b) { return a.name < b.name; });
   return cells;
 }
 

@@ -24,7 +24,7 @@ namespace masklm {
 struct CellParams {
   std::string model;
   int64_t seed = 0;
-  std::string variant;           // empty: the sweep's default masking
+  std::string variant;  // empty: the sweep's default masking
   // The x axis of rate sweeps. Not derived from m_corr = m_pred: under BERT's 80-10-10 a
   // masking rate is not that pair, so a cell that belongs to both views gives both.
   std::optional<double> mask_rate;

@@ -71,7 +71,11 @@ TEST(Metrics, SpearmanByHand) {
 }
 
 TEST(Metrics, RejectMismatchedOrEmptyInputs) {
-  testing::expect_error([] { accuracy(Labels{1, 0}, Labels{1}); }, "2 predictions for 1 gold values");
+  testing::expect_error(
+      [] {
+        accuracy(Labels{1, 0}, Labels{1});
+      },
+      "2 predictions for 1 gold values");
   testing::expect_error([] { binary_f1(Labels{}, Labels{}); }, "at least one example");
   testing::expect_error([] { pearson(Values{1}, Values{1}); }, "at least two examples");
 }

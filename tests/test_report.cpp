@@ -68,7 +68,8 @@ TEST(SvgPlot, LinePlotHasAxesSeriesAndLegend) {
   plot.title = "accuracy <vs> rate";
   plot.x_label = "masking rate";
   plot.y_label = "accuracy";
-  plot.series = {{"tiny", {0.15, 0.4, 0.8}, {0.7, 0.75, NAN}}, {"small & co", {0.15, 0.4}, {0.8, 0.82}}};
+  plot.series = {{"tiny", {0.15, 0.4, 0.8}, {0.7, 0.75, NAN}},
+                 {"small & co", {0.15, 0.4}, {0.8, 0.82}}};
   const std::string svg = render_line_plot(plot);
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
@@ -118,13 +119,14 @@ class Report : public testing::TempDirTest {
       text += fmt::format(R"({{"kind":"train","step":{},"loss":{},"accuracy":0.1,"lr":0.001}})"
                           "\n",
                           step, final_loss + (30 - step) * 0.1);
-    return text + fmt::format(R"({{"kind":"eval","step":30,"loss":{},"perplexity":1,"accuracy":{}}})"
-                              "\n",
-                              val_loss, val_accuracy);
+    return text +
+           fmt::format(R"({{"kind":"eval","step":30,"loss":{},"perplexity":1,"accuracy":{}}})"
+                       "\n",
+                       val_loss, val_accuracy);
   }
   void make_sweep() const {
     const std::vector<std::tuple<std::string, double, int, double>> runs = {
-        {"tiny", 0.15, 1, 0.80}, {"tiny", 0.15, 2, 0.84}, {"tiny", 0.4, 1, 0.83},
+        {"tiny", 0.15, 1, 0.80},  {"tiny", 0.15, 2, 0.84}, {"tiny", 0.4, 1, 0.83},
         {"small", 0.15, 1, 0.86}, {"small", 0.4, 1, 0.88}, {"small", 0.4, 2, 0.90}};
     for (const auto& [model, rate, seed, acc] : runs)
       cell(fmt::format("{}-r{}-s{}", model, rate, seed),
@@ -136,7 +138,8 @@ class Report : public testing::TempDirTest {
       for (double pred : {0.2, 0.4})
         cell(fmt::format("tiny-c{}-p{}", corr, pred),
              fmt::format(R"({{"model":"tiny","seed":1,"m_corr":{},"m_pred":{}}})", corr, pred),
-             metrics(2, 2.5 + corr - pred, 0.3), fmt::format(R"({{"sst2":{{"accuracy":{}}}}})", 0.7 + pred - corr / 2));
+             metrics(2, 2.5 + corr - pred, 0.3),
+             fmt::format(R"({{"sst2":{{"accuracy":{}}}}})", 0.7 + pred - corr / 2));
     cell("small-r0.8-s1", R"({"model":"small","seed":1,"mask_rate":0.8})", "", "");  // not run yet
   }
 };
@@ -144,8 +147,9 @@ class Report : public testing::TempDirTest {
 TEST_F(Report, ReadsTheSweepDirectory) {
   make_sweep();
   // A killed run leaves a torn last line; a NaN loss is written as null.
-  write_file("tiny-r0.15-s1/metrics.jsonl",
-             metrics(2.15, 2.85, 0.4) + "{\"kind\":\"train\",\"step\":40,\"loss\":null}\n{\"kind\":\"tra");
+  write_file(
+      "tiny-r0.15-s1/metrics.jsonl",
+      metrics(2.15, 2.85, 0.4) + "{\"kind\":\"train\",\"step\":40,\"loss\":null}\n{\"kind\":\"tra");
   const std::vector<SweepCell> cells = read_sweep(dir_);
   ASSERT_EQ(cells.size(), 11u);
   const SweepCell& c = cells[cells.size() - 2];  // sorted by name: ..., tiny-r0.15-s1, ...
@@ -160,11 +164,13 @@ TEST_F(Report, ReadsTheSweepDirectory) {
   EXPECT_EQ(torn.train_loss.size(), 3u);  // the null loss and the torn line are left out
   const SweepCell& pending = cells[0];
   EXPECT_EQ(pending.name, "small-r0.15-s1");
-  const auto decoupled = std::find_if(cells.begin(), cells.end(), [](const SweepCell& s) { return s.name == "tiny-c0.4-p0.2"; });
+  const auto decoupled = std::find_if(
+      cells.begin(), cells.end(), [](const SweepCell& s) { return s.name == "tiny-c0.4-p0.2"; });
   ASSERT_NE(decoupled, cells.end());
   EXPECT_FALSE(decoupled->params.mask_rate.has_value());
   EXPECT_EQ(decoupled->params.m_corr, 0.4);
-  const auto diagonal = std::find_if(cells.begin(), cells.end(), [](const SweepCell& s) { return s.name == "tiny-c0.2-p0.2"; });
+  const auto diagonal = std::find_if(cells.begin(), cells.end(),
+                                     [](const SweepCell& s) { return s.name == "tiny-c0.2-p0.2"; });
   EXPECT_FALSE(diagonal->params.mask_rate.has_value());  // a pair is not a masking rate
 }
 
@@ -173,11 +179,14 @@ TEST_F(Report, BadFilesNameTheFile) {
   expect_error([&] { read_sweep(dir_); }, {"a/cell.json", "unknown config key 'lr'"});
   cell("a", R"({"model":"tiny","seed":1,"m_corr":0.2})", "", "");
   expect_error([&] { read_sweep(dir_); }, {"a/cell.json", "m_corr and m_pred come together"});
-  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "{\"kind\":\"train\",\"step\":1,\"loss\":2}\n{oops\n{}\n", "");
+  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})",
+       "{\"kind\":\"train\",\"step\":1,\"loss\":2}\n{oops\n{}\n", "");
   expect_error([&] { read_sweep(dir_); }, {"a/metrics.jsonl:2", "not a JSON object"});
-  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "{\"kind\":\"train\",\"loss\":2}\n", "");
+  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "{\"kind\":\"train\",\"loss\":2}\n",
+       "");
   expect_error([&] { read_sweep(dir_); }, {"a/metrics.jsonl:1", "integer \"step\""});
-  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "\n", R"({"sst2":{"accuracy":"high"}})");
+  cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "\n",
+       R"({"sst2":{"accuracy":"high"}})");
   expect_error([&] { read_sweep(dir_); }, {"a/finetune.json", "sst2.accuracy must be a number"});
   expect_error([&] { write_report(dir_ / "none"); }, "does not exist");
 }
@@ -190,22 +199,31 @@ TEST_F(Report, WritesTablesAndPlots) {
   const std::string md = read_text(dir_ / "report.md");
   // Tiny at 0.15: seeds score 0.80 and 0.84 -> mean 0.82, sample std 0.0283; tiny comes
   // before small (preset order).
-  expect_contains(md, "### sst2 accuracy\n\n| model \\ masking rate | 0.15 | 0.4 |\n| --- | --- | --- |\n"
-                      "| tiny | 0.8200 ± 0.0283 (n=2) | 0.8300 (n=1) |\n"
-                      "| small | 0.8600 (n=1) | 0.8900 ± 0.0141 (n=2) |\n");
+  expect_contains(
+      md,
+      "### sst2 accuracy\n\n| model \\ masking rate | 0.15 | 0.4 |\n| --- | --- | --- |\n"
+      "| tiny | 0.8200 ± 0.0283 (n=2) | 0.8300 (n=1) |\n"
+      "| small | 0.8600 (n=1) | 0.8900 ± 0.0141 (n=2) |\n");
   expect_contains(md, "### squad f1");
   expect_contains(md, "| 89.00 ± 1.41 (n=2) |");  // percentages get two decimals
   // Pretraining: final train loss 2 + rate, validation loss 3 - rate.
-  expect_contains(md, "| tiny | 0.15 | 2 | 2.1500 ± 0.0000 (n=2) | 2.8500 ± 0.0000 (n=2) | 0.4100 ± 0.0141 (n=2) |");
+  expect_contains(md,
+                  "| tiny | 0.15 | 2 | 2.1500 ± 0.0000 (n=2) | 2.8500 ± 0.0000 (n=2) | 0.4100 ± "
+                  "0.0141 (n=2) |");
   expect_contains(md, "| small | 0.8 | 1 | – | – | – |");
-  expect_contains(md, "| tiny | m_corr 0.4 / m_pred 0.2 | 1 | 2.0000 (n=1) | 2.7000 (n=1) | 0.3000 (n=1) |");
-  EXPECT_LT(md.find("| tiny | 0.4 |"), md.find("| tiny | m_corr 0.2 / m_pred 0.2 |"));  // rates first
+  expect_contains(
+      md, "| tiny | m_corr 0.4 / m_pred 0.2 | 1 | 2.0000 (n=1) | 2.7000 (n=1) | 0.3000 (n=1) |");
+  EXPECT_LT(md.find("| tiny | 0.4 |"),
+            md.find("| tiny | m_corr 0.2 / m_pred 0.2 |"));  // rates first
   // The decoupled grid: highest m_corr on top; sst2 accuracy = 0.7 + pred - corr / 2.
-  expect_contains(md, "### tiny: sst2 accuracy\n\n| m_corr \\ m_pred | 0.2 | 0.4 |\n| --- | --- | --- |\n"
-                      "| 0.4 | 0.7000 (n=1) | 0.9000 (n=1) |\n| 0.2 | 0.8000 (n=1) | 1.0000 (n=1) |\n");
+  expect_contains(
+      md,
+      "### tiny: sst2 accuracy\n\n| m_corr \\ m_pred | 0.2 | 0.4 |\n| --- | --- | --- |\n"
+      "| 0.4 | 0.7000 (n=1) | 0.9000 (n=1) |\n| 0.2 | 0.8000 (n=1) | 1.0000 (n=1) |\n");
   expect_contains(md, "### tiny: val loss");
-  for (const char* plot : {"val_loss_tiny.svg", "train_loss_small.svg", "score_sst2_accuracy.svg",
-                           "score_squad_f1.svg", "heatmap_tiny__sst2_accuracy.svg", "heatmap_tiny___val_loss.svg"}) {
+  for (const char* plot :
+       {"val_loss_tiny.svg", "train_loss_small.svg", "score_sst2_accuracy.svg",
+        "score_squad_f1.svg", "heatmap_tiny__sst2_accuracy.svg", "heatmap_tiny___val_loss.svg"}) {
     EXPECT_TRUE(fs::exists(dir_ / "plots" / plot)) << plot;
     expect_contains(md, fmt::format("(plots/{})", plot));
   }

@@ -24,7 +24,8 @@ TEST(SquadNormalize, FollowsTheOfficialSteps) {
   // Punctuation goes before articles, so "the-end" becomes one word that is not an article.
   EXPECT_EQ(normalize_squad_answer("the-end"), "theend");
   EXPECT_EQ(normalize_squad_answer("A.B"), "ab");
-  EXPECT_EQ(normalize_squad_answer("anthem theatre"), "anthem theatre");  // articles only as whole words
+  EXPECT_EQ(normalize_squad_answer("anthem theatre"),
+            "anthem theatre");  // articles only as whole words
   EXPECT_EQ(normalize_squad_answer("a"), "");
   EXPECT_EQ(normalize_squad_answer("1,234"), "1234");
   // Non-ASCII: Unicode lowercase and whitespace; only ASCII punctuation is removed.
@@ -75,7 +76,8 @@ TEST_F(SquadFiles, ScoresV2WithTheHasAnsNoAnsBreakdown) {
   const SquadDataset d = read_squad(write_file("dev.json", kV2));
   // a: exact (max over the two golds). b: empty prediction for an empty gold: 1/1.
   // c: "France Paris" against "France": EM 0, F1 2 * 1/2 * 1 / 1.5 = 2/3.
-  const SquadResult r = score_squad(d, {{"a", "paris"}, {"b", ""}, {"c", "France Paris"}, {"zzz", "x"}});
+  const SquadResult r =
+      score_squad(d, {{"a", "paris"}, {"b", ""}, {"c", "France Paris"}, {"zzz", "x"}});
   EXPECT_EQ(r.all.total, 3);
   EXPECT_DOUBLE_EQ(r.all.exact, 100.0 * 2 / 3);
   EXPECT_DOUBLE_EQ(r.all.f1, 100.0 * (1 + 1 + 2.0 / 3) / 3);
@@ -95,7 +97,8 @@ TEST_F(SquadFiles, ScoresV2WithTheHasAnsNoAnsBreakdown) {
 TEST_F(SquadFiles, VersionFromTheFileOrItsQuestions) {
   const std::string body = R"("data": [{"paragraphs": [{"context": "c", "qas": [
       {"id": "q", "answers": [{"text": "c", "answer_start": 0}]}]}]}])";
-  EXPECT_EQ(read_squad(write_file("v1.json", "{\"version\": \"1.1\", " + body + "}")).version, SquadVersion::V1_1);
+  EXPECT_EQ(read_squad(write_file("v1.json", "{\"version\": \"1.1\", " + body + "}")).version,
+            SquadVersion::V1_1);
   EXPECT_EQ(read_squad(write_file("none.json", "{" + body + "}")).version, SquadVersion::V1_1);
   const std::string v2_body = R"({"data": [{"paragraphs": [{"context": "c", "qas": [
       {"id": "q", "answers": [], "is_impossible": true}]}]}]})";
@@ -105,8 +108,10 @@ TEST_F(SquadFiles, VersionFromTheFileOrItsQuestions) {
 }
 
 TEST_F(SquadFiles, MalformedFilesNameTheJsonPath) {
-  expect_error([&] { read_squad(write_file("bad.json", "{\"data\": [")); }, {"bad.json", "not valid JSON"});
-  expect_error([&] { read_squad(write_file("nodata.json", "{\"version\": \"1.1\"}")); }, {"nodata.json", "'data'"});
+  expect_error([&] { read_squad(write_file("bad.json", "{\"data\": [")); },
+               {"bad.json", "not valid JSON"});
+  expect_error([&] { read_squad(write_file("nodata.json", "{\"version\": \"1.1\"}")); },
+               {"nodata.json", "'data'"});
   expect_error(
       [&] {
         read_squad(write_file("noid.json", R"({"data": [{"paragraphs": [{"context": "c", "qas": [
@@ -115,12 +120,15 @@ TEST_F(SquadFiles, MalformedFilesNameTheJsonPath) {
       {"noid.json", "data[0].paragraphs[0].qas[1].id"});
   expect_error(
       [&] {
-        read_squad(write_file("noanswer.json", R"({"data": [{"paragraphs": [{"context": "c", "qas": [
+        read_squad(
+            write_file("noanswer.json", R"({"data": [{"paragraphs": [{"context": "c", "qas": [
                     {"id": "q", "answers": []}]}]}]})"));
       },
       {"noanswer.json", "question 'q'", "not marked is_impossible"});
-  expect_error([&] { read_squad_predictions(write_file("p.json", R"({"q": 3})")); }, {"p.json", "'q' must be a string"});
-  expect_error([&] { read_squad_predictions(write_file("l.json", R"(["x"])")); }, {"l.json", "one JSON object"});
+  expect_error([&] { read_squad_predictions(write_file("p.json", R"({"q": 3})")); },
+               {"p.json", "'q' must be a string"});
+  expect_error([&] { read_squad_predictions(write_file("l.json", R"(["x"])")); },
+               {"l.json", "one JSON object"});
 }
 
 void expect_matches_official(const std::string& name) {
@@ -135,7 +143,8 @@ void expect_matches_official(const std::string& name) {
         if (!expected["questions"].contains(q.id)) continue;  // no prediction
         SquadDataset one{gold.version, {{article.title, {{paragraph.context, {q}}}}}};
         const SquadResult r = score_squad(one, predicted);
-        EXPECT_NEAR(r.all.exact, 100 * expected["questions"][q.id]["exact"].get<double>(), 1e-12) << q.id;
+        EXPECT_NEAR(r.all.exact, 100 * expected["questions"][q.id]["exact"].get<double>(), 1e-12)
+            << q.id;
         EXPECT_NEAR(r.all.f1, 100 * expected["questions"][q.id]["f1"].get<double>(), 1e-12)
             << q.id << ": '" << predicted.at(q.id) << "' against '" << q.answers.at(0).text << "'";
       }
@@ -148,10 +157,11 @@ void expect_matches_official(const std::string& name) {
     EXPECT_EQ(r.missing_predictions, 1);
     return;
   }
-  const std::pair<const char*, const SquadScore*> parts[] = {{"", &r.all}, {"HasAns_", &r.has_answer},
-                                                             {"NoAns_", &r.no_answer}};
+  const std::pair<const char*, const SquadScore*> parts[] = {
+      {"", &r.all}, {"HasAns_", &r.has_answer}, {"NoAns_", &r.no_answer}};
   for (const auto& [prefix, score] : parts) {
-    EXPECT_NEAR(score->exact, expected[std::string(prefix) + "exact"].get<double>(), 1e-12) << prefix;
+    EXPECT_NEAR(score->exact, expected[std::string(prefix) + "exact"].get<double>(), 1e-12)
+        << prefix;
     EXPECT_NEAR(score->f1, expected[std::string(prefix) + "f1"].get<double>(), 1e-12) << prefix;
     EXPECT_EQ(score->total, expected[std::string(prefix) + "total"].get<int64_t>()) << prefix;
   }
