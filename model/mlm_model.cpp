@@ -79,7 +79,13 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
   MASKLM_CHECK(ctx.device == device_, "the model lives on the {}, the Ctx is for the {}",
                device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
   batch_ = batch_arrays_.load(batch);
-  encoder_out_ = encoder_forward(ctx, config_, params_.params, acts_, batch_, dropout);
+  if (config_.skip_corrupted) {
+    MASKLM_CHECK(ctx.device == Device::CPU, "model.skip_corrupted runs on the CPU backend in this build");
+    skip_.split(config_, batch);
+    encoder_out_ = skip_forward(ctx, config_, params_.params, acts_, batch_, skip_, dropout);
+  } else {
+    encoder_out_ = encoder_forward(ctx, config_, params_.params, acts_, batch_, dropout);
+  }
   mlm_head_forward(ctx, config_, params_.params, acts_, batch_, encoder_out_, vocab_chunk_);
 
   MlmStats stats;
@@ -108,7 +114,10 @@ void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
   fill_zero(ctx, d_enc);
   mlm_head_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_);
-  encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout, d_enc);
+  if (config_.skip_corrupted)
+    skip_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc);
+  else
+    encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout, d_enc);
 }
 
 }  // namespace masklm

@@ -8,6 +8,7 @@
 #include "model/batch_arrays.h"
 #include "model/encoder.h"
 #include "model/mlm_head.h"
+#include "model/skip_corrupted.h"
 
 namespace masklm {
 
@@ -34,8 +35,11 @@ class MlmModel {
   void zero_grads(Ctx& ctx) { fill_zero(ctx, grad_arena_.flat(dtype_)); }
   // (P, V) logits of the last forward (evaluation and tests).
   void logits(Ctx& ctx, const Tensor& out) { mlm_head_logits(ctx, params_.params, acts_, batch_.num_predictions, out); }
-  // (N, C) encoder output of the last forward.
+  // (N, C) rows the MLM head reads in the last forward: the encoder output, or for the
+  // skip-corrupted model the decoder output.
   Tensor encoder_output() const { return encoder_out_; }
+  // Tokens the encoder ran on in the last forward (N, or N minus the corrupted tokens).
+  int64_t encoder_tokens() const { return config_.skip_corrupted ? skip_.kept.num_tokens : batch_.num_tokens; }
 
   const ModelConfig& config() const { return config_; }
   const ParamLayout& params() const { return params_; }
@@ -63,6 +67,7 @@ class MlmModel {
   std::vector<float> host_losses_;     // (max P) copies of a GPU forward's losses and
   std::vector<int32_t> host_correct_;  // correct flags, for the statistics
   Tensor encoder_out_;
+  SkipSplit skip_;  // skip-corrupted model only
 };
 
 }  // namespace masklm

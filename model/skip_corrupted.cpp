@@ -1,0 +1,79 @@
+#include "model/skip_corrupted.h"
+
+namespace masklm {
+
+namespace {
+// Embedding dropout sites (encoder.h): the encoder's input is site 0, the decoder's
+// [MASK] embeddings site 1.
+constexpr uint32_t kMaskEmbeddingDropoutSite = 1;
+}  // namespace
+
+void SkipSplit::reserve(int64_t max_tokens) {
+  const auto n = static_cast<size_t>(max_tokens) + 1;
+  for (auto* v : {&kept_index, &masked_index, &kept_tokens, &kept_positions, &kept_types, &kept_cu_seqlens,
+                  &mask_tokens, &mask_positions, &mask_types})
+    v->reserve(n);
+}
+
+void SkipSplit::split(const ModelConfig& cfg, const Batch& batch) {
+  for (auto* v : {&kept_index, &masked_index, &kept_tokens, &kept_positions, &kept_types, &kept_cu_seqlens,
+                  &mask_tokens, &mask_positions, &mask_types})
+    v->clear();
+  kept_cu_seqlens.push_back(0);
+  for (size_t b = 0; b + 1 < batch.cu_seqlens.size(); ++b) {
+    for (int32_t i = batch.cu_seqlens[b]; i < batch.cu_seqlens[b + 1]; ++i) {
+      const auto k = static_cast<size_t>(i);
+      const int32_t type = batch.types.empty() ? 0 : batch.types[k];
+      if (!batch.corrupted.empty() && batch.corrupted[k]) {
+        masked_index.push_back(i);
+        mask_tokens.push_back(static_cast<int32_t>(cfg.mask_token_id));
+        mask_positions.push_back(batch.positions[k]);
+        mask_types.push_back(type);
+      } else {
+        kept_index.push_back(i);
+        kept_tokens.push_back(batch.tokens[k]);
+        kept_positions.push_back(batch.positions[k]);
+        kept_types.push_back(type);
+      }
+    }
+    kept_cu_seqlens.push_back(static_cast<int32_t>(kept_tokens.size()));
+  }
+  const bool types = cfg.type_vocab_size > 0;
+  kept = BatchTensors{host_view(kept_tokens), host_view(kept_positions), types ? host_view(kept_types) : Tensor{},
+                      host_view(kept_cu_seqlens), Tensor{}, Tensor{}, static_cast<int64_t>(kept_tokens.size()), 0};
+  masked = BatchTensors{host_view(mask_tokens), host_view(mask_positions), types ? host_view(mask_types) : Tensor{},
+                        Tensor{}, Tensor{}, Tensor{}, static_cast<int64_t>(mask_tokens.size()), 0};
+}
+
+Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
+                    const BatchTensors& batch, const SkipSplit& split, const DropoutPlan& dropout) {
+  const Tensor decoder_in = acts.decoder_in.rows(0, batch.num_tokens);
+  fill_zero(ctx, decoder_in);
+  const Tensor encoded = encoder_forward(ctx, cfg, params, acts, split.kept, dropout);
+  scatter_add_rows(ctx, decoder_in, encoded, host_view(split.kept_index));
+  if (split.masked.num_tokens > 0) {
+    const Tensor masked = embeddings_forward(ctx, cfg, params, acts.mask_emb, acts.zero_types, split.masked, dropout,
+                                             kMaskEmbeddingDropoutSite);
+    scatter_add_rows(ctx, decoder_in, masked, host_view(split.masked_index));
+  }
+  return stack_forward(ctx, cfg, params, acts, Stack::DECODER, decoder_in, batch.cu_seqlens, dropout);
+}
+
+void skip_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+                   const Activations& acts, GradScratch& scratch, const BatchTensors& batch, const SkipSplit& split,
+                   const DropoutPlan& dropout, const Tensor& d_out) {
+  const Tensor d_in = stack_backward(ctx, cfg, params, grads, acts, scratch, Stack::DECODER,
+                                     acts.decoder_in.rows(0, batch.num_tokens), batch.cu_seqlens, dropout, d_out);
+  // Both gathers finish before the embedding and encoder backwards reuse the scratch.
+  const Tensor d_kept = scratch.d_encoder_out.rows(0, split.kept.num_tokens);
+  const Tensor d_masked = scratch.d_mask_emb.rows(0, split.masked.num_tokens);
+  gather_rows(ctx, d_kept, d_in, host_view(split.kept_index));
+  if (split.masked.num_tokens > 0) {
+    gather_rows(ctx, d_masked, d_in, host_view(split.masked_index));
+    embeddings_backward(ctx, cfg, params, grads, acts.mask_emb, acts.zero_types, scratch, split.masked, dropout,
+                        kMaskEmbeddingDropoutSite, d_masked);
+  }
+  encoder_backward(ctx, cfg, params, grads, acts, scratch, split.kept, dropout, d_kept);
+}
+
+}  // namespace masklm
