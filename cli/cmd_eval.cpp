@@ -43,9 +43,12 @@ void run_eval(const EvalOptions& o) {
   }
   if (o.batches > 0) run.train.eval_batches = o.batches;
   const TrainingData data = open_training_data(run);
-  // The checkpoint's config.json is the model, exactly as export and transformers read it.
-  const ModelConfig model_config =
-      read_hf_config(std::filesystem::path(o.checkpoint) / "config.json");
+  // The checkpoint's config.json is the model, exactly as export and transformers read it;
+  // the masklm-only skip-corrupted options come from the run's config.
+  ModelConfig model_config = read_hf_config(std::filesystem::path(o.checkpoint) / "config.json");
+  model_config.skip_corrupted = run.model.skip_corrupted;
+  model_config.decoder_layers = run.model.decoder_layers;
+  model_config.mask_token_id = run.model.mask_token_id;
   MASKLM_CHECK(data.vocab_size == model_config.vocab_size,
                "--data {}: its vocabulary has {} tokens, the model in '{}' {}", o.data,
                data.vocab_size, o.checkpoint, model_config.vocab_size);

@@ -22,7 +22,7 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   for (const std::string& o : request.overrides) apply_override(tree, o);
   RunConfig config = parse_run_config(tree);
   const TrainingData data = open_training_data(config);
-  resolve_vocab_size(config, data.vocab_size);
+  resolve_vocab_size(config, data.vocab_size, data.mask_token_id);
 
   // Data parallel: every rank trains; rank 0 alone writes the run directory and prints.
   const std::shared_ptr<Comm> comm = world_comm();

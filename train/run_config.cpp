@@ -64,12 +64,16 @@ ModelConfig parse_model(const json& node) {
   m.layer_norm_eps = r.get("layer_norm_eps", m.layer_norm_eps);
   m.initializer_range = r.get("initializer_range", m.initializer_range);
   m.pad_token_id = r.get("pad_token_id", m.pad_token_id);
+  m.skip_corrupted = r.get("skip_corrupted", m.skip_corrupted);
+  m.decoder_layers = r.get("decoder_layers", m.decoder_layers);
+  m.mask_token_id = r.get("mask_token_id", m.mask_token_id);
   r.finish();
   MASKLM_CHECK(m.vocab_size >= 0, "config key 'model.vocab_size' must be positive, got {}",
                m.vocab_size);
   // The vocabulary may still come from the data source; validate the rest meanwhile.
   ModelConfig check = m;
-  if (check.vocab_size == 0) check.vocab_size = check.pad_token_id + 1;
+  if (check.vocab_size == 0) check.vocab_size = std::max(check.pad_token_id, check.mask_token_id) + 1;
+  if (check.skip_corrupted && check.mask_token_id < 0) check.mask_token_id = 0;  // comes from the data
   check.validate();
   return m;
 }
@@ -192,6 +196,11 @@ json run_config_to_json(const RunConfig& c) {
       {"initializer_range", m.initializer_range},
       {"pad_token_id", m.pad_token_id},
   };
+  if (m.skip_corrupted) {
+    model["skip_corrupted"] = true;
+    model["decoder_layers"] = m.decoder_layers;
+    if (m.mask_token_id >= 0) model["mask_token_id"] = m.mask_token_id;
+  }
   if (m.vocab_size > 0) model["vocab_size"] = m.vocab_size;
   const TrainConfig& t = c.train;
   json train = {
@@ -230,12 +239,13 @@ json run_config_to_json(const RunConfig& c) {
   return out;
 }
 
-void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size) {
+void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size, int64_t mask_token_id) {
   MASKLM_CHECK(data_vocab_size > 0, "the data source reports vocabulary size {}", data_vocab_size);
   MASKLM_CHECK(config.model.vocab_size == 0 || config.model.vocab_size == data_vocab_size,
                "config key 'model.vocab_size' ({}) differs from the data's vocabulary size ({})",
                config.model.vocab_size, data_vocab_size);
   config.model.vocab_size = data_vocab_size;
+  if (config.model.skip_corrupted && config.model.mask_token_id < 0) config.model.mask_token_id = mask_token_id;
   config.model.validate();
 }
 

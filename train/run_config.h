@@ -56,6 +56,8 @@ RunConfig parse_run_config(const nlohmann::json& root);
 nlohmann::json run_config_to_json(const RunConfig& config);
 
 // Sets model.vocab_size from the data source; a vocab_size given in the recipe must agree.
-void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size);
+// For the skip-corrupted model it also takes the [MASK] id from the data (mask_token_id,
+// -1 when the data has none) unless model.mask_token_id is set.
+void resolve_vocab_size(RunConfig& config, int64_t data_vocab_size, int64_t mask_token_id = -1);
 
 }  // namespace masklm

@@ -35,13 +35,16 @@ Batch SyntheticTask::batch(int64_t step, int64_t first, int64_t count) const {
     const int64_t k = std::max<int64_t>(1, std::llround(mask_rate * static_cast<double>(len)));
     const int32_t offset = static_cast<int32_t>(b.num_tokens());
     std::vector<int32_t> input = ids;
+    std::vector<uint8_t> corrupted(static_cast<size_t>(len), 0);
     std::sort(order.begin(), order.begin() + k);
     for (int64_t j = 0; j < k; ++j) {
       const int32_t i = order[static_cast<size_t>(j)];
       input[static_cast<size_t>(i)] = kMaskToken;
+      corrupted[static_cast<size_t>(i)] = 1;
       b.add_prediction(offset + i, ids[static_cast<size_t>(i)]);
     }
     b.add_sequence(input);
+    b.corrupted.insert(b.corrupted.end(), corrupted.begin(), corrupted.end());
   }
   return b;
 }

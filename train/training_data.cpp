@@ -52,6 +52,7 @@ TrainingData open_synthetic(const RunConfig& config) {
   data.train = std::make_unique<SyntheticSource>(task, t.micro_batch_size);
   data.validation = std::make_unique<SyntheticSource>(validation, t.micro_batch_size);
   data.vocab_size = task.vocab_size;
+  data.mask_token_id = SyntheticTask::kMaskToken;
   return data;
 }
 
@@ -115,6 +116,7 @@ TrainingData open_shards(const RunConfig& config) {
   data.train = std::make_unique<MlmBatchSource>(train_split, train_masker, train_options);
   data.validation = std::make_unique<MlmBatchSource>(val_split, eval_masker, val_options);
   data.vocab_size = tokenizer->vocab_size();
+  data.mask_token_id = vocab.mask_id;
   log_info("shards {}: {} training and {} validation sequences of {} tokens, vocabulary {} ({})",
            dir.string(), train_split->num_sequences(), val_split->num_sequences(), t.seq_len,
            data.vocab_size, tokenizer_path.string());

@@ -22,6 +22,7 @@ struct TrainingData {
   // at different masking rates are compared on the same predictions.
   std::unique_ptr<BatchSource> validation;
   int64_t vocab_size = 0;
+  int64_t mask_token_id = -1;  // the [MASK] id, -1 when the vocabulary has none
 };
 
 // Throws masklm::Error naming the data key for an unknown source or bad settings.
