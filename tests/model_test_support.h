@@ -54,9 +54,10 @@ inline void randomize(const MlmModel& m, uint32_t seed) {
     for (int64_t i = 0; i < e.view.numel(); ++i) e.view.ptr<double>()[i] = dist(rng);
 }
 
-// Runs forward + backward, then compares up to 24 random coordinates of every parameter
+// Runs forward + backward, then compares `coords` random coordinates of every parameter
 // tensor with fourth-order central differences of the loss (relative error < 1e-6).
-inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, const DropoutPlan& dropout) {
+inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, const DropoutPlan& dropout,
+                                         int coords = 24) {
   Ctx ctx;
   model.zero_grads(ctx);
   model.forward(ctx, batch, dropout);
@@ -67,7 +68,7 @@ inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, co
     const ParamEntry& p = model.params().table[k];
     const ParamEntry& g = model.grads().table[k];
     std::vector<double> analytic, numeric;
-    for (int i = 0; i < 24; ++i) {
+    for (int i = 0; i < coords; ++i) {
       const int64_t j = static_cast<int64_t>(rng() % p.view.numel());
       analytic.push_back(g.view.ptr<double>()[j]);
       numeric.push_back(numeric_gradient(loss, p.view.ptr<double>() + j, 1)[0]);
