@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gpu/op_harness.cuh"
-#include "model/mlm_model.h"
+#include "model_test_support.h"
 
 namespace masklm {
 namespace {
@@ -16,37 +16,19 @@ using gpu_testing::expect_bitwise_equal;
 using gpu_testing::expect_close;
 using gpu_testing::nmse_bound;
 
+// The shared small model at awkward sizes: vocab, hidden, heads and FFN width that are
+// not multiples of a warp or a tile, and sequences of 1, 127 and 50 tokens.
 ModelConfig step_config(bool pre_ln) {
-  ModelConfig c;
+  ModelConfig c = testing::small_config(pre_ln);
   c.vocab_size = 1003;
   c.hidden_size = 96;
-  c.num_layers = 2;
   c.num_heads = 3;
   c.intermediate_size = 136;
   c.max_position_embeddings = 160;
-  c.type_vocab_size = 2;
-  c.pre_layernorm = pre_ln;
-  c.hidden_dropout = 0.1;
-  c.attention_dropout = 0.1;
-  c.layer_norm_eps = 1e-5;
   return c;
 }
 
-// Sequences of 1, 127 and 50 tokens with random ids and types, ~15% predicted.
-Batch step_batch(const ModelConfig& c) {
-  std::mt19937 rng(11);
-  Batch b;
-  for (int len : {1, 127, 50}) {
-    std::vector<int32_t> ids(static_cast<size_t>(len));
-    for (auto& t : ids) t = static_cast<int32_t>(rng() % c.vocab_size);
-    const auto offset = static_cast<int32_t>(b.num_tokens());
-    b.add_sequence(ids);
-    for (int i = 0; i < len; ++i)
-      if (i == 0 || rng() % 100 < 15) b.add_prediction(offset + i, static_cast<int32_t>(rng() % c.vocab_size));
-  }
-  for (int64_t i = 0; i < b.num_tokens(); ++i) b.types.push_back(static_cast<int32_t>(rng() % 2));
-  return b;
-}
+Batch step_batch(const ModelConfig& c) { return testing::random_batch(c, {1, 127, 50}, 11); }
 
 // What one training step leaves behind, copied to the host.
 struct StepResult {
