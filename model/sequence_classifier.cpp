@@ -1,0 +1,247 @@
+#include "model/sequence_classifier.h"
+
+#include "model/batch_arrays.h"
+#include "model/safetensors.h"
+
+namespace masklm {
+
+namespace {
+
+// The head's dropout site: past every encoder and decoder site (those count layers).
+constexpr uint32_t kClassifierDropoutSite = 0xFFFFF0;
+
+float classifier_dropout_p(const ModelConfig& config, const DropoutPlan& d) {
+  return d.training ? static_cast<float>(config.hidden_dropout) : 0.0f;
+}
+
+RngKey classifier_dropout_key(const DropoutPlan& d) {
+  RngKey key = d.key;
+  key.stream = RngStream::HIDDEN_DROPOUT;
+  key.substream = kClassifierDropoutSite;
+  return key;
+}
+
+size_t measure_params(const ModelConfig& config, int num_labels, DType dtype) {
+  Arena a = Arena::measuring();
+  layout_finetune_params(config, num_labels, a, dtype);
+  return a.used();
+}
+
+void layout_logits(int64_t max_sequences, int num_labels, Arena& arena, DType dtype, Tensor& logits,
+                   Tensor& d_logits) {
+  logits = arena.alloc(Shape{max_sequences, num_labels}, dtype);
+  d_logits = arena.alloc(Shape{max_sequences, num_labels}, dtype);
+}
+
+size_t measure_activations(const ModelConfig& config, int num_labels, Capacity cap, DType dtype) {
+  Arena a = Arena::measuring();
+  Activations acts;
+  GradScratch scratch;
+  Tensor logits, d_logits;
+  layout_activations(config, cap, a, dtype, acts, scratch);
+  layout_logits(cap.max_predictions, num_labels, a, dtype, logits, d_logits);
+  return a.used();
+}
+
+template <typename T> double mse_forward_typed(const Tensor& pred, const std::vector<double>& targets) {
+  double sum = 0;
+  for (size_t b = 0; b < targets.size(); ++b) {
+    const double d = static_cast<double>(pred.ptr<T>()[b]) - targets[b];
+    sum += d * d;
+  }
+  return sum / static_cast<double>(targets.size());
+}
+
+template <typename T>
+void mse_backward_typed(const Tensor& d_pred, const Tensor& pred, const std::vector<double>& targets, double scale) {
+  for (size_t b = 0; b < targets.size(); ++b)
+    d_pred.ptr<T>()[b] += static_cast<T>(scale * 2 * (static_cast<double>(pred.ptr<T>()[b]) - targets[b]));
+}
+
+void check_mse_args(const Tensor& pred, const std::vector<double>& targets) {
+  MASKLM_CHECK(pred.device == Device::CPU, "MSE runs on host tensors");
+  MASKLM_CHECK(pred.numel() == static_cast<int64_t>(targets.size()) && !targets.empty(),
+               "MSE needs one prediction per target, got {} and {}", pred.numel(), targets.size());
+}
+
+template <typename T> double value_at(const Tensor& t, int64_t i) { return static_cast<double>(t.ptr<T>()[i]); }
+
+double logit_at(const Tensor& t, int64_t i) {
+  return t.dtype == DType::F64 ? value_at<double>(t, i) : value_at<float>(t, i);
+}
+
+}  // namespace
+
+FineTuneLayout layout_finetune_params(const ModelConfig& config, int num_labels, Arena& arena, DType dtype) {
+  MASKLM_CHECK(num_labels >= 1, "a classifier needs at least one label (1: regression), got {}", num_labels);
+  FineTuneLayout l;
+  l.all = layout_params(config, arena, dtype);
+  const int64_t C = config.hidden_size, K = num_labels;
+  auto add = [&](const char* name, const Shape& shape, ParamInit init, bool decay) {
+    const Tensor t = arena.alloc(shape, dtype);
+    l.all.table.push_back({name, t, init, decay});
+    return t;
+  };
+  l.head.dense_weight = add("classifier.dense.weight", Shape{C, C}, ParamInit::NORMAL, true);
+  l.head.dense_bias = add("classifier.dense.bias", Shape{C}, ParamInit::ZEROS, false);
+  l.head.out_weight = add("classifier.out_proj.weight", Shape{K, C}, ParamInit::NORMAL, true);
+  l.head.out_bias = add("classifier.out_proj.bias", Shape{K}, ParamInit::ZEROS, false);
+  return l;
+}
+
+void ClassificationBatch::add(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int32_t label,
+                              double target) {
+  MASKLM_CHECK(!ids.empty(), "a sequence to classify needs at least one token");
+  MASKLM_CHECK(types.empty() || types.size() == ids.size(), "{} token types for {} tokens", types.size(), ids.size());
+  seqs.add_prediction(static_cast<int32_t>(seqs.num_tokens()), label);
+  seqs.add_sequence(ids);
+  seqs.types.insert(seqs.types.end(), types.begin(), types.end());
+  targets.push_back(target);
+}
+
+void ClassificationBatch::clear() {
+  seqs = Batch{};
+  targets.clear();
+}
+
+double mse_forward(const Tensor& pred, const std::vector<double>& targets) {
+  check_mse_args(pred, targets);
+  return pred.dtype == DType::F64 ? mse_forward_typed<double>(pred, targets) : mse_forward_typed<float>(pred, targets);
+}
+
+void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<double>& targets, double scale) {
+  check_mse_args(pred, targets);
+  MASKLM_CHECK(d_pred.numel() == pred.numel() && d_pred.dtype == pred.dtype, "MSE gradient must match predictions");
+  if (pred.dtype == DType::F64)
+    mse_backward_typed<double>(d_pred, pred, targets, scale);
+  else
+    mse_backward_typed<float>(d_pred, pred, targets, scale);
+}
+
+FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
+                             DType dtype)
+    : config_(config), num_labels_(num_labels), dtype_(dtype) {
+  MASKLM_CHECK(!config.skip_corrupted, "fine-tuning uses the plain encoder; the skip-corrupted decoder is dropped");
+  config_.validate();
+  MASKLM_CHECK(dtype == DType::F32 || dtype == DType::F64, "FineTuneModel computes in F32 or F64, not {}",
+               dtype_name(dtype));
+  const Capacity cap{max_tokens, max_sequences};
+  param_arena_ = Arena(measure_params(config_, num_labels, dtype), Device::CPU);
+  grad_arena_ = Arena(measure_params(config_, num_labels, dtype), Device::CPU);
+  act_arena_ = Arena(measure_activations(config_, num_labels, cap, dtype), Device::CPU);
+  params_ = layout_finetune_params(config_, num_labels, param_arena_, dtype);
+  grads_ = layout_finetune_params(config_, num_labels, grad_arena_, dtype);
+  layout_activations(config_, cap, act_arena_, dtype, acts_, scratch_);
+  layout_logits(max_sequences, num_labels, act_arena_, dtype, logits_, d_logits_);
+  // Zeroed once, as in MlmModel: alignment padding stays zero for the flat optimizer.
+  param_arena_.zero();
+  grad_arena_.zero();
+  act_arena_.zero();
+}
+
+void FineTuneModel::init_weights(uint64_t seed) { init_params(params_.all, config_, seed); }
+
+void FineTuneModel::load_encoder(const std::filesystem::path& checkpoint_dir) {
+  const SafetensorsFile weights(checkpoint_dir / "model.safetensors");
+  for (const ParamEntry& e : params_.all.table) {
+    if (e.name.rfind("classifier.", 0) == 0) continue;
+    MASKLM_CHECK(weights.has(e.name), "checkpoint '{}' has no tensor '{}'", checkpoint_dir.string(), e.name);
+    weights.read_into(e.name, e.view);
+  }
+}
+
+FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout) {
+  MASKLM_CHECK(ctx.device == Device::CPU, "FineTuneModel runs on the CPU backend");
+  const Batch& seqs = batch.seqs;
+  seqs.validate(config_.vocab_size, config_.max_position_embeddings, config_.type_vocab_size);
+  MASKLM_CHECK(seqs.num_tokens() <= acts_.emb.out.shape[0], "batch has {} tokens, the model was sized for {}",
+               seqs.num_tokens(), acts_.emb.out.shape[0]);
+  MASKLM_CHECK(batch.size() > 0 && batch.size() <= logits_.shape[0],
+               "batch has {} sequences, the model was sized for 1 to {}", batch.size(), logits_.shape[0]);
+  MASKLM_CHECK(!is_regression() || static_cast<int64_t>(batch.targets.size()) == batch.size(),
+               "a regression batch needs one target per sequence");
+  for (int32_t label : seqs.labels)
+    MASKLM_CHECK(label >= 0 && label < num_labels_, "label {} outside the {} labels", label, num_labels_);
+  host_batch_ = &batch;
+  batch_ = BatchArrays().load(seqs);
+  const int64_t B = batch.size();
+  const ClassifierHeadParams& h = params_.head;
+
+  const Tensor enc = encoder_forward(ctx, config_, params_.all.params, acts_, batch_, dropout);
+  const Tensor cls = acts_.head_in.rows(0, B), pre = acts_.head_pre.rows(0, B);
+  const Tensor act = acts_.head_act.rows(0, B), pooled = acts_.head_out.rows(0, B);
+  gather_rows(ctx, cls, enc, batch_.predict_index);
+  matmul_forward(ctx, pre, cls, h.dense_weight, h.dense_bias);
+  gelu_forward(ctx, act, pre);
+  dropout_forward(ctx, pooled, act, classifier_dropout_p(config_, dropout), classifier_dropout_key(dropout));
+  matmul_forward(ctx, logits_rows(), pooled, h.out_weight, h.out_bias);
+
+  FineTuneStats stats;
+  stats.examples = B;
+  if (is_regression()) {
+    stats.loss = mse_forward(logits_rows(), batch.targets);
+    return stats;
+  }
+  const Tensor losses = acts_.losses.rows(0, B), correct = acts_.correct.rows(0, B);
+  mlm_xent_forward(ctx, losses, acts_.lse.rows(0, B), correct, pooled, h.out_weight, h.out_bias,
+                   batch_.labels, num_labels_);
+  for (int64_t b = 0; b < B; ++b) {
+    stats.loss += logit_at(losses, b);
+    stats.correct += correct.ptr<int32_t>()[b];
+  }
+  stats.loss /= static_cast<double>(B);
+  return stats;
+}
+
+void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
+  MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
+  const int64_t B = batch_.num_predictions;
+  const ClassifierHeadParams& h = params_.head;
+  const ClassifierHeadParams& g = grads_.head;
+  const Tensor cls = acts_.head_in.rows(0, B), pre = acts_.head_pre.rows(0, B), pooled = acts_.head_out.rows(0, B);
+  const Tensor d_pooled = scratch_.d_head_out.rows(0, B), d_act = scratch_.d_head_act.rows(0, B);
+  const Tensor d_pre = scratch_.d_head_pre.rows(0, B), d_cls = scratch_.d_head_in.rows(0, B);
+  for (const Tensor& t : {d_pooled, d_act, d_pre, d_cls}) fill_zero(ctx, t);
+  const double mean = 1.0 / static_cast<double>(B);
+
+  if (is_regression()) {
+    const Tensor d_logits = d_logits_.rows(0, B);
+    fill_zero(ctx, d_logits);
+    mse_backward(d_logits, logits_rows(), host_batch_->targets, mean);
+    matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, d_logits, pooled, h.out_weight);
+  } else {
+    mlm_xent_backward(ctx, d_pooled, g.out_weight, g.out_bias, pooled, h.out_weight, h.out_bias, batch_.labels,
+                      acts_.lse.rows(0, B), mean, num_labels_);
+  }
+  dropout_backward(ctx, d_act, d_pooled, classifier_dropout_p(config_, dropout), classifier_dropout_key(dropout));
+  gelu_backward(ctx, d_pre, d_act, pre);
+  matmul_backward(ctx, d_cls, g.dense_weight, g.dense_bias, d_pre, cls, h.dense_weight);
+
+  const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
+  fill_zero(ctx, d_enc);
+  scatter_add_rows(ctx, d_enc, d_cls, batch_.predict_index);
+  encoder_backward(ctx, config_, params_.all.params, grads_.all.params, acts_, scratch_, batch_, dropout, d_enc);
+}
+
+std::vector<int32_t> FineTuneModel::predicted_labels() const {
+  MASKLM_CHECK(!is_regression(), "a regression model predicts scores, not labels");
+  const Tensor logits = logits_rows();
+  std::vector<int32_t> out(static_cast<size_t>(logits.shape[0]));
+  for (int64_t b = 0; b < logits.shape[0]; ++b) {
+    int32_t best = 0;
+    for (int32_t k = 1; k < num_labels_; ++k)
+      if (logit_at(logits, b * num_labels_ + k) > logit_at(logits, b * num_labels_ + best)) best = k;
+    out[static_cast<size_t>(b)] = best;
+  }
+  return out;
+}
+
+std::vector<double> FineTuneModel::predicted_scores() const {
+  MASKLM_CHECK(is_regression(), "a classification model predicts labels, not scores");
+  const Tensor logits = logits_rows();
+  std::vector<double> out(static_cast<size_t>(logits.shape[0]));
+  for (int64_t b = 0; b < logits.shape[0]; ++b) out[static_cast<size_t>(b)] = logit_at(logits, b);
+  return out;
+}
+
+}  // namespace masklm

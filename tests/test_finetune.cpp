@@ -1,0 +1,123 @@
+// The sequence classification / regression model: finite-difference gradients of every
+// parameter in double, and a tiny task it must learn.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "model_test_support.h"
+#include "model/sequence_classifier.h"
+#include "train/optimizer.h"
+
+namespace masklm {
+namespace {
+
+using testing::numeric_gradient;
+using testing::relative_error;
+using testing::small_config;
+
+constexpr int32_t kCls = 2;
+
+ClassificationBatch random_classification_batch(const ModelConfig& c, int num_labels, uint32_t seed) {
+  std::mt19937 rng(seed);
+  ClassificationBatch b;
+  for (int len : {5, 1, 8, 3}) {
+    std::vector<int32_t> ids, types;
+    for (int i = 0; i < len; ++i) {
+      ids.push_back(static_cast<int32_t>(rng() % c.vocab_size));
+      types.push_back(static_cast<int32_t>(rng() % 2));
+    }
+    b.add(ids, types, num_labels == 1 ? 0 : static_cast<int32_t>(rng() % num_labels),
+          static_cast<double>(rng() % 100) / 25.0 - 2.0);
+  }
+  return b;
+}
+
+void expect_finetune_gradients_match(int num_labels, bool pre_ln) {
+  const ModelConfig c = small_config(pre_ln);
+  FineTuneModel model(c, num_labels, 32, 8, DType::F64);
+  std::mt19937 rng(3);
+  std::normal_distribution<double> dist(0.0, 0.3);
+  for (const ParamEntry& e : model.params().table)
+    for (int64_t i = 0; i < e.view.numel(); ++i) e.view.ptr<double>()[i] = dist(rng);
+  const ClassificationBatch batch = random_classification_batch(c, num_labels, 11);
+  const DropoutPlan dropout{RngKey{7, 1, 0}, true};
+  Ctx ctx;
+  model.zero_grads(ctx);
+  model.forward(ctx, batch, dropout);
+  model.backward(ctx, dropout);
+  auto loss = [&] { return model.forward(ctx, batch, dropout).loss; };
+  for (size_t k = 0; k < model.params().table.size(); ++k) {
+    const ParamEntry& p = model.params().table[k];
+    const ParamEntry& g = model.grads().table[k];
+    // Softmax ignores a key bias: its gradient is zero, which relative error cannot judge.
+    if (p.name.find("key.bias") != std::string::npos) continue;
+    std::vector<double> analytic, numeric;
+    for (int i = 0; i < 8; ++i) {
+      const int64_t j = static_cast<int64_t>(rng() % p.view.numel());
+      analytic.push_back(g.view.ptr<double>()[j]);
+      numeric.push_back(numeric_gradient(loss, p.view.ptr<double>() + j, 1)[0]);
+    }
+    EXPECT_LT(relative_error(analytic.data(), numeric.data(), static_cast<int64_t>(analytic.size())), 1e-6)
+        << p.name;
+  }
+}
+
+TEST(FineTuneModel, ClassificationGradientsMatchFiniteDifferences) { expect_finetune_gradients_match(3, false); }
+TEST(FineTuneModel, RegressionGradientsMatchFiniteDifferences) { expect_finetune_gradients_match(1, true); }
+
+TEST(FineTuneModel, MseIsTheMeanSquaredError) {
+  std::vector<double> pred{1.0, -2.0}, d(2, 0.0);
+  const Tensor p = host_tensor(pred.data(), Shape{2, 1}), dp = host_tensor(d.data(), Shape{2, 1});
+  EXPECT_DOUBLE_EQ(mse_forward(p, {0.0, 1.0}), (1.0 + 9.0) / 2);
+  mse_backward(dp, p, {0.0, 1.0}, 0.5);
+  EXPECT_DOUBLE_EQ(d[0], 1.0);
+  EXPECT_DOUBLE_EQ(d[1], -3.0);
+}
+
+// Label: does token 7 occur in the sequence? Sequences start with kCls.
+ClassificationBatch token_seven_batch(int size, std::mt19937& rng) {
+  ClassificationBatch b;
+  for (int s = 0; s < size; ++s) {
+    const bool has_seven = rng() % 2 == 0;
+    std::vector<int32_t> ids{kCls};
+    const int len = 3 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < len; ++i) ids.push_back(static_cast<int32_t>(8 + rng() % 29));
+    if (has_seven) ids[1 + rng() % len] = 7;
+    b.add(ids, {}, has_seven ? 1 : 0, 0.0);
+  }
+  return b;
+}
+
+TEST(FineTuneModel, LearnsWhetherATokenOccurs) {
+  ModelConfig c = small_config(false);
+  c.type_vocab_size = 0;
+  FineTuneModel model(c, 2, 16 * 12, 16);
+  model.init_weights(1);
+  AdamW optimizer(model.params(), model.grads(), AdamWConfig{});
+  Ctx ctx;
+  std::mt19937 rng(9);
+  for (uint32_t step = 0; step < 300; ++step) {
+    const ClassificationBatch batch = token_seven_batch(16, rng);
+    const DropoutPlan dropout{RngKey{1, step, 0}, true};
+    model.zero_grads(ctx);
+    model.forward(ctx, batch, dropout);
+    model.backward(ctx, dropout);
+    optimizer.step(ctx, 2e-3);
+  }
+  int64_t correct = 0, total = 0;
+  for (int round = 0; round < 8; ++round) {
+    const ClassificationBatch batch = token_seven_batch(16, rng);
+    const FineTuneStats stats = model.forward(ctx, batch, DropoutPlan{});
+    correct += stats.correct;
+    total += stats.examples;
+    // predicted_labels() agrees with the loss's argmax count.
+    const std::vector<int32_t> predicted = model.predicted_labels();
+    int64_t agree = 0;
+    for (size_t b = 0; b < predicted.size(); ++b) agree += predicted[b] == batch.seqs.labels[b];
+    EXPECT_EQ(agree, stats.correct);
+  }
+  EXPECT_GT(static_cast<double>(correct) / static_cast<double>(total), 0.9);
+}
+
+}  // namespace
+}  // namespace masklm
