@@ -3,10 +3,7 @@
 // tokenizer.json when one can be found.
 #include <fmt/format.h>
 
-#include <optional>
-
 #include "cli/commands.h"
-#include "data/dataset_manifest.h"
 #include "model/hf_checkpoint.h"
 #include "model/hf_config.h"
 #include "runtime/error.h"
@@ -25,25 +22,6 @@ struct ExportOptions {
   std::string out;
   std::string tokenizer;
 };
-
-// The tokenizer the checkpoint's run trained with: tokenizer.json in the checkpoint or in
-// its run directory (RUN/checkpoints/step-N), else the one recorded in the manifest of a
-// prepared dataset the run's data section names.
-std::optional<fs::path> find_run_tokenizer(const fs::path& checkpoint) {
-  for (const fs::path& dir : {checkpoint, checkpoint.parent_path().parent_path()})
-    if (fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
-  if (!fs::is_regular_file(checkpoint / "trainer_state.json")) return std::nullopt;
-  const nlohmann::json data =
-      read_checkpoint_run_config(checkpoint).value("data", nlohmann::json::object());
-  for (const auto& [key, value] : data.items()) {
-    if (!value.is_string() ||
-        !fs::is_regular_file(fs::path(value.get<std::string>()) / DatasetManifest::kFileName))
-      continue;
-    const fs::path tokenizer = DatasetManifest::read(value.get<std::string>()).tokenizer;
-    if (fs::is_regular_file(tokenizer)) return tokenizer;
-  }
-  return std::nullopt;
-}
 
 void run_export(const ExportOptions& o) {
   MASKLM_CHECK(o.format == "hf", "--format '{}': the only export format is hf", o.format);

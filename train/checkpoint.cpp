@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "data/dataset_manifest.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 #include "runtime/file_io.h"
@@ -124,6 +125,22 @@ json read_checkpoint_run_config(const fs::path& dir) {
   const json s = read_json(dir / kStateFile);
   MASKLM_CHECK(s.contains("run_config"), "'{}' has no run_config", (dir / kStateFile).string());
   return s.at("run_config");
+}
+
+std::optional<fs::path> find_run_tokenizer(const fs::path& checkpoint) {
+  for (const fs::path& dir : {checkpoint, checkpoint.parent_path().parent_path()})
+    if (fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
+  if (!fs::is_regular_file(checkpoint / "trainer_state.json")) return std::nullopt;
+  const nlohmann::json data =
+      read_checkpoint_run_config(checkpoint).value("data", nlohmann::json::object());
+  for (const auto& [key, value] : data.items()) {
+    if (!value.is_string() ||
+        !fs::is_regular_file(fs::path(value.get<std::string>()) / DatasetManifest::kFileName))
+      continue;
+    const fs::path tokenizer = DatasetManifest::read(value.get<std::string>()).tokenizer;
+    if (fs::is_regular_file(tokenizer)) return tokenizer;
+  }
+  return std::nullopt;
 }
 
 std::vector<fs::path> list_checkpoints(const fs::path& checkpoints_dir) {

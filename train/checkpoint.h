@@ -46,6 +46,12 @@ void load_model_weights(const std::filesystem::path& dir, MlmModel& model);
 // The resolved run configuration the checkpoint was trained with.
 nlohmann::json read_checkpoint_run_config(const std::filesystem::path& dir);
 
+// The tokenizer the checkpoint's run trained with: tokenizer.json in the checkpoint or in
+// its run directory (RUN/checkpoints/step-N), else the one recorded in the manifest of a
+// prepared dataset the run's data section names. `checkpoint` should be absolute (the run
+// directory is found from its parents).
+std::optional<std::filesystem::path> find_run_tokenizer(const std::filesystem::path& checkpoint);
+
 // Complete checkpoints under `checkpoints_dir`, oldest first.
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& checkpoints_dir);
 std::optional<std::filesystem::path> latest_checkpoint(

@@ -1,0 +1,113 @@
+// GLUE fine-tuning end to end: a tiny checkpoint and a synthetic task in SST-2's layout,
+// `run_glue_finetune` beats the majority class; plus input encoding and --set parsing.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <random>
+
+#include "data_test_support.h"
+#include "expect_error.h"
+#include "model_test_support.h"
+#include "train/checkpoint.h"
+#include "train/finetune.h"
+
+namespace masklm {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kWordPiece = fs::path(MASKLM_FIXTURE_DIR) / "tokenizer_wordpiece.json";
+
+TEST(FineTuneGlue, EncodesPairsWithTheTokenizersSpecialTokens) {
+  const auto tok = Tokenizer::load(kWordPiece);
+  const SpecialTokens& s = tok->special_tokens();
+  GlueExample pair;
+  pair.text_a = "the cat sat on the mat";
+  pair.text_b = "a dog";
+  const std::vector<int32_t> a = tok->encode(pair.text_a, false).ids, b = tok->encode(pair.text_b, false).ids;
+  const EncodedExample full = encode_glue_example(*tok, pair, 64, 2);
+  ASSERT_EQ(full.ids.size(), a.size() + b.size() + 3);
+  EXPECT_EQ(full.ids.front(), s.cls);
+  EXPECT_EQ(full.ids[a.size() + 1], s.sep);
+  EXPECT_EQ(full.ids.back(), s.sep);
+  EXPECT_EQ(full.types[a.size() + 1], 0);
+  EXPECT_EQ(full.types[a.size() + 2], 1);
+  // Truncation shortens the longer text first (here only a, down to b's length) and keeps
+  // every special token.
+  ASSERT_GT(a.size(), b.size());
+  const EncodedExample cut = encode_glue_example(*tok, pair, 2 * static_cast<int64_t>(b.size()) + 3, 2);
+  EXPECT_EQ(cut.ids.size(), 2 * b.size() + 3);
+  EXPECT_EQ(cut.ids.back(), s.sep);
+  EXPECT_EQ(std::count(cut.types.begin(), cut.types.end(), 1), static_cast<long>(b.size() + 1));
+  // Models without token types get none.
+  EXPECT_TRUE(encode_glue_example(*tok, pair, 64, 0).types.empty());
+}
+
+TEST(FineTuneGlue, SettingsParseAndRejectUnknownKeys) {
+  FineTuneOptions o;
+  apply_finetune_setting(o, "lr=1e-4");
+  apply_finetune_setting(o, "epochs=5");
+  EXPECT_DOUBLE_EQ(o.lr, 1e-4);
+  EXPECT_EQ(o.epochs, 5);
+  testing::expect_error([&] { apply_finetune_setting(o, "learning_rate=1"); }, "unknown setting");
+  testing::expect_error([&] { apply_finetune_setting(o, "epochs=two"); }, "not a valid number");
+}
+
+class FineTuneGlueRun : public testing::TempDirTest {};
+
+// Sentences of filler words with one sentiment word that decides the label.
+std::string sentiment_tsv(int rows, double positive_fraction, uint32_t seed) {
+  const char* filler[] = {"the", "movie", "was", "a", "story", "of", "actors", "and", "plot", "with"};
+  std::mt19937 rng(seed);
+  std::string tsv = "sentence\tlabel\n";
+  for (int r = 0; r < rows; ++r) {
+    const bool positive = r < positive_fraction * rows;
+    std::vector<std::string> words;
+    for (int i = 0, n = 3 + static_cast<int>(rng() % 5); i < n; ++i) words.push_back(filler[rng() % 10]);
+    words.insert(words.begin() + static_cast<long>(rng() % words.size()), positive ? "great" : "awful");
+    std::string sentence;
+    for (const std::string& w : words) sentence += (sentence.empty() ? "" : " ") + w;
+    tsv += sentence + (positive ? "\t1\n" : "\t0\n");
+  }
+  return tsv;
+}
+
+TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
+  ModelConfig c = testing::small_config(false);
+  c.vocab_size = Tokenizer::load(kWordPiece)->vocab_size();
+  MlmModel pretrained(c, Capacity{24, 24});
+  pretrained.init_weights(3);
+  AdamW unused(pretrained.params(), pretrained.grads(), AdamWConfig{});
+  const fs::path checkpoint = dir_ / "run" / "checkpoints" / "step-00000001";
+  save_checkpoint(checkpoint, pretrained, unused, TrainerState{}, nlohmann::json::object());
+  fs::copy_file(kWordPiece, dir_ / "run" / "tokenizer.json");  // found as the run's tokenizer
+
+  fs::create_directories(dir_ / "glue" / "SST-2");
+  write_file("glue/SST-2/train.tsv", sentiment_tsv(320, 0.5, 1));
+  write_file("glue/SST-2/dev.tsv", sentiment_tsv(50, 0.3, 2));  // majority class: 70%
+
+  GlueFineTuneJob job;
+  job.checkpoint = checkpoint;
+  job.task = "glue/sst2";
+  job.data = dir_ / "glue";
+  job.out = dir_ / "out";
+  for (const char* s : {"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"})
+    apply_finetune_setting(job.options, s);
+  const GlueFineTuneResult r = run_glue_finetune(job);
+
+  ASSERT_EQ(r.epochs.size(), 6u);
+  EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
+  ASSERT_EQ(r.dev_scores.size(), 1u);
+  EXPECT_GT(r.dev_scores[0].second, 0.9);
+  const nlohmann::json scores = nlohmann::json::parse(std::ifstream(job.out / "finetune.json"));
+  EXPECT_DOUBLE_EQ(scores["sst2"]["accuracy"].get<double>(), r.dev_scores[0].second);
+  std::ifstream predictions(job.out / "sst2.dev.predictions.txt");
+  int lines = 0;
+  for (std::string line; std::getline(predictions, line); ++lines) EXPECT_TRUE(line == "0" || line == "1");
+  EXPECT_EQ(lines, 50);
+}
+
+}  // namespace
+}  // namespace masklm
