@@ -16,6 +16,7 @@ void register_score(CLI::App& app);
 void register_export(CLI::App& app);
 void register_import(CLI::App& app);
 void register_report(CLI::App& app);
+void register_finetune(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -28,6 +29,7 @@ inline void register_commands(CLI::App& app) {
   register_export(app);
   register_import(app);
   register_report(app);
+  register_finetune(app);
 }
 
 }  // namespace masklm::cli

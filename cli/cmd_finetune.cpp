@@ -1,0 +1,53 @@
+// `masklm finetune`: fine-tunes a pretraining checkpoint on a GLUE task (train/finetune.h)
+// and writes its dev scores to OUT/finetune.json and its dev predictions beside them.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "runtime/threads.h"
+#include "train/finetune.h"
+
+namespace masklm::cli {
+
+namespace {
+
+// Paths as strings: CLI11 would read a std::filesystem::path with std::quoted, splitting on spaces.
+struct FineTuneCliOptions {
+  std::string checkpoint, task, data, out, tokenizer;
+  std::vector<std::string> settings;
+  int threads = 0;
+};
+
+void run_finetune(const FineTuneCliOptions& o) {
+  set_num_threads(o.threads);
+  GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer, FineTuneOptions{}};
+  for (const std::string& s : o.settings) apply_finetune_setting(job.options, s);
+  const GlueFineTuneResult r = run_glue_finetune(job);
+  for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
+  for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.4f}\n", glue_metric_name(metric), value);
+  fmt::print("wrote {}/finetune.json\n", o.out);
+}
+
+}  // namespace
+
+void register_finetune(CLI::App& app) {
+  auto opts = std::make_shared<FineTuneCliOptions>();
+  auto* cmd = app.add_subcommand("finetune", "Fine-tune a checkpoint on a GLUE task and score it on dev");
+  cmd->add_option("--checkpoint", opts->checkpoint, "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--task", opts->task, "glue/NAME: cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli")
+      ->required();
+  cmd->add_option("--data", opts->data, "The task's directory (train.tsv, dev.tsv) or a GLUE root holding it")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", opts->out, "Output directory (finetune.json, <task>.dev.predictions.txt)")->required();
+  cmd->add_option("--tokenizer", opts->tokenizer, "tokenizer.json (default: the checkpoint run's)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", opts->settings,
+                  "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
+                  "(0.01), clip_norm (1.0), max_length (128), seed (42)");
+  cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
+  cmd->callback([opts] { run_finetune(*opts); });
+}
+
+}  // namespace masklm::cli
