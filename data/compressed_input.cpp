@@ -149,15 +149,6 @@ class ZstdInput final : public CompressedInput {
 
 }  // namespace
 
-std::string_view compression_name(Compression c) {
-  switch (c) {
-    case Compression::NONE: return "none";
-    case Compression::GZIP: return "gzip";
-    case Compression::ZSTD: return "zstd";
-  }
-  return "?";
-}
-
 std::unique_ptr<CompressedInput> CompressedInput::open(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) MASKLM_FAIL("input '{}' is a directory, not a file", path.string());

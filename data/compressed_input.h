@@ -13,7 +13,6 @@ namespace masklm {
 
 enum class Compression { NONE, GZIP, ZSTD };
 
-std::string_view compression_name(Compression c);
 
 class CompressedInput {
  public:

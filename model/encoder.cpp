@@ -11,16 +11,6 @@ constexpr uint32_t kEmbeddingDropoutSites = 2;
 uint32_t dropout_site_attn_proj(int64_t layer) { return static_cast<uint32_t>(kEmbeddingDropoutSites + 2 * layer); }
 uint32_t dropout_site_ffn_out(int64_t layer) { return static_cast<uint32_t>(kEmbeddingDropoutSites + 1 + 2 * layer); }
 
-RngKey site_key(const DropoutPlan& d, RngStream stream, uint32_t site) {
-  RngKey k = d.key;
-  k.stream = stream;
-  k.substream = site;
-  return k;
-}
-
-float hidden_p(const ModelConfig& cfg, const DropoutPlan& d) {
-  return d.training ? static_cast<float>(cfg.hidden_dropout) : 0.0f;
-}
 float attention_p(const ModelConfig& cfg, const DropoutPlan& d) {
   return d.training ? static_cast<float>(cfg.attention_dropout) : 0.0f;
 }
@@ -142,21 +132,31 @@ struct LayerBackward {
       add_inplace(ctx, d_in, d_res);
       attention(d_res, x, d_in);
     } else {
-      // out = res2 = res1 + ffn(LN2(res1)), res1 = x + attn(LN1(x))
-      fill_zero(ctx, d_res);
-      add_inplace(ctx, d_res, d);
+      // out = res2 = res1 + ffn(LN2(res1)), res1 = x + attn(LN1(x)). The gradient of res1
+      // is built in d_in, which the residual path to x passes on unchanged.
+      add_inplace(ctx, d_in, d);
       fill_zero(ctx, d_ln);
       ffn(d, a.ln2, d_ln);
-      layernorm_backward(ctx, d_res, g.ln2_weight, g.ln2_bias, d_ln, a.res1, p.ln2_weight, a.ln2_mean, a.ln2_rstd);
-      add_inplace(ctx, d_in, d_res);
+      layernorm_backward(ctx, d_in, g.ln2_weight, g.ln2_bias, d_ln, a.res1, p.ln2_weight, a.ln2_mean, a.ln2_rstd);
       fill_zero(ctx, d_ln);
-      attention(d_res, a.ln1, d_ln);
+      attention(d_in, a.ln1, d_ln);
       layernorm_backward(ctx, d_in, g.ln1_weight, g.ln1_bias, d_ln, x, p.ln1_weight, a.ln1_mean, a.ln1_rstd);
     }
   }
 };
 
 }  // namespace
+
+RngKey site_key(const DropoutPlan& d, RngStream stream, uint32_t site) {
+  RngKey k = d.key;
+  k.stream = stream;
+  k.substream = site;
+  return k;
+}
+
+float hidden_p(const ModelConfig& cfg, const DropoutPlan& d) {
+  return d.training ? static_cast<float>(cfg.hidden_dropout) : 0.0f;
+}
 
 Tensor embeddings_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
                           const EmbeddingActivations& emb, const Tensor& zero_types, const BatchTensors& batch,

@@ -25,6 +25,11 @@ struct DropoutPlan {
   bool training = false;
 };
 
+// The key of one dropout site (stream and substream) of a forward/backward.
+RngKey site_key(const DropoutPlan& d, RngStream stream, uint32_t site);
+// The hidden-dropout probability in effect: 0 when not training.
+float hidden_p(const ModelConfig& cfg, const DropoutPlan& d);
+
 enum class Stack { ENCODER, DECODER };
 
 // Token + position (+ type) embeddings -> LayerNorm -> dropout, into `emb`; returns the

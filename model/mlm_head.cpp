@@ -16,7 +16,7 @@ void mlm_head_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& param
                    params.word_embeddings, params.head_bias, batch.labels, vocab_chunk);
 }
 
-void mlm_head_backward(Ctx& ctx, const ModelConfig&, const ModelParams& params, const ModelParams& grads,
+void mlm_head_backward(Ctx& ctx, const ModelParams& params, const ModelParams& grads,
                        const Activations& acts, GradScratch& s, const BatchTensors& batch,
                        const Tensor& d_encoder_out, int64_t vocab_chunk) {
   const int64_t P = batch.num_predictions;

@@ -13,7 +13,7 @@ void mlm_head_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& param
 
 // Gradients of the mean loss over the P predictions: parameter gradients accumulate into
 // grads; the encoder-output gradient accumulates into d_encoder_out (N, C).
-void mlm_head_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
+void mlm_head_backward(Ctx& ctx, const ModelParams& params, const ModelParams& grads,
                        const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
                        const Tensor& d_encoder_out, int64_t vocab_chunk);
 

@@ -31,8 +31,9 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
                dtype_name(dtype));
   MASKLM_CHECK(device == Device::CPU || dtype == DType::F32, "the CUDA backend computes in F32, not {}",
                dtype_name(dtype));
-  param_arena_ = Arena(measure_params(config_, dtype), device_);
-  grad_arena_ = Arena(measure_params(config_, dtype), device_);
+  const size_t param_bytes = measure_params(config_, dtype);
+  param_arena_ = Arena(param_bytes, device_);
+  grad_arena_ = Arena(param_bytes, device_);
   act_arena_ = Arena(measure_activations(config_, capacity_, dtype), device_);
   params_ = layout_params(config_, param_arena_, dtype);
   grads_ = layout_params(config_, grad_arena_, dtype);
@@ -42,6 +43,7 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
   param_arena_.zero();
   grad_arena_.zero();
   act_arena_.zero();
+  if (config_.skip_corrupted) skip_.reserve(capacity_.max_tokens);
   if (device_ != Device::CPU) {
     batch_arrays_ = BatchArrays(capacity_, device_);
     host_losses_.resize(static_cast<size_t>(capacity_.max_predictions));
@@ -113,7 +115,7 @@ void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   MASKLM_CHECK(batch_.num_tokens > 0, "backward() needs a forward() first");
   const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
   fill_zero(ctx, d_enc);
-  mlm_head_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_);
+  mlm_head_backward(ctx, params_.params, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_);
   if (config_.skip_corrupted)
     skip_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc);
   else

@@ -10,17 +10,6 @@ namespace {
 // The head's dropout site: past every encoder and decoder site (those count layers).
 constexpr uint32_t kClassifierDropoutSite = 0xFFFFF0;
 
-float classifier_dropout_p(const ModelConfig& config, const DropoutPlan& d) {
-  return d.training ? static_cast<float>(config.hidden_dropout) : 0.0f;
-}
-
-RngKey classifier_dropout_key(const DropoutPlan& d) {
-  RngKey key = d.key;
-  key.stream = RngStream::HIDDEN_DROPOUT;
-  key.substream = kClassifierDropoutSite;
-  return key;
-}
-
 size_t measure_params(const ModelConfig& config, int num_labels, DType dtype) {
   Arena a = Arena::measuring();
   layout_finetune_params(config, num_labels, a, dtype);
@@ -100,7 +89,10 @@ void ClassificationBatch::add(const std::vector<int32_t>& ids, const std::vector
 }
 
 void ClassificationBatch::clear() {
-  seqs = Batch{};
+  // Cleared in place: the vectors keep their capacity from step to step.
+  for (auto* v : {&seqs.tokens, &seqs.positions, &seqs.types, &seqs.cu_seqlens, &seqs.predict_index, &seqs.labels})
+    v->clear();
+  seqs.corrupted.clear();
   targets.clear();
 }
 
@@ -126,8 +118,9 @@ FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t 
   MASKLM_CHECK(dtype == DType::F32 || dtype == DType::F64, "FineTuneModel computes in F32 or F64, not {}",
                dtype_name(dtype));
   const Capacity cap{max_tokens, max_sequences};
-  param_arena_ = Arena(measure_params(config_, num_labels, dtype), Device::CPU);
-  grad_arena_ = Arena(measure_params(config_, num_labels, dtype), Device::CPU);
+  const size_t param_bytes = measure_params(config_, num_labels, dtype);
+  param_arena_ = Arena(param_bytes, Device::CPU);
+  grad_arena_ = Arena(param_bytes, Device::CPU);
   act_arena_ = Arena(measure_activations(config_, num_labels, cap, dtype), Device::CPU);
   params_ = layout_finetune_params(config_, num_labels, param_arena_, dtype);
   grads_ = layout_finetune_params(config_, num_labels, grad_arena_, dtype);
@@ -173,7 +166,8 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
   gather_rows(ctx, cls, enc, batch_.predict_index);
   matmul_forward(ctx, pre, cls, h.dense_weight, h.dense_bias);
   gelu_forward(ctx, act, pre);
-  dropout_forward(ctx, pooled, act, classifier_dropout_p(config_, dropout), classifier_dropout_key(dropout));
+  dropout_forward(ctx, pooled, act, hidden_p(config_, dropout),
+                  site_key(dropout, RngStream::HIDDEN_DROPOUT, kClassifierDropoutSite));
   matmul_forward(ctx, logits_rows(), pooled, h.out_weight, h.out_bias);
 
   FineTuneStats stats;
@@ -213,7 +207,8 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
     mlm_xent_backward(ctx, d_pooled, g.out_weight, g.out_bias, pooled, h.out_weight, h.out_bias, batch_.labels,
                       acts_.lse.rows(0, B), mean, num_labels_);
   }
-  dropout_backward(ctx, d_act, d_pooled, classifier_dropout_p(config_, dropout), classifier_dropout_key(dropout));
+  dropout_backward(ctx, d_act, d_pooled, hidden_p(config_, dropout),
+                  site_key(dropout, RngStream::HIDDEN_DROPOUT, kClassifierDropoutSite));
   gelu_backward(ctx, d_pre, d_act, pre);
   matmul_backward(ctx, d_cls, g.dense_weight, g.dense_bias, d_pre, cls, h.dense_weight);
 

@@ -45,7 +45,7 @@ FineTuneLayout layout_finetune_params(const ModelConfig& config, int num_labels,
 // sequence's first token, `seqs.labels` its class (0 for regression).
 struct ClassificationBatch {
   Batch seqs;
-  std::vector<double> targets;  // (B) regression targets; empty for classification
+  std::vector<double> targets;  // (B) one per sequence; read only for regression
 
   // Appends a sequence; `types` empty or one per token.
   void add(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int32_t label, double target);

@@ -20,6 +20,16 @@ inline double relative_error(const double* a, const double* b, int64_t n) {
   return std::sqrt(diff) / std::max({std::sqrt(na), std::sqrt(nb), 1e-300});
 }
 
+// Normalized mean squared error sum((a - b)^2) / sum(b^2) against the reference b.
+inline double nmse(const double* a, const double* b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return num / std::max(den, 1e-300);
+}
+
 // Fourth-order central differences (error O(h^4)) of the scalar `loss()` with respect to
 // x[0..n): returns the numeric gradient. `loss` must recompute everything from x each call.
 inline std::vector<double> numeric_gradient(const std::function<double()>& loss, double* x,

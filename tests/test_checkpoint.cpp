@@ -16,17 +16,12 @@ namespace {
 
 using testing::fresh_dir;
 using testing::param_snapshot;
+using testing::run_steps;
 using testing::small_run;
 
 std::vector<float> state_snapshot(AdamW& optimizer) {
   const Tensor flat = optimizer.state_arena().flat(DType::F32);
   return std::vector<float>(flat.ptr<float>(), flat.ptr<float>() + flat.numel());
-}
-
-std::vector<double> run_steps(Trainer& trainer, int64_t n) {
-  std::vector<double> losses;
-  for (int64_t i = 0; i < n; ++i) losses.push_back(trainer.train_step().loss);
-  return losses;
 }
 
 TEST(Checkpoint, ResumeInANewTrainerIsBitwiseExact) {

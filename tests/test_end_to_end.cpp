@@ -19,6 +19,7 @@ namespace {
 
 using testing::fresh_dir;
 using testing::param_snapshot;
+using testing::run_steps;
 
 // Documents of simple sentences over a small lexicon, with word-order regularities a
 // model can pick up. std::mt19937's raw output is the same on every platform.
@@ -90,12 +91,6 @@ masking: {strategy: uniform, mask_rate: 0.4, mask_split: {mask: 0.8, random: 0.1
     run.data = open_training_data(run.config);
     resolve_vocab_size(run.config, run.data.vocab_size);
     return run;
-  }
-
-  static std::vector<double> run_steps(Trainer& trainer, int64_t n) {
-    std::vector<double> losses;
-    for (int64_t i = 0; i < n; ++i) losses.push_back(trainer.train_step().loss);
-    return losses;
   }
 
   static inline std::filesystem::path data_dir_;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "gradcheck.h"
 #include "model_fixture.h"
 
 namespace masklm {
@@ -16,14 +17,8 @@ using testing::fixture_config;
 using testing::load_fixture_params;
 using testing::read_doubles;
 
-// Normalized mean squared error sum((a-b)^2) / sum(b^2).
 double nmse(const double* a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return num / std::max(den, 1e-300);
+  return testing::nmse(a, b.data(), static_cast<int64_t>(b.size()));
 }
 
 template <typename T> std::vector<double> as_doubles(const Tensor& t) {

@@ -36,6 +36,13 @@ struct SmallRun {
   TrainingData data;
 };
 
+// The losses of the trainer's next n steps.
+inline std::vector<double> run_steps(Trainer& trainer, int64_t n) {
+  std::vector<double> losses;
+  for (int64_t i = 0; i < n; ++i) losses.push_back(trainer.train_step().loss);
+  return losses;
+}
+
 inline SmallRun small_run(std::initializer_list<std::string> overrides = {}) {
   nlohmann::json tree = yaml_to_json(kSmallRecipe);
   for (const std::string& o : overrides) apply_override(tree, o);

@@ -127,7 +127,9 @@ json read_checkpoint_run_config(const fs::path& dir) {
   return s.at("run_config");
 }
 
-std::optional<fs::path> find_run_tokenizer(const fs::path& checkpoint) {
+std::optional<fs::path> find_run_tokenizer(const fs::path& given) {
+  // Absolute, so that the run directory can be found from the checkpoint's parents.
+  const fs::path checkpoint = fs::absolute(given).lexically_normal();
   for (const fs::path& dir : {checkpoint, checkpoint.parent_path().parent_path()})
     if (fs::is_regular_file(dir / "tokenizer.json")) return dir / "tokenizer.json";
   if (!fs::is_regular_file(checkpoint / "trainer_state.json")) return std::nullopt;

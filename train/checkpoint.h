@@ -48,8 +48,7 @@ nlohmann::json read_checkpoint_run_config(const std::filesystem::path& dir);
 
 // The tokenizer the checkpoint's run trained with: tokenizer.json in the checkpoint or in
 // its run directory (RUN/checkpoints/step-N), else the one recorded in the manifest of a
-// prepared dataset the run's data section names. `checkpoint` should be absolute (the run
-// directory is found from its parents).
+// prepared dataset the run's data section names.
 std::optional<std::filesystem::path> find_run_tokenizer(const std::filesystem::path& checkpoint);
 
 // Complete checkpoints under `checkpoints_dir`, oldest first.
