@@ -63,10 +63,7 @@ void DatasetManifest::write(const std::filesystem::path& dir) const {
       {"train", split_to_json(train)},
       {"val", split_to_json(val)},
   };
-  const std::string text = j.dump(2) + "\n";
-  AtomicFileWriter file(dir / kFileName);
-  file.write(text.data(), text.size());
-  file.commit();
+  write_file_atomic(dir / kFileName, j.dump(2) + "\n");
 }
 
 DatasetManifest DatasetManifest::read(const std::filesystem::path& dir) {

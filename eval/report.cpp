@@ -130,23 +130,17 @@ class ReportWriter {
     pretraining_section();
     downstream_section();
     heatmap_section();
-    save(files_.markdown, md_);
+    write_file_atomic(files_.markdown, md_);
     return files_;
   }
 
  private:
   std::back_insert_iterator<std::string> out() { return std::back_inserter(md_); }
 
-  void save(const fs::path& path, const std::string& text) {
-    AtomicFileWriter w(path);
-    w.write(text.data(), text.size());
-    w.commit();
-  }
-
   // Writes the plot and links it from report.md.
   void add_plot(const std::string& name, const std::string& svg, const std::string& caption) {
     const fs::path path = dir_ / "plots" / (file_name(name) + ".svg");
-    save(path, svg);
+    write_file_atomic(path, svg);
     files_.plots.push_back(path);
     fmt::format_to(out(), "![{}](plots/{})\n\n", caption, path.filename().string());
   }

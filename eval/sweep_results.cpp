@@ -6,6 +6,7 @@
 
 #include "runtime/config_reader.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "runtime/log.h"
 
 namespace masklm {
@@ -14,16 +15,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MASKLM_CHECK(in.good(), "cannot open '{}'", path.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    MASKLM_FAIL("'{}' is not valid JSON: {}", path.string(), e.what());
-  }
-}
 
 CellParams read_cell_params(const fs::path& path) {
   const json root = read_json_file(path);

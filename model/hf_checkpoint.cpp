@@ -1,7 +1,6 @@
 #include "model/hf_checkpoint.h"
 
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -97,22 +96,6 @@ bool is_ignorable_extra(const HfFamily& family, const std::string& name) {
   return name == model + "embeddings.position_ids" ||  // a buffer saved by transformers < 4.31
          name.rfind(model + "pooler.", 0) == 0 ||      // the [CLS] pooler of BertModel
          name.rfind("cls.seq_relationship.", 0) == 0;  // BertForPreTraining's NSP head
-}
-
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  MASKLM_CHECK(in, "cannot open '{}'", path.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    MASKLM_FAIL("'{}' is not valid JSON: {}", path.string(), e.what());
-  }
-}
-
-void write_text_file(const fs::path& path, const std::string& text) {
-  AtomicFileWriter file(path);
-  file.write(text.data(), text.size());
-  file.commit();
 }
 
 struct HfModelDir {
@@ -238,7 +221,7 @@ void export_hf_model(const fs::path& out_dir, const ModelConfig& config,
 
   fs::create_directories(out_dir);
   writer.write(out_dir / kWeightsFile);
-  write_text_file(out_dir / kConfigFile, j.dump(2) + "\n");
+  write_file_atomic(out_dir / kConfigFile, j.dump(2) + "\n");
 }
 
 ModelConfig read_hf_model_config(const fs::path& hf_dir) {

@@ -1,11 +1,11 @@
 #include "model/hf_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 
 namespace masklm {
 
@@ -120,22 +120,11 @@ ModelConfig hf_config_from_json(const json& j, std::string_view source) {
 }
 
 void write_hf_config(const std::filesystem::path& path, const ModelConfig& cfg) {
-  std::ofstream out(path);
-  out << hf_config_to_json(cfg).dump(2) << '\n';
-  out.close();
-  if (!out) MASKLM_FAIL("cannot write '{}'", path.string());
+  write_file_atomic(path, hf_config_to_json(cfg).dump(2) + "\n");
 }
 
 ModelConfig read_hf_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) MASKLM_FAIL("cannot open '{}'", path.string());
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    MASKLM_FAIL("{}: bad JSON: {}", path.string(), e.what());
-  }
-  return hf_config_from_json(j, path.string());
+  return hf_config_from_json(read_json_file(path), path.string());
 }
 
 }  // namespace masklm

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 #include "runtime/error.h"
@@ -88,6 +89,22 @@ void AtomicFileWriter::commit() {
     MASKLM_FAIL("cannot rename '{}' to '{}': {}", tmp_path_.string(), path_.string(),
                 std::strerror(errno));
   committed_ = true;
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view text) {
+  AtomicFileWriter file(path);
+  file.write(text.data(), text.size());
+  file.commit();
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) MASKLM_FAIL("cannot open '{}'", path.string());
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    MASKLM_FAIL("{}: bad JSON: {}", path.string(), e.what());
+  }
 }
 
 }  // namespace masklm

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 namespace masklm {
 
@@ -51,5 +54,11 @@ class AtomicFileWriter {
   size_t size_ = 0;
   bool committed_ = false;
 };
+
+// The whole of `text` written atomically to `path` (through AtomicFileWriter).
+void write_file_atomic(const std::filesystem::path& path, std::string_view text);
+
+// A JSON file parsed; errors name the file ("cannot open", "bad JSON").
+nlohmann::json read_json_file(const std::filesystem::path& path);
 
 }  // namespace masklm

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 
 #include "data/dataset_manifest.h"
 #include "model/hf_config.h"
@@ -47,22 +46,7 @@ void fsync_directory(const fs::path& dir) {
   MASKLM_CHECK(rc == 0, "cannot flush directory '{}': {}", dir.string(), std::strerror(errno));
 }
 
-void write_json(const fs::path& path, const json& j) {
-  const std::string text = j.dump(2) + "\n";
-  AtomicFileWriter file(path);
-  file.write(text.data(), text.size());
-  file.commit();
-}
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  MASKLM_CHECK(in, "cannot open '{}'", path.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    MASKLM_FAIL("'{}' is not valid JSON: {}", path.string(), e.what());
-  }
-}
+void write_json(const fs::path& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 }  // namespace
 
@@ -103,7 +87,7 @@ TrainerState load_checkpoint(const fs::path& dir, MlmModel& model, AdamW& optimi
   load_model_weights(dir, model);
   SafetensorsFile moments(dir / kOptimizerFile);
   moments.read_into(kOptimizerState, optimizer.state_arena().flat(model.dtype()));
-  const json s = read_json(dir / kStateFile);
+  const json s = read_json_file(dir / kStateFile);
   try {
     optimizer.set_steps_taken(s.at("optimizer_steps").get<int64_t>());
     return TrainerState{s.at("step").get<int64_t>(), s.at("skipped_steps").get<int64_t>(),
@@ -122,7 +106,7 @@ void load_model_weights(const fs::path& dir, MlmModel& model) {
 }
 
 json read_checkpoint_run_config(const fs::path& dir) {
-  const json s = read_json(dir / kStateFile);
+  const json s = read_json_file(dir / kStateFile);
   MASKLM_CHECK(s.contains("run_config"), "'{}' has no run_config", (dir / kStateFile).string());
   return s.at("run_config");
 }

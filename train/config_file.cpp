@@ -158,10 +158,7 @@ std::string json_to_yaml(const json& tree) {
 }
 
 void write_yaml_file(const std::filesystem::path& path, const json& tree) {
-  const std::string text = json_to_yaml(tree);
-  AtomicFileWriter file(path);
-  file.write(text.data(), text.size());
-  file.commit();
+  write_file_atomic(path, json_to_yaml(tree));
 }
 
 }  // namespace masklm

@@ -32,12 +32,6 @@ template <typename T> T parse_setting(std::string_view key, std::string_view val
   return out;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  AtomicFileWriter file(path);
-  file.write(text.data(), text.size());
-  file.commit();
-}
-
 // Adds the task's scores to OUT/finetune.json, keeping other tasks' entries.
 void write_scores(const fs::path& path, const GlueTask& task, const std::vector<std::pair<GlueMetric, double>>& scores) {
   nlohmann::json root = nlohmann::json::object();
@@ -49,7 +43,7 @@ void write_scores(const fs::path& path, const GlueTask& task, const std::vector<
   nlohmann::json metrics = nlohmann::json::object();
   for (const auto& [metric, value] : scores) metrics[std::string(glue_metric_name(metric))] = value;
   root[task.name] = metrics;
-  write_text(path, root.dump(2) + "\n");
+  write_file_atomic(path, root.dump(2) + "\n");
 }
 
 void write_predictions(const fs::path& path, const GlueTask& task, const GluePredictions& predictions) {
@@ -57,7 +51,7 @@ void write_predictions(const fs::path& path, const GlueTask& task, const GluePre
   for (size_t i = 0; i < predictions.size(); ++i)
     text += task.is_regression() ? fmt::format("{}\n", predictions.scores[i])
                                  : task.label_names[static_cast<size_t>(predictions.labels[i])] + "\n";
-  write_text(path, text);
+  write_file_atomic(path, text);
 }
 
 std::vector<EncodedExample> encode_all(const Tokenizer& tokenizer, const std::vector<GlueExample>& examples,
