@@ -1,10 +1,12 @@
 // `masklm finetune`: fine-tunes a pretraining checkpoint on a GLUE task (train/finetune.h)
-// and writes its dev scores to OUT/finetune.json and its dev predictions beside them.
+// and writes its dev scores to OUT/finetune.json and its dev predictions beside them; with
+// --grid, every combination of settings (train/finetune_grid.h) and their summary.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "runtime/threads.h"
 #include "train/finetune.h"
+#include "train/finetune_grid.h"
 
 namespace masklm::cli {
 
@@ -13,14 +15,24 @@ namespace {
 // Paths as strings: CLI11 would read a std::filesystem::path with std::quoted, splitting on spaces.
 struct FineTuneCliOptions {
   std::string checkpoint, task, data, out, tokenizer;
-  std::vector<std::string> settings;
+  std::vector<std::string> settings, grid;
   int threads = 0;
 };
+
+void run_grid(const FineTuneCliOptions& o, const GlueFineTuneJob& job) {
+  FineTuneGrid grid{finetune_settings(o.settings), {}};
+  for (const std::string& axis : o.grid) grid.axes.push_back(parse_grid_axis(axis));
+  const std::optional<FineTuneGridSummary> summary =
+      run_finetune_grid(grid, glue_finetune_target(job), o.out, stdout);
+  fmt::print("{}wrote {}/grid_summary.json and the best configuration's medians to {}/finetune.json\n",
+             format_grid_summary(summary.value()), o.out, o.out);
+}
 
 void run_finetune(const FineTuneCliOptions& o) {
   set_num_threads(o.threads);
   GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer, FineTuneOptions{}};
-  for (const std::string& s : o.settings) apply_finetune_setting(job.options, s);
+  if (!o.grid.empty()) return run_grid(o, job);
+  job.options = parse_finetune_options(finetune_settings(o.settings));
   const GlueFineTuneResult r = run_glue_finetune(job);
   for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.4f}\n", glue_metric_name(metric), value);
@@ -46,6 +58,9 @@ void register_finetune(CLI::App& app) {
   cmd->add_option("--set", opts->settings,
                   "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
                   "(0.01), clip_norm (1.0), max_length (128), seed (42)");
+  cmd->add_option("--grid", opts->grid,
+                  "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
+                  "axis (repeatable; e.g. --grid lr=1e-5,2e-5 --grid seed=1,2,3)");
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->callback([opts] { run_finetune(*opts); });
 }

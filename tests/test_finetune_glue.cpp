@@ -1,5 +1,5 @@
 // GLUE fine-tuning end to end: a tiny checkpoint and a synthetic task in SST-2's layout,
-// `run_glue_finetune` beats the majority class; plus input encoding and --set parsing.
+// `run_glue_finetune` beats the majority class; plus input encoding and the strict --set settings.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -45,14 +45,20 @@ TEST(FineTuneGlue, EncodesPairsWithTheTokenizersSpecialTokens) {
   EXPECT_TRUE(encode_glue_example(*tok, pair, 64, 0).types.empty());
 }
 
-TEST(FineTuneGlue, SettingsParseAndRejectUnknownKeys) {
-  FineTuneOptions o;
-  apply_finetune_setting(o, "lr=1e-4");
-  apply_finetune_setting(o, "epochs=5");
+TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
+  const FineTuneOptions o = parse_finetune_options(finetune_settings({"lr=1e-4", "epochs=5"}));
   EXPECT_DOUBLE_EQ(o.lr, 1e-4);
   EXPECT_EQ(o.epochs, 5);
-  testing::expect_error([&] { apply_finetune_setting(o, "learning_rate=1"); }, "unknown setting");
-  testing::expect_error([&] { apply_finetune_setting(o, "epochs=two"); }, "not a valid number");
+  EXPECT_EQ(o.batch_size, FineTuneOptions{}.batch_size);
+  EXPECT_EQ(parse_finetune_options(finetune_options_to_json(o)).lr, o.lr);
+  auto parse = [](std::vector<std::string> settings) { parse_finetune_options(finetune_settings(settings)); };
+  testing::expect_error([&] { parse({"learning_rate=1"}); }, "unknown config key 'learning_rate'");
+  testing::expect_error([&] { parse({"epochs=two"}); }, {"'epochs'", "must be an integer", "\"two\""});
+  testing::expect_error([&] { parse({"epochs=1.5"}); }, {"'epochs'", "integer"});
+  testing::expect_error([&] { parse({"lr=0"}); }, {"'lr'", "positive"});
+  testing::expect_error([&] { parse({"warmup_fraction=2"}); }, {"'warmup_fraction'", "[0, 1]"});
+  testing::expect_error([&] { parse({"seed=-1"}); }, {"'seed'", "negative"});
+  testing::expect_error([&] { parse({"lr"}); }, "key.sub=value");
 }
 
 class FineTuneGlueRun : public testing::TempDirTest {};
@@ -93,8 +99,8 @@ TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
   job.task = "glue/sst2";
   job.data = dir_ / "glue";
   job.out = dir_ / "out";
-  for (const char* s : {"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"})
-    apply_finetune_setting(job.options, s);
+  job.options = parse_finetune_options(
+      finetune_settings({"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"}));
   const GlueFineTuneResult r = run_glue_finetune(job);
 
   ASSERT_EQ(r.epochs.size(), 6u);

@@ -127,21 +127,24 @@ void apply_override(json& root, std::string_view assignment) {
   const size_t eq = assignment.find('=');
   MASKLM_CHECK(eq != std::string_view::npos && eq > 0, "override '{}' must look like key.sub=value",
                assignment);
-  const std::string key(assignment.substr(0, eq));
-  const json value =
-      yaml_to_json(assignment.substr(eq + 1), fmt::format("override '{}'", assignment));
+  set_config_value(
+      root, assignment.substr(0, eq),
+      yaml_to_json(assignment.substr(eq + 1), fmt::format("override '{}'", assignment)));
+}
+
+void set_config_value(json& root, std::string_view key, json value) {
   if (root.is_null()) root = json::object();
   json* node = &root;
   std::string walked;
   for (size_t begin = 0;;) {
     const size_t dot = key.find('.', begin);
-    const std::string part =
-        key.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    const std::string part(
+        key.substr(begin, dot == std::string_view::npos ? std::string_view::npos : dot - begin));
     MASKLM_CHECK(!part.empty(), "override key '{}' has an empty component", key);
-    MASKLM_CHECK(node->is_object(), "override '{}': '{}' is not a mapping", assignment, walked);
+    MASKLM_CHECK(node->is_object(), "override '{}': '{}' is not a mapping", key, walked);
     walked += (walked.empty() ? "" : ".") + part;
-    if (dot == std::string::npos) {
-      (*node)[part] = value;
+    if (dot == std::string_view::npos) {
+      (*node)[part] = std::move(value);
       return;
     }
     json& child = (*node)[part];

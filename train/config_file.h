@@ -22,6 +22,8 @@ nlohmann::json load_yaml_file(const std::filesystem::path& path);
 // integer and `--set masking={strategy: uniform}` a mapping); missing intermediate
 // mappings are created. Whether the key exists is checked later by the strict readers.
 void apply_override(nlohmann::json& root, std::string_view assignment);
+// The same with the value already a tree (sweep axes, fine-tuning grids).
+void set_config_value(nlohmann::json& root, std::string_view key, nlohmann::json value);
 
 // Block-style YAML that yaml_to_json reads back to the same tree (strings that would read
 // as another type are quoted; doubles keep their shortest exact form).

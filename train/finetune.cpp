@@ -2,11 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <charconv>
-#include <fstream>
 #include <numeric>
 #include <random>
 
@@ -15,6 +11,7 @@
 #include "runtime/file_io.h"
 #include "runtime/log.h"
 #include "train/checkpoint.h"
+#include "train/finetune_scores.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
@@ -23,28 +20,6 @@ namespace masklm {
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename T> T parse_setting(std::string_view key, std::string_view value) {
-  T out{};
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-  MASKLM_CHECK(ec == std::errc() && end == value.data() + value.size(), "--set {}={}: not a valid number", key,
-               value);
-  return out;
-}
-
-// Adds the task's scores to OUT/finetune.json, keeping other tasks' entries.
-void write_scores(const fs::path& path, const GlueTask& task, const std::vector<std::pair<GlueMetric, double>>& scores) {
-  nlohmann::json root = nlohmann::json::object();
-  if (fs::exists(path)) {
-    std::ifstream in(path);
-    root = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    MASKLM_CHECK(root.is_object(), "{}: not a JSON object; move it away or pick another --out", path.string());
-  }
-  nlohmann::json metrics = nlohmann::json::object();
-  for (const auto& [metric, value] : scores) metrics[std::string(glue_metric_name(metric))] = value;
-  root[task.name] = metrics;
-  write_file_atomic(path, root.dump(2) + "\n");
-}
 
 void write_predictions(const fs::path& path, const GlueTask& task, const GluePredictions& predictions) {
   std::string text;
@@ -63,26 +38,6 @@ std::vector<EncodedExample> encode_all(const Tokenizer& tokenizer, const std::ve
 }
 
 }  // namespace
-
-void apply_finetune_setting(FineTuneOptions& o, std::string_view key_value) {
-  const size_t eq = key_value.find('=');
-  MASKLM_CHECK(eq != std::string_view::npos, "--set '{}': expected key=value", key_value);
-  const std::string_view key = key_value.substr(0, eq), value = key_value.substr(eq + 1);
-  if (key == "lr") o.lr = parse_setting<double>(key, value);
-  else if (key == "batch_size") o.batch_size = parse_setting<int64_t>(key, value);
-  else if (key == "epochs") o.epochs = parse_setting<int64_t>(key, value);
-  else if (key == "warmup_fraction") o.warmup_fraction = parse_setting<double>(key, value);
-  else if (key == "weight_decay") o.weight_decay = parse_setting<double>(key, value);
-  else if (key == "clip_norm") o.clip_norm = parse_setting<double>(key, value);
-  else if (key == "max_length") o.max_length = parse_setting<int64_t>(key, value);
-  else if (key == "seed") o.seed = parse_setting<uint64_t>(key, value);
-  else
-    MASKLM_FAIL("--set {}: unknown setting (known: lr, batch_size, epochs, warmup_fraction, weight_decay, "
-                "clip_norm, max_length, seed)",
-                key);
-  MASKLM_CHECK(o.lr > 0 && o.batch_size > 0 && o.epochs > 0 && o.max_length > 0, "--set {}: must be positive", key);
-  MASKLM_CHECK(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "--set {}: warmup_fraction must be in [0, 1]", key);
-}
 
 EncodedExample encode_glue_example(const Tokenizer& tokenizer, const GlueExample& example, int64_t max_length,
                                    int64_t type_vocab_size) {
@@ -181,10 +136,13 @@ GluePredictions finetune_predict(FineTuneModel& model, const std::vector<Encoded
   return out;
 }
 
+const GlueTask& glue_finetune_task(std::string_view task) {
+  if (task.rfind("glue/", 0) == 0) task.remove_prefix(5);
+  return glue_task(task);
+}
+
 GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
-  std::string_view name = job.task;
-  if (name.rfind("glue/", 0) == 0) name.remove_prefix(5);
-  const GlueTask& task = glue_task(name);
+  const GlueTask& task = glue_finetune_task(job.task);
   const fs::path dir = fs::is_regular_file(job.data / task.train_file) ? job.data : job.data / task.directory;
   MASKLM_CHECK(fs::is_regular_file(dir / task.train_file) && fs::is_regular_file(dir / task.dev_file),
                "--data {}: no {} and {} there or in {}/", job.data.string(), task.train_file, task.dev_file,
@@ -221,8 +179,11 @@ GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
   result.dev_scores = score_glue(task, dev.examples, predictions);
 
   fs::create_directories(job.out);
-  write_scores(job.out / "finetune.json", task, result.dev_scores);
+  // Scores last: their file marks a finished run, which fine-tuning grids skip on a rerun.
   write_predictions(job.out / (task.name + ".dev.predictions.txt"), task, predictions);
+  MetricScores scores;
+  for (const auto& [metric, value] : result.dev_scores) scores.emplace_back(glue_metric_name(metric), value);
+  write_task_scores(job.out / "finetune.json", task.name, scores);
   return result;
 }
 

@@ -20,24 +20,9 @@
 #include "data/tokenizer.h"
 #include "eval/glue_score.h"
 #include "model/sequence_classifier.h"
+#include "train/finetune_options.h"
 
 namespace masklm {
-
-// Defaults follow RoBERTa's GLUE recipe (and BERT's lr/batch/epochs).
-struct FineTuneOptions {
-  double lr = 2e-5;
-  int64_t batch_size = 32;
-  int64_t epochs = 3;
-  double warmup_fraction = 0.06;  // of all optimizer steps
-  double weight_decay = 0.01;
-  double clip_norm = 1.0;
-  int64_t max_length = 128;  // tokens per example, special tokens included
-  uint64_t seed = 42;
-};
-
-// Applies one `key=value` override: lr, batch_size, epochs, warmup_fraction, weight_decay,
-// clip_norm, max_length, seed. Unknown keys and bad values are errors naming the key.
-void apply_finetune_setting(FineTuneOptions& options, std::string_view key_value);
 
 struct EncodedExample {
   std::vector<int32_t> ids;
@@ -76,6 +61,9 @@ struct GlueFineTuneResult {
   std::vector<EpochLog> epochs;
   std::vector<std::pair<GlueMetric, double>> dev_scores;  // headline metric first
 };
+
+// The task a job names: "glue/sst2", "sst2", "SST-2" (eval/glue_tasks.h).
+const GlueTask& glue_finetune_task(std::string_view task);
 
 // The whole job: read, tokenize, train, evaluate on dev, write the outputs.
 GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job);

@@ -1,0 +1,34 @@
+// Fine-tuning settings (`masklm finetune --set key=value`, the settings of a fine-tuning grid
+// or sweep), read like recipes: `--set` edits a tree (train/config_file.h) that a strict
+// reader turns into FineTuneOptions, so unknown keys, wrong types and impossible values are
+// errors naming the key. Keys and defaults: docs/evaluation.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace masklm {
+
+// Defaults follow RoBERTa's GLUE recipe (and BERT's lr/batch/epochs).
+struct FineTuneOptions {
+  double lr = 2e-5;
+  int64_t batch_size = 32;
+  int64_t epochs = 3;
+  double warmup_fraction = 0.06;  // of all optimizer steps
+  double weight_decay = 0.01;
+  double clip_norm = 1.0;
+  int64_t max_length = 128;  // tokens per example, special tokens included
+  uint64_t seed = 42;
+};
+
+// Keys absent from `settings` keep their defaults; null means all defaults.
+FineTuneOptions parse_finetune_options(const nlohmann::json& settings);
+// Every key with its value, which parse_finetune_options reads back to the same options.
+nlohmann::json finetune_options_to_json(const FineTuneOptions& options);
+// The settings tree of `key=value` assignments (--set), values typed as YAML reads them.
+nlohmann::json finetune_settings(const std::vector<std::string>& assignments);
+
+}  // namespace masklm

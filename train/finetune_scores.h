@@ -1,0 +1,25 @@
+// OUT/finetune.json, the downstream scores of a run: {"<task>": {"<metric>": value, ...}, ...},
+// the layout eval/sweep_results.h reads. Fine-tuning runs, grids and sweeps each set one
+// task's entry and keep the others.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace masklm {
+
+using MetricScores = std::vector<std::pair<std::string, double>>;  // metric name, value
+
+// Sets `task`'s entry (atomically), keeping other tasks' entries. Errors when the file
+// exists but is not a JSON object.
+void write_task_scores(const std::filesystem::path& file, const std::string& task,
+                       const MetricScores& scores);
+// `task`'s entry; nullopt when the file or the entry is missing.
+std::optional<std::map<std::string, double>> read_task_scores(const std::filesystem::path& file,
+                                                              const std::string& task);
+
+}  // namespace masklm
