@@ -1,0 +1,181 @@
+#include "train/finetune_grid.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/error.h"
+#include "runtime/file_io.h"
+#include "train/finetune_scores.h"
+#include "train/run_log.h"
+#include "train/stop_signal.h"
+
+namespace masklm {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kSeedAxis = "seed";
+
+json stats_to_json(const SummaryStats& s) {
+  return {{"n", s.n},     {"mean", s.mean}, {"median", s.median},
+          {"std", s.std}, {"min", s.min},   {"max", s.max}};
+}
+
+json summary_to_json(const FineTuneGridSummary& summary) {
+  json configurations = json::array();
+  for (const GridConfiguration& config : summary.configurations) {
+    json metrics = json::object();
+    for (const auto& [metric, stats] : config.metrics) metrics[metric] = stats_to_json(stats);
+    configurations.push_back({{"name", config.name},
+                              {"settings", config.settings},
+                              {"points", config.points},
+                              {"metrics", metrics}});
+  }
+  return {{"task", summary.task},
+          {"metric", summary.metric},
+          {"selected_by", "median"},
+          {"configurations", configurations},
+          {"best", summary.configurations[summary.best].name}};
+}
+
+// A finished point's scores, after checking it ran with the settings asked for now.
+std::optional<std::map<std::string, double>> finished_point(const fs::path& dir,
+                                                            const std::string& task,
+                                                            const json& settings) {
+  std::optional<std::map<std::string, double>> scores =
+      read_task_scores(dir / "finetune.json", task);
+  if (!scores) return std::nullopt;
+  const fs::path saved = dir / "settings.json";
+  MASKLM_CHECK(
+      fs::exists(saved) && read_json_file(saved) == settings,
+      "{} was fine-tuned with other settings ({}) than this grid asks for ({}): remove it or "
+      "choose another --out",
+      dir.string(), fs::exists(saved) ? read_json_file(saved).dump() : "unknown", settings.dump());
+  return scores;
+}
+
+}  // namespace
+
+FineTuneTarget glue_finetune_target(const GlueFineTuneJob& job) {
+  const GlueTask& task = glue_finetune_task(job.task);
+  return {task.name, std::string(glue_metric_name(task.metrics.front())),
+          [job](const FineTuneOptions& options, const fs::path& out) {
+            GlueFineTuneJob point = job;
+            point.options = options;
+            point.out = out;
+            run_glue_finetune(point);
+          }};
+}
+
+FineTuneGridSummary summarize_finetune_grid(
+    const std::vector<GridAxis>& axes, const std::vector<GridPoint>& points,
+    const std::vector<std::map<std::string, double>>& scores, const std::string& task,
+    const std::string& metric) {
+  MASKLM_CHECK(!points.empty() && points.size() == scores.size(),
+               "a grid summary needs the scores of every point");
+  FineTuneGridSummary summary{task, metric, {}, 0};
+  std::vector<std::vector<size_t>> keys;  // non-seed choices of each configuration
+  std::vector<std::map<std::string, std::vector<double>>> values;
+  for (size_t i = 0; i < points.size(); ++i) {
+    std::vector<size_t> key;
+    std::string name;
+    json settings = json::object();
+    for (size_t a = 0; a < axes.size(); ++a) {
+      if (axes[a].name == kSeedAxis) continue;
+      const GridChoice& choice = axes[a].choices[points[i].choices[a]];
+      key.push_back(points[i].choices[a]);
+      name += (name.empty() ? "" : "_") + choice.label;
+      for (const auto& [k, v] : choice.settings) settings[k] = v;
+    }
+    size_t c = static_cast<size_t>(std::find(keys.begin(), keys.end(), key) - keys.begin());
+    if (c == keys.size()) {
+      keys.push_back(key);
+      values.emplace_back();
+      summary.configurations.push_back({name.empty() ? "all" : name, settings, {}, {}});
+    }
+    summary.configurations[c].points.push_back(points[i].name);
+    for (const auto& [m, v] : scores[i]) values[c][m].push_back(v);
+  }
+  for (size_t c = 0; c < summary.configurations.size(); ++c) {
+    GridConfiguration& config = summary.configurations[c];
+    for (const auto& [m, v] : values[c]) config.metrics[m] = summarize(v);
+    const auto headline = config.metrics.find(metric);
+    MASKLM_CHECK(headline != config.metrics.end(), "grid point {} has no '{}' score for {}",
+                 config.points.front(), metric, task);
+    const SummaryStats& best = summary.configurations[summary.best].metrics.at(metric);
+    if (headline->second.n > 0 && (best.n == 0 || headline->second.median > best.median))
+      summary.best = c;
+  }
+  return summary;
+}
+
+std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
+                                                     const FineTuneTarget& target,
+                                                     const fs::path& out, FILE* terminal) {
+  const std::vector<GridPoint> points = expand_grid(grid.axes);
+  // Every point's settings are checked before the first one runs.
+  std::vector<FineTuneOptions> options;
+  for (const GridPoint& point : points) {
+    json tree = grid.settings;
+    apply_grid_point(tree, grid.axes, point);
+    options.push_back(parse_finetune_options(tree));
+  }
+  std::vector<std::map<std::string, double>> scores;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const fs::path dir = out / "grid" / points[i].name;
+    const json settings = finetune_options_to_json(options[i]);
+    const std::string progress =
+        fmt::format("[grid {}/{}] {}", i + 1, points.size(), points[i].name);
+    if (auto done = finished_point(dir, target.task, settings)) {
+      if (terminal) fmt::print(terminal, "{}: finished earlier, skipped\n", progress);
+      scores.push_back(std::move(*done));
+      continue;
+    }
+    if (stop_requested()) return std::nullopt;
+    const auto start = std::chrono::steady_clock::now();
+    fs::create_directories(dir);
+    write_file_atomic(dir / "settings.json", settings.dump(2) + "\n");
+    target.run(options[i], dir);
+    std::optional<std::map<std::string, double>> result =
+        read_task_scores(dir / "finetune.json", target.task);
+    MASKLM_CHECK(result && result->count(target.metric), "{}: the run wrote no '{}' score for {}",
+                 (dir / "finetune.json").string(), target.metric, target.task);
+    if (terminal)
+      fmt::print(
+          terminal, "{}: {} {:.4f} ({})\n", progress, target.metric, result->at(target.metric),
+          format_duration(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
+    scores.push_back(std::move(*result));
+  }
+
+  FineTuneGridSummary summary =
+      summarize_finetune_grid(grid.axes, points, scores, target.task, target.metric);
+  write_file_atomic(out / "grid_summary.json", summary_to_json(summary).dump(2) + "\n");
+  MetricScores best;
+  for (const auto& [metric, stats] : summary.configurations[summary.best].metrics)
+    if (stats.n > 0) best.emplace_back(metric, stats.median);
+  write_task_scores(out / "finetune.json", target.task, best);
+  return summary;
+}
+
+std::string format_grid_summary(const FineTuneGridSummary& summary) {
+  size_t width = std::string_view("configuration").size();
+  for (const GridConfiguration& c : summary.configurations) width = std::max(width, c.name.size());
+  std::string text = fmt::format("{}: {} over seeds per configuration; best by median\n",
+                                 summary.task, summary.metric);
+  text += fmt::format("{:<{}}  {:>3}  {:>8}  {:>8}  {:>8}\n", "configuration", width, "n", "mean",
+                      "median", "std");
+  for (size_t c = 0; c < summary.configurations.size(); ++c) {
+    const GridConfiguration& config = summary.configurations[c];
+    const SummaryStats& s = config.metrics.at(summary.metric);
+    text += fmt::format("{:<{}}  {:>3}  {:>8.4f}  {:>8.4f}  {:>8.4f}{}\n", config.name, width, s.n,
+                        s.mean, s.median, s.std, c == summary.best ? "  <- best" : "");
+  }
+  return text;
+}
+
+}  // namespace masklm

@@ -1,0 +1,79 @@
+// Fine-tuning grids, the protocol of RoBERTa and of Wettig et al.: every combination of
+// settings (e.g. lr x epochs x seed) fine-tuned from one checkpoint, the runs of each
+// configuration (all axes but `seed`) summarized over their seeds, the configuration with the
+// best median headline metric selected. Layout of OUT (docs/evaluation.md):
+//
+//   OUT/grid/<point>/finetune.json    the point's dev scores (written last: a point whose
+//                                     file holds the task is finished and skipped on a rerun)
+//   OUT/grid/<point>/settings.json    the point's resolved settings; a rerun with other
+//                                     settings for the same point is an error
+//   OUT/grid_summary.json             per configuration: mean, median, std, min, max of
+//                                     every metric over the seeds; the best configuration
+//   OUT/finetune.json                 the task's entry: the best configuration's median of
+//                                     each metric (the number `masklm report` shows)
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/summary_stats.h"
+#include "train/config_grid.h"
+#include "train/finetune.h"
+
+namespace masklm {
+
+// What every point fine-tunes: a task, the metric that ranks configurations, and the run,
+// which must write the task's scores to OUT/finetune.json (as run_glue_finetune does).
+struct FineTuneTarget {
+  std::string task;    // its key in finetune.json: "sst2"
+  std::string metric;  // headline: "accuracy"
+  std::function<void(const FineTuneOptions& options, const std::filesystem::path& out)> run;
+};
+
+// A GLUE task (job.task) fine-tuned from job.checkpoint; job.options and job.out are each point's.
+FineTuneTarget glue_finetune_target(const GlueFineTuneJob& job);
+
+struct FineTuneGrid {
+  nlohmann::json settings = nlohmann::json::object();  // every point's, before its own (--set)
+  std::vector<GridAxis> axes;                          // --grid; the `seed` axis is summarized over
+};
+
+struct GridConfiguration {
+  std::string name;                 // its non-seed labels ("lr-2e-05_epochs-3"), or "all"
+  nlohmann::json settings;          // its non-seed axes' settings: {"lr": 2e-05, "epochs": 3}
+  std::vector<std::string> points;  // its grid points, one per seed
+  std::map<std::string, SummaryStats> metrics;  // each metric over the points
+};
+
+struct FineTuneGridSummary {
+  std::string task, metric;
+  std::vector<GridConfiguration> configurations;  // in grid order
+  size_t best = 0;                                // highest median of `metric`; the first of equals
+};
+
+// Summarizes finished points: scores[i] holds points[i]'s metrics. A configuration with no
+// finite headline value is never the best unless all are.
+FineTuneGridSummary summarize_finetune_grid(
+    const std::vector<GridAxis>& axes, const std::vector<GridPoint>& points,
+    const std::vector<std::map<std::string, double>>& scores, const std::string& task,
+    const std::string& metric);
+
+// Runs the points not yet finished in OUT/grid/, then writes the summary and OUT/finetune.json.
+// Progress lines go to `terminal` (nullptr: none). Returns nullopt, with nothing summarized,
+// when a stop was requested (train/stop_signal.h) before the grid finished.
+std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
+                                                     const FineTuneTarget& target,
+                                                     const std::filesystem::path& out,
+                                                     FILE* terminal);
+
+// The table printed after a grid: one row per configuration (n, mean, median, std of the
+// headline metric), the best marked.
+std::string format_grid_summary(const FineTuneGridSummary& summary);
+
+}  // namespace masklm
