@@ -47,7 +47,9 @@ void register_finetune(CLI::App& app) {
   cmd->add_option("--checkpoint", opts->checkpoint, "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--task", opts->task, "glue/NAME: cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli")
+  cmd->add_option("--task", opts->task,
+                  "glue/NAME: cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli; or reuters-grain, "
+                  "reuters-corn (scripts/corpus)")
       ->required();
   cmd->add_option("--data", opts->data, "The task's directory (train.tsv, dev.tsv) or a GLUE root holding it")
       ->required()

@@ -33,7 +33,7 @@ void score_glue_files(const ScoreOptions& o) {
     fmt::print("{}\n", out.dump());
     return;
   }
-  fmt::print("GLUE {}: {} examples in {}{}\n", task.display_name, gold.examples.size(), o.gold,
+  fmt::print("{}: {} examples in {}{}\n", task.display_name, gold.examples.size(), o.gold,
              gold.skipped ? fmt::format(" ({} malformed rows skipped, the first: {})", gold.skipped,
                                         gold.first_skip)
                           : "");
@@ -95,13 +95,15 @@ void register_score(CLI::App& app) {
   cmd->require_subcommand(1);
   auto glue = std::make_shared<ScoreOptions>();
   auto* glue_cmd = add_files(
-      cmd->add_subcommand("glue", "GLUE task metrics (the task's dev TSV as gold)"), *glue,
-      "The task's labelled TSV (dev.tsv; MNLI: dev_matched.tsv or dev_mismatched.tsv)",
+      cmd->add_subcommand("glue",
+                          "GLUE (or Reuters-21578) task metrics (the task's dev TSV as gold)"),
+      *glue, "The task's labelled TSV (dev.tsv; MNLI: dev_matched.tsv or dev_mismatched.tsv)",
       "One prediction per line, in the gold file's order: a label or label index; "
       "a number for STS-B");
   glue_cmd
       ->add_option("--task", glue->task,
-                   "cola, sst2, mrpc, stsb, qqp, mnli (matched), mnli-mm, qnli, rte, wnli")
+                   "cola, sst2, mrpc, stsb, qqp, mnli (matched), mnli-mm, qnli, rte, wnli; "
+                   "reuters-grain, reuters-corn")
       ->required();
   glue_cmd->add_flag(
       "--skip-malformed", glue->skip_malformed,

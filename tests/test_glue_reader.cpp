@@ -21,7 +21,7 @@ using GlueReader = testing::TempDirTest;
 const std::filesystem::path kFixtures = MASKLM_FIXTURE_DIR "/score";
 
 TEST(GlueTasks, RegistryHasEveryTaskWithItsMetrics) {
-  EXPECT_EQ(glue_tasks().size(), 10u);
+  EXPECT_EQ(glue_tasks().size(), 12u);  // GLUE's ten and the two Reuters-21578 tasks
   EXPECT_EQ(glue_task("CoLA").metrics, std::vector<GlueMetric>{GlueMetric::MATTHEWS_CORR});
   EXPECT_EQ(glue_task("SST-2").name, "sst2");
   EXPECT_EQ(glue_task("sts_b").num_labels(), 1);
@@ -39,7 +39,24 @@ TEST(GlueTasks, RegistryHasEveryTaskWithItsMetrics) {
   for (const char* name : {"sst2", "qnli", "rte", "wnli"})
     EXPECT_EQ(glue_task(name).metrics, std::vector<GlueMetric>{GlueMetric::ACCURACY}) << name;
   EXPECT_EQ(glue_metric_name(GlueMetric::MATTHEWS_CORR), "matthews_corr");
-  expect_error([] { glue_task("squad"); }, {"unknown GLUE task 'squad'", "cola", "mnli-mm"});
+  expect_error([] { glue_task("squad"); },
+               {"unknown task 'squad'", "cola", "mnli-mm", "reuters-grain", "reuters-corn"});
+}
+
+TEST(GlueTasks, ReutersTasksAreBinaryWithPositiveClassF1First) {
+  EXPECT_EQ(glue_task("Reuters_Grain").name, "reuters-grain");
+  EXPECT_EQ(glue_task("reuterscorn").name, "reuters-corn");
+  for (const char* name : {"reuters-grain", "reuters-corn"}) {
+    const GlueTask& task = glue_task(name);
+    EXPECT_EQ(task.label_names, (std::vector<std::string>{"0", "1"})) << name;
+    EXPECT_EQ(task.metrics, (std::vector<GlueMetric>{GlueMetric::F1, GlueMetric::ACCURACY}))
+        << name;
+    EXPECT_EQ(task.file(GlueSplit::TRAIN), "train.tsv") << name;
+    EXPECT_EQ(task.file(GlueSplit::DEV), "dev.tsv") << name;
+    EXPECT_EQ(task.file(GlueSplit::TEST), "") << name;
+  }
+  EXPECT_EQ(glue_task("reuters-grain").directory, "grain");
+  EXPECT_EQ(glue_task("reuters-corn").directory, "corn");
 }
 
 TEST_F(GlueReader, ReadsEveryTaskLayout) {
@@ -177,6 +194,31 @@ TEST_F(GlueReader, ScoreNeedsOnePredictionPerExample) {
   ASSERT_EQ(scores.size(), 1u);
   EXPECT_EQ(scores[0].first, GlueMetric::ACCURACY);
   EXPECT_DOUBLE_EQ(scores[0].second, 0.5);
+}
+
+// tests/fixtures/reuters/sample.tsv is what scripts/arff_to_tsv.py must make of sample.arff
+// (tests/scripts/test_arff_to_tsv.py): the converter's output reads as the Reuters layout.
+TEST(GlueScore, ReutersFixtureReadsAndScoresF1OfThePositiveClass) {
+  const GlueTask& grain = glue_task("reuters-grain");
+  const GlueFile gold = read_glue_tsv(MASKLM_FIXTURE_DIR "/reuters/sample.tsv", grain.labelled);
+  ASSERT_EQ(gold.examples.size(), 4u);
+  EXPECT_EQ(gold.examples[1].text_a,
+            "<ACME CORP> SAYS Q1 NET UP shr 10 cts vs 8 cts. It's a \\record\\. Reuter");
+  EXPECT_EQ(gold.examples[3].text_a, "oneword");
+  EXPECT_EQ(gold.examples[3].line, 5);
+  std::vector<int32_t> labels;
+  for (const GlueExample& e : gold.examples) labels.push_back(e.label);
+  EXPECT_EQ(labels, (std::vector<int32_t>{1, 0, 1, 0}));
+  // Gold 1 0 1 0, predicted 1 0 0 0: one true positive, one false negative, no false positive:
+  // precision 1, recall 1/2, F1 2/3; three of four right.
+  GluePredictions predicted;
+  predicted.labels = {1, 0, 0, 0};
+  const auto scores = score_glue(grain, gold.examples, predicted);
+  ASSERT_EQ(scores.size(), 2u);
+  EXPECT_EQ(scores[0].first, GlueMetric::F1);
+  EXPECT_DOUBLE_EQ(scores[0].second, 2.0 / 3.0);
+  EXPECT_EQ(scores[1].first, GlueMetric::ACCURACY);
+  EXPECT_DOUBLE_EQ(scores[1].second, 0.75);
 }
 
 TEST(GlueScore, FixturesMatchScikitLearnAndScipy) {
