@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "kernels/device_context.h"
 #include "model/hf_config.h"
 #include "runtime/error.h"
 #include "runtime/threads.h"
@@ -23,10 +24,12 @@ struct EvalOptions {
   int64_t batches = 0;
   bool json = false;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_eval(const EvalOptions& o) {
   set_num_threads(o.threads);
+  DeviceContext device(parse_device(o.device));
   RunConfig run = parse_run_config(read_checkpoint_run_config(o.checkpoint));
   const std::string trained_on = run.data.value("source", "");
   if (o.data == "synthetic") {
@@ -53,10 +56,9 @@ void run_eval(const EvalOptions& o) {
                "--data {}: its vocabulary has {} tokens, the model in '{}' {}", o.data,
                data.vocab_size, o.checkpoint, model_config.vocab_size);
   const int64_t max_tokens = run.train.micro_batch_size * run.train.seq_len;
-  MlmModel model(model_config, Capacity{max_tokens, max_tokens});
+  MlmModel model(model_config, Capacity{max_tokens, max_tokens}, DType::F32, device.device());
   load_model_weights(o.checkpoint, model);
-  Ctx ctx;
-  const EvalResult r = evaluate_mlm(ctx, model, *data.validation, run.train.eval_batches);
+  const EvalResult r = evaluate_mlm(device.ctx(), model, *data.validation, run.train.eval_batches);
   if (o.json) {
     fmt::print("{}\n", nlohmann::json{{"checkpoint", o.checkpoint},
                                       {"data", o.data},
@@ -94,6 +96,9 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--json", opts->json, "Print one JSON object");
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")
       ->capture_default_str();
+  cmd->add_option("--device", opts->device, "cpu or cuda (GPU 0; docs/gpu.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->callback([opts] { run_eval(*opts); });
 }
 

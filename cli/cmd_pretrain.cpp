@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
-#include "runtime/device.h"
+#include "kernels/device_context.h"
 #include "runtime/error.h"
 #include "runtime/threads.h"
 #include "train/pretrain.h"
@@ -23,16 +23,10 @@ struct PretrainOptions {
 // The exit status: 0 when training finished; after a stop by SIGINT/SIGTERM (checkpoint
 // written) 128 + the signal, as shells report it, so scripts can tell a stopped run.
 int run_pretrain(const PretrainOptions& o) {
-  if (o.device == "cuda") {
-    MASKLM_CHECK(cuda_compiled(),
-                 "--device cuda: this masklm was built without CUDA (configure with "
-                 "-DMASKLM_CUDA=ON); use --device cpu");
-    MASKLM_FAIL(
-        "--device cuda: the CUDA training path is not available yet in this version; use --device "
-        "cpu");
-  }
   set_num_threads(o.threads);
-  if (pretrain(o.request) == TrainOutcome::FINISHED) return 0;
+  PretrainRequest request = o.request;
+  request.device = parse_device(o.device);
+  if (pretrain(request) == TrainOutcome::FINISHED) return 0;
   fmt::print(
       "stopped by signal {} at a step boundary; checkpoint written. Continue with --resume.\n",
       stop_signal());
@@ -52,7 +46,7 @@ void register_pretrain(CLI::App& app) {
   cmd->add_option("--out", opts->request.run_dir,
                   "Run directory: config, metrics, events, checkpoints")
       ->required();
-  cmd->add_option("--device", opts->device, "cpu or cuda")
+  cmd->add_option("--device", opts->device, "cpu or cuda (GPU 0; docs/gpu.md)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--resume", opts->request.resume, "Continue from the newest checkpoint in --out");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "runtime/device.h"
+#include "runtime/host_mirror.h"
 
 namespace masklm {
 
@@ -31,6 +32,9 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
                dtype_name(dtype));
   MASKLM_CHECK(device == Device::CPU || dtype == DType::F32, "the CUDA backend computes in F32, not {}",
                dtype_name(dtype));
+  // Its ops all run on a GPU, but the encoder/decoder split (SkipSplit) is host arrays.
+  MASKLM_CHECK(device == Device::CPU || !config_.skip_corrupted,
+               "model.skip_corrupted runs on the CPU backend only in this version; use --device cpu");
   const size_t param_bytes = measure_params(config_, dtype);
   param_arena_ = Arena(param_bytes, device_);
   grad_arena_ = Arena(param_bytes, device_);
@@ -52,17 +56,14 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
 }
 
 void MlmModel::init_weights(uint64_t seed) {
-  if (device_ == Device::CPU) {
-    init_params(params_, config_, seed);
-    return;
-  }
-  // The same layout on a host arena, so the initialized bytes copy over in one piece
-  // (padding between tensors included, zero on both sides).
-  Arena host(param_arena_.used(), Device::CPU);
-  const ParamLayout host_params = layout_params(config_, host, dtype_);
-  host.zero();
+  // On a GPU: initialized in a host mirror and copied over in one piece (the padding
+  // between tensors is zero on both sides), so every device gets the same weights.
+  HostMirror host(param_arena_);
+  host.pull();
+  ParamLayout host_params = params_;
+  for (ParamEntry& e : host_params.table) e.view = host(e.view);
   init_params(host_params, config_, seed);
-  copy_tensor(param_arena_.flat(DType::F32), host.flat(DType::F32));
+  host.push();
 }
 
 void MlmModel::set_vocab_chunk(int64_t chunk) {
@@ -82,7 +83,6 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
                device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
   batch_ = batch_arrays_.load(batch);
   if (config_.skip_corrupted) {
-    MASKLM_CHECK(ctx.device == Device::CPU, "model.skip_corrupted runs on the CPU backend in this build");
     skip_.split(config_, batch);
     encoder_out_ = skip_forward(ctx, config_, params_.params, acts_, batch_, skip_, dropout);
   } else {

@@ -45,6 +45,7 @@ class MlmModel {
   const ParamLayout& params() const { return params_; }
   const ParamLayout& grads() const { return grads_; }
   Arena& param_arena() { return param_arena_; }
+  const Arena& param_arena() const { return param_arena_; }
   Arena& grad_arena() { return grad_arena_; }
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }

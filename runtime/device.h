@@ -4,12 +4,15 @@
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/tensor.h"
 
 namespace masklm {
+
+class CudaContext;  // runtime/cuda_context.h
 
 struct DeviceInfo {
   int index = 0;
@@ -23,6 +26,9 @@ struct DeviceInfo {
 bool cuda_compiled();                    // masklm was built with the CUDA backend
 std::vector<DeviceInfo> cuda_devices();  // empty when no driver or no GPU is present
 std::string cuda_runtime_version();      // e.g. "13.0", or "none"
+// A CudaContext on GPU `index`. A shared_ptr (its deleter is made where the type is
+// complete), so code compiled without the CUDA headers can own one.
+std::shared_ptr<CudaContext> make_cuda_context(int index = 0);
 
 void* device_malloc(size_t bytes);
 void device_free(void* p);

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cuda_check.h"
+#include "runtime/cuda_context.h"
 #include "runtime/device.h"
 
 namespace masklm {
@@ -36,6 +37,10 @@ std::string cuda_runtime_version() {
   int v = 0;
   CUDA_CHECK(cudaRuntimeGetVersion(&v));
   return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
+}
+
+std::shared_ptr<CudaContext> make_cuda_context(int index) {
+  return std::make_shared<CudaContext>(index);
 }
 
 void* device_malloc(size_t bytes) {

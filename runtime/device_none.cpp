@@ -11,6 +11,7 @@ std::string cuda_runtime_version() { return "none"; }
 [[noreturn]] static void no_cuda() {
   MASKLM_FAIL("this masklm was built without CUDA (configure with -DMASKLM_CUDA=ON)");
 }
+std::shared_ptr<CudaContext> make_cuda_context(int) { no_cuda(); }
 void* device_malloc(size_t) { no_cuda(); }
 void device_free(void*) {}
 void device_memset_zero(void*, size_t) { no_cuda(); }

@@ -19,10 +19,7 @@ using testing::param_snapshot;
 using testing::run_steps;
 using testing::small_run;
 
-std::vector<float> state_snapshot(AdamW& optimizer) {
-  const Tensor flat = optimizer.state_arena().flat(DType::F32);
-  return std::vector<float>(flat.ptr<float>(), flat.ptr<float>() + flat.numel());
-}
+std::vector<float> state_snapshot(AdamW& optimizer) { return testing::arena_snapshot(optimizer.state_arena()); }
 
 TEST(Checkpoint, ResumeInANewTrainerIsBitwiseExact) {
   // Two micro-batches per step (predictions differ between them), dropout on, clipping on:

@@ -122,11 +122,19 @@ TEST(PretrainCli, UserErrorsExitOneWithAMessage) {
   const Output no_config = run_cli("pretrain --out " + dir.string());
   EXPECT_EQ(no_config.status, 1);
   EXPECT_NE(no_config.text.find("--config"), std::string::npos) << no_config.text;
-  if (!cuda_compiled()) {
+  if (!cuda_compiled() || cuda_devices().empty()) {
+    // Refused before the run directory is touched, saying why.
+    const auto cuda_dir = dir / "cuda";
+    const std::string why = cuda_compiled() ? "no CUDA GPU is visible" : "built without CUDA";
     const Output cuda =
-        run_cli("pretrain --config " + kTiny + " --out " + dir.string() + " --device cuda");
+        run_cli("pretrain --config " + kTiny + " --out " + cuda_dir.string() + " --device cuda");
     EXPECT_EQ(cuda.status, 1);
-    EXPECT_NE(cuda.text.find("built without CUDA"), std::string::npos) << cuda.text;
+    EXPECT_NE(cuda.text.find(why), std::string::npos) << cuda.text;
+    EXPECT_FALSE(std::filesystem::exists(cuda_dir));
+    const Output eval_cuda =
+        run_cli("eval --checkpoint " + dir.string() + " --data synthetic --device cuda");
+    EXPECT_EQ(eval_cuda.status, 1);
+    EXPECT_NE(eval_cuda.text.find(why), std::string::npos) << eval_cuda.text;
   }
   const Output bad_data = run_cli("eval --checkpoint " + dir.string() + " --data shards");
   EXPECT_EQ(bad_data.status, 1);

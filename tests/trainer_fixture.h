@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/host_mirror.h"
 #include "train/config_file.h"
 #include "train/run_config.h"
 #include "train/trainer.h"
@@ -52,11 +53,16 @@ inline SmallRun small_run(std::initializer_list<std::string> overrides = {}) {
   return run;
 }
 
-// A copy of every parameter (the flat buffer, alignment gaps included).
-inline std::vector<float> param_snapshot(MlmModel& model) {
-  const Tensor flat = model.param_arena().flat(DType::F32);
+// A host copy of an arena's F32 contents, whatever its device (alignment gaps included).
+inline std::vector<float> arena_snapshot(const Arena& arena) {
+  HostMirror mirror(arena);
+  mirror.pull();
+  const Tensor flat = mirror.flat(DType::F32);
   return std::vector<float>(flat.ptr<float>(), flat.ptr<float>() + flat.numel());
 }
+
+// A copy of every parameter (the flat buffer, alignment gaps included).
+inline std::vector<float> param_snapshot(MlmModel& model) { return arena_snapshot(model.param_arena()); }
 
 // A fresh empty directory under the system temp dir; `name` is unique per test, since
 // ctest runs tests in parallel.

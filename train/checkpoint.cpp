@@ -12,6 +12,7 @@
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 #include "runtime/file_io.h"
+#include "runtime/host_mirror.h"
 
 namespace masklm {
 
@@ -60,14 +61,19 @@ void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimize
   fs::remove_all(tmp);  // left over from a crash
   fs::create_directories(tmp);
 
+  // Host copies of GPU state in the same layout: the files hold the same bytes whatever
+  // device trained.
+  HostMirror params(model.param_arena()), moments_host(optimizer.state_arena());
+  params.pull();
+  moments_host.pull();
   SafetensorsWriter weights;
   weights.set_metadata("format", "pt");  // what transformers expects of a PyTorch-style file
-  for (const ParamEntry& e : model.params().table) weights.add(e.name, e.view);
+  for (const ParamEntry& e : model.params().table) weights.add(e.name, params(e.view));
   weights.write(tmp / kModelFile);
   write_json(tmp / kHfConfigFile, hf_config_to_json(model.config()));
 
   SafetensorsWriter moments;
-  moments.add(kOptimizerState, optimizer.state_arena().flat(model.dtype()));
+  moments.add(kOptimizerState, moments_host.flat(model.dtype()));
   moments.write(tmp / kOptimizerFile);
 
   write_json(tmp / kStateFile, {{"step", state.step},
@@ -86,7 +92,9 @@ void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimize
 TrainerState load_checkpoint(const fs::path& dir, MlmModel& model, AdamW& optimizer) {
   load_model_weights(dir, model);
   SafetensorsFile moments(dir / kOptimizerFile);
-  moments.read_into(kOptimizerState, optimizer.state_arena().flat(model.dtype()));
+  HostMirror moments_host(optimizer.state_arena());
+  moments.read_into(kOptimizerState, moments_host.flat(model.dtype()));
+  moments_host.push();
   const json s = read_json_file(dir / kStateFile);
   try {
     optimizer.set_steps_taken(s.at("optimizer_steps").get<int64_t>());
@@ -99,10 +107,14 @@ TrainerState load_checkpoint(const fs::path& dir, MlmModel& model, AdamW& optimi
 
 void load_model_weights(const fs::path& dir, MlmModel& model) {
   SafetensorsFile weights(dir / kModelFile);
+  // pull() first: the mirror's padding between tensors must stay as on the device (zero).
+  HostMirror params(model.param_arena());
+  params.pull();
   for (const ParamEntry& e : model.params().table) {
     MASKLM_CHECK(weights.has(e.name), "checkpoint '{}' has no tensor '{}'", dir.string(), e.name);
-    weights.read_into(e.name, e.view);
+    weights.read_into(e.name, params(e.view));
   }
+  params.push();
 }
 
 json read_checkpoint_run_config(const fs::path& dir) {

@@ -13,6 +13,7 @@ namespace masklm {
 TrainOutcome pretrain(const PretrainRequest& request) {
   namespace fs = std::filesystem;
   MASKLM_CHECK(!request.run_dir.empty(), "pretraining needs a run directory (--out)");
+  require_device(request.device);  // before anything is written
   const fs::path saved_config = request.run_dir / "config.yaml";
   MASKLM_CHECK(!request.config_file.empty() || request.resume,
                "a recipe is required (--config configs/NAME.yaml); only --resume may reuse {}",
@@ -40,7 +41,7 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   install_stop_signal_handlers();
 
   Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {}, terminal,
-                  comm);
+                  comm, request.device);
   if (request.resume && !trainer.resume())
     log_info("no checkpoint in {}: starting at step 0", checkpoints.string());
   const ModelConfig& m = config.model;
@@ -49,13 +50,16 @@ TrainOutcome pretrain(const PretrainRequest& request) {
     fmt::print(terminal,
                "masklm pretrain: {} layers, hidden {}, {} heads, {}-LN, vocab {} ({:.2f}M "
                "parameters); batch {} x {} "
-               "tokens ({} micro-batches of {} over {} ranks), steps {} to {}, {} threads; run "
+               "tokens ({} micro-batches of {} over {} ranks), steps {} to {}, {}; run "
                "directory {}\n",
                m.num_layers, m.hidden_size, m.num_heads, m.pre_layernorm ? "pre" : "post",
                m.vocab_size, static_cast<double>(param_count(trainer.model().params())) / 1e6,
                t.batch_size, t.seq_len, t.accumulation_steps(), t.micro_batch_size,
                comm->world_size(), trainer.step(),
-               t.steps, num_threads(), request.run_dir.string());
+               t.steps,
+               request.device == Device::CPU ? fmt::format("{} threads", num_threads())
+                                             : trainer.device().description(),
+               request.run_dir.string());
   return trainer.run();
 }
 

@@ -17,6 +17,7 @@ struct PretrainRequest {
   std::vector<std::string> overrides;  // "key.sub=value"
   std::filesystem::path run_dir;
   bool resume = false;  // continue from the newest checkpoint in run_dir (if there is one)
+  Device device = Device::CPU;  // not part of the recipe: a run may resume on another device
   FILE* terminal = stdout;
 };
 

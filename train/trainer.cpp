@@ -13,20 +13,26 @@ namespace masklm {
 
 Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
                  const std::filesystem::path& run_dir, TrainerHooks hooks, FILE* terminal,
-                 std::shared_ptr<Comm> comm)
+                 std::shared_ptr<Comm> comm, Device device)
     : config_(config),
       resolved_config_(run_config_to_json(config)),
       train_(train),
       validation_(validation),
       run_dir_(run_dir),
-      hooks_(std::move(hooks)) {
+      hooks_(std::move(hooks)),
+      device_(device) {
   // P <= N, so sizing predictions like tokens fits any masking rate.
   const int64_t max_tokens = config_.train.micro_batch_size * config_.train.seq_len;
-  model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens});
+  model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
+                                      DType::F32, device);
   model_->init_weights(config_.train.seed);
   dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(), *model_,
                                        config_.train.zero == 1);
   const int world = dp_->world_size();
+  MASKLM_CHECK(device == Device::CPU || world == 1,
+               "data-parallel training on GPUs (NCCL) is not wired into the trainer yet: run one "
+               "process with --device cuda, or {} ranks with --device cpu",
+               world);
   MASKLM_CHECK(config_.train.accumulation_steps() % world == 0,
                "train.batch_size ({}) must be a multiple of train.micro_batch_size ({}) times "
                "the {} data-parallel ranks",

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 
+#include "kernels/device_context.h"
 #include "model/mlm_model.h"
 #include "train/batch_source.h"
 #include "train/checkpoint.h"
@@ -52,9 +53,11 @@ class Trainer {
   // With a non-empty run_dir the trainer writes metrics, events and checkpoints there and
   // prints progress to `terminal` (nullptr: silent). `comm` (default: world_comm(), the
   // ranks of the launcher) gives the data-parallel ranks; `train` is the global source.
+  // On Device::CUDA the parameters, gradients, AdamW state and activations live on GPU 0;
+  // batches are built on the host and copied, losses come back once per micro-batch.
   Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
           const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr,
-          std::shared_ptr<Comm> comm = nullptr);
+          std::shared_ptr<Comm> comm = nullptr, Device device = Device::CPU);
   ~Trainer();
 
   // Restores the newest checkpoint in run_dir/checkpoints; false when there is none.
@@ -74,6 +77,7 @@ class Trainer {
   const TrainerState& state() const { return state_; }
   MlmModel& model() { return *model_; }
   AdamW& optimizer() { return *optimizer_; }
+  const DeviceContext& device() const { return device_; }
   std::filesystem::path checkpoints_dir() const { return run_dir_ / "checkpoints"; }
 
  private:
@@ -87,11 +91,12 @@ class Trainer {
   const BatchSource* validation_;
   std::filesystem::path run_dir_;
   TrainerHooks hooks_;
+  DeviceContext device_;  // before the model, which lives on its device
   std::unique_ptr<MlmModel> model_;
   std::unique_ptr<DataParallel> dp_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<RunLog> log_;
-  Ctx ctx_;
+  Ctx& ctx_ = device_.ctx();
   TrainerState state_;
   int64_t last_checkpoint_step_ = -1;
 

@@ -1,0 +1,41 @@
+#include "kernels/device_context.h"
+
+#include <fmt/format.h>
+
+#include "runtime/device.h"
+#include "runtime/error.h"
+
+namespace masklm {
+
+Device parse_device(std::string_view name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") return Device::CUDA;
+  MASKLM_FAIL("unknown device '{}': use cpu or cuda", name);
+}
+
+std::string device_name(Device device) { return device == Device::CUDA ? "cuda" : "cpu"; }
+
+void require_device(Device device) {
+  if (device == Device::CPU) return;
+  MASKLM_CHECK(cuda_compiled(),
+               "device cuda: this masklm was built without CUDA (configure with -DMASKLM_CUDA=ON "
+               "on a machine with nvcc); use --device cpu");
+  MASKLM_CHECK(!cuda_devices().empty(),
+               "device cuda: no CUDA GPU is visible (no GPU, no NVIDIA driver, or "
+               "CUDA_VISIBLE_DEVICES hides it; `masklm devices` shows what masklm sees); use "
+               "--device cpu");
+}
+
+DeviceContext::DeviceContext(Device device) : description_("CPU") {
+  require_device(device);
+  ctx_.device = device;
+  if (device == Device::CPU) return;
+  // One process per GPU: data-parallel ranks select theirs with CUDA_VISIBLE_DEVICES.
+  const DeviceInfo gpu = cuda_devices().front();
+  cuda_ = make_cuda_context(gpu.index);
+  ctx_.cuda = cuda_.get();
+  description_ =
+      fmt::format("GPU {} ({}, sm_{}{})", gpu.index, gpu.name, gpu.sm_major, gpu.sm_minor);
+}
+
+}  // namespace masklm

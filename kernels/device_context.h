@@ -1,0 +1,37 @@
+// The device a command computes on (its --device option) and the Ctx that goes with it.
+// A CUDA DeviceContext owns GPU 0's CudaContext (stream, cuBLASLt, scratch); creating one
+// in a build without CUDA, or on a machine without a visible GPU, throws masklm::Error
+// saying which of the two it is, before any work is done.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kernels/ops.h"
+
+namespace masklm {
+
+// "cpu" or "cuda" (what --device accepts).
+Device parse_device(std::string_view name);
+std::string device_name(Device device);
+
+// Throws masklm::Error unless `device` can be used here.
+void require_device(Device device);
+
+class DeviceContext {
+ public:
+  explicit DeviceContext(Device device = Device::CPU);
+
+  Device device() const { return ctx_.device; }
+  Ctx& ctx() { return ctx_; }
+  // "CPU", or the GPU's name and compute capability, for logs.
+  const std::string& description() const { return description_; }
+
+ private:
+  std::shared_ptr<CudaContext> cuda_;  // GPU only
+  Ctx ctx_;
+  std::string description_;
+};
+
+}  // namespace masklm
