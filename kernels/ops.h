@@ -87,6 +87,10 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
 // cu_seqlens (B + 1) I32, starting at 0 and ending at N. Scores are scaled by 1/sqrt(HS).
 // Attention dropout with probability p drops probability (query i, key j, head h) when
 // philox_uniform(key, (h * N + i) * N + j) < p.
+// Dtypes: F32 or F64 (lse the same) on the CPU; on a GPU, F32 runs a simple fp32 kernel
+// and BF16/F16 (qkv, out, dout, dqkv; lse F32) the fused tensor-core kernel
+// (kernels/cuda/flash_attention.cu: head sizes 32, 64, 128, sm_80+), which adds into the
+// 16-bit dqkv in fp32 and rounds once per element.
 void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
                        const Tensor& cu_seqlens, int num_heads, float dropout_p,
                        const RngKey& dropout_key);

@@ -1,13 +1,17 @@
-// Entry points of attention_forward/backward: argument validation and dispatch.
+// Entry points of attention_forward/backward: argument validation and dispatch. F32 runs
+// the simple CUDA kernel (or the CPU), BF16/F16 the fused tensor-core kernel (GPU only).
 #include <utility>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/flash_attention.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
 namespace masklm {
 namespace {
+
+bool is_16bit(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16; }
 
 // Shapes and dtypes shared by the forward and the backward; returns B.
 int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
@@ -20,7 +24,7 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
   MASKLM_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout probability must be in [0, 1), got {}",
                op, dropout_p);
   check_shape(lse, {num_heads, N}, "lse");
-  check_dtype(lse, qkv.dtype, "lse");
+  check_dtype(lse, is_16bit(qkv.dtype) ? DType::F32 : qkv.dtype, "lse");
   check_dtype(cu_seqlens, DType::I32, "cu_seqlens");
   MASKLM_CHECK(cu_seqlens.shape.ndim == 1 && cu_seqlens.size(0) >= 1,
                "{}: cu_seqlens must be (B + 1), got {}", op, cu_seqlens.shape.str());
@@ -50,6 +54,14 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   check_shape(out, {N, C}, "out");
   check_dtype(out, qkv.dtype, "out");
+  if (is_16bit(qkv.dtype)) {  // the fused kernel; on the CPU, dispatch_float rejects 16 bits
+    const auto fused = [&](auto& cc) {
+      cuda::flash_attention_forward(cc, qkv.dtype, out.data, lse.ptr<float>(), qkv.data,
+                                    cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads},
+                                    dropout_p, dropout_key);
+    };
+    if (run_on_cuda(ctx, qkv.dtype, op, fused, /*dtype_16bit=*/true)) return;
+  }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_forward(cc, out.ptr<float>(), lse.ptr<float>(), qkv.ptr<float>(),
                                 cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads}, dropout_p,
@@ -76,6 +88,14 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
   if (dqkv.empty()) return;  // "not needed": attention has no other gradient output
   check_shape(dqkv, qkv.shape, "dqkv");
   check_dtype(dqkv, qkv.dtype, "dqkv");
+  if (is_16bit(qkv.dtype)) {
+    const auto fused = [&](auto& cc) {
+      cuda::flash_attention_backward(cc, qkv.dtype, dqkv.data, dout.data, out.data, qkv.data,
+                                     lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,
+                                     int64_t{num_heads}, dropout_p, dropout_key);
+    };
+    if (run_on_cuda(ctx, qkv.dtype, op, fused, /*dtype_16bit=*/true)) return;
+  }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_backward(cc, dqkv.ptr<float>(), dout.ptr<float>(), out.ptr<float>(),
                                  qkv.ptr<float>(), lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,

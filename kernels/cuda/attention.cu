@@ -200,15 +200,15 @@ void launch_per_token(CudaContext& cc, Kernel kernel, const AttentionShape& s, i
   CUDA_CHECK_LAUNCH();
 }
 
+}  // namespace
+
+// ---- entry points ----------------------------------------------------------------------
+
 void validate_cu_seqlens(CudaContext& cc, const int32_t* cu_seqlens, int64_t B, int64_t N) {
   validate_cu_seqlens_kernel<<<grid_stride_blocks(B + 1, 256), 256, 0, cc.stream()>>>(cu_seqlens, B, N,
                                                                                       cc.error_flag());
   CUDA_CHECK_LAUNCH();
 }
-
-}  // namespace
-
-// ---- entry points ----------------------------------------------------------------------
 
 void attention_forward(CudaContext& cc, float* out, float* lse, const float* qkv, const int32_t* cu_seqlens,
                        int64_t B, int64_t N, int64_t C, int64_t NH, float dropout_p, const RngKey& key) {

@@ -42,16 +42,17 @@ inline double nmse_bound(DType dtype) {
 
 // The bits written around every device buffer; no op writes these values by chance.
 constexpr uint32_t kGuardBits = 0x7F7FDEADu;
-constexpr int64_t kGuardElements = 1024;  // 4 KiB on each side
+constexpr int64_t kGuardElements = 1024;  // 4-byte words: 4 KiB on each side
 
-// A device buffer of 4-byte elements with guard bands on both sides.
+// A device buffer of 2- or 4-byte elements with guard bands on both sides (a 2-byte
+// buffer's last partial word belongs to the back band).
 class GuardedBuffer {
  public:
   GuardedBuffer(const void* host, int64_t count, size_t element_bytes, cudaStream_t stream)
-      : count_(count), stream_(stream) {
-    EXPECT_EQ(element_bytes, sizeof(uint32_t));
-    std::vector<uint32_t> image(static_cast<size_t>(count + 2 * kGuardElements), kGuardBits);
-    if (count > 0) std::memcpy(image.data() + kGuardElements, host, static_cast<size_t>(count) * sizeof(uint32_t));
+      : payload_bytes_(static_cast<size_t>(count) * element_bytes), stream_(stream) {
+    EXPECT_TRUE(element_bytes == 2 || element_bytes == 4) << element_bytes;
+    std::vector<uint32_t> image = guard_image();
+    if (payload_bytes_ > 0) std::memcpy(image.data() + kGuardElements, host, payload_bytes_);
     base_ = static_cast<uint32_t*>(device_malloc(image.size() * sizeof(uint32_t)));
     device_copy(base_, image.data(), image.size() * sizeof(uint32_t), stream_);
   }
@@ -60,21 +61,29 @@ class GuardedBuffer {
   GuardedBuffer& operator=(const GuardedBuffer&) = delete;
 
   void* data() const { return base_ + kGuardElements; }
-  // Number of guard elements that changed.
+  // Number of guard bytes that changed.
   int64_t damaged_guards() const {
-    std::vector<uint32_t> image(static_cast<size_t>(count_ + 2 * kGuardElements));
+    const std::vector<uint32_t> expected = guard_image();
+    std::vector<uint32_t> image(expected.size());
     device_copy(image.data(), base_, image.size() * sizeof(uint32_t), stream_);
+    const auto* got = reinterpret_cast<const unsigned char*>(image.data());
+    const auto* want = reinterpret_cast<const unsigned char*>(expected.data());
+    const size_t payload_begin = kGuardElements * sizeof(uint32_t);
     int64_t damaged = 0;
-    for (int64_t i = 0; i < kGuardElements; ++i) {
-      damaged += image[static_cast<size_t>(i)] != kGuardBits;
-      damaged += image[static_cast<size_t>(count_ + kGuardElements + i)] != kGuardBits;
-    }
+    for (size_t b = 0; b < image.size() * sizeof(uint32_t); ++b)
+      if (b < payload_begin || b >= payload_begin + payload_bytes_) damaged += got[b] != want[b];
     return damaged;
   }
 
  private:
+  // The whole buffer as guard words: the payload rounded up to words, guards around it.
+  std::vector<uint32_t> guard_image() const {
+    const size_t payload_words = (payload_bytes_ + sizeof(uint32_t) - 1) / sizeof(uint32_t);
+    return std::vector<uint32_t>(payload_words + 2 * kGuardElements, kGuardBits);
+  }
+
   uint32_t* base_ = nullptr;
-  int64_t count_;
+  size_t payload_bytes_;
   cudaStream_t stream_;
 };
 
@@ -84,9 +93,10 @@ class GpuOps {
   CudaContext cuda;
   Ctx ctx{Device::CUDA, &cuda};
 
-  // A device copy of `host` viewed as `shape` (F32 or I32).
+  // A device copy of `host` viewed as `shape` (F32, I32, or with kernels/cuda/precision.h
+  // BF16 and F16).
   template <typename T> Tensor up(const std::vector<T>& host, Shape shape) {
-    static_assert(sizeof(T) == 4, "guarded buffers hold 4-byte elements");
+    static_assert(sizeof(T) == 4 || sizeof(T) == 2, "guarded buffers hold 2- or 4-byte elements");
     EXPECT_EQ(shape.numel(), static_cast<int64_t>(host.size()));
     buffers_.push_back(std::make_unique<GuardedBuffer>(host.data(), shape.numel(), sizeof(T), cuda.stream()));
     return Tensor{buffers_.back()->data(), shape, dtype_of<T>(), Device::CUDA};
@@ -95,8 +105,8 @@ class GpuOps {
     return up(host, Shape{static_cast<int64_t>(host.size())});
   }
   // An output the op must overwrite completely: filled with NaN, so a missed element fails.
-  Tensor output(Shape shape) {
-    return up(std::vector<float>(static_cast<size_t>(shape.numel()), std::nanf("")), shape);
+  template <typename T = float> Tensor output(Shape shape) {
+    return up(std::vector<T>(static_cast<size_t>(shape.numel()), T(std::nanf(""))), shape);
   }
   // The values of a device tensor made by up()/output(); reports kernel-raised errors.
   template <typename T> std::vector<T> down(const Tensor& t) {
