@@ -7,10 +7,10 @@
 // only) and a 2-layer decoder, so its encoder cost should fall with 1 - rate.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <string>
 
 #include "model/mlm_model.h"
+#include "random_mlm_batch.h"
 #include "train/optimizer.h"
 
 namespace masklm {
@@ -18,27 +18,6 @@ namespace {
 
 constexpr int64_t kSeqLen = 128, kSequences = 32;
 const char* const kPresets[] = {"mini", "small"};
-
-// Random tokens with each position predicted with probability `predict_rate`. The batch is
-// built once: masking costs microseconds per step and is not what is measured here.
-// Predicted tokens are also marked corrupted (the [MASK]-only recipe), which only the
-// skip-corrupted model looks at.
-Batch random_batch(int64_t vocab, double predict_rate, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Batch b;
-  for (int64_t s = 0; s < kSequences; ++s) {
-    std::vector<int32_t> ids(kSeqLen);
-    for (auto& t : ids) t = static_cast<int32_t>(rng() % vocab);
-    const int32_t offset = static_cast<int32_t>(b.num_tokens());
-    b.add_sequence(ids);
-    for (int64_t i = 0; i < kSeqLen; ++i) {
-      const bool predicted = std::uniform_real_distribution<double>(0, 1)(rng) < predict_rate;
-      b.corrupted.push_back(predicted);
-      if (predicted) b.add_prediction(offset + static_cast<int32_t>(i), ids[static_cast<size_t>(i)]);
-    }
-  }
-  return b;
-}
 
 // Args: preset index into kPresets, prediction rate in percent, decoder layers of the
 // skip-corrupted model (-1: the standard model).
@@ -53,7 +32,7 @@ void BM_TrainStep(benchmark::State& state) {
     cfg.decoder_layers = state.range(2);
     cfg.mask_token_id = 4;  // any id: the benchmark's inputs are random
   }
-  const Batch batch = random_batch(cfg.vocab_size, rate, 1);
+  const Batch batch = bench::random_mlm_batch(kSequences, kSeqLen, cfg.vocab_size, rate, 1);
   MlmModel model(cfg, {batch.num_tokens(), batch.num_predictions()});
   model.init_weights(0);
   AdamW opt(model.params(), model.grads(), AdamWConfig{});
