@@ -289,6 +289,55 @@ __device__ void store_rows(const FragAcc (&acc)[kNT], float scale, float* stage,
   }
 }
 
+// A backward block's shared memory (BackwardSmem). Both passes have one shape: two outer
+// tiles loaded once (K, V in the dK/dV pass; Q, dO in the dQ pass), two inner tiles per
+// iteration (Q, dO; or K, V), and per warp S = outer0 inner0^T and dP = outer1 inner1^T for
+// its 16 outer rows (the dK/dV pass so gets S^T and dP^T), from which it writes P and dS.
+template <typename T16, int kHS> struct BackwardTiles {
+  using L = BackwardSmem<T16, kHS>;
+  T16 *outer0, *outer1, *inner0, *inner1;  // leading dimension L::ldt
+  float *S, *dP;                           // the warp's 16 x 32 rows, L::lds
+  T16 *P, *dS;                             // the warp's 16 x 32 rows, L::ldp
+  float *lse2, *D;  // lse * log2(e) and D of the dK/dV pass's 32 inner queries
+  int warp;
+
+  __device__ BackwardTiles(unsigned char* smem, int warp_index)
+      : outer0(reinterpret_cast<T16*>(smem + L::outer0)),
+        outer1(reinterpret_cast<T16*>(smem + L::outer1)),
+        inner0(reinterpret_cast<T16*>(smem + L::inner0)),
+        inner1(reinterpret_cast<T16*>(smem + L::inner1)),
+        S(reinterpret_cast<float*>(smem + L::s) + warp_index * kWarpRows * L::lds),
+        dP(reinterpret_cast<float*>(smem + L::dp) + warp_index * kWarpRows * L::lds),
+        P(reinterpret_cast<T16*>(smem + L::p) + warp_index * kWarpRows * L::ldp),
+        dS(reinterpret_cast<T16*>(smem + L::ds) + warp_index * kWarpRows * L::ldp),
+        lse2(reinterpret_cast<float*>(smem + L::lse)),
+        D(reinterpret_cast<float*>(smem + L::d)),
+        warp(warp_index) {}
+
+  // Rows [row0, row0 + 64) of two head slices (load_rows' src, ld); visible after the first
+  // load_inner's barriers.
+  __device__ void load_outer(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
+                             int64_t row0, int64_t len) {
+    load_rows<kTileRows, kHS>(outer0, L::ldt, src0, ld0, row0, len);
+    load_rows<kTileRows, kHS>(outer1, L::ldt, src1, ld1, row0, len);
+  }
+  // Rows [row0, row0 + 32), once every warp is done with the previous ones. The caller adds
+  // its own loads, then __syncthreads() before scores().
+  __device__ void load_inner(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
+                             int64_t row0, int64_t len) {
+    __syncthreads();
+    load_rows<kBackwardInner, kHS>(inner0, L::ldt, src0, ld0, row0, len);
+    load_rows<kBackwardInner, kHS>(inner1, L::ldt, src1, ld1, row0, len);
+  }
+  // The warp's S and dP, in shared memory and visible to all its lanes.
+  __device__ void scores() const {
+    const int at = warp * kWarpRows * L::ldt;
+    warp_gemm_abt<kBackwardInner / 16, kHS>(S, L::lds, outer0 + at, L::ldt, inner0, L::ldt);
+    warp_gemm_abt<kBackwardInner / 16, kHS>(dP, L::lds, outer1 + at, L::ldt, inner1, L::ldt);
+    __syncwarp();
+  }
+};
+
 // ---- kernels -----------------------------------------------------------------------------
 
 // grid (tiles, NH), kThreads threads; shared memory ForwardSmem.
@@ -403,20 +452,10 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
   const int64_t h = blockIdx.y, ld = 3 * s.C;
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-  T16* Ks = reinterpret_cast<T16*>(smem + L::outer0);
-  T16* Vs = reinterpret_cast<T16*>(smem + L::outer1);
-  T16* Qs = reinterpret_cast<T16*>(smem + L::inner0);
-  T16* dOs = reinterpret_cast<T16*>(smem + L::inner1);
-  float* Sw = reinterpret_cast<float*>(smem + L::s) + warp * kWarpRows * L::lds;
-  float* dPw = reinterpret_cast<float*>(smem + L::dp) + warp * kWarpRows * L::lds;
-  T16* Pw = reinterpret_cast<T16*>(smem + L::p) + warp * kWarpRows * L::ldp;
-  T16* dSw = reinterpret_cast<T16*>(smem + L::ds) + warp * kWarpRows * L::ldp;
-  float* lse2s = reinterpret_cast<float*>(smem + L::lse);  // lse * log2(e) of the inner queries
-  float* Ds = reinterpret_cast<float*>(smem + L::d);
+  BackwardTiles<T16, kHS> t(smem, warp);  // outer: K, V; inner: Q, dO
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
   const T16* dout_head = dout + tile.s0 * s.C + h * kHS;
-  load_rows<kTileRows, kHS>(Ks, L::ldt, q_head + s.C, ld, tile.row0, tile.len);
-  load_rows<kTileRows, kHS>(Vs, L::ldt, q_head + 2 * s.C, ld, tile.row0, tile.len);
+  t.load_outer(q_head + s.C, ld, q_head + 2 * s.C, ld, tile.row0, tile.len);
   FragAcc dk[kHS / 16], dv[kHS / 16];
 #pragma unroll
   for (int n = 0; n < kHS / 16; ++n)
@@ -427,42 +466,36 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const int64_t j0 = tile.row0 + warp * kWarpRows;  // the warp's first key within the sequence
   DropoutDraws drops{key, s.dropout_p, s.keep_scale};
   for (int64_t q0 = 0; q0 < tile.len; q0 += kBackwardInner) {
-    __syncthreads();  // every warp is done with the previous Q, dO, lse, D
-    load_rows<kBackwardInner, kHS>(Qs, L::ldt, q_head, ld, q0, tile.len);
-    load_rows<kBackwardInner, kHS>(dOs, L::ldt, dout_head, s.C, q0, tile.len);
+    t.load_inner(q_head, ld, dout_head, s.C, q0, tile.len);
     if (threadIdx.x < kBackwardInner) {
       const int64_t i = q0 + threadIdx.x;
       const bool valid = i < tile.len;
-      lse2s[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
-      Ds[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
+      t.lse2[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
+      t.D[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
     }
     __syncthreads();
-    warp_gemm_abt<kBackwardInner / 16, kHS>(Sw, L::lds, Ks + warp * kWarpRows * L::ldt, L::ldt, Qs,
-                                            L::ldt);
-    warp_gemm_abt<kBackwardInner / 16, kHS>(dPw, L::lds, Vs + warp * kWarpRows * L::ldt, L::ldt,
-                                            dOs, L::ldt);
-    __syncwarp();
+    t.scores();
     const int64_t i = q0 + lane;
-    const float lse2 = lse2s[lane], Di = Ds[lane];
+    const float lse2 = t.lse2[lane], Di = t.D[lane];
     const uint64_t drop_row = static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0 + j0);
     for (int r = 0; r < kWarpRows; ++r) {
       float p_dropped = 0.0f, ds = 0.0f;
       if (i < tile.len && j0 + r < tile.len) {
-        const float p = exp2f(Sw[r * L::lds + lane] * s.scale_log2 - lse2);
+        const float p = exp2f(t.S[r * L::lds + lane] * s.scale_log2 - lse2);
         const float m = drops.scale(drop_row + r);
         p_dropped = p * m;
-        ds = p * (m * dPw[r * L::lds + lane] - Di);
+        ds = p * (m * t.dP[r * L::lds + lane] - Di);
       }
-      Pw[r * L::ldp + lane] = from_float<T16>(p_dropped);
-      dSw[r * L::ldp + lane] = from_float<T16>(ds);
+      t.P[r * L::ldp + lane] = from_float<T16>(p_dropped);
+      t.dS[r * L::ldp + lane] = from_float<T16>(ds);
     }
     __syncwarp();
-    warp_gemm_ab<kHS / 16, kBackwardInner>(dv, Pw, L::ldp, dOs, L::ldt);
-    warp_gemm_ab<kHS / 16, kBackwardInner>(dk, dSw, L::ldp, Qs, L::ldt);
+    warp_gemm_ab<kHS / 16, kBackwardInner>(dv, t.P, L::ldp, t.inner1, L::ldt);   // (P M)^T dO
+    warp_gemm_ab<kHS / 16, kBackwardInner>(dk, t.dS, L::ldp, t.inner0, L::ldt);  // dS^T Q
   }
   T16* dk_head = dqkv + tile.s0 * ld + s.C + h * kHS;
-  store_rows<true>(dk, s.scale, Sw, L::lds, dk_head, ld, j0, tile.len);
-  store_rows<true>(dv, 1.0f, Sw, L::lds, dk_head + s.C, ld, j0, tile.len);
+  store_rows<true>(dk, s.scale, t.S, L::lds, dk_head, ld, j0, tile.len);
+  store_rows<true>(dv, 1.0f, t.S, L::lds, dk_head + s.C, ld, j0, tile.len);
 #endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
 }
 
@@ -480,16 +513,9 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
   const int64_t h = blockIdx.y, ld = 3 * s.C;
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-  T16* Qs = reinterpret_cast<T16*>(smem + L::outer0);
-  T16* dOs = reinterpret_cast<T16*>(smem + L::outer1);
-  T16* Ks = reinterpret_cast<T16*>(smem + L::inner0);
-  T16* Vs = reinterpret_cast<T16*>(smem + L::inner1);
-  float* Sw = reinterpret_cast<float*>(smem + L::s) + warp * kWarpRows * L::lds;
-  float* dPw = reinterpret_cast<float*>(smem + L::dp) + warp * kWarpRows * L::lds;
-  T16* dSw = reinterpret_cast<T16*>(smem + L::ds) + warp * kWarpRows * L::ldp;
+  BackwardTiles<T16, kHS> t(smem, warp);  // outer: Q, dO; inner: K, V
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
-  load_rows<kTileRows, kHS>(Qs, L::ldt, q_head, ld, tile.row0, tile.len);
-  load_rows<kTileRows, kHS>(dOs, L::ldt, dout + tile.s0 * s.C + h * kHS, s.C, tile.row0, tile.len);
+  t.load_outer(q_head, ld, dout + tile.s0 * s.C + h * kHS, s.C, tile.row0, tile.len);
   FragAcc dq[kHS / 16];
 #pragma unroll
   for (int n = 0; n < kHS / 16; ++n) wmma::fill_fragment(dq[n], 0.0f);
@@ -503,28 +529,22 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const uint64_t drop_row = static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0);
   DropoutDraws drops{key, s.dropout_p, s.keep_scale};
   for (int64_t k0 = 0; k0 < tile.len; k0 += kBackwardInner) {
-    __syncthreads();  // every warp is done with the previous K and V
-    load_rows<kBackwardInner, kHS>(Ks, L::ldt, q_head + s.C, ld, k0, tile.len);
-    load_rows<kBackwardInner, kHS>(Vs, L::ldt, q_head + 2 * s.C, ld, k0, tile.len);
+    t.load_inner(q_head + s.C, ld, q_head + 2 * s.C, ld, k0, tile.len);
     __syncthreads();
-    warp_gemm_abt<kBackwardInner / 16, kHS>(Sw, L::lds, Qs + warp * kWarpRows * L::ldt, L::ldt, Ks,
-                                            L::ldt);
-    warp_gemm_abt<kBackwardInner / 16, kHS>(dPw, L::lds, dOs + warp * kWarpRows * L::ldt, L::ldt,
-                                            Vs, L::ldt);
-    __syncwarp();
+    t.scores();
     for (int c = c0; c < c0 + kBackwardInner / 2; ++c) {
       const int64_t j = k0 + c;
       float ds = 0.0f;
       if (valid && j < tile.len) {
-        const float p = exp2f(Sw[r * L::lds + c] * s.scale_log2 - lse2);
-        ds = p * (drops.scale(drop_row + static_cast<uint64_t>(j)) * dPw[r * L::lds + c] - Di);
+        const float p = exp2f(t.S[r * L::lds + c] * s.scale_log2 - lse2);
+        ds = p * (drops.scale(drop_row + static_cast<uint64_t>(j)) * t.dP[r * L::lds + c] - Di);
       }
-      dSw[r * L::ldp + c] = from_float<T16>(ds);
+      t.dS[r * L::ldp + c] = from_float<T16>(ds);
     }
     __syncwarp();
-    warp_gemm_ab<kHS / 16, kBackwardInner>(dq, dSw, L::ldp, Ks, L::ldt);
+    warp_gemm_ab<kHS / 16, kBackwardInner>(dq, t.dS, L::ldp, t.inner0, L::ldt);  // dS K
   }
-  store_rows<true>(dq, s.scale, Sw, L::lds, dqkv + tile.s0 * ld + h * kHS, ld, i0, tile.len);
+  store_rows<true>(dq, s.scale, t.S, L::lds, dqkv + tile.s0 * ld + h * kHS, ld, i0, tile.len);
 #endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
 }
 
