@@ -17,6 +17,7 @@ void register_export(CLI::App& app);
 void register_import(CLI::App& app);
 void register_report(CLI::App& app);
 void register_finetune(CLI::App& app);
+void register_sweep(CLI::App& app);
 
 inline void register_commands(CLI::App& app) {
   register_devices(app);
@@ -30,6 +31,7 @@ inline void register_commands(CLI::App& app) {
   register_import(app);
   register_report(app);
   register_finetune(app);
+  register_sweep(app);
 }
 
 }  // namespace masklm::cli

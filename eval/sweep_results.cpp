@@ -92,6 +92,17 @@ void read_finetune(const fs::path& path, SweepCell& cell) {
 
 }  // namespace
 
+void write_cell_params(const fs::path& path, const CellParams& p) {
+  json root = {{"model", p.model}, {"seed", p.seed}};
+  if (!p.variant.empty()) root["variant"] = p.variant;
+  if (p.mask_rate) root["mask_rate"] = *p.mask_rate;
+  if (p.m_corr) {
+    root["m_corr"] = *p.m_corr;
+    root["m_pred"] = p.m_pred.value();
+  }
+  write_file_atomic(path, root.dump(2) + "\n");
+}
+
 std::vector<SweepCell> read_sweep(const fs::path& dir) {
   MASKLM_CHECK(fs::is_directory(dir), "sweep directory '{}' does not exist", dir.string());
   std::vector<SweepCell> cells;

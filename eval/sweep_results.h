@@ -45,6 +45,9 @@ struct SweepCell {
   std::map<std::string, std::map<std::string, double>> downstream;  // task -> metric -> value
 };
 
+// Writes a cell.json (atomically) that read_sweep reads back to `params`.
+void write_cell_params(const std::filesystem::path& path, const CellParams& params);
+
 // The cells of `dir`, sorted by directory name. Errors name the file (and line in
 // metrics.jsonl); a last metrics.jsonl line cut off by a killed run is skipped.
 std::vector<SweepCell> read_sweep(const std::filesystem::path& dir);

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <random>
 
 #include "data_test_support.h"
 #include "expect_error.h"
+#include "finetune_test_support.h"
 #include "model_test_support.h"
 #include "train/checkpoint.h"
 #include "train/finetune.h"
@@ -26,7 +26,8 @@ TEST(FineTuneGlue, EncodesPairsWithTheTokenizersSpecialTokens) {
   GlueExample pair;
   pair.text_a = "the cat sat on the mat";
   pair.text_b = "a dog";
-  const std::vector<int32_t> a = tok->encode(pair.text_a, false).ids, b = tok->encode(pair.text_b, false).ids;
+  const std::vector<int32_t> a = tok->encode(pair.text_a, false).ids,
+                             b = tok->encode(pair.text_b, false).ids;
   const EncodedExample full = encode_glue_example(*tok, pair, 64, 2);
   ASSERT_EQ(full.ids.size(), a.size() + b.size() + 3);
   EXPECT_EQ(full.ids.front(), s.cls);
@@ -37,7 +38,8 @@ TEST(FineTuneGlue, EncodesPairsWithTheTokenizersSpecialTokens) {
   // Truncation shortens the longer text first (here only a, down to b's length) and keeps
   // every special token.
   ASSERT_GT(a.size(), b.size());
-  const EncodedExample cut = encode_glue_example(*tok, pair, 2 * static_cast<int64_t>(b.size()) + 3, 2);
+  const EncodedExample cut =
+      encode_glue_example(*tok, pair, 2 * static_cast<int64_t>(b.size()) + 3, 2);
   EXPECT_EQ(cut.ids.size(), 2 * b.size() + 3);
   EXPECT_EQ(cut.ids.back(), s.sep);
   EXPECT_EQ(std::count(cut.types.begin(), cut.types.end(), 1), static_cast<long>(b.size() + 1));
@@ -51,9 +53,12 @@ TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
   EXPECT_EQ(o.epochs, 5);
   EXPECT_EQ(o.batch_size, FineTuneOptions{}.batch_size);
   EXPECT_EQ(parse_finetune_options(finetune_options_to_json(o)).lr, o.lr);
-  auto parse = [](std::vector<std::string> settings) { parse_finetune_options(finetune_settings(settings)); };
+  auto parse = [](std::vector<std::string> settings) {
+    parse_finetune_options(finetune_settings(settings));
+  };
   testing::expect_error([&] { parse({"learning_rate=1"}); }, "unknown config key 'learning_rate'");
-  testing::expect_error([&] { parse({"epochs=two"}); }, {"'epochs'", "must be an integer", "\"two\""});
+  testing::expect_error([&] { parse({"epochs=two"}); },
+                        {"'epochs'", "must be an integer", "\"two\""});
   testing::expect_error([&] { parse({"epochs=1.5"}); }, {"'epochs'", "integer"});
   testing::expect_error([&] { parse({"lr=0"}); }, {"'lr'", "positive"});
   testing::expect_error([&] { parse({"warmup_fraction=2"}); }, {"'warmup_fraction'", "[0, 1]"});
@@ -62,23 +67,6 @@ TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
 }
 
 class FineTuneGlueRun : public testing::TempDirTest {};
-
-// Sentences of filler words with one sentiment word that decides the label.
-std::string sentiment_tsv(int rows, double positive_fraction, uint32_t seed) {
-  const char* filler[] = {"the", "movie", "was", "a", "story", "of", "actors", "and", "plot", "with"};
-  std::mt19937 rng(seed);
-  std::string tsv = "sentence\tlabel\n";
-  for (int r = 0; r < rows; ++r) {
-    const bool positive = r < positive_fraction * rows;
-    std::vector<std::string> words;
-    for (int i = 0, n = 3 + static_cast<int>(rng() % 5); i < n; ++i) words.push_back(filler[rng() % 10]);
-    words.insert(words.begin() + static_cast<long>(rng() % words.size()), positive ? "great" : "awful");
-    std::string sentence;
-    for (const std::string& w : words) sentence += (sentence.empty() ? "" : " ") + w;
-    tsv += sentence + (positive ? "\t1\n" : "\t0\n");
-  }
-  return tsv;
-}
 
 TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
   ModelConfig c = testing::small_config(false);
@@ -91,16 +79,16 @@ TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
   fs::copy_file(kWordPiece, dir_ / "run" / "tokenizer.json");  // found as the run's tokenizer
 
   fs::create_directories(dir_ / "glue" / "SST-2");
-  write_file("glue/SST-2/train.tsv", sentiment_tsv(320, 0.5, 1));
-  write_file("glue/SST-2/dev.tsv", sentiment_tsv(50, 0.3, 2));  // majority class: 70%
+  write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(320, 0.5, 1));
+  write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(50, 0.3, 2));  // majority class: 70%
 
   GlueFineTuneJob job;
   job.checkpoint = checkpoint;
   job.task = "glue/sst2";
   job.data = dir_ / "glue";
   job.out = dir_ / "out";
-  job.options = parse_finetune_options(
-      finetune_settings({"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"}));
+  job.options = parse_finetune_options(finetune_settings(
+      {"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"}));
   const GlueFineTuneResult r = run_glue_finetune(job);
 
   ASSERT_EQ(r.epochs.size(), 6u);
@@ -111,7 +99,8 @@ TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
   EXPECT_DOUBLE_EQ(scores["sst2"]["accuracy"].get<double>(), r.dev_scores[0].second);
   std::ifstream predictions(job.out / "sst2.dev.predictions.txt");
   int lines = 0;
-  for (std::string line; std::getline(predictions, line); ++lines) EXPECT_TRUE(line == "0" || line == "1");
+  for (std::string line; std::getline(predictions, line); ++lines)
+    EXPECT_TRUE(line == "0" || line == "1");
   EXPECT_EQ(lines, 50);
 }
 

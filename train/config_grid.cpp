@@ -17,6 +17,13 @@ bool is_name_character(char c) {
          c == '_' || c == '+' || c == '-';
 }
 
+void check_label(const std::string& axis, const std::string& text, const std::string& shown) {
+  MASKLM_CHECK(!text.empty() && std::all_of(text.begin(), text.end(), is_name_character),
+               "grid axis '{}': {} cannot be part of a directory name (letters, digits, '.', '_', "
+               "'+', '-')",
+               axis, shown);
+}
+
 // Numbers in their shortest exact form, so 2e-5 is "2e-05" and 0.15 "0.15".
 std::string value_text(const std::string& key, const nlohmann::json& value) {
   std::string text;
@@ -29,10 +36,7 @@ std::string value_text(const std::string& key, const nlohmann::json& value) {
   else
     MASKLM_FAIL("grid axis '{}': value {} is not a scalar (a named variant can set mappings)", key,
                 value.dump());
-  MASKLM_CHECK(!text.empty() && std::all_of(text.begin(), text.end(), is_name_character),
-               "grid axis '{}': value {} cannot be part of a directory name (letters, digits, "
-               "'.', '_', '+', '-')",
-               key, value.dump());
+  check_label(key, text, "value " + value.dump());
   return text;
 }
 
@@ -48,6 +52,11 @@ GridAxis value_axis(const std::string& key, const nlohmann::json& values) {
   for (const nlohmann::json& v : values)
     axis.choices.push_back({short_key + "-" + value_text(key, v), {{key, v}}});
   return axis;
+}
+
+GridAxis named_axis(const std::string& name, std::vector<GridChoice> choices) {
+  for (const GridChoice& c : choices) check_label(name, c.label, fmt::format("name '{}'", c.label));
+  return {name, std::move(choices)};
 }
 
 GridAxis parse_grid_axis(std::string_view spec) {

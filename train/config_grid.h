@@ -32,6 +32,8 @@ struct GridPoint {
 // An axis setting `key` to each of `values`, labelled "<last component of key>-<value>".
 // Values must be scalars whose text fits in a directory name (letters, digits, . _ + -).
 GridAxis value_axis(const std::string& key, const nlohmann::json& values);
+// An axis of named choices (a sweep's variants); names must fit in a directory name.
+GridAxis named_axis(const std::string& name, std::vector<GridChoice> choices);
 // "lr=1e-5,2e-5,3e-5" (the --grid form): the values are read as YAML reads a flow list.
 GridAxis parse_grid_axis(std::string_view spec);
 

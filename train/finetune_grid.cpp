@@ -71,6 +71,17 @@ FineTuneTarget glue_finetune_target(const GlueFineTuneJob& job) {
           }};
 }
 
+std::vector<FineTuneOptions> grid_point_options(const FineTuneGrid& grid,
+                                                const std::vector<GridPoint>& points) {
+  std::vector<FineTuneOptions> options;
+  for (const GridPoint& point : points) {
+    json tree = grid.settings;
+    apply_grid_point(tree, grid.axes, point);
+    options.push_back(parse_finetune_options(tree));
+  }
+  return options;
+}
+
 FineTuneGridSummary summarize_finetune_grid(
     const std::vector<GridAxis>& axes, const std::vector<GridPoint>& points,
     const std::vector<std::map<std::string, double>>& scores, const std::string& task,
@@ -118,12 +129,7 @@ std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
                                                      const fs::path& out, FILE* terminal) {
   const std::vector<GridPoint> points = expand_grid(grid.axes);
   // Every point's settings are checked before the first one runs.
-  std::vector<FineTuneOptions> options;
-  for (const GridPoint& point : points) {
-    json tree = grid.settings;
-    apply_grid_point(tree, grid.axes, point);
-    options.push_back(parse_finetune_options(tree));
-  }
+  const std::vector<FineTuneOptions> options = grid_point_options(grid, points);
   std::vector<std::map<std::string, double>> scores;
   for (size_t i = 0; i < points.size(); ++i) {
     const fs::path dir = out / "grid" / points[i].name;

@@ -57,6 +57,10 @@ struct FineTuneGridSummary {
   size_t best = 0;                                // highest median of `metric`; the first of equals
 };
 
+// Each point's options: the grid's settings, then the point's; errors name the key.
+std::vector<FineTuneOptions> grid_point_options(const FineTuneGrid& grid,
+                                                const std::vector<GridPoint>& points);
+
 // Summarizes finished points: scores[i] holds points[i]'s metrics. A configuration with no
 // finite headline value is never the best unless all are.
 FineTuneGridSummary summarize_finetune_grid(

@@ -1,0 +1,120 @@
+#include "eval/sweep_runner.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "runtime/file_io.h"
+#include "runtime/log.h"
+#include "train/checkpoint.h"
+#include "train/config_file.h"
+#include "train/finetune_scores.h"
+#include "train/pretrain.h"
+#include "train/run_log.h"
+#include "train/stop_signal.h"
+
+namespace masklm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Pretrains the cell up to its last step: fresh, or from its newest checkpoint.
+TrainOutcome pretrain_cell(const SweepPlan& plan, const SweepCellPlan& cell, const fs::path& dir,
+                           FILE* terminal) {
+  if (fs::exists(checkpoint_path(dir / "checkpoints", cell.steps))) return TrainOutcome::FINISHED;
+  PretrainRequest request;
+  request.config_file = plan.base;
+  request.overrides = cell.overrides;
+  request.run_dir = dir;
+  request.resume = latest_checkpoint(dir / "checkpoints").has_value();
+  request.terminal = terminal;
+  if (!request.resume && fs::exists(dir / "metrics.jsonl")) {
+    // A run killed before its first checkpoint starts over; its records would repeat.
+    log_warn("{}: no checkpoint to resume from; starting over, metrics.jsonl discarded",
+             dir.string());
+    fs::remove(dir / "metrics.jsonl");
+  }
+  return pretrain(request);
+}
+
+// Fine-tunes the final checkpoint on one task into DIR/finetune/<task>/ and copies the task's
+// scores into DIR/finetune.json. False when stopped before the task finished.
+bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs::path& dir,
+                   FILE* terminal) {
+  const GlueTask& task = glue_finetune_task(f.task);
+  const fs::path out = dir / "finetune" / task.name;
+  GlueFineTuneJob job{checkpoint, f.task, f.data, out, f.tokenizer, {}};
+  if (!f.grid.axes.empty()) {
+    if (!run_finetune_grid(f.grid, glue_finetune_target(job), out, terminal)) return false;
+  } else if (!read_task_scores(out / "finetune.json", task.name)) {
+    job.options = parse_finetune_options(f.grid.settings);
+    run_glue_finetune(job);
+  }
+  const std::map<std::string, double> task_scores =
+      read_task_scores(out / "finetune.json", task.name).value();
+  const MetricScores scores(task_scores.begin(), task_scores.end());
+  write_task_scores(dir / "finetune.json", task.name, scores);
+  if (terminal)
+    for (const auto& [metric, value] : scores)
+      fmt::print(terminal, "  {} {} {:.4f}\n", task.name, metric, value);
+  return !stop_requested();
+}
+
+}  // namespace
+
+TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const fs::path& out,
+                       FILE* terminal) {
+  fs::create_directories(out);
+  write_yaml_file(out / "sweep.yaml", load_yaml_file(sweep_file));
+  install_stop_signal_handlers();
+  const Clock::time_point start = Clock::now();
+  const size_t n = plan.cells.size();
+  size_t ran = 0;
+  double ran_seconds = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const SweepCellPlan& cell = plan.cells[i];
+    const fs::path dir = out / cell.name;
+    const std::string progress = fmt::format("[sweep {}/{}] {}", i + 1, n, cell.name);
+    if (fs::exists(dir / "done.json")) {
+      if (terminal) fmt::print(terminal, "{}: finished earlier, skipped\n", progress);
+      continue;
+    }
+    if (terminal) {
+      // Cells still to run, this one included, at the mean time of those finished so far.
+      size_t left = 0;
+      for (size_t j = i; j < n; ++j) left += !fs::exists(out / plan.cells[j].name / "done.json");
+      fmt::print(
+          terminal, "{}: starting (elapsed {}, ETA {})\n", progress,
+          format_duration(seconds_since(start)),
+          ran ? format_duration(ran_seconds / static_cast<double>(ran) * static_cast<double>(left))
+              : "after the first cell");
+      std::fflush(terminal);
+    }
+    const Clock::time_point cell_start = Clock::now();
+    fs::create_directories(dir);
+    write_cell_params(dir / "cell.json", cell.params);
+    if (pretrain_cell(plan, cell, dir, terminal) == TrainOutcome::STOPPED)
+      return TrainOutcome::STOPPED;
+    const fs::path checkpoint = checkpoint_path(dir / "checkpoints", cell.steps);
+    for (const SweepFineTune& f : plan.finetune)
+      if (!finetune_cell(f, checkpoint, dir, terminal)) return TrainOutcome::STOPPED;
+    const double seconds = seconds_since(cell_start);
+    write_file_atomic(dir / "done.json", nlohmann::json{{"seconds", seconds}}.dump() + "\n");
+    ++ran;
+    ran_seconds += seconds;
+    if (terminal) fmt::print(terminal, "{}: done in {}\n", progress, format_duration(seconds));
+  }
+  if (terminal)
+    fmt::print(terminal, "sweep: {} cells in {} ({} run now); `masklm report {}` summarizes them\n",
+               n, out.string(), ran, out.string());
+  return TrainOutcome::FINISHED;
+}
+
+}  // namespace masklm

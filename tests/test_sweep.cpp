@@ -1,0 +1,220 @@
+// Sweeps: a sweep file expands into cells with their cell.json parameters, malformed files
+// are errors naming the file, cell and key, and a tiny two-cell sweep on the synthetic task
+// (with a fine-tuning grid) runs end to end into a directory that read_sweep and the report
+// read; a sweep stopped mid-cell resumes that cell bit for bit, and finished cells are skipped.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "data_test_support.h"
+#include "eval/report.h"
+#include "eval/sweep_runner.h"
+#include "expect_error.h"
+#include "finetune_test_support.h"
+#include "runtime/file_io.h"
+#include "train/finetune_scores.h"
+#include "train/stop_signal.h"
+
+namespace masklm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::expect_error;
+
+const fs::path kConfigs = fs::path(MASKLM_SOURCE_DIR) / "configs";
+const fs::path kWordPiece = fs::path(MASKLM_FIXTURE_DIR) / "tokenizer_wordpiece.json";
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class SweepSpec : public testing::TempDirTest {
+ protected:
+  SweepPlan load(const std::string& yaml) { return load_sweep(write_file("sweep.yaml", yaml)); }
+  void expect_load_error(const std::string& yaml, std::initializer_list<std::string_view> parts) {
+    expect_error([&] { load(yaml); }, parts);
+  }
+  const std::string corpus_base_ = "base: " + (kConfigs / "tiny-corpus.yaml").string() + "\n";
+  const std::string synthetic_base_ = "base: " + (kConfigs / "tiny.yaml").string() + "\n";
+};
+
+TEST_F(SweepSpec, DecoupledRatesAndVariantsBecomeCellParameters) {
+  const SweepPlan plan = load(corpus_base_ + R"(
+set: {masking: {strategy: uniform}}
+axes:
+  - model.preset: [tiny, mini]
+  - masking.corrupt_rate: [0.2, 0.4]
+  - masking.predict_rate: [0.4]
+  - variant:
+      - {name: mask-only, set: {masking.corrupt_split: {mask: 1.0}}}
+)");
+  ASSERT_EQ(plan.cells.size(), 4u);
+  EXPECT_EQ(plan.base, kConfigs / "tiny-corpus.yaml");
+  const SweepCellPlan& c = plan.cells[2];
+  EXPECT_EQ(c.name, "preset-mini_corrupt_rate-0.2_predict_rate-0.4_mask-only");
+  EXPECT_EQ(c.params.model, "mini");
+  EXPECT_EQ(c.params.seed, 0);
+  EXPECT_DOUBLE_EQ(c.params.m_corr.value(), 0.2);
+  EXPECT_DOUBLE_EQ(c.params.m_pred.value(), 0.4);
+  EXPECT_FALSE(c.params.mask_rate.has_value());
+  EXPECT_EQ(c.params.variant, "mask-only");
+  EXPECT_EQ(c.steps, 250);
+  EXPECT_EQ(c.overrides,
+            (std::vector<std::string>{R"(masking={"strategy":"uniform"})", R"(model.preset="mini")",
+                                      "masking.corrupt_rate=0.2", "masking.predict_rate=0.4",
+                                      R"(masking.corrupt_split={"mask":1.0})"}));
+}
+
+TEST_F(SweepSpec, AxesOutsideTheCellFieldsNameTheVariant) {
+  const SweepPlan plan = load(corpus_base_ + R"(
+axes:
+  - masking.mask_rate: [0.3]
+  - masking.strategy: [uniform, span]
+  - train.seed: [1, 2]
+)");
+  ASSERT_EQ(plan.cells.size(), 4u);
+  const SweepCellPlan& c = plan.cells[2];
+  EXPECT_EQ(c.name, "mask_rate-0.3_strategy-span_seed-1");
+  EXPECT_EQ(c.params.variant, "strategy-span");
+  EXPECT_EQ(c.params.seed, 1);
+  EXPECT_DOUBLE_EQ(c.params.mask_rate.value(), 0.3);
+  EXPECT_FALSE(c.params.m_corr.has_value());
+  EXPECT_EQ(plan.cells[1].params.variant, "strategy-uniform");
+}
+
+TEST_F(SweepSpec, MalformedFilesAreErrorsNamingFileCellAndKey) {
+  expect_load_error(synthetic_base_ + "axes: [{train.stepz: [1]}]\n",
+                    {"sweep.yaml", "cell 'stepz-1'", "unknown config key 'train.stepz'"});
+  expect_load_error(corpus_base_ + "axes: [{masking.mask_rat: [0.1]}]\n",
+                    {"cell 'mask_rat-0.1'", "unknown config key 'masking.mask_rat'"});
+  expect_load_error(synthetic_base_ + "axes: [{train.seed: []}]\n",
+                    {"sweep.yaml", "grid axis 'train.seed' has no values"});
+  expect_load_error(synthetic_base_ + "axes: []\n", {"'axes' is required"});
+  expect_load_error("base: nope/missing.yaml\naxes: [{train.seed: [1]}]\n",
+                    {"sweep.yaml", "base recipe 'nope/missing.yaml' does not exist"});
+  expect_load_error(synthetic_base_ + "axis: [{train.seed: [1]}]\n", {"unknown config key 'axis'"});
+  expect_load_error(synthetic_base_ + "axes: [{train.seed: [1], train.steps: [2]}]\n",
+                    {"must be one key with its values"});
+  expect_load_error(synthetic_base_ + "axes: [{masking.mask_rate: [0.4]}]\n",
+                    {"cell 'mask_rate-0.4'", "vary 'data.mask_rate'"});
+  expect_load_error(synthetic_base_ + "axes: [{variant: [{name: a/b, set: {}}]}]\n",
+                    {"'variant'", "directory name"});
+  expect_load_error(synthetic_base_ + "axes: [{variant: [{name: a}]}, {variant: [{name: b}]}]\n",
+                    {"at most one 'variant' axis"});
+  const std::string axes = "axes: [{train.seed: [1]}]\n";
+  expect_load_error(
+      synthetic_base_ + axes + "finetune: [{task: glue/sst2, data: d, set: {lr_peak: 1}}]\n",
+      {"sweep.yaml", "unknown config key 'lr_peak'"});
+  expect_load_error(
+      synthetic_base_ + axes + "finetune: [{task: glue/sst2, data: d, grid: [{epochs: [0]}]}]\n",
+      {"'epochs'", "positive"});
+  expect_load_error(synthetic_base_ + axes + "finetune: [{task: glue/sts, data: d}]\n", {"sts"});
+  expect_load_error(synthetic_base_ + axes + "finetune: [{task: glue/sst2}]\n",
+                    {"'finetune[0].data' is required"});
+}
+
+// Two cells of a few steps on the synthetic task (vocabulary 512 so that the WordPiece fixture
+// tokenizer fits the model for fine-tuning).
+class SweepRun : public testing::TempDirTest {
+ protected:
+  fs::path sweep_file(bool finetune) {
+    std::string yaml = "base: " + (kConfigs / "tiny.yaml").string() + R"(
+set: {train.steps: 6, train.log_every: 3, train.eval_every: 0, train.checkpoint_every: 3,
+      data.vocab_size: 512}
+axes:
+  - data.mask_rate: [0.15, 0.4]
+)";
+    if (finetune) {
+      fs::create_directories(dir_ / "glue" / "SST-2");
+      write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(48, 0.5, 1));
+      write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(20, 0.5, 2));
+      yaml += "finetune:\n  - {task: glue/sst2, data: " + (dir_ / "glue").string() +
+              ", tokenizer: " + kWordPiece.string() +
+              ",\n     set: {epochs: 1, batch_size: 16, max_length: 16, lr: 1.0e-3}," +
+              " grid: [{seed: [1, 2]}]}\n";
+    }
+    return write_file("sweep.yaml", yaml);
+  }
+  TrainOutcome run(const fs::path& file, const fs::path& out, FILE* terminal = nullptr) {
+    return run_sweep(load_sweep(file), file, out, terminal);
+  }
+};
+
+TEST_F(SweepRun, CellsAreReadableByTheReport) {
+  const fs::path file = sweep_file(true);
+  ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
+
+  const std::vector<SweepCell> cells = read_sweep(dir_ / "out");
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].name, "mask_rate-0.15");
+  EXPECT_EQ(cells[1].name, "mask_rate-0.4");
+  for (const SweepCell& c : cells) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(c.params.model, "tiny");
+    EXPECT_EQ(c.params.seed, 0);
+    EXPECT_TRUE(c.has_metrics);
+    EXPECT_EQ(c.train_loss.back().step, 6);
+    ASSERT_EQ(c.val_loss.size(), 1u);
+    // The cell's score is the median of the grid's two seeds, i.e. their mean.
+    const fs::path grid = dir_ / "out" / c.name / "finetune" / "sst2" / "grid";
+    const double a = read_task_scores(grid / "seed-1" / "finetune.json", "sst2")->at("accuracy");
+    const double b = read_task_scores(grid / "seed-2" / "finetune.json", "sst2")->at("accuracy");
+    EXPECT_DOUBLE_EQ(c.downstream.at("sst2").at("accuracy"), (a + b) / 2);
+    EXPECT_TRUE(fs::exists(dir_ / "out" / c.name / "done.json"));
+  }
+  EXPECT_DOUBLE_EQ(cells[1].params.mask_rate.value(), 0.4);
+
+  const ReportFiles report = write_report(dir_ / "out");
+  EXPECT_EQ(report.cells, 2);
+  const std::string markdown = read_text(report.markdown);
+  EXPECT_NE(markdown.find("sst2"), std::string::npos) << markdown;
+}
+
+TEST_F(SweepRun, AStoppedCellResumesExactlyAndFinishedCellsAreSkipped) {
+  const fs::path file = sweep_file(false);
+  ASSERT_EQ(run(file, dir_ / "whole"), TrainOutcome::FINISHED);
+
+  // A stop request ends the first cell after its first step, with a checkpoint.
+  request_stop(SIGTERM);
+  const TrainOutcome stopped = run(file, dir_ / "out");
+  clear_stop_request();
+  ASSERT_EQ(stopped, TrainOutcome::STOPPED);
+  const fs::path first = dir_ / "out" / "mask_rate-0.15";
+  EXPECT_TRUE(fs::exists(first / "checkpoints" / "step-00000001"));
+  EXPECT_FALSE(fs::exists(first / "done.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "mask_rate-0.4"));
+
+  ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
+  const std::vector<SweepCell> whole = read_sweep(dir_ / "whole"),
+                               resumed = read_sweep(dir_ / "out");
+  ASSERT_EQ(resumed.size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(resumed[i].val_loss.back().loss, whole[i].val_loss.back().loss);
+
+  // Finished cells are neither run nor rewritten; a cell whose pretraining finished but that
+  // lacks its done marker only gets the marker.
+  const std::string metrics = read_text(first / "metrics.jsonl");
+  const auto marked = fs::last_write_time(dir_ / "out" / "mask_rate-0.4" / "done.json");
+  fs::remove(first / "done.json");
+  FILE* terminal = std::tmpfile();
+  ASSERT_EQ(run(file, dir_ / "out", terminal), TrainOutcome::FINISHED);
+  std::rewind(terminal);
+  std::string printed(4096, '\0');
+  printed.resize(std::fread(printed.data(), 1, printed.size(), terminal));
+  std::fclose(terminal);
+  EXPECT_NE(printed.find("[sweep 1/2] mask_rate-0.15: starting"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("[sweep 2/2] mask_rate-0.4: finished earlier, skipped"), std::string::npos)
+      << printed;
+  EXPECT_EQ(printed.find("masklm pretrain"), std::string::npos) << printed;
+  EXPECT_EQ(read_text(first / "metrics.jsonl"), metrics);
+  EXPECT_TRUE(fs::exists(first / "done.json"));
+  EXPECT_EQ(fs::last_write_time(dir_ / "out" / "mask_rate-0.4" / "done.json"), marked);
+}
+
+}  // namespace
+}  // namespace masklm
