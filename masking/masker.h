@@ -47,6 +47,8 @@ class Masker {
 
   const MaskingConfig& config() const { return config_; }
   const VocabInfo& vocab() const { return vocab_; }
+  // Null when corrupted tokens never become random ones (random_share 0).
+  const ReplacementSampler* replacement() const { return replacement_ ? &*replacement_ : nullptr; }
   MaskRates rates_at(int64_t step, int64_t total_steps) const {
     return masklm::rates_at(config_, step, total_steps);
   }

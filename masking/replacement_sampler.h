@@ -19,6 +19,10 @@ class ReplacementSampler {
   int32_t draw(double u) const;
   // Probability of drawing `id` (0 for specials), for tests and reports.
   double probability(int32_t id) const;
+  // The table draw() searches: ids and their cumulative probabilities (the GPU masker
+  // copies it).
+  const std::vector<int32_t>& ids() const { return ids_; }
+  const std::vector<double>& cdf() const { return cdf_; }
 
  private:
   std::vector<int32_t> ids_;  // non-special ids with positive weight
