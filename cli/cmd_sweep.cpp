@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "eval/sweep_runner.h"
+#include "kernels/device_context.h"
 #include "runtime/threads.h"
 #include "train/stop_signal.h"
 
@@ -15,7 +16,7 @@ namespace {
 
 // Paths as strings: CLI11 would read a std::filesystem::path with std::quoted, splitting on spaces.
 struct SweepCliOptions {
-  std::string grid, out;
+  std::string grid, out, device = "cpu";
   bool dry_run = false;
   int threads = 0;
 };
@@ -43,7 +44,8 @@ int run_sweep_command(const SweepCliOptions& o) {
     return 0;
   }
   set_num_threads(o.threads);
-  if (run_sweep(plan, o.grid, o.out, stdout) == TrainOutcome::FINISHED) return 0;
+  if (run_sweep(plan, o.grid, o.out, parse_device(o.device), stdout) == TrainOutcome::FINISHED)
+    return 0;
   fmt::print("sweep stopped by signal {}; run the same command again to continue.\n",
              stop_signal());
   return 128 + stop_signal();
@@ -59,6 +61,10 @@ void register_sweep(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", opts->out, "Sweep directory: one subdirectory per cell")->required();
+  cmd->add_option("--device", opts->device,
+                  "Pretraining on cpu or cuda (GPU 0; fine-tuning runs on the CPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--dry-run", opts->dry_run, "List the cells and their parameters, run nothing");
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")
       ->capture_default_str();

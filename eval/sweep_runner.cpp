@@ -27,13 +27,14 @@ double seconds_since(Clock::time_point start) {
 
 // Pretrains the cell up to its last step: fresh, or from its newest checkpoint.
 TrainOutcome pretrain_cell(const SweepPlan& plan, const SweepCellPlan& cell, const fs::path& dir,
-                           FILE* terminal) {
+                           Device device, FILE* terminal) {
   if (fs::exists(checkpoint_path(dir / "checkpoints", cell.steps))) return TrainOutcome::FINISHED;
   PretrainRequest request;
   request.config_file = plan.base;
   request.overrides = cell.overrides;
   request.run_dir = dir;
   request.resume = latest_checkpoint(dir / "checkpoints").has_value();
+  request.device = device;
   request.terminal = terminal;
   if (!request.resume && fs::exists(dir / "metrics.jsonl")) {
     // A run killed before its first checkpoint starts over; its records would repeat.
@@ -70,7 +71,7 @@ bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs:
 }  // namespace
 
 TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const fs::path& out,
-                       FILE* terminal) {
+                       Device device, FILE* terminal) {
   fs::create_directories(out);
   write_yaml_file(out / "sweep.yaml", load_yaml_file(sweep_file));
   install_stop_signal_handlers();
@@ -100,7 +101,7 @@ TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const 
     const Clock::time_point cell_start = Clock::now();
     fs::create_directories(dir);
     write_cell_params(dir / "cell.json", cell.params);
-    if (pretrain_cell(plan, cell, dir, terminal) == TrainOutcome::STOPPED)
+    if (pretrain_cell(plan, cell, dir, device, terminal) == TrainOutcome::STOPPED)
       return TrainOutcome::STOPPED;
     const fs::path checkpoint = checkpoint_path(dir / "checkpoints", cell.steps);
     for (const SweepFineTune& f : plan.finetune)

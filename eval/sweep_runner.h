@@ -22,10 +22,10 @@
 
 namespace masklm {
 
-// Progress across the grid (cell i/N, name, elapsed time, ETA from the cells finished in this
-// run) and the runs' own output go to `terminal` (nullptr: silent). STOPPED when a stop was
-// requested before the last cell finished.
+// Pretraining runs on `device` (fine-tuning on the CPU). Progress across the grid (cell i/N,
+// name, elapsed time, ETA from the cells finished in this run) and the runs' own output go to
+// `terminal` (nullptr: silent). STOPPED when a stop was requested before the last cell finished.
 TrainOutcome run_sweep(const SweepPlan& plan, const std::filesystem::path& sweep_file,
-                       const std::filesystem::path& out, FILE* terminal);
+                       const std::filesystem::path& out, Device device, FILE* terminal);
 
 }  // namespace masklm

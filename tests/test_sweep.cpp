@@ -118,6 +118,50 @@ TEST_F(SweepSpec, MalformedFilesAreErrorsNamingFileCellAndKey) {
                     {"'finetune[0].data' is required"});
 }
 
+// Paths in sweep files are relative to the repository root, where users run them.
+class SweepFiles : public ::testing::Test {
+ protected:
+  void SetUp() override { fs::current_path(MASKLM_SOURCE_DIR); }
+  void TearDown() override { fs::current_path(cwd_); }
+  const fs::path cwd_ = fs::current_path();
+};
+
+TEST_F(SweepFiles, EverySweepInConfigsLoadsAndChecksEveryCell) {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(kConfigs / "sweeps")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_FALSE(load_sweep(entry.path()).cells.empty());
+    ++files;
+  }
+  EXPECT_GE(files, 6);
+}
+
+TEST_F(SweepFiles, ThePaperRateSweepAndTheCpuSweep) {
+  const SweepPlan rates = load_sweep(kConfigs / "sweeps" / "paper-rates.yaml");
+  std::vector<double> mask_rates;
+  for (const SweepCellPlan& c : rates.cells) {
+    EXPECT_EQ(c.params.model, "large");
+    EXPECT_EQ(c.steps, 23000);
+    mask_rates.push_back(c.params.mask_rate.value());
+  }
+  EXPECT_EQ(mask_rates, (std::vector<double>{0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8}));
+  ASSERT_EQ(rates.finetune.size(), 4u);
+  EXPECT_EQ(expand_grid(rates.finetune[0].grid.axes).size(), 15u);
+
+  const SweepPlan cpu = load_sweep(kConfigs / "sweeps" / "cpu-small.yaml");
+  EXPECT_EQ(cpu.cells.size(), 6u);
+  EXPECT_EQ(cpu.cells[0].params.model, "tiny");
+  EXPECT_EQ(cpu.cells[0].steps, 250);
+  ASSERT_EQ(cpu.finetune.size(), 1u);
+  EXPECT_EQ(cpu.finetune[0].task, "reuters-grain");
+
+  const SweepPlan decoupled = load_sweep(kConfigs / "sweeps" / "paper-decoupled.yaml");
+  ASSERT_EQ(decoupled.cells.size(), 9u);
+  EXPECT_DOUBLE_EQ(decoupled.cells[7].params.m_corr.value(), 0.8);
+  EXPECT_DOUBLE_EQ(decoupled.cells[7].params.m_pred.value(), 0.4);
+}
+
 // Two cells of a few steps on the synthetic task (vocabulary 512 so that the WordPiece fixture
 // tokenizer fits the model for fine-tuning).
 class SweepRun : public testing::TempDirTest {
@@ -141,7 +185,7 @@ axes:
     return write_file("sweep.yaml", yaml);
   }
   TrainOutcome run(const fs::path& file, const fs::path& out, FILE* terminal = nullptr) {
-    return run_sweep(load_sweep(file), file, out, terminal);
+    return run_sweep(load_sweep(file), file, out, Device::CPU, terminal);
   }
 };
 
