@@ -32,9 +32,6 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
                dtype_name(dtype));
   MASKLM_CHECK(device == Device::CPU || dtype == DType::F32, "the CUDA backend computes in F32, not {}",
                dtype_name(dtype));
-  // Its ops all run on a GPU, but the encoder/decoder split (SkipSplit) is host arrays.
-  MASKLM_CHECK(device == Device::CPU || !config_.skip_corrupted,
-               "model.skip_corrupted runs on the CPU backend only in this version; use --device cpu");
   const size_t param_bytes = measure_params(config_, dtype);
   param_arena_ = Arena(param_bytes, device_);
   grad_arena_ = Arena(param_bytes, device_);
@@ -47,7 +44,7 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, De
   param_arena_.zero();
   grad_arena_.zero();
   act_arena_.zero();
-  if (config_.skip_corrupted) skip_.reserve(capacity_.max_tokens);
+  if (config_.skip_corrupted) skip_.reserve(capacity_.max_tokens, device_);
   if (device_ != Device::CPU) {
     batch_arrays_ = BatchArrays(capacity_, device_);
     host_losses_.resize(static_cast<size_t>(capacity_.max_predictions));

@@ -1,5 +1,7 @@
 #include "model/skip_corrupted.h"
 
+#include "runtime/device.h"
+
 namespace masklm {
 
 namespace {
@@ -8,17 +10,32 @@ namespace {
 constexpr uint32_t kMaskEmbeddingDropoutSite = 1;
 }  // namespace
 
-void SkipSplit::reserve(int64_t max_tokens) {
-  const auto n = static_cast<size_t>(max_tokens) + 1;
-  for (auto* v : {&kept_index, &masked_index, &kept_tokens, &kept_positions, &kept_types, &kept_cu_seqlens,
-                  &mask_tokens, &mask_positions, &mask_types})
-    v->reserve(n);
+std::vector<std::vector<int32_t>*> SkipSplit::arrays() {
+  return {&kept_index,      &masked_index, &kept_tokens,    &kept_positions, &kept_types,
+          &kept_cu_seqlens, &mask_tokens,  &mask_positions, &mask_types};
+}
+
+void SkipSplit::reserve(int64_t max_tokens, Device device) {
+  const auto n = static_cast<size_t>(max_tokens) + 1;  // kept_cu_seqlens: B + 1 <= N + 1
+  for (auto* v : arrays()) v->reserve(n);
+  if (device == Device::CPU) return;
+  const size_t count = arrays().size();
+  device_arena_ = Arena(count * (n * sizeof(int32_t) + kArenaAlignment), device);
+  for (size_t k = 0; k < count; ++k)
+    device_buffers_.push_back(device_arena_.alloc({static_cast<int64_t>(n)}, DType::I32));
+}
+
+// Array `k` of arrays() as the ops read it: the host vector itself, or its device copy.
+Tensor SkipSplit::view(size_t k) {
+  const std::vector<int32_t>& v = *arrays()[k];
+  if (device_buffers_.empty()) return host_view(v);
+  const Tensor rows = device_buffers_[k].rows(0, static_cast<int64_t>(v.size()));
+  copy_tensor(rows, host_view(v));
+  return rows;
 }
 
 void SkipSplit::split(const ModelConfig& cfg, const Batch& batch) {
-  for (auto* v : {&kept_index, &masked_index, &kept_tokens, &kept_positions, &kept_types, &kept_cu_seqlens,
-                  &mask_tokens, &mask_positions, &mask_types})
-    v->clear();
+  for (auto* v : arrays()) v->clear();
   kept_cu_seqlens.push_back(0);
   for (size_t b = 0; b + 1 < batch.cu_seqlens.size(); ++b) {
     for (int32_t i = batch.cu_seqlens[b]; i < batch.cu_seqlens[b + 1]; ++i) {
@@ -38,11 +55,14 @@ void SkipSplit::split(const ModelConfig& cfg, const Batch& batch) {
     }
     kept_cu_seqlens.push_back(static_cast<int32_t>(kept_tokens.size()));
   }
+  // Indices into arrays().
+  kept_rows = view(0);
+  masked_rows = view(1);
   const bool types = cfg.type_vocab_size > 0;
-  kept = BatchTensors{host_view(kept_tokens), host_view(kept_positions), types ? host_view(kept_types) : Tensor{},
-                      host_view(kept_cu_seqlens), Tensor{}, Tensor{}, static_cast<int64_t>(kept_tokens.size()), 0};
-  masked = BatchTensors{host_view(mask_tokens), host_view(mask_positions), types ? host_view(mask_types) : Tensor{},
-                        Tensor{}, Tensor{}, Tensor{}, static_cast<int64_t>(mask_tokens.size()), 0};
+  kept = BatchTensors{view(2), view(3), types ? view(4) : Tensor{}, view(5), Tensor{}, Tensor{},
+                      static_cast<int64_t>(kept_tokens.size()), 0};
+  masked = BatchTensors{view(6), view(7), types ? view(8) : Tensor{}, Tensor{}, Tensor{}, Tensor{},
+                        static_cast<int64_t>(mask_tokens.size()), 0};
 }
 
 Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
@@ -50,11 +70,11 @@ Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
   const Tensor decoder_in = acts.decoder_in.rows(0, batch.num_tokens);
   fill_zero(ctx, decoder_in);
   const Tensor encoded = encoder_forward(ctx, cfg, params, acts, split.kept, dropout);
-  scatter_add_rows(ctx, decoder_in, encoded, host_view(split.kept_index));
+  scatter_add_rows(ctx, decoder_in, encoded, split.kept_rows);
   if (split.masked.num_tokens > 0) {
     const Tensor masked = embeddings_forward(ctx, cfg, params, acts.mask_emb, acts.zero_types, split.masked, dropout,
                                              kMaskEmbeddingDropoutSite);
-    scatter_add_rows(ctx, decoder_in, masked, host_view(split.masked_index));
+    scatter_add_rows(ctx, decoder_in, masked, split.masked_rows);
   }
   return stack_forward(ctx, cfg, params, acts, Stack::DECODER, decoder_in, batch.cu_seqlens, dropout);
 }
@@ -67,9 +87,9 @@ void skip_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, 
   // Both gathers finish before the embedding and encoder backwards reuse the scratch.
   const Tensor d_kept = scratch.d_encoder_out.rows(0, split.kept.num_tokens);
   const Tensor d_masked = scratch.d_mask_emb.rows(0, split.masked.num_tokens);
-  gather_rows(ctx, d_kept, d_in, host_view(split.kept_index));
+  gather_rows(ctx, d_kept, d_in, split.kept_rows);
   if (split.masked.num_tokens > 0) {
-    gather_rows(ctx, d_masked, d_in, host_view(split.masked_index));
+    gather_rows(ctx, d_masked, d_in, split.masked_rows);
     embeddings_backward(ctx, cfg, params, grads, acts.mask_emb, acts.zero_types, scratch, split.masked, dropout,
                         kMaskEmbeddingDropoutSite, d_masked);
   }

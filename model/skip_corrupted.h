@@ -14,17 +14,27 @@
 namespace masklm {
 
 // A batch split into the encoder's uncorrupted tokens and the [MASK] tokens the decoder
-// places at the corrupted positions. Host arrays, reserved once for the largest batch.
+// places at the corrupted positions. Computed in host arrays, reserved once for the
+// largest batch; on a GPU the arrays are then copied into device buffers of that size, and
+// the tensors below view those.
 struct SkipSplit {
   std::vector<int32_t> kept_index, masked_index;  // flat indices into the batch
   std::vector<int32_t> kept_tokens, kept_positions, kept_types, kept_cu_seqlens;
   std::vector<int32_t> mask_tokens, mask_positions, mask_types;
-  BatchTensors kept, masked;
+  BatchTensors kept, masked;      // what the encoder and the [MASK] embeddings read
+  Tensor kept_rows, masked_rows;  // kept_index and masked_index, as the ops read them
 
-  void reserve(int64_t max_tokens);
+  void reserve(int64_t max_tokens, Device device = Device::CPU);
   // Splits by batch.corrupted (nothing corrupted when it is empty). A sequence may lose all
   // its tokens; it stays in the encoder batch as an empty sequence.
   void split(const ModelConfig& cfg, const Batch& batch);
+
+ private:
+  // The host arrays in a fixed order, and their device buffers (GPU only).
+  std::vector<std::vector<int32_t>*> arrays();
+  Tensor view(size_t array);
+  Arena device_arena_;
+  std::vector<Tensor> device_buffers_;
 };
 
 // Returns the decoder output (N, C), which the MLM head reads.

@@ -107,17 +107,5 @@ TEST(SkipCorrupted, ConfigNeedsAMaskTokenAndDecoderNeedsSkip) {
   EXPECT_NO_THROW(c.validate());
 }
 
-// Its split is host arrays: a GPU model is refused up front (before any GPU call, so this
-// runs everywhere), with a way out.
-TEST(SkipCorrupted, GpuModelIsRefusedWithAClearError) {
-  try {
-    MlmModel model(skip_config(true, 1), {8, 8}, DType::F32, Device::CUDA);
-    ADD_FAILURE() << "a skip-corrupted model was created on the GPU";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("skip_corrupted runs on the CPU backend only"), std::string::npos)
-        << e.what();
-  }
-}
-
 }  // namespace
 }  // namespace masklm

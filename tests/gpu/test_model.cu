@@ -1,6 +1,7 @@
 // One full training step (forward with dropout, backward, AdamW) of a small model on the
-// GPU against the same step on the CPU in fp32, post-LN and pre-LN; and two GPU runs of
-// the step must agree bit for bit (every GPU kernel is deterministic).
+// GPU against the same step on the CPU in fp32, post-LN and pre-LN, standard and
+// skip-corrupted; and two GPU runs of the step must agree bit for bit (every GPU kernel is
+// deterministic).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -68,14 +69,8 @@ StepResult train_step(const ModelConfig& cfg, const Batch& batch, Ctx& ctx, Devi
   return r;
 }
 
-class ModelStepGpu : public ::testing::TestWithParam<bool> {};
-INSTANTIATE_TEST_SUITE_P(Norms, ModelStepGpu, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "PreLN" : "PostLN"; });
-
-TEST_P(ModelStepGpu, TrainingStepMatchesCpu) {
-  MASKLM_SKIP_WITHOUT_GPU();
-  const ModelConfig cfg = step_config(GetParam());
-  const Batch batch = step_batch(cfg);
+// The GPU's step against the CPU's, by NMSE (fp32 summation order differs).
+void expect_step_matches_cpu(const ModelConfig& cfg, const Batch& batch) {
   Ctx cpu;
   const StepResult expected = train_step(cfg, batch, cpu, Device::CPU);
   CudaContext cuda;
@@ -88,10 +83,8 @@ TEST_P(ModelStepGpu, TrainingStepMatchesCpu) {
   expect_close(got.params, expected.params, nmse_bound(DType::F32), "parameters after AdamW");
 }
 
-TEST_P(ModelStepGpu, TwoGpuRunsAreBitwiseIdentical) {
-  MASKLM_SKIP_WITHOUT_GPU();
-  const ModelConfig cfg = step_config(GetParam());
-  const Batch batch = step_batch(cfg);
+// Two GPU runs of the step give the same bits (every GPU kernel is deterministic).
+void expect_gpu_step_reproducible(const ModelConfig& cfg, const Batch& batch) {
   CudaContext cuda;
   Ctx gpu{Device::CUDA, &cuda};
   const StepResult first = train_step(cfg, batch, gpu, Device::CUDA);
@@ -100,6 +93,61 @@ TEST_P(ModelStepGpu, TwoGpuRunsAreBitwiseIdentical) {
   EXPECT_EQ(first.grad_squares, second.grad_squares);
   expect_bitwise_equal(second.grads, first.grads, "gradients");
   expect_bitwise_equal(second.params, first.params, "parameters after AdamW");
+}
+
+class ModelStepGpu : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Norms, ModelStepGpu, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "PreLN" : "PostLN"; });
+
+TEST_P(ModelStepGpu, TrainingStepMatchesCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = step_config(GetParam());
+  expect_step_matches_cpu(cfg, step_batch(cfg));
+}
+
+TEST_P(ModelStepGpu, TwoGpuRunsAreBitwiseIdentical) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = step_config(GetParam());
+  expect_gpu_step_reproducible(cfg, step_batch(cfg));
+}
+
+// The skip-corrupted model (model/skip_corrupted.h) with one decoder layer: every third
+// predicted token is corrupted to [MASK], and so is the 1-token sequence, which then
+// reaches the encoder empty.
+class SkipCorruptedStepGpu : public ::testing::TestWithParam<bool> {
+ protected:
+  static constexpr int32_t kMaskId = 3;
+  static ModelConfig config(bool pre_ln) {
+    ModelConfig c = step_config(pre_ln);
+    c.skip_corrupted = true;
+    c.decoder_layers = 1;
+    c.mask_token_id = kMaskId;
+    return c;
+  }
+  static Batch batch(const ModelConfig& c) {
+    Batch b = step_batch(c);
+    b.corrupted.assign(b.tokens.size(), 0);
+    for (size_t p = 0; p < b.predict_index.size(); p += 3) {
+      b.corrupted[static_cast<size_t>(b.predict_index[p])] = 1;
+      b.tokens[static_cast<size_t>(b.predict_index[p])] = kMaskId;
+    }
+    b.corrupted[0] = 1;  // the 1-token sequence comes first
+    return b;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Norms, SkipCorruptedStepGpu, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "PreLN" : "PostLN"; });
+
+TEST_P(SkipCorruptedStepGpu, TrainingStepMatchesCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = config(GetParam());
+  expect_step_matches_cpu(cfg, batch(cfg));
+}
+
+TEST_P(SkipCorruptedStepGpu, TwoGpuRunsAreBitwiseIdentical) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = config(GetParam());
+  expect_gpu_step_reproducible(cfg, batch(cfg));
 }
 
 }  // namespace
