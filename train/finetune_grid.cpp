@@ -49,12 +49,12 @@ std::optional<std::map<std::string, double>> finished_point(const fs::path& dir,
   std::optional<std::map<std::string, double>> scores =
       read_task_scores(dir / "finetune.json", task);
   if (!scores) return std::nullopt;
-  const fs::path saved = dir / "settings.json";
-  MASKLM_CHECK(
-      fs::exists(saved) && read_json_file(saved) == settings,
-      "{} was fine-tuned with other settings ({}) than this grid asks for ({}): remove it or "
-      "choose another --out",
-      dir.string(), fs::exists(saved) ? read_json_file(saved).dump() : "unknown", settings.dump());
+  const fs::path file = dir / "settings.json";
+  const json saved = fs::exists(file) ? read_json_file(file) : json();
+  MASKLM_CHECK(saved == settings,
+               "{} was fine-tuned with other settings ({}) than this grid asks for ({}): remove it "
+               "or choose another --out",
+               dir.string(), saved.is_null() ? "none recorded" : saved.dump(), settings.dump());
   return scores;
 }
 
