@@ -24,8 +24,9 @@ void run_grid(const FineTuneCliOptions& o, const GlueFineTuneJob& job) {
   for (const std::string& axis : o.grid) grid.axes.push_back(parse_grid_axis(axis));
   const std::optional<FineTuneGridSummary> summary =
       run_finetune_grid(grid, glue_finetune_target(job), o.out, stdout);
-  fmt::print("{}wrote {}/grid_summary.json and the best configuration's medians to {}/finetune.json\n",
-             format_grid_summary(summary.value()), o.out, o.out);
+  fmt::print(
+      "{}wrote {}/grid_summary.json and the best configuration's medians to {}/finetune.json\n",
+      format_grid_summary(summary.value()), o.out, o.out);
 }
 
 void run_finetune(const FineTuneCliOptions& o) {
@@ -60,9 +61,10 @@ void register_finetune(CLI::App& app) {
   cmd->add_option("--set", opts->settings,
                   "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
                   "(0.01), clip_norm (1.0), max_length (128), seed (42)");
-  cmd->add_option("--grid", opts->grid,
-                  "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
-                  "axis (repeatable; e.g. --grid lr=1e-5,2e-5 --grid seed=1,2,3)");
+  cmd->add_option(
+      "--grid", opts->grid,
+      "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
+      "axis (repeatable; e.g. --grid lr=1e-5,2e-5 --grid seed=1,2,3)");
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->callback([opts] { run_finetune(*opts); });
 }
