@@ -58,7 +58,7 @@ TrainOutcome pretrain(const PretrainRequest& request) {
                comm->world_size(), trainer.step(),
                t.steps,
                request.device == Device::CPU ? fmt::format("{} threads", num_threads())
-                                             : trainer.device().description(),
+                                             : trainer.device_context().description(),
                request.run_dir.string());
   return trainer.run();
 }

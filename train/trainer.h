@@ -77,7 +77,7 @@ class Trainer {
   const TrainerState& state() const { return state_; }
   MlmModel& model() { return *model_; }
   AdamW& optimizer() { return *optimizer_; }
-  const DeviceContext& device() const { return device_; }
+  const DeviceContext& device_context() const { return device_; }
   std::filesystem::path checkpoints_dir() const { return run_dir_ / "checkpoints"; }
 
  private:
