@@ -158,8 +158,13 @@ SweepPlan load_sweep(const fs::path& file) {
     const json& finetune = r.section("finetune");
     MASKLM_CHECK(finetune.is_null() || finetune.is_array(),
                  "'finetune' must be a list of tasks, got {}", finetune.dump());
-    for (size_t i = 0; finetune.is_array() && i < finetune.size(); ++i)
+    std::set<std::string> tasks;
+    for (size_t i = 0; finetune.is_array() && i < finetune.size(); ++i) {
       plan.finetune.push_back(read_finetune(finetune[i], i));
+      // Each task has one directory and one entry in finetune.json.
+      MASKLM_CHECK(tasks.insert(glue_finetune_task(plan.finetune.back().task).name).second,
+                   "'finetune' lists task '{}' twice", plan.finetune.back().task);
+    }
     r.finish();
     MASKLM_CHECK(!axes.empty(), "'axes' is required: a list of axes, e.g. - train.seed: [1, 2]");
     MASKLM_CHECK(std::count_if(axes.begin(), axes.end(),

@@ -116,6 +116,9 @@ TEST_F(SweepSpec, MalformedFilesAreErrorsNamingFileCellAndKey) {
   expect_load_error(synthetic_base_ + axes + "finetune: [{task: glue/sts, data: d}]\n", {"sts"});
   expect_load_error(synthetic_base_ + axes + "finetune: [{task: glue/sst2}]\n",
                     {"'finetune[0].data' is required"});
+  expect_load_error(
+      synthetic_base_ + axes + "finetune: [{task: glue/sst2, data: d}, {task: SST-2, data: e}]\n",
+      {"task 'SST-2' twice"});
 }
 
 // Paths in sweep files are relative to the repository root, where users run them.
