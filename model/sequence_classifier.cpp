@@ -1,36 +1,11 @@
 #include "model/sequence_classifier.h"
 
-#include "model/batch_arrays.h"
-#include "model/safetensors.h"
-
 namespace masklm {
 
 namespace {
 
 // The head's dropout site: past every encoder and decoder site (those count layers).
 constexpr uint32_t kClassifierDropoutSite = 0xFFFFF0;
-
-size_t measure_params(const ModelConfig& config, int num_labels, DType dtype) {
-  Arena a = Arena::measuring();
-  layout_finetune_params(config, num_labels, a, dtype);
-  return a.used();
-}
-
-void layout_logits(int64_t max_sequences, int num_labels, Arena& arena, DType dtype, Tensor& logits,
-                   Tensor& d_logits) {
-  logits = arena.alloc(Shape{max_sequences, num_labels}, dtype);
-  d_logits = arena.alloc(Shape{max_sequences, num_labels}, dtype);
-}
-
-size_t measure_activations(const ModelConfig& config, int num_labels, Capacity cap, DType dtype) {
-  Arena a = Arena::measuring();
-  Activations acts;
-  GradScratch scratch;
-  Tensor logits, d_logits;
-  layout_activations(config, cap, a, dtype, acts, scratch);
-  layout_logits(cap.max_predictions, num_labels, a, dtype, logits, d_logits);
-  return a.used();
-}
 
 template <typename T> double mse_forward_typed(const Tensor& pred, const std::vector<double>& targets) {
   double sum = 0;
@@ -61,21 +36,13 @@ double logit_at(const Tensor& t, int64_t i) {
 
 }  // namespace
 
-FineTuneLayout layout_finetune_params(const ModelConfig& config, int num_labels, Arena& arena, DType dtype) {
+std::vector<HeadParamSpec> classifier_head_specs(const ModelConfig& config, int num_labels) {
   MASKLM_CHECK(num_labels >= 1, "a classifier needs at least one label (1: regression), got {}", num_labels);
-  FineTuneLayout l;
-  l.all = layout_params(config, arena, dtype);
   const int64_t C = config.hidden_size, K = num_labels;
-  auto add = [&](const char* name, const Shape& shape, ParamInit init, bool decay) {
-    const Tensor t = arena.alloc(shape, dtype);
-    l.all.table.push_back({name, t, init, decay});
-    return t;
-  };
-  l.head.dense_weight = add("classifier.dense.weight", Shape{C, C}, ParamInit::NORMAL, true);
-  l.head.dense_bias = add("classifier.dense.bias", Shape{C}, ParamInit::ZEROS, false);
-  l.head.out_weight = add("classifier.out_proj.weight", Shape{K, C}, ParamInit::NORMAL, true);
-  l.head.out_bias = add("classifier.out_proj.bias", Shape{K}, ParamInit::ZEROS, false);
-  return l;
+  return {{"classifier.dense.weight", Shape{C, C}, ParamInit::NORMAL, true},
+          {"classifier.dense.bias", Shape{C}, ParamInit::ZEROS, false},
+          {"classifier.out_proj.weight", Shape{K, C}, ParamInit::NORMAL, true},
+          {"classifier.out_proj.bias", Shape{K}, ParamInit::ZEROS, false}};
 }
 
 void ClassificationBatch::add(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int32_t label,
@@ -112,55 +79,22 @@ void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<do
 
 FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
                              DType dtype)
-    : config_(config), num_labels_(num_labels), dtype_(dtype) {
-  MASKLM_CHECK(!config.skip_corrupted, "fine-tuning uses the plain encoder; the skip-corrupted decoder is dropped");
-  config_.validate();
-  MASKLM_CHECK(dtype == DType::F32 || dtype == DType::F64, "FineTuneModel computes in F32 or F64, not {}",
-               dtype_name(dtype));
-  const Capacity cap{max_tokens, max_sequences};
-  const size_t param_bytes = measure_params(config_, num_labels, dtype);
-  param_arena_ = Arena(param_bytes, Device::CPU);
-  grad_arena_ = Arena(param_bytes, Device::CPU);
-  act_arena_ = Arena(measure_activations(config_, num_labels, cap, dtype), Device::CPU);
-  params_ = layout_finetune_params(config_, num_labels, param_arena_, dtype);
-  grads_ = layout_finetune_params(config_, num_labels, grad_arena_, dtype);
-  layout_activations(config_, cap, act_arena_, dtype, acts_, scratch_);
-  layout_logits(max_sequences, num_labels, act_arena_, dtype, logits_, d_logits_);
-  // Zeroed once, as in MlmModel: alignment padding stays zero for the flat optimizer.
-  param_arena_.zero();
-  grad_arena_.zero();
-  act_arena_.zero();
-}
-
-void FineTuneModel::init_weights(uint64_t seed) { init_params(params_.all, config_, seed); }
-
-void FineTuneModel::load_encoder(const std::filesystem::path& checkpoint_dir) {
-  const SafetensorsFile weights(checkpoint_dir / "model.safetensors");
-  for (const ParamEntry& e : params_.all.table) {
-    if (e.name.rfind("classifier.", 0) == 0) continue;
-    MASKLM_CHECK(weights.has(e.name), "checkpoint '{}' has no tensor '{}'", checkpoint_dir.string(), e.name);
-    weights.read_into(e.name, e.view);
-  }
-}
+    : FineTuneEncoder(config, classifier_head_specs(config, num_labels), Capacity{max_tokens, max_sequences},
+                      Shape{max_sequences, num_labels}, dtype),
+      num_labels_(num_labels),
+      head_{head_param(0), head_param(1), head_param(2), head_param(3)},
+      head_grads_{head_grad(0), head_grad(1), head_grad(2), head_grad(3)} {}
 
 FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout) {
-  MASKLM_CHECK(ctx.device == Device::CPU, "FineTuneModel runs on the CPU backend");
   const Batch& seqs = batch.seqs;
-  seqs.validate(config_.vocab_size, config_.max_position_embeddings, config_.type_vocab_size);
-  MASKLM_CHECK(seqs.num_tokens() <= acts_.emb.out.shape[0], "batch has {} tokens, the model was sized for {}",
-               seqs.num_tokens(), acts_.emb.out.shape[0]);
-  MASKLM_CHECK(batch.size() > 0 && batch.size() <= logits_.shape[0],
-               "batch has {} sequences, the model was sized for 1 to {}", batch.size(), logits_.shape[0]);
   MASKLM_CHECK(!is_regression() || static_cast<int64_t>(batch.targets.size()) == batch.size(),
                "a regression batch needs one target per sequence");
   for (int32_t label : seqs.labels)
     MASKLM_CHECK(label >= 0 && label < num_labels_, "label {} outside the {} labels", label, num_labels_);
   host_batch_ = &batch;
-  batch_ = BatchArrays().load(seqs);
+  const Tensor enc = encode(ctx, seqs, dropout);
   const int64_t B = batch.size();
-  const ClassifierHeadParams& h = params_.head;
-
-  const Tensor enc = encoder_forward(ctx, config_, params_.all.params, acts_, batch_, dropout);
+  const ClassifierHeadParams& h = head_;
   const Tensor cls = acts_.head_in.rows(0, B), pre = acts_.head_pre.rows(0, B);
   const Tensor act = acts_.head_act.rows(0, B), pooled = acts_.head_out.rows(0, B);
   gather_rows(ctx, cls, enc, batch_.predict_index);
@@ -190,8 +124,8 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
 void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
   const int64_t B = batch_.num_predictions;
-  const ClassifierHeadParams& h = params_.head;
-  const ClassifierHeadParams& g = grads_.head;
+  const ClassifierHeadParams& h = head_;
+  const ClassifierHeadParams& g = head_grads_;
   const Tensor cls = acts_.head_in.rows(0, B), pre = acts_.head_pre.rows(0, B), pooled = acts_.head_out.rows(0, B);
   const Tensor d_pooled = scratch_.d_head_out.rows(0, B), d_act = scratch_.d_head_act.rows(0, B);
   const Tensor d_pre = scratch_.d_head_pre.rows(0, B), d_cls = scratch_.d_head_in.rows(0, B);
@@ -212,10 +146,9 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   gelu_backward(ctx, d_pre, d_act, pre);
   matmul_backward(ctx, d_cls, g.dense_weight, g.dense_bias, d_pre, cls, h.dense_weight);
 
-  const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
-  fill_zero(ctx, d_enc);
+  const Tensor d_enc = zeroed_encoder_grad(ctx);
   scatter_add_rows(ctx, d_enc, d_cls, batch_.predict_index);
-  encoder_backward(ctx, config_, params_.all.params, grads_.all.params, acts_, scratch_, batch_, dropout, d_enc);
+  encode_backward(ctx, dropout, d_enc);
 }
 
 std::vector<int32_t> FineTuneModel::predicted_labels() const {

@@ -3,17 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <numeric>
-#include <random>
 
-#include "model/hf_config.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "runtime/log.h"
-#include "train/checkpoint.h"
+#include "train/finetune_loop.h"
 #include "train/finetune_scores.h"
-#include "train/lr_schedule.h"
-#include "train/optimizer.h"
+#include "train/finetune_start.h"
 
 namespace masklm {
 
@@ -73,45 +69,20 @@ EncodedExample encode_glue_example(const Tokenizer& tokenizer, const GlueExample
 
 std::vector<EpochLog> finetune_train(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
                                      const std::vector<GlueExample>& gold, const FineTuneOptions& o) {
-  MASKLM_CHECK(!inputs.empty() && inputs.size() == gold.size(), "fine-tuning needs examples ({} inputs, {} labels)",
+  MASKLM_CHECK(inputs.size() == gold.size(), "fine-tuning needs one label per input ({} inputs, {} labels)",
                inputs.size(), gold.size());
-  const int64_t n = static_cast<int64_t>(inputs.size());
-  const int64_t steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
-  LrSchedule schedule;
-  schedule.peak_lr = o.lr;
-  schedule.total_steps = o.epochs * steps_per_epoch;
-  schedule.warmup_steps = std::llround(o.warmup_fraction * static_cast<double>(schedule.total_steps));
-  AdamWConfig adam;
-  adam.weight_decay = o.weight_decay;
-  adam.clip_norm = o.clip_norm;
-  AdamW optimizer(model.params(), model.grads(), adam);
-
   Ctx ctx;
-  std::vector<size_t> order(inputs.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::mt19937_64 rng(o.seed);
   ClassificationBatch batch;
-  std::vector<EpochLog> log;
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), rng);
-    double loss_sum = 0;
-    for (int64_t start = 0; start < n; start += o.batch_size) {
-      batch.clear();
-      for (int64_t i = start; i < std::min(n, start + o.batch_size); ++i) {
-        const size_t j = order[static_cast<size_t>(i)];
-        batch.add(inputs[j].ids, inputs[j].types, model.is_regression() ? 0 : gold[j].label, gold[j].score);
-      }
-      const DropoutPlan dropout{RngKey{o.seed, static_cast<uint32_t>(step), 0}, true};
-      model.zero_grads(ctx);
-      loss_sum += model.forward(ctx, batch, dropout).loss;
-      model.backward(ctx, dropout);
-      optimizer.step(ctx, schedule.at(step));
-      ++step;
-    }
-    log.push_back({epoch + 1, loss_sum / static_cast<double>(steps_per_epoch)});
-  }
-  return log;
+  auto step = [&](std::span<const size_t> examples, const DropoutPlan& dropout) {
+    batch.clear();
+    for (size_t j : examples)
+      batch.add(inputs[j].ids, inputs[j].types, model.is_regression() ? 0 : gold[j].label, gold[j].score);
+    model.zero_grads(ctx);
+    const double loss = model.forward(ctx, batch, dropout).loss;
+    model.backward(ctx, dropout);
+    return loss;
+  };
+  return run_finetune_epochs(model.params(), model.grads(), inputs.size(), o, step);
 }
 
 GluePredictions finetune_predict(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
@@ -152,27 +123,20 @@ GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
   if (train.skipped > 0) log_warn("skipped {} malformed training rows (first: {})", train.skipped, train.first_skip);
   const GlueFile dev = read_glue_tsv(dir / task.dev_file, task.labelled);
 
-  const fs::path checkpoint = fs::absolute(job.checkpoint).lexically_normal();
-  const std::optional<fs::path> tokenizer_path =
-      job.tokenizer.empty() ? find_run_tokenizer(checkpoint) : std::optional<fs::path>(job.tokenizer);
-  MASKLM_CHECK(tokenizer_path.has_value(),
-               "no tokenizer.json in {}, its run directory or its dataset manifest (pass --tokenizer FILE)",
-               checkpoint.string());
-  const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(*tokenizer_path);
-  const ModelConfig config = read_hf_config(checkpoint / "config.json");
-  MASKLM_CHECK(tokenizer->vocab_size() <= config.vocab_size, "tokenizer {} has {} tokens, the model only {}",
-               tokenizer_path->string(), tokenizer->vocab_size(), config.vocab_size);
+  const FineTuneStart start = load_finetune_start(job.checkpoint, job.tokenizer);
+  const ModelConfig& config = start.config;
+  const Tokenizer& tokenizer = *start.tokenizer;
 
   FineTuneOptions o = job.options;
   o.max_length = std::min(o.max_length, config.max_position_embeddings);
   const std::vector<EncodedExample> train_inputs =
-      encode_all(*tokenizer, train.examples, o.max_length, config.type_vocab_size);
+      encode_all(tokenizer, train.examples, o.max_length, config.type_vocab_size);
   const std::vector<EncodedExample> dev_inputs =
-      encode_all(*tokenizer, dev.examples, o.max_length, config.type_vocab_size);
+      encode_all(tokenizer, dev.examples, o.max_length, config.type_vocab_size);
 
   FineTuneModel model(config, task.num_labels(), o.batch_size * o.max_length, o.batch_size);
   model.init_weights(o.seed);
-  model.load_encoder(checkpoint);
+  model.load_encoder(start.checkpoint);
   GlueFineTuneResult result;
   result.epochs = finetune_train(model, train_inputs, train.examples, o);
   const GluePredictions predictions = finetune_predict(model, dev_inputs, o.batch_size);

@@ -1,0 +1,53 @@
+#include "train/finetune_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "runtime/error.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+
+namespace masklm {
+
+std::vector<EpochLog> run_finetune_epochs(const ParamLayout& params, const ParamLayout& grads,
+                                          size_t num_examples, const FineTuneOptions& o,
+                                          const FineTuneStep& step) {
+  MASKLM_CHECK(num_examples > 0, "fine-tuning needs training examples");
+  const size_t batch_size = static_cast<size_t>(o.batch_size);
+  const int64_t steps_per_epoch =
+      static_cast<int64_t>((num_examples + batch_size - 1) / batch_size);
+  LrSchedule schedule;
+  schedule.peak_lr = o.lr;
+  schedule.total_steps = o.epochs * steps_per_epoch;
+  schedule.warmup_steps =
+      std::llround(o.warmup_fraction * static_cast<double>(schedule.total_steps));
+  AdamWConfig adam;
+  adam.weight_decay = o.weight_decay;
+  adam.clip_norm = o.clip_norm;
+  AdamW optimizer(params, grads, adam);
+
+  Ctx ctx;
+  std::vector<size_t> order(num_examples);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::mt19937_64 rng(o.seed);
+  std::vector<EpochLog> log;
+  int64_t step_index = 0;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss_sum = 0;
+    for (size_t start = 0; start < num_examples; start += batch_size) {
+      const std::span<const size_t> examples(order.data() + start,
+                                             std::min(batch_size, num_examples - start));
+      const DropoutPlan dropout{RngKey{o.seed, static_cast<uint32_t>(step_index), 0}, true};
+      loss_sum += step(examples, dropout);
+      optimizer.step(ctx, schedule.at(step_index));
+      ++step_index;
+    }
+    log.push_back({epoch + 1, loss_sum / static_cast<double>(steps_per_epoch)});
+  }
+  return log;
+}
+
+}  // namespace masklm

@@ -1,0 +1,27 @@
+// The fine-tuning loop every task shares: epochs over the training examples in an order
+// shuffled per epoch from the seed, mini-batches of batch_size, AdamW with linear warmup
+// then linear decay to 0 over all steps. What a batch is and how its loss is computed is
+// the task's: a callback builds the batch, runs forward and backward, and returns the loss.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "model/encoder.h"
+#include "train/finetune.h"
+
+namespace masklm {
+
+// Zeroes the gradients, runs forward and backward on the examples (indices into the
+// training set) with `dropout`, and returns the batch's mean loss.
+using FineTuneStep =
+    std::function<double(std::span<const size_t> examples, const DropoutPlan& dropout)>;
+
+// Runs options.epochs epochs over `num_examples` examples; returns the per-epoch mean losses.
+std::vector<EpochLog> run_finetune_epochs(const ParamLayout& params, const ParamLayout& grads,
+                                          size_t num_examples, const FineTuneOptions& options,
+                                          const FineTuneStep& step);
+
+}  // namespace masklm
