@@ -1,6 +1,7 @@
 // Shared pieces of the data tests: a per-test temporary directory, file writers (plain,
 // gzip and zstd through the libraries' own APIs) and WordTokenizer, a test-only tokenizer
-// with a hashed word vocabulary, so the data pipeline is tested without real tokenizers.
+// with a hashed word vocabulary and byte offsets, so the data pipeline is tested without
+// real tokenizers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -98,15 +99,19 @@ class WordTokenizer final : public Tokenizer {
 
   Encoding encode(std::string_view text, bool add_special_tokens) const override {
     Encoding e;
-    if (add_special_tokens) e.ids.push_back(kCls);
+    auto add = [&](int32_t id, size_t begin, size_t end) {
+      e.ids.push_back(id);
+      e.offsets.emplace_back(begin, end);
+    };
+    if (add_special_tokens) add(kCls, 0, 0);
     size_t i = 0;
     while (i < text.size()) {
       while (i < text.size() && is_space(text[i])) ++i;
       const size_t begin = i;
       while (i < text.size() && !is_space(text[i])) ++i;
-      if (i > begin) e.ids.push_back(word_id(text.substr(begin, i - begin), vocab_size_));
+      if (i > begin) add(word_id(text.substr(begin, i - begin), vocab_size_), begin, i);
     }
-    if (add_special_tokens) e.ids.push_back(kSep);
+    if (add_special_tokens) add(kSep, 0, 0);
     return e;
   }
   std::string decode(const std::vector<int32_t>&, bool) const override { return {}; }

@@ -1,0 +1,71 @@
+// Span extraction (SQuAD-style question answering) on the pretrained encoder, as Hugging
+// Face's BertForQuestionAnswering: every token's encoder output -> qa_outputs C -> 2, the
+// token's start and end logits. The loss of a sequence is the mean of two softmax
+// cross-entropies over its tokens, start logits against the answer's first token and end
+// logits against its last; the batch loss is the mean over sequences. A sequence whose
+// window holds no answer targets position 0 ([CLS] / <s>) for both.
+//
+// The encoder, the buffers and loading a checkpoint are model/finetune_encoder.h's;
+// forward() and backward() allocate nothing. It runs on the CPU backend.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/finetune_encoder.h"
+
+namespace masklm {
+
+// The head's tensors, named as in BertForQuestionAnswering ("qa_outputs.weight", ...).
+std::vector<HeadParamSpec> span_head_specs(const ModelConfig& config);
+
+// Sequences with the answer's start and end token positions, counted within each sequence.
+struct SpanBatch {
+  Batch seqs;
+  std::vector<int32_t> starts, ends;  // (B)
+
+  // Appends a sequence; `types` empty or one per token; 0 <= start, end < ids.size().
+  void add(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int32_t start,
+           int32_t end);
+  void clear();
+  int64_t size() const { return seqs.num_sequences(); }
+};
+
+// The span loss of (N, 2) logits ([start, end] per token) of the sequences cu_seqlens
+// delimits: mean over sequences of (xent(start logits, start) + xent(end logits, end)) / 2,
+// and its gradient d_logits += scale * d(sum over sequences of the two halves)/d logits
+// (scale = 1/B for the mean). Host tensors, F32 or F64; sums in double.
+double span_xent_forward(const Tensor& logits, const std::vector<int32_t>& cu_seqlens,
+                         const std::vector<int32_t>& starts, const std::vector<int32_t>& ends);
+void span_xent_backward(const Tensor& d_logits, const Tensor& logits,
+                        const std::vector<int32_t>& cu_seqlens, const std::vector<int32_t>& starts,
+                        const std::vector<int32_t>& ends, double scale);
+
+// One sequence's logits, one value per token.
+struct SpanLogits {
+  std::vector<double> start, end;
+};
+
+class SpanExtractionModel : public FineTuneEncoder {
+ public:
+  // dtype F32, or F64 for gradient checks.
+  SpanExtractionModel(const ModelConfig& config, int64_t max_tokens, int64_t max_sequences,
+                      DType dtype = DType::F32);
+
+  // Forward with the batch's mean loss; `batch` must stay alive and unchanged until backward().
+  double forward(Ctx& ctx, const SpanBatch& batch, const DropoutPlan& dropout);
+  // Accumulates the gradients of the last forward's mean loss.
+  void backward(Ctx& ctx, const DropoutPlan& dropout);
+
+  // The last forward's start and end logits, one SpanLogits per sequence.
+  std::vector<SpanLogits> span_logits() const;
+
+ private:
+  Tensor logits_rows() const { return logits_.rows(0, batch_.num_tokens); }
+
+  Tensor qa_weight_, qa_bias_, qa_weight_grad_, qa_bias_grad_;  // (2, C), (2)
+  Tensor encoded_;  // (N, C) the last forward's encoder output, the head's input
+  const SpanBatch* host_batch_ = nullptr;
+};
+
+}  // namespace masklm
