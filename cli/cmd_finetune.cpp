@@ -1,12 +1,15 @@
 // `masklm finetune`: fine-tunes a pretraining checkpoint on a GLUE task (train/finetune.h)
-// and writes its dev scores to OUT/finetune.json and its dev predictions beside them; with
-// --grid, every combination of settings (train/finetune_grid.h) and their summary.
+// or SQuAD (train/finetune_squad.h) and writes its dev scores to OUT/finetune.json and its
+// dev predictions beside them; with --grid (GLUE-style tasks), every combination of settings
+// (train/finetune_grid.h) and their summary.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "runtime/error.h"
 #include "runtime/threads.h"
 #include "train/finetune.h"
 #include "train/finetune_grid.h"
+#include "train/finetune_squad.h"
 
 namespace masklm::cli {
 
@@ -29,8 +32,19 @@ void run_grid(const FineTuneCliOptions& o, const GlueFineTuneJob& job) {
       format_grid_summary(summary.value()), o.out, o.out);
 }
 
+void run_squad(const FineTuneCliOptions& o) {
+  MASKLM_CHECK(o.grid.empty(), "--grid does not run SQuAD yet: one configuration per call");
+  const SquadFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
+                             parse_squad_options(finetune_settings(o.settings))};
+  const SquadFineTuneResult r = run_squad_finetune(job);
+  for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
+  for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.2f}\n", metric, value);
+  fmt::print("wrote {}/finetune.json\n", o.out);
+}
+
 void run_finetune(const FineTuneCliOptions& o) {
   set_num_threads(o.threads);
+  if (is_squad_task(o.task)) return run_squad(o);
   GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer, FineTuneOptions{}};
   if (!o.grid.empty()) return run_grid(o, job);
   job.options = parse_finetune_options(finetune_settings(o.settings));
@@ -50,17 +64,22 @@ void register_finetune(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--task", opts->task,
                   "glue/NAME: cola, sst2, mrpc, stsb, qqp, mnli, mnli-mm, qnli, rte, wnli; or reuters-grain, "
-                  "reuters-corn (scripts/corpus)")
+                  "reuters-corn (scripts/corpus); or squad/v1.1, squad/v2.0")
       ->required();
-  cmd->add_option("--data", opts->data, "The task's directory (train.tsv, dev.tsv) or a GLUE root holding it")
+  cmd->add_option("--data", opts->data,
+                  "The task's directory (train.tsv, dev.tsv) or a GLUE root holding it; SQuAD's holds "
+                  "train-v1.1.json and dev-v1.1.json (or -v2.0)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--out", opts->out, "Output directory (finetune.json, <task>.dev.predictions.txt)")->required();
+  cmd->add_option("--out", opts->out, "Output directory (finetune.json, <task>.dev.predictions.txt or .json)")
+      ->required();
   cmd->add_option("--tokenizer", opts->tokenizer, "tokenizer.json (default: the checkpoint run's)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", opts->settings,
                   "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
-                  "(0.01), clip_norm (1.0), max_length (128), seed (42)");
+                  "(0.01), clip_norm (1.0), max_length (128), seed (42); SQuAD: lr (3e-5), epochs (2), "
+                  "max_length (384), doc_stride (128), max_query_length (64), n_best (20), "
+                  "max_answer_length (30), null_threshold (0.0)");
   cmd->add_option(
       "--grid", opts->grid,
       "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
