@@ -21,12 +21,11 @@ size_t code_point_byte(const std::string& text, int64_t index) {
   return text.size();
 }
 
-// The question's tokens, its paragraph's context tokens (shared by its windows) and the
-// special tokens around them.
+// What every window of a question shares: [CLS] question [SEP] (RoBERTa: <s> question
+// </s></s>) in front of the context, all of token type 0, and the separator that ends it.
 struct PairLayout {
-  std::vector<int32_t> head;  // [CLS] question [SEP] (</s>)
+  std::vector<int32_t> head;
   int32_t sep = -1;
-  size_t first_segment = 0;  // tokens with type 0: the head
 };
 
 PairLayout pair_layout(const Tokenizer& tokenizer, const std::string& question,
@@ -45,7 +44,6 @@ PairLayout pair_layout(const Tokenizer& tokenizer, const std::string& question,
   l.head.push_back(special.sep);
   // RoBERTa separates a pair with two </s>; BERT with one [SEP].
   if (tokenizer.id_to_token(special.cls) == "<s>") l.head.push_back(special.sep);
-  l.first_segment = l.head.size();
   return l;
 }
 
@@ -61,7 +59,7 @@ void fill_input(SquadFeature& f, const PairLayout& l, const Encoding& context, s
                            context.offsets.begin() + static_cast<long>(end));
   if (type_vocab_size > 0) {
     f.types.assign(f.ids.size(), type_vocab_size == 1 ? 0 : 1);
-    std::fill(f.types.begin(), f.types.begin() + static_cast<long>(l.first_segment), 0);
+    std::fill(f.types.begin(), f.types.begin() + static_cast<long>(l.head.size()), 0);
   }
 }
 
