@@ -1,0 +1,81 @@
+// LossScaler (train/loss_scaler.h): overflow backs off and skips, a run of good steps grows
+// the scale, both clamp at their limits, and the state survives a checkpoint round trip.
+#include <gtest/gtest.h>
+
+#include "expect_error.h"
+#include "train/loss_scaler.h"
+
+namespace masklm {
+namespace {
+
+using testing::expect_error;
+
+LossScalerConfig small_config() {
+  return LossScalerConfig{.initial_scale = 1024.0, .growth_factor = 2.0, .backoff_factor = 0.5,
+                          .growth_interval = 3, .min_scale = 256.0, .max_scale = 4096.0};
+}
+
+TEST(LossScaler, OverflowHalvesTheScaleAndSkipsTheStep) {
+  LossScaler scaler(small_config());
+  EXPECT_FALSE(scaler.update(false));
+  EXPECT_TRUE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 512.0);
+  EXPECT_EQ(scaler.good_steps(), 0);  // an overflow restarts the run of good steps
+}
+
+TEST(LossScaler, GrowthIntervalGoodStepsDoubleTheScale) {
+  LossScaler scaler(small_config());
+  EXPECT_FALSE(scaler.update(false));
+  EXPECT_FALSE(scaler.update(false));
+  EXPECT_EQ(scaler.scale(), 1024.0);
+  EXPECT_FALSE(scaler.update(false));
+  EXPECT_EQ(scaler.scale(), 2048.0);
+  EXPECT_EQ(scaler.good_steps(), 0);
+  // An overflow in the middle of a run restarts it.
+  scaler.update(false);
+  scaler.update(true);
+  scaler.update(false);
+  scaler.update(false);
+  EXPECT_EQ(scaler.scale(), 1024.0);
+  scaler.update(false);
+  EXPECT_EQ(scaler.scale(), 2048.0);
+}
+
+TEST(LossScaler, ScaleClampsAtMinAndMax) {
+  LossScaler scaler(small_config());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 256.0);
+  for (int i = 0; i < 30; ++i) scaler.update(false);
+  EXPECT_EQ(scaler.scale(), 4096.0);
+}
+
+TEST(LossScaler, StateRoundTripsThroughACheckpoint) {
+  LossScaler scaler(small_config());
+  scaler.update(true);
+  scaler.update(false);
+  scaler.update(false);
+  const nlohmann::json saved = nlohmann::json::parse(scaler.state().dump());
+
+  LossScaler resumed(small_config());
+  resumed.restore(saved);
+  EXPECT_EQ(resumed.scale(), 512.0);
+  EXPECT_EQ(resumed.good_steps(), 2);
+  // One more good step completes the run exactly as it would have without the resume.
+  resumed.update(false);
+  scaler.update(false);
+  EXPECT_EQ(resumed.scale(), 1024.0);
+  EXPECT_EQ(resumed.scale(), scaler.scale());
+}
+
+TEST(LossScaler, RejectsBadConfigsAndStates) {
+  expect_error([] { LossScaler{LossScalerConfig{.backoff_factor = 1.0}}; }, "backoff_factor");
+  expect_error([] { LossScaler{LossScalerConfig{.growth_factor = 1.0}}; }, "growth_factor");
+  expect_error([] { LossScaler{LossScalerConfig{.growth_interval = 0}}; }, "growth_interval");
+  expect_error([] { LossScaler{LossScalerConfig{.initial_scale = 0.5}}; }, "initial_scale");
+  LossScaler scaler(small_config());
+  expect_error([&] { scaler.restore({{"scale", 1e9}, {"good_steps", 0}}); }, "saved scale");
+  expect_error([&] { scaler.restore({{"scale", 512.0}, {"good_steps", 3}}); }, "good_steps");
+}
+
+}  // namespace
+}  // namespace masklm
