@@ -23,29 +23,50 @@ template <typename Fn> void dispatch_float(DType dtype, const char* op, Fn&& fn)
   MASKLM_FAIL("{}: this masklm was built without CUDA; run with --device cpu", op);
 }
 
-// On a GPU context, runs fn(CudaContext&) and returns true; on the CPU returns false. The
-// CUDA backend computes in F32 (kernels/cuda/precision.h); an op with 16-bit kernels (the
-// fused attention) passes dtype_16bit = true to run them for BF16/F16 tensors instead. fn
-// is a generic lambda calling into cuda::, so in a build without CUDA its body is never
-// instantiated and only the declarations in kernels/cuda/*.cuh are needed.
+inline bool is_16bit(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16; }
+
+// The dtype of what an op keeps in full precision beside tensors of compute dtype `dtype`
+// (LayerNorm mean/rstd, lse, losses, parameter gradients): F32 for BF16/F16
+// (kernels/cuda/precision.h), otherwise the compute dtype itself.
+inline DType accum_dtype(DType dtype) { return is_16bit(dtype) ? DType::F32 : dtype; }
+
+// The compute dtypes an op's CUDA kernels take.
+enum class CudaDTypes {
+  F32,          // fp32 only (the default)
+  F32_OR_16BIT, // F32, BF16 or F16: the kernels are templated on the storage type
+  ONLY_16BIT,   // BF16 or F16 (the fused attention)
+};
+
+// On a GPU context, runs fn(CudaContext&) and returns true; on the CPU returns false, after
+// checking that `dtype` (the op's compute dtype) is one its CUDA kernels take
+// (kernels/cuda/precision.h). fn is a generic lambda calling into cuda::, so in a build
+// without CUDA its body is never instantiated and only the declarations in
+// kernels/cuda/*.cuh are needed.
 template <typename Fn>
-bool run_on_cuda(Ctx& ctx, DType dtype, const char* op, Fn&& fn, bool dtype_16bit = false) {
+bool run_on_cuda(Ctx& ctx, DType dtype, const char* op, Fn&& fn, CudaDTypes takes = CudaDTypes::F32) {
   if (ctx.device != Device::CUDA) return false;
 #if MASKLM_WITH_CUDA
   MASKLM_CHECK(ctx.cuda != nullptr, "{}: a CUDA Ctx needs its CudaContext (Ctx::cuda)", op);
-  if (dtype_16bit)
-    MASKLM_CHECK(dtype == DType::BF16 || dtype == DType::F16,
-                 "{}: the 16-bit CUDA kernels compute in BF16 or F16, got {}", op,
-                 dtype_name(dtype));
-  else
-    MASKLM_CHECK(dtype == DType::F32, "{}: the CUDA backend computes in F32, got {}", op,
-                 dtype_name(dtype));
+  switch (takes) {
+    case CudaDTypes::F32:
+      MASKLM_CHECK(dtype == DType::F32, "{}: the CUDA backend computes this op in F32, got {}", op,
+                   dtype_name(dtype));
+      break;
+    case CudaDTypes::F32_OR_16BIT:
+      MASKLM_CHECK(dtype == DType::F32 || is_16bit(dtype),
+                   "{}: the CUDA backend computes in F32, BF16 or F16, got {}", op, dtype_name(dtype));
+      break;
+    case CudaDTypes::ONLY_16BIT:
+      MASKLM_CHECK(is_16bit(dtype), "{}: the 16-bit CUDA kernels compute in BF16 or F16, got {}", op,
+                   dtype_name(dtype));
+      break;
+  }
   std::forward<Fn>(fn)(*ctx.cuda);
   return true;
 #else
   (void)dtype;
   (void)fn;
-  (void)dtype_16bit;
+  (void)takes;
   no_cuda_kernel(op);
 #endif  // MASKLM_WITH_CUDA
 }

@@ -11,8 +11,6 @@
 namespace masklm {
 namespace {
 
-bool is_16bit(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16; }
-
 // Shapes and dtypes shared by the forward and the backward; returns B.
 int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor& cu_seqlens,
                              int num_heads, float dropout_p, const char* op) {
@@ -24,7 +22,7 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
   MASKLM_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout probability must be in [0, 1), got {}",
                op, dropout_p);
   check_shape(lse, {num_heads, N}, "lse");
-  check_dtype(lse, is_16bit(qkv.dtype) ? DType::F32 : qkv.dtype, "lse");
+  check_dtype(lse, accum_dtype(qkv.dtype), "lse");
   check_dtype(cu_seqlens, DType::I32, "cu_seqlens");
   MASKLM_CHECK(cu_seqlens.shape.ndim == 1 && cu_seqlens.size(0) >= 1,
                "{}: cu_seqlens must be (B + 1), got {}", op, cu_seqlens.shape.str());
@@ -60,7 +58,7 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
                                     cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads},
                                     dropout_p, dropout_key);
     };
-    if (run_on_cuda(ctx, qkv.dtype, op, fused, /*dtype_16bit=*/true)) return;
+    if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
   }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_forward(cc, out.ptr<float>(), lse.ptr<float>(), qkv.ptr<float>(),
@@ -94,7 +92,7 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
                                      lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,
                                      int64_t{num_heads}, dropout_p, dropout_key);
     };
-    if (run_on_cuda(ctx, qkv.dtype, op, fused, /*dtype_16bit=*/true)) return;
+    if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
   }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_backward(cc, dqkv.ptr<float>(), dout.ptr<float>(), out.ptr<float>(),

@@ -237,8 +237,8 @@ void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in) {
   expect(op, "out", out, in.shape, in.dtype);
   check_device(ctx, {&out, &in}, op);
   if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
-        cuda::gelu_forward(cc, out.ptr<float>(), in.ptr<float>(), in.numel());
-      }))
+        cuda::gelu_forward(cc, in.dtype, out.data, in.data, in.numel());
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel());
@@ -252,8 +252,8 @@ void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor
   check_device(ctx, {&din, &dout, &in}, op);
   if (din.empty()) return;
   if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
-        cuda::gelu_backward(cc, din.ptr<float>(), dout.ptr<float>(), in.ptr<float>(), in.numel());
-      }))
+        cuda::gelu_backward(cc, in.dtype, din.data, dout.data, in.data, in.numel());
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_backward<T>(din.ptr<T>(), dout.ptr<T>(), in.ptr<T>(), in.numel());
@@ -266,8 +266,8 @@ void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor
   expect(op, "out", out, a.shape, a.dtype);
   check_device(ctx, {&out, &a, &b}, op);
   if (run_on_cuda(ctx, a.dtype, op, [&](auto& cc) {
-        cuda::residual_forward(cc, out.ptr<float>(), a.ptr<float>(), b.ptr<float>(), a.numel());
-      }))
+        cuda::residual_forward(cc, a.dtype, out.data, a.data, b.data, a.numel());
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(a.dtype, op, [&]<typename T>() {
     cpu::residual_forward<T>(out.ptr<T>(), a.ptr<T>(), b.ptr<T>(), a.numel());
@@ -279,8 +279,8 @@ void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src) {
   expect(op, "src", src, dst.shape, dst.dtype);
   check_device(ctx, {&dst, &src}, op);
   if (run_on_cuda(ctx, dst.dtype, op, [&](auto& cc) {
-        cuda::add_inplace(cc, dst.ptr<float>(), src.ptr<float>(), dst.numel());
-      }))
+        cuda::add_inplace(cc, dst.dtype, dst.data, src.data, dst.numel());
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dst.dtype, op, [&]<typename T>() {
     cpu::add_inplace<T>(dst.ptr<T>(), src.ptr<T>(), dst.numel());
@@ -299,8 +299,8 @@ void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, con
   expect(op, "out", out, in.shape, in.dtype);
   check_device(ctx, {&out, &in}, op);
   if (run_on_cuda(ctx, in.dtype, op, [&](auto& cc) {
-        cuda::dropout_forward(cc, out.ptr<float>(), in.ptr<float>(), in.numel(), p, key);
-      }))
+        cuda::dropout_forward(cc, in.dtype, out.data, in.data, in.numel(), p, key);
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::dropout_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel(), p, key);
@@ -314,8 +314,8 @@ void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, 
   check_device(ctx, {&din, &dout}, op);
   if (din.empty()) return;
   if (run_on_cuda(ctx, dout.dtype, op, [&](auto& cc) {
-        cuda::dropout_backward(cc, din.ptr<float>(), dout.ptr<float>(), dout.numel(), p, key);
-      }))
+        cuda::dropout_backward(cc, dout.dtype, din.data, dout.data, dout.numel(), p, key);
+      }, CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dout.dtype, op, [&]<typename T>() {
     cpu::dropout_backward<T>(din.ptr<T>(), dout.ptr<T>(), dout.numel(), p, key);

@@ -55,7 +55,9 @@ double sum_squares(Ctx& ctx, const Tensor& x) {
 void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
   const char* op = "scale_inplace";
   check_device(ctx, {&x}, op);
-  if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { cuda::scale_inplace(cc, x.ptr<float>(), x.numel(), s); }))
+  if (run_on_cuda(
+          ctx, x.dtype, op, [&](auto& cc) { cuda::scale_inplace(cc, x.dtype, x.data, x.numel(), s); },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::scale_inplace<T>(x.ptr<T>(), x.numel(), s); });
 }
@@ -63,7 +65,9 @@ void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
 void fill_zero(Ctx& ctx, const Tensor& x) {
   const char* op = "fill_zero";
   check_device(ctx, {&x}, op);
-  if (run_on_cuda(ctx, x.dtype, op, [&](auto& cc) { cuda::fill_zero(cc, x.ptr<float>(), x.numel()); }))
+  if (run_on_cuda(
+          ctx, x.dtype, op, [&](auto& cc) { cuda::fill_zero(cc, x.dtype, x.data, x.numel()); },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::fill_zero<T>(x.ptr<T>(), x.numel()); });
 }

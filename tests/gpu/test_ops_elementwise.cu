@@ -1,5 +1,6 @@
 // GPU elementwise ops against the CPU: GELU (with extreme inputs), residual, add_inplace,
-// scale, fill_zero, and dropout, whose mask must be identical to the CPU's.
+// scale, fill_zero, and dropout, whose mask must be identical to the CPU's; in F32, and in
+// BF16/F16 against the CPU in F64 on the same 16-bit inputs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,8 +14,11 @@ namespace {
 using gpu_testing::cpu_ctx;
 using gpu_testing::expect_bitwise_equal;
 using gpu_testing::expect_close;
+using gpu_testing::for_each_16bit;
 using gpu_testing::GpuOps;
 using gpu_testing::nmse_bound;
+using gpu_testing::to_storage;
+using gpu_testing::widen;
 using testing::random_vector;
 
 // Sizes that are not multiples of a warp, a block or a Philox block of 4, plus large ones
@@ -100,6 +104,96 @@ TEST_P(Elementwise, DropoutMaskAndValuesAreIdenticalToCpu) {
     expect_bitwise_equal(g.down<float>(d_din), din, "dropout din");
     g.expect_guards_intact();
   }
+}
+
+// ---- 16-bit storage ------------------------------------------------------------------
+// Each 16-bit result against the CPU op in F64 on the same rounded inputs.
+
+TEST_P(Elementwise, GeluIn16BitMatchesCpuInF64) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  for_each_16bit([&]<typename T16>() {
+    const auto x = to_storage<T16>(gelu_inputs(n, 1)), dout = to_storage<T16>(random_vector<float>(n, 2));
+    const auto din_start = to_storage<T16>(random_vector<float>(n, 3));
+    auto x64 = widen(x), dout64 = widen(dout), din64 = widen(din_start);
+    std::vector<double> out64(static_cast<size_t>(n));
+    Ctx cpu = cpu_ctx();
+    gelu_forward(cpu, host_tensor(out64), host_tensor(x64));
+    gelu_backward(cpu, host_tensor(din64), host_tensor(dout64), host_tensor(x64));
+
+    GpuOps g;
+    const Tensor d_x = g.up(x), d_out = g.output<T16>({n}), d_din = g.up(din_start);
+    gelu_forward(g.ctx, d_out, d_x);
+    gelu_backward(g.ctx, d_din, g.up(dout), d_x);
+    const double bound = nmse_bound(dtype_of<T16>());
+    expect_close(widen(g.down<T16>(d_out)), out64, bound, "gelu out");
+    expect_close(widen(g.down<T16>(d_din)), din64, bound, "gelu din");
+    g.expect_guards_intact();
+  });
+}
+
+TEST_P(Elementwise, ResidualAddAndScaleIn16BitMatchCpuInF64) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  for_each_16bit([&]<typename T16>() {
+    const auto a = to_storage<T16>(random_vector<float>(n, 4)), b = to_storage<T16>(random_vector<float>(n, 5));
+    auto a64 = widen(a), b64 = widen(b), acc64 = widen(a);
+    std::vector<double> sum64(static_cast<size_t>(n));
+    Ctx cpu = cpu_ctx();
+    residual_forward(cpu, host_tensor(sum64), host_tensor(a64), host_tensor(b64));
+    add_inplace(cpu, host_tensor(acc64), host_tensor(b64));
+    std::vector<double> scaled64 = a64;
+    scale_inplace(cpu, host_tensor(scaled64), -0.37);
+
+    GpuOps g;
+    const Tensor d_a = g.up(a), d_b = g.up(b), d_sum = g.output<T16>({n}), d_acc = g.up(a);
+    const Tensor d_scaled = g.up(a), d_zero = g.up(b);
+    residual_forward(g.ctx, d_sum, d_a, d_b);
+    add_inplace(g.ctx, d_acc, d_b);
+    scale_inplace(g.ctx, d_scaled, -0.37);
+    fill_zero(g.ctx, d_zero);
+    const double bound = nmse_bound(dtype_of<T16>());
+    expect_close(widen(g.down<T16>(d_sum)), sum64, bound, "residual");
+    expect_close(widen(g.down<T16>(d_acc)), acc64, bound, "add_inplace");
+    expect_close(widen(g.down<T16>(d_scaled)), scaled64, bound, "scale_inplace");
+    expect_bitwise_equal(widen(g.down<T16>(d_zero)), std::vector<double>(static_cast<size_t>(n), 0.0), "fill_zero");
+    g.expect_guards_intact();
+  });
+}
+
+// The 16-bit dropout draws the same Philox words, so it drops exactly the CPU's elements.
+TEST_P(Elementwise, DropoutIn16BitKeepsTheCpuMask) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  const RngKey key{.seed = 0x5eed, .step = 3, .rank = 1, .stream = RngStream::HIDDEN_DROPOUT, .substream = 7};
+  for_each_16bit([&]<typename T16>() {
+    for (const float p : {0.0f, 0.1f, 0.5f}) {
+      SCOPED_TRACE(p);
+      const auto x = to_storage<T16>(random_vector<float>(n, 6, 0.5, 1.5));  // never 0
+      const auto dout = to_storage<T16>(random_vector<float>(n, 7));
+      const auto din_start = to_storage<T16>(random_vector<float>(n, 8));
+      auto x64 = widen(x), dout64 = widen(dout), din64 = widen(din_start);
+      std::vector<double> out64(static_cast<size_t>(n));
+      Ctx cpu = cpu_ctx();
+      dropout_forward(cpu, host_tensor(out64), host_tensor(x64), p, key);
+      dropout_backward(cpu, host_tensor(din64), host_tensor(dout64), p, key);
+
+      GpuOps g;
+      const Tensor d_out = g.output<T16>({n}), d_inplace = g.up(x), d_din = g.up(din_start);
+      dropout_forward(g.ctx, d_out, g.up(x), p, key);
+      dropout_forward(g.ctx, d_inplace, d_inplace, p, key);
+      dropout_backward(g.ctx, d_din, g.up(dout), p, key);
+      const auto out = widen(g.down<T16>(d_out));
+      int64_t mask_differences = 0;
+      for (size_t i = 0; i < out.size(); ++i) mask_differences += (out[i] == 0.0) != (out64[i] == 0.0);
+      EXPECT_EQ(mask_differences, 0);
+      const double bound = nmse_bound(dtype_of<T16>());
+      expect_close(out, out64, bound, "dropout out");
+      expect_bitwise_equal(widen(g.down<T16>(d_inplace)), out, "in-place dropout");
+      expect_close(widen(g.down<T16>(d_din)), din64, bound, "dropout din");
+      g.expect_guards_intact();
+    }
+  });
 }
 
 }  // namespace
