@@ -122,9 +122,12 @@ struct AdamWStep {
   int64_t step = 1;           // 1-based, for bias correction
   double grad_scale = 1.0;    // gradients are multiplied by this first (clipping, loss scale)
 };
-// One AdamW update of a flat region: params, grads, m, v all (n) of one float dtype.
+// One AdamW update of a flat region: params, grads, m, v all (n) of one float dtype. In
+// mixed precision (GPU only) params are the F32 master weights and compute_copy (n) BF16
+// or F16 receives them rounded, in the same kernel; the gradients stay F32 (parameter
+// gradients accumulate in fp32, kernels/cuda/precision.h), so no conversion is needed.
 void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Tensor& m,
-                  const Tensor& v, const AdamWStep& s);
+                  const Tensor& v, const AdamWStep& s, const Tensor& compute_copy = {});
 // sum of x[i]^2 accumulated in double.
 double sum_squares(Ctx& ctx, const Tensor& x);
 // x *= s.

@@ -15,7 +15,7 @@
 namespace masklm {
 
 void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Tensor& m,
-                  const Tensor& v, const AdamWStep& s) {
+                  const Tensor& v, const AdamWStep& s, const Tensor& compute_copy) {
   const char* op = "adamw_update";
   check_shape(grads, params.shape, "adamw_update: grads");
   check_shape(m, params.shape, "adamw_update: m");
@@ -29,11 +29,18 @@ void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Ten
   MASKLM_CHECK(s.eps > 0, "{}: eps must be > 0, got {}", op, s.eps);
   MASKLM_CHECK(std::isfinite(s.lr) && std::isfinite(s.grad_scale) && std::isfinite(s.weight_decay),
                "{}: lr, weight_decay and grad_scale must be finite", op);
-  check_device(ctx, {&params, &grads, &m, &v}, op);
+  if (!compute_copy.empty()) {
+    check_shape(compute_copy, params.shape, "adamw_update: compute_copy");
+    MASKLM_CHECK(params.dtype == DType::F32 && is_16bit(compute_copy.dtype),
+                 "{}: a compute copy is BF16 or F16 beside F32 params, got {} beside {}", op,
+                 dtype_name(compute_copy.dtype), dtype_name(params.dtype));
+    MASKLM_CHECK(ctx.device == Device::CUDA, "{}: 16-bit compute copies exist on the GPU only", op);
+  }
+  check_device(ctx, {&params, &grads, &m, &v, &compute_copy}, op);
   if (run_on_cuda(ctx, params.dtype, op, [&](auto& cc) {
         cuda::adamw_update(cc, params.ptr<float>(), grads.ptr<float>(), m.ptr<float>(), v.ptr<float>(),
                            params.numel(), s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step,
-                           s.grad_scale);
+                           s.grad_scale, compute_copy.dtype, compute_copy.empty() ? nullptr : compute_copy.data);
       }))
     return;
   dispatch_float(params.dtype, op, [&]<typename T>() {

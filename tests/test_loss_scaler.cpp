@@ -1,8 +1,14 @@
 // LossScaler (train/loss_scaler.h): overflow backs off and skips, a run of good steps grows
-// the scale, both clamp at their limits, and the state survives a checkpoint round trip.
+// the scale, both clamp at their limits, and the state survives a checkpoint round trip;
+// found_inf sees an inf or a nan anywhere in the gradients.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "expect_error.h"
+#include "kernels/ops.h"
 #include "train/loss_scaler.h"
 
 namespace masklm {
@@ -75,6 +81,18 @@ TEST(LossScaler, RejectsBadConfigsAndStates) {
   LossScaler scaler(small_config());
   expect_error([&] { scaler.restore({{"scale", 1e9}, {"good_steps", 0}}); }, "saved scale");
   expect_error([&] { scaler.restore({{"scale", 512.0}, {"good_steps", 3}}); }, "good_steps");
+}
+
+TEST(LossScaler, FoundInfSeesInfAndNanButNotLargeFiniteGradients) {
+  Ctx cpu;
+  std::vector<float> grads(1000, 3e38f);  // squares overflow float, not the double sum
+  EXPECT_FALSE(found_inf(cpu, host_tensor(grads)));
+  grads[517] = std::numeric_limits<float>::infinity();
+  EXPECT_TRUE(found_inf(cpu, host_tensor(grads)));
+  grads[517] = -std::numeric_limits<float>::infinity();
+  EXPECT_TRUE(found_inf(cpu, host_tensor(grads)));
+  grads[517] = std::nanf("");
+  EXPECT_TRUE(found_inf(cpu, host_tensor(grads)));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/ops.h"
 #include "runtime/error.h"
 
 namespace masklm {
@@ -15,6 +16,8 @@ void check_scale(double scale, const LossScalerConfig& c, const char* what) {
 }
 
 }  // namespace
+
+bool found_inf(Ctx& ctx, const Tensor& grads) { return !std::isfinite(sum_squares(ctx, grads)); }
 
 LossScaler::LossScaler(const LossScalerConfig& config) : config_(config), scale_(config.initial_scale) {
   MASKLM_CHECK(config.min_scale > 0 && config.min_scale <= config.max_scale,

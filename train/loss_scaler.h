@@ -12,6 +12,14 @@
 
 namespace masklm {
 
+struct Ctx;
+struct Tensor;
+
+// Whether the gradients hold an inf or a nan. sum_squares accumulates in double, which no
+// finite fp32 values can overflow, so its sum is non-finite exactly when a gradient is; a
+// step that computes the gradient norm anyway can test that norm instead.
+bool found_inf(Ctx& ctx, const Tensor& grads);
+
 struct LossScalerConfig {
   double initial_scale = 65536.0;  // 2^16, PyTorch's GradScaler default
   double growth_factor = 2.0;

@@ -1,11 +1,14 @@
 // AdamW is one thread per value with the step-wide constants computed on the host in
-// double and the per-value math in fp32, exactly like the CPU. sum_squares reduces in two
+// double and the per-value math in fp32, exactly like the CPU; with a compute copy it also
+// stores each updated fp32 master weight rounded to the copy's 16-bit type. sum_squares reduces in two
 // stages over fixed chunks of kSquaresChunk values (the partition depends only on n), each
 // in a fixed tree order, so the result is the same bits on every GPU and every run.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/optim.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace masklm::cuda {
 namespace {
@@ -19,7 +22,11 @@ struct AdamWConstants {
   float beta1, beta2, m_correction, v_correction, lr, decay, eps, grad_scale;
 };
 
-__global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, AdamWConstants k, int64_t n) {
+// CopyT: the storage type of the compute copy written beside the fp32 master weights, or
+// void for none.
+template <typename CopyT>
+__global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, CopyT* copy, AdamWConstants k,
+                             int64_t n) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
     const float g = grads[i] * k.grad_scale;
     const float mi = k.beta1 * m[i] + (1.0f - k.beta1) * g;
@@ -28,7 +35,9 @@ __global__ void adamw_kernel(float* params, const float* grads, float* m, float*
     v[i] = vi;
     const float update = (mi * k.m_correction) / (sqrtf(vi * k.v_correction) + k.eps);
     // Decoupled decay uses the parameter before this step's update.
-    params[i] -= k.lr * update + k.decay * params[i];
+    const float p = params[i] - (k.lr * update + k.decay * params[i]);
+    params[i] = p;
+    if constexpr (!std::is_void_v<CopyT>) copy[i] = from_float<CopyT>(p);
   }
 }
 
@@ -56,7 +65,8 @@ __global__ void sum_partials_kernel(double* total, const double* partials, int64
 // ---- entry points ----------------------------------------------------------------------
 
 void adamw_update(CudaContext& cc, float* params, const float* grads, float* m, float* v, int64_t n, double lr,
-                  double beta1, double beta2, double eps, double weight_decay, int64_t step, double grad_scale) {
+                  double beta1, double beta2, double eps, double weight_decay, int64_t step, double grad_scale,
+                  DType copy_dtype, void* copy) {
   if (n == 0) return;
   const double t = static_cast<double>(step);
   const AdamWConstants k{static_cast<float>(beta1),
@@ -67,8 +77,15 @@ void adamw_update(CudaContext& cc, float* params, const float* grads, float* m, 
                          static_cast<float>(lr * weight_decay),
                          static_cast<float>(eps),
                          static_cast<float>(grad_scale)};
-  adamw_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, cc.stream()>>>(params, grads, m, v, k, n);
-  CUDA_CHECK_LAUNCH();
+  const auto launch = [&]<typename CopyT>(CopyT* copy_values) {
+    adamw_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, cc.stream()>>>(params, grads, m, v, copy_values,
+                                                                               k, n);
+    CUDA_CHECK_LAUNCH();
+  };
+  if (copy == nullptr)
+    launch(static_cast<void*>(nullptr));
+  else
+    dispatch_storage(copy_dtype, "adamw_update", [&]<typename T>() { launch(static_cast<T*>(copy)); });
 }
 
 double sum_squares(CudaContext& cc, const float* x, int64_t n) {
