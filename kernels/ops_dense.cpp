@@ -75,11 +75,14 @@ void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const 
   const int64_t max_positions = expect_rows(op, "wpe", wpe, C, dt);
   const int64_t type_vocab = wtt.empty() ? 0 : expect_rows(op, "wtt", wtt, C, dt);
   check_device(ctx, {&out, &tokens, &positions, &types, &wte, &wpe, &wtt}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::embedding_forward(cc, out.ptr<float>(), tokens.ptr<int32_t>(), positions.ptr<int32_t>(),
-                                data_or_null<int32_t>(types), wte.ptr<float>(), wpe.ptr<float>(),
-                                data_or_null<float>(wtt), N, C, V, max_positions, type_vocab);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::embedding_forward(cc, dt, out.data, tokens.ptr<int32_t>(), positions.ptr<int32_t>(),
+                                    data_or_null<int32_t>(types), wte.data, wpe.data, wtt.data, N, C, V,
+                                    max_positions, type_vocab);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   check_ids_in_range(op, "tokens", tokens, V);
   check_ids_in_range(op, "positions", positions, max_positions);
@@ -101,16 +104,20 @@ void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const 
   expect(op, "positions", positions, {N}, DType::I32);
   MASKLM_CHECK(dwtt.empty() || !types.empty(), "{}: dwtt is given but types is empty", op);
   expect_optional(op, "types", types, {N}, DType::I32);
-  const int64_t V = dwte.empty() ? 0 : expect_rows(op, "dwte", dwte, C, dt);
-  const int64_t max_positions = dwpe.empty() ? 0 : expect_rows(op, "dwpe", dwpe, C, dt);
-  const int64_t type_vocab = dwtt.empty() ? 0 : expect_rows(op, "dwtt", dwtt, C, dt);
+  const DType grad_dt = accum_dtype(dt);  // table gradients go to the fp32 gradient buffer
+  const int64_t V = dwte.empty() ? 0 : expect_rows(op, "dwte", dwte, C, grad_dt);
+  const int64_t max_positions = dwpe.empty() ? 0 : expect_rows(op, "dwpe", dwpe, C, grad_dt);
+  const int64_t type_vocab = dwtt.empty() ? 0 : expect_rows(op, "dwtt", dwtt, C, grad_dt);
   check_device(ctx, {&dwte, &dwpe, &dwtt, &dout, &tokens, &positions, &types}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::embedding_backward(cc, data_or_null<float>(dwte), data_or_null<float>(dwpe),
-                                 data_or_null<float>(dwtt), dout.ptr<float>(), tokens.ptr<int32_t>(),
-                                 positions.ptr<int32_t>(), data_or_null<int32_t>(types), N, C, V,
-                                 max_positions, type_vocab);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::embedding_backward(cc, dt, data_or_null<float>(dwte), data_or_null<float>(dwpe),
+                                     data_or_null<float>(dwtt), dout.data, tokens.ptr<int32_t>(),
+                                     positions.ptr<int32_t>(), data_or_null<int32_t>(types), N, C, V,
+                                     max_positions, type_vocab);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   if (!dwte.empty()) check_ids_in_range(op, "tokens", tokens, V);
   if (!dwpe.empty()) check_ids_in_range(op, "positions", positions, max_positions);
@@ -132,15 +139,18 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
   MASKLM_CHECK(C > 0, "{}: cannot normalize rows of 0 values", op);
   MASKLM_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
   expect(op, "out", out, {N, C}, dt);
-  expect(op, "mean", mean, {N}, dt);
-  expect(op, "rstd", rstd, {N}, dt);
+  expect(op, "mean", mean, {N}, accum_dtype(dt));
+  expect(op, "rstd", rstd, {N}, accum_dtype(dt));
   expect(op, "weight", weight, {C}, dt);
   expect(op, "bias", bias, {C}, dt);
   check_device(ctx, {&out, &mean, &rstd, &in, &weight, &bias}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::layernorm_forward(cc, out.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), in.ptr<float>(),
-                                weight.ptr<float>(), bias.ptr<float>(), N, C, eps);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::layernorm_forward(cc, dt, out.data, mean.ptr<float>(), rstd.ptr<float>(), in.data,
+                                    weight.data, bias.data, N, C, eps);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_forward<T>(out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), in.ptr<T>(),
@@ -156,17 +166,20 @@ void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, cons
   const DType dt = in.dtype;
   expect(op, "dout", dout, {N, C}, dt);
   expect(op, "weight", weight, {C}, dt);
-  expect(op, "mean", mean, {N}, dt);
-  expect(op, "rstd", rstd, {N}, dt);
+  expect(op, "mean", mean, {N}, accum_dtype(dt));
+  expect(op, "rstd", rstd, {N}, accum_dtype(dt));
   expect_optional(op, "din", din, {N, C}, dt);
-  expect_optional(op, "dweight", dweight, {C}, dt);
-  expect_optional(op, "dbias", dbias, {C}, dt);
+  expect_optional(op, "dweight", dweight, {C}, accum_dtype(dt));
+  expect_optional(op, "dbias", dbias, {C}, accum_dtype(dt));
   check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight, &mean, &rstd}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::layernorm_backward(cc, data_or_null<float>(din), data_or_null<float>(dweight),
-                                 data_or_null<float>(dbias), dout.ptr<float>(), in.ptr<float>(),
-                                 weight.ptr<float>(), mean.ptr<float>(), rstd.ptr<float>(), N, C);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::layernorm_backward(cc, dt, din.data, data_or_null<float>(dweight),
+                                     data_or_null<float>(dbias), dout.data, in.data, weight.data,
+                                     mean.ptr<float>(), rstd.ptr<float>(), N, C);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight),
@@ -330,9 +343,12 @@ void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& in
   const int64_t N = expect_rows(op, "in", in, C, out.dtype);
   expect(op, "index", index, {P}, DType::I32);
   check_device(ctx, {&out, &in, &index}, op);
-  if (run_on_cuda(ctx, out.dtype, op, [&](auto& cc) {
-        cuda::gather_rows(cc, out.ptr<float>(), in.ptr<float>(), index.ptr<int32_t>(), P, C, N);
-      }))
+  if (run_on_cuda(
+          ctx, out.dtype, op,
+          [&](auto& cc) {
+            cuda::gather_rows(cc, out.dtype, out.data, in.data, index.ptr<int32_t>(), P, C, N);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   check_ids_in_range(op, "index", index, N);
   dispatch_float(out.dtype, op, [&]<typename T>() {
@@ -346,9 +362,13 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
   const int64_t N = expect_rows(op, "dst", dst, C, src.dtype);
   expect(op, "index", index, {P}, DType::I32);
   check_device(ctx, {&dst, &src, &index}, op);
-  if (run_on_cuda(ctx, src.dtype, op, [&](auto& cc) {
-        cuda::scatter_add_rows(cc, dst.ptr<float>(), src.ptr<float>(), index.ptr<int32_t>(), P, C, N);
-      }))
+  if (run_on_cuda(
+          ctx, src.dtype, op,
+          [&](auto& cc) {
+            cuda::scatter_add_rows(cc, dst.dtype, dst.data, src.dtype, src.data, index.ptr<int32_t>(), P,
+                                   C, N);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   check_ids_in_range(op, "index", index, N);
   dispatch_float(src.dtype, op, [&]<typename T>() {

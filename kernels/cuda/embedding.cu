@@ -1,8 +1,10 @@
 // The forward is one block per token row; the backward is the scatter-add of dout by each
-// table's ids, as on the CPU, which makes it deterministic without float atomics.
+// table's ids, as on the CPU, which makes it deterministic without float atomics. Tables
+// and out hold F32, BF16 or F16 (the sum in fp32, rounded once); the gradients are fp32.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/rows.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace masklm::cuda {
 namespace {
@@ -12,44 +14,47 @@ constexpr int kThreads = 128;
 // ---- kernels -------------------------------------------------------------------------
 
 // grid (N, column tiles). Adds in the CPU's order ((token + position) + type): bitwise equal.
-__global__ void embedding_forward_kernel(float* out, const int32_t* tokens, const int32_t* positions,
-                                         const int32_t* types, const float* wte, const float* wpe,
-                                         const float* wtt, int64_t C, int64_t V, int64_t max_positions,
-                                         int64_t type_vocab, int* error_flag) {
+template <typename T>
+__global__ void embedding_forward_kernel(T* out, const int32_t* tokens, const int32_t* positions,
+                                         const int32_t* types, const T* wte, const T* wpe, const T* wtt, int64_t C,
+                                         int64_t V, int64_t max_positions, int64_t type_vocab, int* error_flag) {
   const int64_t n = blockIdx.x, c = blockIdx.y * int64_t{blockDim.x} + threadIdx.x;
   if (c >= C) return;
   const int32_t tok = tokens[n], pos = positions[n], typ = types ? types[n] : 0;
   if (tok < 0 || tok >= V || pos < 0 || pos >= max_positions || (types && (typ < 0 || typ >= type_vocab))) {
     raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
-    out[n * C + c] = 0.0f;
+    out[n * C + c] = from_float<T>(0.0f);
     return;
   }
-  float sum = wte[tok * C + c] + wpe[pos * C + c];
-  if (types) sum += wtt[typ * C + c];
-  out[n * C + c] = sum;
+  float sum = to_float(wte[tok * C + c]) + to_float(wpe[pos * C + c]);
+  if (types) sum += to_float(wtt[typ * C + c]);
+  out[n * C + c] = from_float<T>(sum);
 }
 
 }  // namespace
 
 // ---- entry points ----------------------------------------------------------------------
 
-void embedding_forward(CudaContext& cc, float* out, const int32_t* tokens, const int32_t* positions,
-                       const int32_t* types, const float* wte, const float* wpe, const float* wtt, int64_t N,
+void embedding_forward(CudaContext& cc, DType dtype, void* out, const int32_t* tokens, const int32_t* positions,
+                       const int32_t* types, const void* wte, const void* wpe, const void* wtt, int64_t N,
                        int64_t C, int64_t V, int64_t max_positions, int64_t type_vocab) {
   if (N == 0 || C == 0) return;
   MASKLM_CHECK(N <= INT32_MAX, "embedding_forward: at most 2^31 - 1 tokens, got {}", N);
   const dim3 grid(static_cast<unsigned>(N), static_cast<unsigned>(CEIL_DIV(C, kThreads)));
-  embedding_forward_kernel<<<grid, kThreads, 0, cc.stream()>>>(out, tokens, positions, types, wte, wpe, wtt, C, V,
-                                                               max_positions, type_vocab, cc.error_flag());
-  CUDA_CHECK_LAUNCH();
+  dispatch_storage(dtype, "embedding_forward", [&]<typename T>() {
+    embedding_forward_kernel<<<grid, kThreads, 0, cc.stream()>>>(
+        static_cast<T*>(out), tokens, positions, types, static_cast<const T*>(wte), static_cast<const T*>(wpe),
+        static_cast<const T*>(wtt), C, V, max_positions, type_vocab, cc.error_flag());
+    CUDA_CHECK_LAUNCH();
+  });
 }
 
-void embedding_backward(CudaContext& cc, float* dwte, float* dwpe, float* dwtt, const float* dout,
+void embedding_backward(CudaContext& cc, DType dtype, float* dwte, float* dwpe, float* dwtt, const void* dout,
                         const int32_t* tokens, const int32_t* positions, const int32_t* types, int64_t N,
                         int64_t C, int64_t V, int64_t max_positions, int64_t type_vocab) {
-  if (dwte) scatter_add_rows(cc, dwte, dout, tokens, N, C, V);
-  if (dwpe) scatter_add_rows(cc, dwpe, dout, positions, N, C, max_positions);
-  if (dwtt) scatter_add_rows(cc, dwtt, dout, types, N, C, type_vocab);
+  if (dwte) scatter_add_rows(cc, DType::F32, dwte, dtype, dout, tokens, N, C, V);
+  if (dwpe) scatter_add_rows(cc, DType::F32, dwpe, dtype, dout, positions, N, C, max_positions);
+  if (dwtt) scatter_add_rows(cc, DType::F32, dwtt, dtype, dout, types, N, C, type_vocab);
 }
 
 }  // namespace masklm::cuda

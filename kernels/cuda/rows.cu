@@ -5,10 +5,13 @@
 // order. Blocks at positions that do not start a run exit at once. A very frequent index
 // (e.g. [MASK] for the embedding gradient) makes one long serial run: correct and
 // deterministic first; the fast segmented reduction is for the fused-kernel work.
+// Rows hold F32, BF16 or F16 values (kernels/cuda/storage.cuh); a scatter into fp32 rows
+// from 16-bit ones (the embedding gradients) adds the run in fp32 and stores it unrounded.
 #include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/rows.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace masklm::cuda {
 namespace {
@@ -18,14 +21,14 @@ constexpr int kThreads = 128;  // columns per block in the row kernels
 // ---- kernels -------------------------------------------------------------------------
 
 // grid (P, column tiles)
-__global__ void gather_rows_kernel(float* out, const float* in, const int32_t* index, int64_t C, int64_t N,
-                                   int* error_flag) {
+template <typename T>
+__global__ void gather_rows_kernel(T* out, const T* in, const int32_t* index, int64_t C, int64_t N, int* error_flag) {
   const int64_t p = blockIdx.x, c = blockIdx.y * int64_t{blockDim.x} + threadIdx.x;
   if (c >= C) return;
   const int32_t row = index[p];
   if (row < 0 || row >= N) {
     raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
-    out[p * C + c] = 0.0f;
+    out[p * C + c] = from_float<T>(0.0f);
     return;
   }
   out[p * C + c] = in[row * C + c];
@@ -36,7 +39,8 @@ __global__ void iota_kernel(int32_t* values, int64_t n) {
 }
 
 // grid (P, column tiles): sorted_index (P) ascending, source_rows (P) the p of each entry.
-__global__ void scatter_add_runs_kernel(float* dst, const float* src, const int32_t* sorted_index,
+template <typename DstT, typename SrcT>
+__global__ void scatter_add_runs_kernel(DstT* dst, const SrcT* src, const int32_t* sorted_index,
                                         const int32_t* source_rows, int64_t P, int64_t C, int64_t N,
                                         int* error_flag) {
   const int64_t start = blockIdx.x;
@@ -48,9 +52,9 @@ __global__ void scatter_add_runs_kernel(float* dst, const float* src, const int3
   }
   const int64_t c = blockIdx.y * int64_t{blockDim.x} + threadIdx.x;
   if (c >= C) return;
-  float acc = dst[row * C + c];
-  for (int64_t t = start; t < P && sorted_index[t] == row; ++t) acc += src[source_rows[t] * C + c];
-  dst[row * C + c] = acc;
+  float acc = to_float(dst[row * C + c]);
+  for (int64_t t = start; t < P && sorted_index[t] == row; ++t) acc += to_float(src[source_rows[t] * C + c]);
+  dst[row * C + c] = from_float<DstT>(acc);
 }
 
 // ---- launchers -----------------------------------------------------------------------
@@ -64,15 +68,20 @@ dim3 row_grid(int64_t P, int64_t C) {
 
 // ---- entry points ----------------------------------------------------------------------
 
-void gather_rows(CudaContext& cc, float* out, const float* in, const int32_t* index, int64_t P, int64_t C,
-                 int64_t N) {
+void gather_rows(CudaContext& cc, DType dtype, void* out, const void* in, const int32_t* index, int64_t P,
+                 int64_t C, int64_t N) {
   if (P == 0 || C == 0) return;
-  gather_rows_kernel<<<row_grid(P, C), kThreads, 0, cc.stream()>>>(out, in, index, C, N, cc.error_flag());
-  CUDA_CHECK_LAUNCH();
+  dispatch_storage(dtype, "gather_rows", [&]<typename T>() {
+    gather_rows_kernel<<<row_grid(P, C), kThreads, 0, cc.stream()>>>(
+        static_cast<T*>(out), static_cast<const T*>(in), index, C, N, cc.error_flag());
+    CUDA_CHECK_LAUNCH();
+  });
 }
 
-void scatter_add_rows(CudaContext& cc, float* dst, const float* src, const int32_t* index, int64_t P, int64_t C,
-                      int64_t N) {
+void scatter_add_rows(CudaContext& cc, DType dst_dtype, void* dst, DType src_dtype, const void* src,
+                      const int32_t* index, int64_t P, int64_t C, int64_t N) {
+  MASKLM_CHECK(dst_dtype == src_dtype || dst_dtype == DType::F32,
+               "scatter_add_rows: {} rows cannot receive {} rows", dtype_name(dst_dtype), dtype_name(src_dtype));
   if (P == 0 || C == 0) return;
   const dim3 grid = row_grid(P, C);
   const int items = static_cast<int>(P);
@@ -93,9 +102,14 @@ void scatter_add_rows(CudaContext& cc, float* dst, const float* src, const int32
   // All 32 key bits: negative or too-large (invalid) indices still form their own runs.
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(ScratchPlan::at<char>(scratch, sort_at), sort_bytes, index,
                                              sorted_index, rows_in, source_rows, items, 0, 32, cc.stream()));
-  scatter_add_runs_kernel<<<grid, kThreads, 0, cc.stream()>>>(dst, src, sorted_index, source_rows, P, C, N,
-                                                              cc.error_flag());
-  CUDA_CHECK_LAUNCH();
+  dispatch_storage(dst_dtype, "scatter_add_rows", [&]<typename DstT>() {
+    dispatch_storage(src_dtype, "scatter_add_rows", [&]<typename SrcT>() {
+      scatter_add_runs_kernel<<<grid, kThreads, 0, cc.stream()>>>(static_cast<DstT*>(dst),
+                                                                  static_cast<const SrcT*>(src), sorted_index,
+                                                                  source_rows, P, C, N, cc.error_flag());
+      CUDA_CHECK_LAUNCH();
+    });
+  });
 }
 
 }  // namespace masklm::cuda

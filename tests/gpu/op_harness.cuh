@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -192,5 +193,14 @@ template <typename T> void expect_bitwise_equal(const std::vector<T>& gpu, const
 }
 
 inline Ctx cpu_ctx() { return Ctx{}; }
+
+// n ids in [0, limit) where id `hot` makes up about a third (like [MASK] in a batch), so
+// the backward's runs of equal ids are long as well as short.
+inline std::vector<int32_t> random_ids(int64_t n, int64_t limit, uint32_t seed, int32_t hot = 0) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (auto& id : ids) id = rng() % 3 == 0 ? hot : static_cast<int32_t>(rng() % static_cast<uint32_t>(limit));
+  return ids;
+}
 
 }  // namespace masklm::gpu_testing

@@ -17,16 +17,8 @@ using gpu_testing::expect_bitwise_equal;
 using gpu_testing::expect_close;
 using gpu_testing::GpuOps;
 using gpu_testing::nmse_bound;
+using gpu_testing::random_ids;
 using testing::random_vector;
-
-// n ids in [0, limit) where id `hot` makes up about a third (like [MASK] in a batch), so
-// the backward's runs of equal ids are long as well as short.
-std::vector<int32_t> random_ids(int64_t n, int64_t limit, uint32_t seed, int32_t hot = 0) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& id : ids) id = rng() % 3 == 0 ? hot : static_cast<int32_t>(rng() % static_cast<uint32_t>(limit));
-  return ids;
-}
 
 // ---- embeddings ------------------------------------------------------------------
 
