@@ -208,10 +208,12 @@ void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor&
   expect_optional(op, "bias", bias, {O}, dt);
   check_blas_sizes(op, N, I, O);
   check_device(ctx, {&out, &in, &weight, &bias}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::matmul_forward(cc, out.ptr<float>(), in.ptr<float>(), weight.ptr<float>(),
-                             data_or_null<float>(bias), N, I, O);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::matmul_forward(cc, dt, out.data, in.data, weight.data, bias.data, N, I, O);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_forward<T>(out.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), data_or_null<T>(bias), N,
@@ -227,15 +229,17 @@ void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const T
   const int64_t O = expect_rows(op, "weight", weight, I, dt);
   expect(op, "dout", dout, {N, O}, dt);
   expect_optional(op, "din", din, {N, I}, dt);
-  expect_optional(op, "dweight", dweight, {O, I}, dt);
-  expect_optional(op, "dbias", dbias, {O}, dt);
+  expect_optional(op, "dweight", dweight, {O, I}, accum_dtype(dt));
+  expect_optional(op, "dbias", dbias, {O}, accum_dtype(dt));
   check_blas_sizes(op, N, I, O);
   check_device(ctx, {&din, &dweight, &dbias, &dout, &in, &weight}, op);
-  if (run_on_cuda(ctx, dt, op, [&](auto& cc) {
-        cuda::matmul_backward(cc, data_or_null<float>(din), data_or_null<float>(dweight),
-                              data_or_null<float>(dbias), dout.ptr<float>(), in.ptr<float>(),
-                              weight.ptr<float>(), N, I, O);
-      }))
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::matmul_backward(cc, dt, din.data, data_or_null<float>(dweight),
+                                  data_or_null<float>(dbias), dout.data, in.data, weight.data, N, I, O);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight), data_or_null<T>(dbias),

@@ -48,14 +48,17 @@ void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const T
   check_device(ctx, {&losses, &lse, &correct, &h, &emb, &bias, &labels}, op);
   check_mlm_xent_args(h, emb, bias, labels, chunk_size, op);
   const int64_t P = h.size(0);
-  check_vector(losses, P, h.dtype, "losses");
-  check_vector(lse, P, h.dtype, "lse");
+  check_vector(losses, P, accum_dtype(h.dtype), "losses");
+  check_vector(lse, P, accum_dtype(h.dtype), "lse");
   if (!correct.empty()) check_vector(correct, P, DType::I32, "correct");
-  if (run_on_cuda(ctx, h.dtype, op, [&](auto& cc) {
-        cuda::mlm_xent_forward(cc, losses.ptr<float>(), lse.ptr<float>(), data_or_null<int32_t>(correct),
-                               h.ptr<float>(), emb.ptr<float>(), data_or_null<float>(bias),
-                               labels.ptr<int32_t>(), P, h.size(1), emb.size(0), chunk_size);
-      }))
+  if (run_on_cuda(
+          ctx, h.dtype, op,
+          [&](auto& cc) {
+            cuda::mlm_xent_forward(cc, h.dtype, losses.ptr<float>(), lse.ptr<float>(),
+                                   data_or_null<int32_t>(correct), h.data, emb.data, bias.data,
+                                   labels.ptr<int32_t>(), P, h.size(1), emb.size(0), chunk_size);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(h.dtype, op, [&]<typename T>() {
     cpu::mlm_xent_forward(losses.ptr<T>(), lse.ptr<T>(), data_or_null<int32_t>(correct), h.ptr<T>(),
@@ -70,21 +73,24 @@ void mlm_xent_backward(Ctx& ctx, const Tensor& dh, const Tensor& demb, const Ten
   constexpr const char* op = "mlm_xent_backward";
   check_device(ctx, {&dh, &demb, &dbias, &h, &emb, &bias, &labels, &lse}, op);
   check_mlm_xent_args(h, emb, bias, labels, chunk_size, op);
-  check_vector(lse, h.size(0), h.dtype, "lse");
-  for (const auto& [grad, like, name] :
-       {std::tuple{&dh, &h, "dh"}, std::tuple{&demb, &emb, "demb"}}) {
+  const DType accum = accum_dtype(h.dtype);  // lse, and the parameter gradients demb and dbias
+  check_vector(lse, h.size(0), accum, "lse");
+  for (const auto& [grad, like, dtype, name] :
+       {std::tuple{&dh, &h, h.dtype, "dh"}, std::tuple{&demb, &emb, accum, "demb"}}) {
     if (grad->empty()) continue;
     check_shape(*grad, like->shape, name);
-    check_dtype(*grad, h.dtype, name);
+    check_dtype(*grad, dtype, name);
   }
-  if (!dbias.empty()) check_vector(dbias, emb.size(0), h.dtype, "dbias");
-  if (run_on_cuda(ctx, h.dtype, op, [&](auto& cc) {
-        cuda::mlm_xent_backward(cc, data_or_null<float>(dh), data_or_null<float>(demb),
-                                data_or_null<float>(dbias), h.ptr<float>(), emb.ptr<float>(),
-                                data_or_null<float>(bias), labels.ptr<int32_t>(), lse.ptr<float>(),
-                                h.size(0), h.size(1), emb.size(0), static_cast<float>(loss_scale),
-                                chunk_size);
-      }))
+  if (!dbias.empty()) check_vector(dbias, emb.size(0), accum, "dbias");
+  if (run_on_cuda(
+          ctx, h.dtype, op,
+          [&](auto& cc) {
+            cuda::mlm_xent_backward(cc, h.dtype, dh.data, data_or_null<float>(demb),
+                                    data_or_null<float>(dbias), h.data, emb.data, bias.data,
+                                    labels.ptr<int32_t>(), lse.ptr<float>(), h.size(0), h.size(1),
+                                    emb.size(0), static_cast<float>(loss_scale), chunk_size);
+          },
+          CudaDTypes::F32_OR_16BIT))
     return;
   dispatch_float(h.dtype, op, [&]<typename T>() {
     cpu::mlm_xent_backward(data_or_null<T>(dh), data_or_null<T>(demb), data_or_null<T>(dbias),

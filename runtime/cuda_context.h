@@ -28,9 +28,9 @@ enum class DeviceError : int {
   BAD_CU_SEQLENS = 2,      // sequence offsets not starting at 0, decreasing, or not ending at N
 };
 
-// Everything cuBLASLt's algorithm choice depends on: operations, sizes, leading dimensions,
-// epilogue and pointer alignments.
-using GemmShapeKey = std::array<int64_t, 13>;
+// Everything cuBLASLt's algorithm choice depends on: operand dtypes, operations, sizes,
+// leading dimensions, epilogue and pointer alignments.
+using GemmShapeKey = std::array<int64_t, 15>;
 
 class CudaContext {
  public:

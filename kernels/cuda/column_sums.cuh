@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "runtime/dtype.h"
+
 namespace masklm {
 class CudaContext;
 }
@@ -20,10 +22,11 @@ inline int64_t column_sum_chunks(int64_t rows) {
   return rows <= 0 ? 1 : (rows + kColumnSumChunkRows - 1) / kColumnSumChunkRows;
 }
 
-// dst[c] += sum over r of src[r * ld + c]: src (rows, cols) with leading dimension ld,
-// dst (cols). partials is caller scratch of column_sum_chunks(rows) * cols floats.
-void add_column_sums(CudaContext& cc, float* dst, const float* src, int64_t rows, int64_t cols, int64_t ld,
-                     float* partials);
+// dst[c] += sum over r of src[r * ld + c]: src (rows, cols) of src_dtype (F32, BF16 or
+// F16) with leading dimension ld, dst (cols) fp32, summed in fp32. partials is caller
+// scratch of column_sum_chunks(rows) * cols floats.
+void add_column_sums(CudaContext& cc, float* dst, DType src_dtype, const void* src, int64_t rows, int64_t cols,
+                     int64_t ld, float* partials);
 
 // Stage 2 alone, for callers with their own stage 1: dst[c] += sum over k, in order, of
 // partials[k * cols + c] for k < chunks.

@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/storage.cuh"
 #include "runtime/log.h"
 
 namespace masklm::cuda {
@@ -20,9 +21,11 @@ constexpr int kThreads = 256;
 // ---- kernels -------------------------------------------------------------------------
 
 // c[i, j] += bias[j]: only when cuBLASLt has no algorithm with the BIAS epilogue for a shape.
-__global__ void add_bias_kernel(float* c, int64_t ldc, const float* bias, int64_t m, int64_t n) {
-  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count())
-    c[(idx / n) * ldc + idx % n] += bias[idx % n];
+template <typename T> __global__ void add_bias_kernel(T* c, int64_t ldc, const T* bias, int64_t m, int64_t n) {
+  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count()) {
+    T& cij = c[(idx / n) * ldc + idx % n];
+    cij = from_float<T>(to_float(cij) + to_float(bias[idx % n]));
+  }
 }
 
 // ---- launcher ------------------------------------------------------------------------
@@ -39,10 +42,19 @@ struct MatmulDesc {
   cublasLtMatmulDesc_t desc = nullptr;
   ~MatmulDesc() { (void)cublasLtMatmulDescDestroy(desc); }
 };
+cudaDataType_t cuda_data_type(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return CUDA_R_32F;
+    case DType::BF16: return CUDA_R_16BF;
+    case DType::F16: return CUDA_R_16F;
+    default: MASKLM_FAIL("gemm: cuBLASLt operands are F32, BF16 or F16, got {}", dtype_name(dtype));
+  }
+}
+
 struct MatrixLayout {
   cublasLtMatrixLayout_t layout = nullptr;
-  MatrixLayout(int64_t rows, int64_t cols, int64_t ld) {
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, static_cast<uint64_t>(rows),
+  MatrixLayout(DType dtype, int64_t rows, int64_t cols, int64_t ld) {
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, cuda_data_type(dtype), static_cast<uint64_t>(rows),
                                             static_cast<uint64_t>(cols), ld));
   }
   ~MatrixLayout() { (void)cublasLtMatrixLayoutDestroy(layout); }
@@ -54,9 +66,9 @@ struct Preference {
 
 // Column-major D (m, n) = op(X) (m, k) op(Y) (k, n) + beta D [+ bias]; returns false when
 // cuBLASLt offers no algorithm (only possible with the bias epilogue).
-bool try_lt_matmul(CudaContext& cc, bool trans_x, bool trans_y, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float* x, int64_t ldx, const float* y, int64_t ldy, float beta, float* d, int64_t ldd,
-                   const float* bias) {
+bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_y, int64_t m, int64_t n, int64_t k,
+                   float alpha, const void* x, int64_t ldx, const void* y, int64_t ldy, float beta, void* d,
+                   int64_t ldd, const void* bias) {
   MatmulDesc op;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t tx = trans_x ? CUBLAS_OP_T : CUBLAS_OP_N, ty = trans_y ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -67,13 +79,26 @@ bool try_lt_matmul(CudaContext& cc, bool trans_x, bool trans_y, int64_t m, int64
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   }
-  const MatrixLayout lx(trans_x ? k : m, trans_x ? m : k, ldx);
-  const MatrixLayout ly(trans_y ? n : k, trans_y ? k : n, ldy);
-  const MatrixLayout ld(m, n, ldd);
+  const MatrixLayout lx(dtypes.ab, trans_x ? k : m, trans_x ? m : k, ldx);
+  const MatrixLayout ly(dtypes.ab, trans_y ? n : k, trans_y ? k : n, ldy);
+  const MatrixLayout ld(dtypes.c, m, n, ldd);
 
   const int64_t align_x = alignment_of(x), align_y = alignment_of(y), align_d = alignment_of(d);
   const int64_t align_bias = bias ? alignment_of(bias) : 0;
-  const GemmShapeKey key{trans_x, trans_y, m, n, k, ldx, ldy, ldd, bias != nullptr, align_x, align_y, align_d,
+  const GemmShapeKey key{static_cast<int64_t>(dtypes.ab),
+                         static_cast<int64_t>(dtypes.c),
+                         trans_x,
+                         trans_y,
+                         m,
+                         n,
+                         k,
+                         ldx,
+                         ldy,
+                         ldd,
+                         bias != nullptr,
+                         align_x,
+                         align_y,
+                         align_d,
                          align_bias};
   auto& cache = cc.gemm_algorithms();
   auto found = cache.find(key);
@@ -97,8 +122,10 @@ bool try_lt_matmul(CudaContext& cc, bool trans_x, bool trans_y, int64_t m, int64
     const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cc.cublaslt(), op.desc, lx.layout, ly.layout,
                                                                   ld.layout, ld.layout, pref.pref, 1, &result, &count);
     if (status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0) {
-      MASKLM_CHECK(bias != nullptr, "cuBLASLt has no algorithm for a {}x{}x{} F32 GEMM (ld {}, {}, {})", m, n, k,
-                   ldx, ldy, ldd);
+      MASKLM_CHECK(bias != nullptr,
+                   "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; alignments {}, "
+                   "{}, {} bytes)",
+                   m, n, k, dtype_name(dtypes.ab), dtype_name(dtypes.c), ldx, ldy, ldd, align_x, align_y, align_d);
       return false;
     }
     CUBLAS_CHECK(status);
@@ -114,10 +141,12 @@ bool try_lt_matmul(CudaContext& cc, bool trans_x, bool trans_y, int64_t m, int64
 
 // ---- entry point ---------------------------------------------------------------------
 
-void gemm(CudaContext& cc, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
-          const float* bias) {
+void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const void* a, int64_t lda, const void* b, int64_t ldb, float beta, void* c, int64_t ldc,
+          const void* bias) {
   MASKLM_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size ({}, {}, {})", m, n, k);
+  MASKLM_CHECK(dtypes.c == dtypes.ab || dtypes.c == DType::F32,
+               "gemm: {} operands cannot produce {}", dtype_name(dtypes.ab), dtype_name(dtypes.c));
   MASKLM_CHECK(lda >= (trans_a ? m : k) && ldb >= (trans_b ? k : n) && ldc >= n,
                "gemm: leading dimensions ({}, {}, {}) too small for ({}, {}, {})", lda, ldb, ldc, m, n, k);
   if (m == 0 || n == 0) return;
@@ -127,15 +156,19 @@ void gemm(CudaContext& cc, bool trans_a, bool trans_b, int64_t m, int64_t n, int
     return;
   }
   // Row-major C (m, n) is column-major C^T (n, m) = op(B)^T (n, k) op(A)^T (k, m).
-  if (try_lt_matmul(cc, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, bias)) return;
+  if (try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, bias)) return;
   static bool logged = false;
   if (!logged) {
-    log_warn("cuBLASLt has no bias epilogue for a {}x{}x{} F32 GEMM; adding the bias in a separate kernel", m, n, k);
+    log_warn("cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; adding the bias in a separate kernel", m, n, k,
+             dtype_name(dtypes.c));
     logged = true;
   }
-  try_lt_matmul(cc, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
-  add_bias_kernel<<<grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream()>>>(c, ldc, bias, m, n);
-  CUDA_CHECK_LAUNCH();
+  try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
+  dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
+    add_bias_kernel<<<grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream()>>>(
+        static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);
+    CUDA_CHECK_LAUNCH();
+  });
 }
 
 }  // namespace masklm::cuda

@@ -8,12 +8,17 @@
 //    two-stage column sum adds it to dbias. Every output has one writer per chunk and the
 //    chunks run in order: deterministic without atomics.
 // Scratch is (P, chunk) logits, never (P, V).
+// h, emb, bias, dh and the logits tile hold the compute dtype T (F32, BF16 or F16;
+// kernels/cuda/storage.cuh): the GEMMs sum in fp32 and round the tile once, the kernels
+// read it into fp32, so the running max/sum, lse and losses are fp32; demb and dbias are
+// fp32 parameter gradients.
 #include <cfloat>
 
 #include "kernels/cuda/column_sums.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/mlm_xent.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace masklm::cuda {
 namespace {
@@ -30,19 +35,20 @@ struct OnlineRow {
 // ---- kernels -------------------------------------------------------------------------
 
 // One warp per row of the chunk tile (P, cv), covering vocabulary [v0, v0 + cv).
-__global__ void xent_fold_chunk_kernel(OnlineRow* rows, const float* tile, const int32_t* labels, int64_t P,
-                                       int64_t cv, int64_t v0, int64_t V, bool last, float* losses, float* lse,
+template <typename T>
+__global__ void xent_fold_chunk_kernel(OnlineRow* rows, const T* tile, const int32_t* labels, int64_t P, int64_t cv,
+                                       int64_t v0, int64_t V, bool last, float* losses, float* lse,
                                        int32_t* correct, int* error_flag) {
   const int lane = threadIdx.x % WARP_SIZE;
   const int64_t p = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / WARP_SIZE;
   if (p >= P) return;
-  const float* logits = tile + p * cv;
+  const T* logits = tile + p * cv;
   // The chunk's max and its first position: each lane scans its columns in increasing order
   // with a strict >, then the warp keeps the larger value, and the smaller index on ties.
   float best = -INFINITY;
   int64_t best_at = cv;
   for (int64_t c = lane; c < cv; c += WARP_SIZE)
-    if (logits[c] > best) best = logits[c], best_at = c;
+    if (to_float(logits[c]) > best) best = to_float(logits[c]), best_at = c;
   for (int offset = WARP_SIZE / 2; offset > 0; offset /= 2) {
     const float other = __shfl_xor_sync(kFullWarpMask, best, offset);
     const int64_t other_at = __shfl_xor_sync(kFullWarpMask, best_at, offset);
@@ -51,14 +57,14 @@ __global__ void xent_fold_chunk_kernel(OnlineRow* rows, const float* tile, const
   OnlineRow row = v0 == 0 ? OnlineRow{-INFINITY, 0.0f, 0.0f, -1} : rows[p];
   const float new_max = fmaxf(row.max, best);
   float chunk_sum = 0.0f;
-  for (int64_t c = lane; c < cv; c += WARP_SIZE) chunk_sum += expf(logits[c] - new_max);
+  for (int64_t c = lane; c < cv; c += WARP_SIZE) chunk_sum += expf(to_float(logits[c]) - new_max);
   chunk_sum = warp_sum(chunk_sum);
   // Strict > keeps the first maximum across chunks too, as argmax conventionally does.
   if (best > row.max) row.argmax = static_cast<int32_t>(v0 + best_at);
   row.sum = row.sum * expf(row.max - new_max) + chunk_sum;  // rescale the old sum to the new max
   row.max = new_max;
   const int32_t label = labels[p];
-  if (v0 <= label && label < v0 + cv) row.label_logit = logits[label - v0];
+  if (v0 <= label && label < v0 + cv) row.label_logit = to_float(logits[label - v0]);
   if (lane != 0) return;
   if (!last) {
     rows[p] = row;
@@ -71,24 +77,28 @@ __global__ void xent_fold_chunk_kernel(OnlineRow* rows, const float* tile, const
 }
 
 // tile (P, cv) of logits becomes dlogits = loss_scale * softmax - loss_scale * onehot(label).
-__global__ void xent_dlogits_kernel(float* tile, const float* lse, const int32_t* labels, int64_t P, int64_t cv,
+template <typename T>
+__global__ void xent_dlogits_kernel(T* tile, const float* lse, const int32_t* labels, int64_t P, int64_t cv,
                                     int64_t v0, int64_t V, float loss_scale, int* error_flag) {
   for (int64_t idx = global_thread_index(); idx < P * cv; idx += global_thread_count()) {
     const int64_t p = idx / cv, c = idx % cv;
     const int32_t label = labels[p];
     if (c == 0 && v0 == 0 && (label < 0 || label >= V)) raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
-    float d = loss_scale * expf(tile[idx] - lse[p]);
+    float d = loss_scale * expf(to_float(tile[idx]) - lse[p]);
     if (label == v0 + c) d -= loss_scale;
-    tile[idx] = d;
+    tile[idx] = from_float<T>(d);
   }
 }
 
 // ---- launchers -----------------------------------------------------------------------
 
 // logits tile (P, cv) = h @ emb[v0 : v0 + cv]^T + bias[v0 : v0 + cv].
-void chunk_logits(CudaContext& cc, float* tile, const float* h, const float* emb, const float* bias, int64_t P,
-                  int64_t C, int64_t v0, int64_t cv) {
-  gemm(cc, false, true, P, cv, C, 1.0f, h, C, emb + v0 * C, C, 0.0f, tile, cv, bias ? bias + v0 : nullptr);
+template <typename T>
+void chunk_logits(CudaContext& cc, T* tile, const T* h, const T* emb, const T* bias, int64_t P, int64_t C, int64_t v0,
+                  int64_t cv) {
+  const DType dtype = dtype_of<T>();
+  gemm(cc, {dtype, dtype}, false, true, P, cv, C, 1.0f, h, C, emb + v0 * C, C, 0.0f, tile, cv,
+       bias ? bias + v0 : nullptr);
 }
 
 void check_sizes(const char* op, int64_t P, int64_t V, int64_t chunk_size) {
@@ -100,48 +110,55 @@ void check_sizes(const char* op, int64_t P, int64_t V, int64_t chunk_size) {
 
 // ---- entry points ----------------------------------------------------------------------
 
-void mlm_xent_forward(CudaContext& cc, float* losses, float* lse, int32_t* correct, const float* h,
-                      const float* emb, const float* bias, const int32_t* labels, int64_t P, int64_t C, int64_t V,
+void mlm_xent_forward(CudaContext& cc, DType dtype, float* losses, float* lse, int32_t* correct, const void* h,
+                      const void* emb, const void* bias, const int32_t* labels, int64_t P, int64_t C, int64_t V,
                       int64_t chunk_size) {
   check_sizes("mlm_xent_forward", P, V, chunk_size);
   if (P == 0) return;
   const int64_t chunk = std::min(chunk_size, V);
-  ScratchPlan plan;
-  const size_t tile_at = plan.add<float>(P * chunk), rows_at = plan.add<OnlineRow>(P);
-  void* scratch = cc.scratch(plan.bytes);
-  float* tile = ScratchPlan::at<float>(scratch, tile_at);
-  OnlineRow* rows = ScratchPlan::at<OnlineRow>(scratch, rows_at);
-  const unsigned blocks = static_cast<unsigned>(CEIL_DIV(P, kRowsPerBlock));
-  for (int64_t v0 = 0; v0 < V; v0 += chunk) {
-    const int64_t cv = std::min(chunk, V - v0);
-    chunk_logits(cc, tile, h, emb, bias, P, C, v0, cv);
-    xent_fold_chunk_kernel<<<blocks, kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-        rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse, correct, cc.error_flag());
-    CUDA_CHECK_LAUNCH();
-  }
+  dispatch_storage(dtype, "mlm_xent_forward", [&]<typename T>() {
+    ScratchPlan plan;
+    const size_t tile_at = plan.add<T>(P * chunk), rows_at = plan.add<OnlineRow>(P);
+    void* scratch = cc.scratch(plan.bytes);
+    T* tile = ScratchPlan::at<T>(scratch, tile_at);
+    OnlineRow* rows = ScratchPlan::at<OnlineRow>(scratch, rows_at);
+    const unsigned blocks = static_cast<unsigned>(CEIL_DIV(P, kRowsPerBlock));
+    for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+      const int64_t cv = std::min(chunk, V - v0);
+      chunk_logits(cc, tile, static_cast<const T*>(h), static_cast<const T*>(emb), static_cast<const T*>(bias), P,
+                   C, v0, cv);
+      xent_fold_chunk_kernel<<<blocks, kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+          rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse, correct, cc.error_flag());
+      CUDA_CHECK_LAUNCH();
+    }
+  });
 }
 
-void mlm_xent_backward(CudaContext& cc, float* dh, float* demb, float* dbias, const float* h, const float* emb,
-                       const float* bias, const int32_t* labels, const float* lse, int64_t P, int64_t C, int64_t V,
-                       float loss_scale, int64_t chunk_size) {
+void mlm_xent_backward(CudaContext& cc, DType dtype, void* dh, float* demb, float* dbias, const void* h,
+                       const void* emb, const void* bias, const int32_t* labels, const float* lse, int64_t P,
+                       int64_t C, int64_t V, float loss_scale, int64_t chunk_size) {
   check_sizes("mlm_xent_backward", P, V, chunk_size);
   if (P == 0) return;
   const int64_t chunk = std::min(chunk_size, V);
-  ScratchPlan plan;
-  const size_t tile_at = plan.add<float>(P * chunk), partials_at = plan.add<float>(column_sum_chunks(P) * chunk);
-  void* scratch = cc.scratch(plan.bytes);
-  float* tile = ScratchPlan::at<float>(scratch, tile_at);
-  float* partials = ScratchPlan::at<float>(scratch, partials_at);
-  for (int64_t v0 = 0; v0 < V; v0 += chunk) {
-    const int64_t cv = std::min(chunk, V - v0);
-    chunk_logits(cc, tile, h, emb, bias, P, C, v0, cv);
-    xent_dlogits_kernel<<<grid_stride_blocks(P * cv, kThreads), kThreads, 0, cc.stream()>>>(
-        tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
-    CUDA_CHECK_LAUNCH();
-    if (dh) gemm(cc, false, false, P, C, cv, 1.0f, tile, cv, emb + v0 * C, C, 1.0f, dh, C);
-    if (demb) gemm(cc, true, false, cv, C, P, 1.0f, tile, cv, h, C, 1.0f, demb + v0 * C, C);
-    if (dbias) add_column_sums(cc, dbias + v0, tile, P, cv, cv, partials);
-  }
+  dispatch_storage(dtype, "mlm_xent_backward", [&]<typename T>() {
+    ScratchPlan plan;
+    const size_t tile_at = plan.add<T>(P * chunk), partials_at = plan.add<float>(column_sum_chunks(P) * chunk);
+    void* scratch = cc.scratch(plan.bytes);
+    T* tile = ScratchPlan::at<T>(scratch, tile_at);
+    float* partials = ScratchPlan::at<float>(scratch, partials_at);
+    const T *hs = static_cast<const T*>(h), *embs = static_cast<const T*>(emb);
+    for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+      const int64_t cv = std::min(chunk, V - v0);
+      chunk_logits(cc, tile, hs, embs, static_cast<const T*>(bias), P, C, v0, cv);
+      xent_dlogits_kernel<<<grid_stride_blocks(P * cv, kThreads), kThreads, 0, cc.stream()>>>(
+          tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
+      CUDA_CHECK_LAUNCH();
+      // dh is an activation gradient in T; demb and dbias are fp32 parameter gradients.
+      if (dh) gemm(cc, {dtype, dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C, 1.0f, dh, C);
+      if (demb) gemm(cc, {dtype, DType::F32}, true, false, cv, C, P, 1.0f, tile, cv, hs, C, 1.0f, demb + v0 * C, C);
+      if (dbias) add_column_sums(cc, dbias + v0, dtype, tile, P, cv, cv, partials);
+    }
+  });
 }
 
 }  // namespace masklm::cuda

@@ -1,4 +1,4 @@
-// GPU embeddings, LayerNorm and row gathers/scatters with BF16/F16 activations and compute
+// GPU embeddings, LayerNorm, matmul and row gathers/scatters with BF16/F16 activations and compute
 // weights against the CPU ops in F64 on the same 16-bit-rounded inputs (the fp32 mode is
 // tests/gpu/test_ops_dense.cu). What kernels/cuda/precision.h keeps in fp32 (LayerNorm
 // mean/rstd, parameter gradients) is held to the fp32 bound: only its inputs are 16-bit.
@@ -134,6 +134,52 @@ TEST(LayerNorm16GpuErrors, StatisticsMustBeF32) {
   const Tensor d_in = g.up(in, {N, C}), d_w = g.up(w);
   testing::expect_error([&] { layernorm_forward(g.ctx, out, bf16_stats, bf16_stats, d_in, d_w, d_w, 1e-5); },
                         {"layernorm_forward", "mean", "expected F32"});
+}
+
+// ---- matmul ----------------------------------------------------------------------
+
+struct MatmulCase {
+  int64_t N, I, O;
+  bool bias;
+};
+class Matmul16Gpu : public ::testing::TestWithParam<MatmulCase> {};
+// Odd widths (59, 177, 771) leave 16-bit rows 2-byte aligned: cuBLASLt must pick an
+// algorithm for that alignment (or the op says it has none).
+INSTANTIATE_TEST_SUITE_P(Shapes, Matmul16Gpu,
+                         ::testing::Values(MatmulCase{1, 59, 771, true}, MatmulCase{127, 771, 59, true},
+                                           MatmulCase{513, 59, 177, false}, MatmulCase{127, 768, 3072, true},
+                                           MatmulCase{513, 3084, 771, true}));
+
+// 16-bit in, weight, bias, out, dout and din (cuBLASLt sums in fp32, rounds once); fp32
+// dweight and dbias.
+TEST_P(Matmul16Gpu, ForwardAndBackwardMatchCpuInF64) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [N, I, O, with_bias] = GetParam();
+  const auto dw0 = random_vector<float>(O * I, 12), db0 = random_vector<float>(O, 13);
+  for_each_16bit([&]<typename T16>() {
+    const auto in = random16<T16>(N * I, 1), weight = random16<T16>(O * I, 2), bias = random16<T16>(O, 3);
+    const auto dout = random16<T16>(N * O, 4), din0 = random16<T16>(N * I, 11);
+    auto in64 = widen(in), weight64 = widen(weight), bias64 = widen(bias), dout64 = widen(dout);
+    auto din64 = widen(din0), dw64 = to_double(dw0), db64 = to_double(db0);
+    std::vector<double> out64(static_cast<size_t>(N * O));
+    Ctx cpu = cpu_ctx();
+    matmul_forward(cpu, host_tensor(out64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}),
+                   with_bias ? host_tensor(bias64) : Tensor{});
+    matmul_backward(cpu, host_tensor(din64, {N, I}), host_tensor(dw64, {O, I}), host_tensor(db64),
+                    host_tensor(dout64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}));
+
+    GpuOps g;
+    const Tensor d_in = g.up(in, {N, I}), d_weight = g.up(weight, {O, I}), d_out = g.output<T16>({N, O});
+    const Tensor d_din = g.up(din0, {N, I}), d_dw = g.up(dw0, {O, I}), d_db = g.up(db0);
+    matmul_forward(g.ctx, d_out, d_in, d_weight, with_bias ? g.up(bias) : Tensor{});
+    matmul_backward(g.ctx, d_din, d_dw, d_db, g.up(dout, {N, O}), d_in, d_weight);
+    const double bound16 = nmse_bound(dtype_of<T16>()), bound32 = nmse_bound(DType::F32);
+    expect_close(widen(g.down<T16>(d_out)), out64, bound16, "matmul out");
+    expect_close(widen(g.down<T16>(d_din)), din64, bound16, "din");
+    expect_close(widen(g.down<float>(d_dw)), dw64, bound32, "dweight");
+    expect_close(widen(g.down<float>(d_db)), db64, bound32, "dbias");
+    g.expect_guards_intact();
+  });
 }
 
 // ---- rows ------------------------------------------------------------------------

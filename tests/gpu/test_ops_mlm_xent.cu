@@ -1,6 +1,7 @@
 // GPU sparse MLM cross-entropy against the CPU: vocabularies 30522 and 50265, hidden 59 and
 // 771, one to many chunks (including a last chunk of a different width), with and without
-// the bias; argmax (correct) must agree exactly.
+// the bias; argmax (correct) must agree exactly. In BF16/F16 (16-bit h, emb, bias, dh and
+// logits chunk; fp32 losses, lse, demb, dbias) against the CPU in F64 on the same inputs.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -14,8 +15,11 @@ namespace {
 using gpu_testing::cpu_ctx;
 using gpu_testing::expect_bitwise_equal;
 using gpu_testing::expect_close;
+using gpu_testing::for_each_16bit;
 using gpu_testing::GpuOps;
 using gpu_testing::nmse_bound;
+using gpu_testing::to_storage;
+using gpu_testing::widen;
 using testing::random_vector;
 
 struct XentCase {
@@ -28,13 +32,19 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MlmXentGpu,
                                            XentCase{130, 59, 50265, 4096, true}, XentCase{37, 771, 50265, 1000, true},
                                            XentCase{5, 64, 50265, 100000, true}));
 
-TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
-  MASKLM_SKIP_WITHOUT_GPU();
-  const auto [P, C, V, chunk, with_bias] = GetParam();
+// Random labels, the first one the last entry of the last chunk.
+std::vector<int32_t> xent_labels(int64_t P, int64_t V) {
   std::mt19937 rng(5);
   std::vector<int32_t> labels(static_cast<size_t>(P));
   for (auto& l : labels) l = static_cast<int32_t>(rng() % static_cast<uint32_t>(V));
-  labels[0] = static_cast<int32_t>(V - 1);  // the last entry of the last chunk
+  labels[0] = static_cast<int32_t>(V - 1);
+  return labels;
+}
+
+TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [P, C, V, chunk, with_bias] = GetParam();
+  auto labels = xent_labels(P, V);
   auto h = random_vector<float>(P * C, 1), emb = random_vector<float>(V * C, 2, -0.1, 0.1);
   auto bias = random_vector<float>(V, 3);
   // demb and dbias start at zero: their gradients (~ 1 / (P V)) would vanish next to noise
@@ -83,6 +93,57 @@ TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
   expect_bitwise_equal(g.down<float>(d_demb), twice(gpu_demb), "demb after two backwards");
   expect_bitwise_equal(g.down<float>(d_dbias), twice(gpu_dbias), "dbias after two backwards");
   g.expect_guards_intact();
+}
+
+// Every output, fp32 ones included, inherits the rounding of the 16-bit logits chunk and
+// dlogits, so all are held to the 16-bit bound: a logit error of u |l| moves softmax by
+// the same relative amount, NMSE ~ u^2 E[l^2] / 3 with E[l^2] ~ 1 here. dh starts at zero
+// so the gradient is not hidden below the rounding of a start value.
+TEST_P(MlmXentGpu, In16BitMatchesCpuInF64) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [P, C, V, chunk, with_bias] = GetParam();
+  auto labels = xent_labels(P, V);
+  for_each_16bit([&]<typename T16>() {
+    const auto h = to_storage<T16>(random_vector<float>(P * C, 1));
+    const auto emb = to_storage<T16>(random_vector<float>(V * C, 2, -0.1, 0.1));
+    const auto bias = to_storage<T16>(random_vector<float>(V, 3));
+    auto h64 = widen(h), emb64 = widen(emb), bias64 = widen(bias);
+    const double loss_scale = 1.0 / static_cast<double>(P);
+    std::vector<double> losses64(static_cast<size_t>(P)), lse64(static_cast<size_t>(P));
+    std::vector<double> dh64(static_cast<size_t>(P * C)), demb64(static_cast<size_t>(V * C)), dbias64(static_cast<size_t>(V));
+    std::vector<int32_t> correct(static_cast<size_t>(P));
+    Ctx cpu = cpu_ctx();
+    const Tensor cpu_bias = with_bias ? host_tensor(bias64) : Tensor{};
+    mlm_xent_forward(cpu, host_tensor(losses64), host_tensor(lse64), host_tensor(correct), host_tensor(h64, {P, C}),
+                     host_tensor(emb64, {V, C}), cpu_bias, host_tensor(labels), chunk);
+    // Both backwards get the CPU's lse rounded to the GPU's fp32.
+    const std::vector<float> lse(lse64.begin(), lse64.end());
+    auto lse_f = widen(lse);
+    mlm_xent_backward(cpu, host_tensor(dh64, {P, C}), host_tensor(demb64, {V, C}),
+                      with_bias ? host_tensor(dbias64) : Tensor{}, host_tensor(h64, {P, C}), host_tensor(emb64, {V, C}),
+                      cpu_bias, host_tensor(labels), host_tensor(lse_f), loss_scale, chunk);
+
+    GpuOps g;
+    const Tensor d_h = g.up(h, {P, C}), d_emb = g.up(emb, {V, C}), d_labels = g.up(labels);
+    const Tensor d_bias = with_bias ? g.up(bias) : Tensor{};
+    const Tensor d_losses = g.output({P}), d_lse = g.output({P});
+    const Tensor d_correct = g.up(std::vector<int32_t>(static_cast<size_t>(P), -7));
+    const Tensor d_dh = g.up(std::vector<T16>(static_cast<size_t>(P * C), T16(0.0f)), {P, C});
+    const Tensor d_demb = g.up(std::vector<float>(static_cast<size_t>(V * C), 0.0f), {V, C});
+    const Tensor d_dbias = g.up(std::vector<float>(static_cast<size_t>(V), 0.0f));
+    mlm_xent_forward(g.ctx, d_losses, d_lse, d_correct, d_h, d_emb, d_bias, d_labels, chunk);
+    mlm_xent_backward(g.ctx, d_dh, d_demb, with_bias ? d_dbias : Tensor{}, d_h, d_emb, d_bias, d_labels, g.up(lse),
+                      loss_scale, chunk);
+    const double bound = nmse_bound(dtype_of<T16>());
+    expect_close(widen(g.down<float>(d_losses)), losses64, bound, "losses");
+    expect_close(widen(g.down<float>(d_lse)), lse64, bound, "lse");
+    // Random labels are nowhere near a tie for the argmax, so rounding cannot flip it.
+    expect_bitwise_equal(g.down<int32_t>(d_correct), correct, "correct");
+    expect_close(widen(g.down<T16>(d_dh)), dh64, bound, "dh");
+    expect_close(widen(g.down<float>(d_demb)), demb64, bound, "demb");
+    if (with_bias) expect_close(widen(g.down<float>(d_dbias)), dbias64, bound, "dbias");
+    g.expect_guards_intact();
+  });
 }
 
 }  // namespace
