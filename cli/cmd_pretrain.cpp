@@ -46,7 +46,7 @@ void register_pretrain(CLI::App& app) {
   cmd->add_option("--out", opts->request.run_dir,
                   "Run directory: config, metrics, events, checkpoints")
       ->required();
-  cmd->add_option("--device", opts->device, "cpu or cuda (GPU 0; docs/gpu.md)")
+  cmd->add_option("--device", opts->device, "cpu or cuda (one GPU per process; docs/gpu.md)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--resume", opts->request.resume, "Continue from the newest checkpoint in --out");

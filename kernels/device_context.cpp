@@ -4,6 +4,7 @@
 
 #include "runtime/device.h"
 #include "runtime/error.h"
+#include "runtime/launcher.h"
 
 namespace masklm {
 
@@ -26,12 +27,23 @@ void require_device(Device device) {
                "--device cpu");
 }
 
+int process_gpu_index() {
+  require_device(Device::CUDA);
+  const std::vector<DeviceInfo> gpus = cuda_devices();
+  if (gpus.size() == 1) return gpus.front().index;
+  const int local = launcher_local_rank();
+  MASKLM_CHECK(local < static_cast<int>(gpus.size()),
+               "local rank {} on this machine, but only {} GPUs are visible: start one process per "
+               "GPU",
+               local, gpus.size());
+  return gpus[static_cast<size_t>(local)].index;
+}
+
 DeviceContext::DeviceContext(Device device) : description_("CPU") {
   require_device(device);
   ctx_.device = device;
   if (device == Device::CPU) return;
-  // One process per GPU: data-parallel ranks select theirs with CUDA_VISIBLE_DEVICES.
-  const DeviceInfo gpu = cuda_devices().front();
+  const DeviceInfo gpu = cuda_devices()[static_cast<size_t>(process_gpu_index())];
   cuda_ = make_cuda_context(gpu.index);
   ctx_.cuda = cuda_.get();
   description_ =

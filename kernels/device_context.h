@@ -1,5 +1,6 @@
 // The device a command computes on (its --device option) and the Ctx that goes with it.
-// A CUDA DeviceContext owns GPU 0's CudaContext (stream, cuBLASLt, scratch); creating one
+// A CUDA DeviceContext owns the CudaContext (stream, cuBLASLt, scratch) of this process's
+// GPU (process_gpu_index(): one process per GPU); creating one
 // in a build without CUDA, or on a machine without a visible GPU, throws masklm::Error
 // saying which of the two it is, before any work is done.
 #pragma once
@@ -18,6 +19,11 @@ std::string device_name(Device device);
 
 // Throws masklm::Error unless `device` can be used here.
 void require_device(Device device);
+
+// The GPU a process uses, one process per GPU: the only visible one (srun
+// --gpus-per-task=1, CUDA_VISIBLE_DEVICES per rank), else the one at the launcher's local
+// rank (runtime/launcher.h). More processes on a machine than visible GPUs is an error.
+int process_gpu_index();
 
 class DeviceContext {
  public:

@@ -64,6 +64,11 @@ const NormActivations& stack_norm(const Activations& a, Stack stack) {
   return stack == Stack::ENCODER ? a.final_norm : a.decoder_final_norm;
 }
 
+// A layer's first tensor in the table (model/params.cpp's order).
+const Tensor& first_tensor(const ModelConfig& cfg, const LayerParams& p) {
+  return cfg.pre_layernorm ? p.ln1_weight : p.qkv_weight;
+}
+
 // Input of layer l of a stack whose input is x: x or the previous layer's output.
 Tensor layer_input(const ModelConfig& cfg, const std::vector<LayerActivations>& acts, const Tensor& x, int64_t l) {
   if (l == 0) return x;
@@ -245,7 +250,8 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
 
 Tensor stack_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                       const Activations& acts, GradScratch& scratch, Stack stack, const Tensor& input,
-                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out) {
+                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out,
+                      const GradsReady& ready) {
   const int64_t n = input.size(0);
   const StackParts parts = stack_parts(cfg, params, stack), grad_parts = stack_parts(cfg, grads, stack);
   const std::vector<LayerActivations>& layer_acts = stack_acts(acts, stack);
@@ -273,6 +279,7 @@ Tensor stack_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& param
                   parts.first_layer + l}
         .run(d, layer_input(cfg, layer_acts, input, l), d_in);
     d = d_in;
+    if (ready) ready(first_tensor(cfg, grad_parts.layers[li]));
   }
   return d;
 }
@@ -285,10 +292,10 @@ Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& para
 
 void encoder_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                       const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
-                      const DropoutPlan& dropout, const Tensor& d_out) {
+                      const DropoutPlan& dropout, const Tensor& d_out, const GradsReady& ready) {
   const Tensor x = acts.emb.out.rows(0, batch.num_tokens);
   const Tensor d_x = stack_backward(ctx, cfg, params, grads, acts, scratch, Stack::ENCODER, x, batch.cu_seqlens,
-                                    dropout, d_out);
+                                    dropout, d_out, ready);
   embeddings_backward(ctx, cfg, params, grads, acts.emb, acts.zero_types, scratch, batch, dropout, 0, d_x);
 }
 

@@ -4,6 +4,8 @@
 // of the skip-corrupted (MAE-style) model.
 #pragma once
 
+#include <functional>
+
 #include "kernels/ops.h"
 #include "model/activations.h"
 #include "model/params.h"
@@ -32,6 +34,14 @@ float hidden_p(const ModelConfig& cfg, const DropoutPlan& d);
 
 enum class Stack { ENCODER, DECODER };
 
+// Called by a backward pass after each layer with the layer's first gradient tensor: from
+// there to the end of the flat gradient buffer every gradient is final. That holds because
+// backward runs in the reverse of the table's order (model/params.cpp): the head, the
+// decoder stack, the encoder's final LayerNorm and layers last to first, and the embeddings
+// (which the tied decoder also writes) last. Data parallelism starts all-reducing gradient
+// buckets from it (train/data_parallel.h). May be empty.
+using GradsReady = std::function<void(const Tensor& first_final)>;
+
 // Token + position (+ type) embeddings -> LayerNorm -> dropout, into `emb`; returns the
 // (N, C) output. `dropout_site` tells the embedding calls of one step apart.
 Tensor embeddings_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
@@ -51,13 +61,14 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
 // (which it may overwrite); returns the gradient of x, a view into scratch.
 Tensor stack_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                       const Activations& acts, GradScratch& scratch, Stack stack, const Tensor& x,
-                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out);
+                      const Tensor& cu_seqlens, const DropoutPlan& dropout, const Tensor& d_out,
+                      const GradsReady& ready = {});
 
 // The standard encoder: embeddings, then the encoder stack.
 Tensor encoder_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,
                        const BatchTensors& batch, const DropoutPlan& dropout);
 void encoder_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                       const Activations& acts, GradScratch& scratch, const BatchTensors& batch,
-                      const DropoutPlan& dropout, const Tensor& d_out);
+                      const DropoutPlan& dropout, const Tensor& d_out, const GradsReady& ready = {});
 
 }  // namespace masklm

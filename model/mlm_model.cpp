@@ -108,15 +108,15 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
   return stats;
 }
 
-void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
+void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready) {
   MASKLM_CHECK(batch_.num_tokens > 0, "backward() needs a forward() first");
   const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
   fill_zero(ctx, d_enc);
   mlm_head_backward(ctx, params_.params, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_);
   if (config_.skip_corrupted)
-    skip_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc);
+    skip_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc, ready);
   else
-    encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout, d_enc);
+    encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout, d_enc, ready);
 }
 
 }  // namespace masklm

@@ -30,8 +30,9 @@ class MlmModel {
   // Forward pass with loss; keeps what backward() needs. On the CPU `batch` must stay alive
   // and unchanged until backward() (a GPU keeps its own copy).
   MlmStats forward(Ctx& ctx, const Batch& batch, const DropoutPlan& dropout);
-  // Accumulates the gradients of the last forward's mean loss into grads().
-  void backward(Ctx& ctx, const DropoutPlan& dropout);
+  // Accumulates the gradients of the last forward's mean loss into grads(); `ready` hears
+  // when the gradients from a tensor up are final (model/encoder.h).
+  void backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready = {});
   void zero_grads(Ctx& ctx) { fill_zero(ctx, grad_arena_.flat(dtype_)); }
   // (P, V) logits of the last forward (evaluation and tests).
   void logits(Ctx& ctx, const Tensor& out) { mlm_head_logits(ctx, params_.params, acts_, batch_.num_predictions, out); }

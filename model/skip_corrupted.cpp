@@ -81,9 +81,10 @@ Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
 
 void skip_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                    const Activations& acts, GradScratch& scratch, const BatchTensors& batch, const SkipSplit& split,
-                   const DropoutPlan& dropout, const Tensor& d_out) {
+                   const DropoutPlan& dropout, const Tensor& d_out, const GradsReady& ready) {
   const Tensor d_in = stack_backward(ctx, cfg, params, grads, acts, scratch, Stack::DECODER,
-                                     acts.decoder_in.rows(0, batch.num_tokens), batch.cu_seqlens, dropout, d_out);
+                                     acts.decoder_in.rows(0, batch.num_tokens), batch.cu_seqlens, dropout, d_out,
+                                     ready);
   // Both gathers finish before the embedding and encoder backwards reuse the scratch.
   const Tensor d_kept = scratch.d_encoder_out.rows(0, split.kept.num_tokens);
   const Tensor d_masked = scratch.d_mask_emb.rows(0, split.masked.num_tokens);
@@ -93,7 +94,7 @@ void skip_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, 
     embeddings_backward(ctx, cfg, params, grads, acts.mask_emb, acts.zero_types, scratch, split.masked, dropout,
                         kMaskEmbeddingDropoutSite, d_masked);
   }
-  encoder_backward(ctx, cfg, params, grads, acts, scratch, split.kept, dropout, d_kept);
+  encoder_backward(ctx, cfg, params, grads, acts, scratch, split.kept, dropout, d_kept, ready);
 }
 
 }  // namespace masklm

@@ -43,6 +43,6 @@ Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params,
 // Accumulates all parameter gradients from d_out, the gradient of the decoder output.
 void skip_backward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, const ModelParams& grads,
                    const Activations& acts, GradScratch& scratch, const BatchTensors& batch, const SkipSplit& split,
-                   const DropoutPlan& dropout, const Tensor& d_out);
+                   const DropoutPlan& dropout, const Tensor& d_out, const GradsReady& ready = {});
 
 }  // namespace masklm

@@ -44,7 +44,7 @@ inline std::vector<double> run_steps(Trainer& trainer, int64_t n) {
   return losses;
 }
 
-inline SmallRun small_run(std::initializer_list<std::string> overrides = {}) {
+inline SmallRun small_run(const std::vector<std::string>& overrides = {}) {
   nlohmann::json tree = yaml_to_json(kSmallRecipe);
   for (const std::string& o : overrides) apply_override(tree, o);
   SmallRun run{parse_run_config(tree), {}};

@@ -4,8 +4,12 @@
 #include <mutex>
 
 #include "runtime/error.h"
+#include "runtime/launcher.h"
 #ifdef MASKLM_WITH_MPI
 #include "train/comm_mpi.h"
+#endif
+#if defined(MASKLM_WITH_MPI) && defined(MASKLM_WITH_NCCL)
+#include "train/comm_nccl.h"
 #endif
 
 namespace masklm {
@@ -35,30 +39,38 @@ void Comm::sum_host(std::span<double> values) {
 
 std::shared_ptr<Comm> single_process_comm() { return std::make_shared<SingleProcessComm>(); }
 
-int launcher_world_size() {
-  // Open MPI's mpirun, MPICH/Hydra (PMI), PMIx launchers, Slurm's srun.
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"})
-    if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
-  return 1;
+double collective_timeout_seconds() {
+  const char* v = std::getenv("MASKLM_COLLECTIVE_TIMEOUT_S");
+  return v && std::atof(v) > 0 ? std::atof(v) : 900.0;
 }
 
-std::shared_ptr<Comm> world_comm() {
+namespace {
+
+std::shared_ptr<Comm> launched_comm([[maybe_unused]] Device device) {
+  const int world = launcher_world_size();
+  if (world == 1) return single_process_comm();
+#ifndef MASKLM_WITH_MPI
+  MASKLM_FAIL("launched as {} ranks, but this masklm was built without MPI (configure with "
+              "-DMASKLM_MPI=ON)",
+              world);
+#else
+  if (device == Device::CPU) return mpi_world_comm();
+#ifdef MASKLM_WITH_NCCL
+  return nccl_comm(mpi_world_comm());
+#else
+  MASKLM_FAIL("launched as {} ranks with --device cuda, but this masklm was built without NCCL "
+              "(configure with -DMASKLM_CUDA=ON -DMASKLM_NCCL=ON); use --device cpu",
+              world);
+#endif
+#endif
+}
+
+}  // namespace
+
+std::shared_ptr<Comm> world_comm(Device device) {
   static std::once_flag once;
   static std::shared_ptr<Comm> comm;
-  std::call_once(once, [] {
-    if (launcher_world_size() > 1) {
-#ifdef MASKLM_WITH_MPI
-      comm = mpi_world_comm();
-#else
-      MASKLM_FAIL(
-          "launched as {} ranks, but this masklm was built without MPI (configure with "
-          "-DMASKLM_MPI=ON)",
-          launcher_world_size());
-#endif
-    } else {
-      comm = single_process_comm();
-    }
-  });
+  std::call_once(once, [device] { comm = launched_comm(device); });
   return comm;
 }
 

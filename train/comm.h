@@ -2,8 +2,9 @@
 // ranks come from the launcher (mpirun, srun). Three implementations:
 //   single process   world size 1, every collective a no-op (always built)
 //   MPI              CPU buffers, MPI_Allreduce & co. (MASKLM_MPI=ON, train/comm_mpi.cpp)
-//   NCCL             GPU buffers on a CUDA stream, bootstrapped through MPI
-//                    (MASKLM_MPI=ON and MASKLM_CUDA=ON, train/comm_nccl.cpp)
+//   NCCL             GPU buffers, on a communication stream ordered after the compute
+//                    stream of bind(); several ranks bootstrap it through MPI
+//                    (MASKLM_CUDA=ON with MASKLM_NCCL=ON, train/comm_nccl.cpp)
 //
 // Buffers are flat tensors (F32 or F64) and every collective works in place, so the
 // flat gradient and parameter arenas are reduced without staging copies. Sums of two
@@ -19,6 +20,8 @@
 
 namespace masklm {
 
+struct Ctx;  // kernels/ops.h
+
 class Comm {
  public:
   virtual ~Comm() = default;
@@ -27,8 +30,17 @@ class Comm {
   // What the implementation is ("single process", "MPI", "NCCL"), for logs.
   virtual std::string name() const = 0;
 
+  // GPU communicators order their collectives after the work of ctx's stream (the buffers
+  // are written there); CPU ones ignore it.
+  virtual void bind(Ctx&) {}
+
   // buf = sum over ranks of buf.
   virtual void all_reduce_sum(const Tensor& buf) = 0;
+  // The same sum, started now and complete after wait_all(): gradient buckets are reduced
+  // while the backward pass goes on. buf must not be touched before wait_all(). The result
+  // has the same bits as all_reduce_sum's (the same reduction, started earlier).
+  virtual void start_all_reduce_sum(const Tensor& buf) { all_reduce_sum(buf); }
+  virtual void wait_all() {}
   // buf holds world_size equal blocks; afterwards block rank() (and only it) holds the sum
   // of that block over ranks. buf.numel() must be a multiple of world_size().
   virtual void reduce_scatter_sum(const Tensor& buf) = 0;
@@ -50,12 +62,16 @@ class Comm {
 // World size 1: no process group at all.
 std::shared_ptr<Comm> single_process_comm();
 
-// The ranks this process was launched with: MPI when built with MASKLM_MPI and started by
-// a launcher that sets a world size above 1 (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE
-// via mpirun, SLURM_NTASKS via srun), else the single-process communicator. Created once
-// per process; MPI is finalized at exit.
-std::shared_ptr<Comm> world_comm();
-// World size the launcher announces in the environment (1 when none).
-int launcher_world_size();
+// The ranks this process was launched with (runtime/launcher.h: mpirun, srun). With a
+// world size above 1: MPI for `device` CPU (built with MASKLM_MPI), NCCL bootstrapped
+// through MPI for CUDA (MASKLM_MPI and MASKLM_NCCL); else the single-process communicator.
+// Created once per process, by the first call (which decides the device); MPI is finalized
+// at exit.
+std::shared_ptr<Comm> world_comm(Device device = Device::CPU);
+
+// Seconds a rank waits in one collective before it decides another rank died
+// (MASKLM_COLLECTIVE_TIMEOUT_S, default 900: longer than any checkpoint write or
+// evaluation the other ranks may be waiting for).
+double collective_timeout_seconds();
 
 }  // namespace masklm

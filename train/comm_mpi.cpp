@@ -18,6 +18,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "runtime/error.h"
 
@@ -41,11 +42,6 @@ void check_mpi(int rc, const char* what, int rank) {
   MPI_Error_string(rc, text, &len);
   MASKLM_FAIL("rank {}: {} failed: {} (did another rank die?)", rank, what,
               std::string(text, static_cast<size_t>(len)));
-}
-
-double collective_timeout_seconds() {
-  const char* v = std::getenv("MASKLM_COLLECTIVE_TIMEOUT_S");
-  return v && std::atof(v) > 0 ? std::atof(v) : 900.0;
 }
 
 // Watches the collective in flight, if any; exits the process when it waits too long.
@@ -126,11 +122,24 @@ class MpiComm : public Comm {
   int world_size() const override { return size_; }
   std::string name() const override { return "MPI"; }
 
+  // Iallreduce for both: started now or after the backward, a bucket is reduced by the
+  // same algorithm (MPI_Allreduce may pick another, which sums in another order).
   void all_reduce_sum(const Tensor& buf) override {
-    run("MPI_Allreduce", [&] {
-      return MPI_Allreduce(MPI_IN_PLACE, buf.data, count(buf.numel()), mpi_type(buf.dtype),
-                           MPI_SUM, MPI_COMM_WORLD);
+    start_all_reduce_sum(buf);
+    wait_all();
+  }
+  void start_all_reduce_sum(const Tensor& buf) override {
+    MPI_Request& request = pending_.emplace_back();
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, buf.data, count(buf.numel()), mpi_type(buf.dtype), MPI_SUM,
+                             MPI_COMM_WORLD, &request),
+              "MPI_Iallreduce", rank_);
+  }
+  void wait_all() override {
+    if (pending_.empty()) return;
+    run("MPI_Waitall (MPI_Iallreduce)", [&] {
+      return MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
     });
+    pending_.clear();
   }
 
   void reduce_scatter_sum(const Tensor& buf) override {
@@ -183,6 +192,7 @@ class MpiComm : public Comm {
   }
 
   int rank_ = 0, size_ = 1;
+  std::vector<MPI_Request> pending_;  // started all-reduces
   std::unique_ptr<Watchdog> watchdog_;
 };
 

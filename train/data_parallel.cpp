@@ -43,14 +43,15 @@ std::vector<ElemRange> gradient_buckets(const ParamLayout& grads, int64_t bucket
   return buckets;
 }
 
-DataParallel::DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, bool zero1,
-                           int64_t bucket_bytes)
+DataParallel::DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, Ctx& ctx,
+                           bool zero1, int64_t bucket_bytes)
     : comm_(std::move(comm)),
       zero1_(zero1),
       elements_(flat_elements(model.params())),
       buckets_(gradient_buckets(model.grads(), bucket_bytes)) {
   MASKLM_CHECK(flat_elements(model.grads()) == elements_,
                "parameters and gradients must share one layout");
+  comm_->bind(ctx);
   const int w = world_size(), r = rank();
   block_ = elements_ / w;
   owned_ = zero1_ ? ElemRange{r * block_, r == w - 1 ? elements_ : (r + 1) * block_}
@@ -61,17 +62,49 @@ Tensor DataParallel::flat_grads(MlmModel& model) const {
   return flat_view(model.grad_arena(), model.dtype(), elements_);
 }
 
-void DataParallel::reduce_gradients(Ctx& ctx, MlmModel& model, double scale) const {
-  const Tensor grads = flat_grads(model);
-  if (scale != 1.0) scale_inplace(ctx, grads, scale);
+void DataParallel::reduce_gradients(Ctx& ctx, MlmModel& model, double scale) {
   if (!zero1_) {
-    for (const ElemRange& b : buckets_) comm_->all_reduce_sum(grads.rows(b.begin, b.end));
+    start_reduction(ctx, model, scale);
+    finish_reduction();
     return;
   }
+  const Tensor grads = flat_grads(model);
+  if (scale != 1.0) scale_inplace(ctx, grads, scale);
   const int64_t blocks_end = block_ * world_size();
   comm_->reduce_scatter_sum(grads.rows(0, blocks_end));
   // The N % W leftover elements belong to the last rank; all-reducing them is as cheap.
   if (blocks_end < elements_) comm_->all_reduce_sum(grads.rows(blocks_end, elements_));
+}
+
+void DataParallel::start_reduction(Ctx& ctx, MlmModel& model, double scale) {
+  MASKLM_CHECK(!zero1_, "ZeRO-1 reduce-scatters the gradients after the backward pass");
+  ctx_ = &ctx;
+  grads_ = flat_grads(model);
+  scale_ = scale;
+  next_bucket_ = 0;
+}
+
+GradsReady DataParallel::grads_ready() {
+  return [this](const Tensor& first_final) {
+    start_buckets_from((static_cast<const char*>(first_final.data) -
+                        static_cast<const char*>(grads_.data)) /
+                       static_cast<int64_t>(dtype_size(grads_.dtype)));
+  };
+}
+
+void DataParallel::start_buckets_from(int64_t offset) {
+  MASKLM_CHECK(ctx_, "start_reduction() first");
+  for (; next_bucket_ < buckets_.size() && buckets_[next_bucket_].begin >= offset; ++next_bucket_) {
+    const Tensor bucket = grads_.rows(buckets_[next_bucket_].begin, buckets_[next_bucket_].end);
+    if (scale_ != 1.0) scale_inplace(*ctx_, bucket, scale_);
+    comm_->start_all_reduce_sum(bucket);
+  }
+}
+
+void DataParallel::finish_reduction() {
+  start_buckets_from(0);
+  comm_->wait_all();
+  ctx_ = nullptr;
 }
 
 double DataParallel::grad_norm(Ctx& ctx, const AdamW& optimizer, double grad_scale) const {

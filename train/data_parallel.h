@@ -3,11 +3,12 @@
 //
 // Without ZeRO the flat gradient buffer is all-reduced in buckets (gradient_buckets()):
 // contiguous ranges of about bucket_bytes, in the order backward() produces them (last
-// layer first). On CPUs the buckets are reduced after the last backward of the step:
-// MlmModel::backward() is one call over all layers, so there is no point inside it to
-// start a bucket from. The bucket list is what the NCCL path needs to overlap: a bucket
-// is ready when backward has written its first parameter (the lowest offset), and its
-// all-reduce can then run on a side stream while backward continues.
+// layer first). With train.overlap_comm a bucket starts as soon as the step's last backward
+// has finished it (MlmModel::backward's GradsReady hook, after each layer), so its
+// all-reduce runs while backward goes on: on a side stream with NCCL, as MPI_Iallreduce on
+// CPUs (which progresses only inside MPI calls unless MPI runs a progress thread).
+// Otherwise every bucket starts after the backward. Either way each bucket is scaled and
+// reduced by the same calls, so the results are bitwise equal.
 //
 // With ZeRO-1 (train.zero: 1) each rank's AdamW owns one range of the flat buffer (equal
 // blocks of N / W elements, the last rank also takes the N % W leftover elements): the
@@ -37,7 +38,8 @@ class DataParallel {
   // that the first bucket starts early in the backward pass.
   static constexpr int64_t kDefaultBucketBytes = int64_t{25} << 20;
 
-  DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, bool zero1,
+  // Binds `comm` to ctx's stream (train/comm.h).
+  DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, Ctx& ctx, bool zero1,
                int64_t bucket_bytes = kDefaultBucketBytes);
 
   Comm& comm() const { return *comm_; }
@@ -49,7 +51,15 @@ class DataParallel {
 
   // After the step's last backward: grads *= scale on each rank, then summed over the
   // ranks: everywhere (all-reduce), or with ZeRO-1 only in owned() (reduce-scatter).
-  void reduce_gradients(Ctx& ctx, MlmModel& model, double scale) const;
+  void reduce_gradients(Ctx& ctx, MlmModel& model, double scale);
+
+  // The same reduction without ZeRO-1, overlapped with the backward pass: start_reduction()
+  // before the step's last backward, whose hook (grads_ready()) starts each bucket once
+  // backward has finished it; finish_reduction() after it starts the buckets left (all of
+  // them when the backward did not run) and waits for every one.
+  void start_reduction(Ctx& ctx, MlmModel& model, double scale);
+  GradsReady grads_ready();
+  void finish_reduction();
   // The global gradient norm times grad_scale, the same on every rank.
   double grad_norm(Ctx& ctx, const AdamW& optimizer, double grad_scale) const;
   // ZeRO-1, after the update: every rank receives the parameters the others updated.
@@ -64,6 +74,8 @@ class DataParallel {
   // `flat` holds N elements of which this rank wrote owned(); afterwards all of them.
   void gather_owned(const Tensor& flat) const;
   Tensor flat_grads(MlmModel& model) const;
+  // Starts the buckets [next_bucket_, end) whose lowest element is at or above `offset`.
+  void start_buckets_from(int64_t offset);
 
   std::shared_ptr<Comm> comm_;
   bool zero1_;
@@ -71,6 +83,12 @@ class DataParallel {
   ElemRange owned_;
   int64_t block_;  // ZeRO-1: N / W
   std::vector<ElemRange> buckets_;
+
+  // The reduction in progress (start_reduction to finish_reduction).
+  Ctx* ctx_ = nullptr;
+  Tensor grads_;
+  double scale_ = 1;
+  size_t next_bucket_ = 0;
 };
 
 }  // namespace masklm

@@ -26,7 +26,7 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   resolve_vocab_size(config, data.vocab_size, data.mask_token_id);
 
   // Data parallel: every rank trains; rank 0 alone writes the run directory and prints.
-  const std::shared_ptr<Comm> comm = world_comm();
+  const std::shared_ptr<Comm> comm = world_comm(request.device);
   const bool leader = comm->rank() == 0;
   FILE* terminal = leader ? request.terminal : nullptr;
   const fs::path checkpoints = request.run_dir / "checkpoints";

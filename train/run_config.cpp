@@ -158,6 +158,10 @@ TrainConfig parse_train(const json& node) {
                "config key 'train.zero' must be 0 (replicated optimizer state) or 1 (ZeRO-1: "
                "sharded across ranks), got {}",
                t.zero);
+  t.overlap_comm = r.get("overlap_comm", t.overlap_comm);
+  t.bucket_mib = r.get("bucket_mib", t.bucket_mib);
+  MASKLM_CHECK(t.bucket_mib > 0, "config key 'train.bucket_mib' must be positive, got {}",
+               t.bucket_mib);
   r.finish();
   return t;
 }
@@ -228,6 +232,8 @@ json run_config_to_json(const RunConfig& c) {
       {"checkpoint_every", t.checkpoint_every},
       {"keep_last", t.keep_last},
       {"zero", t.zero},
+      {"overlap_comm", t.overlap_comm},
+      {"bucket_mib", t.bucket_mib},
       {"max_bad_steps", t.max_bad_steps},
   };
   if (t.warmup_fraction)

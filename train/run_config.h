@@ -36,6 +36,8 @@ struct TrainConfig {
   int64_t keep_last = 2;         // checkpoints kept; older ones are deleted
   int64_t max_bad_steps = 5;     // non-finite steps in a row before the run stops
   int64_t zero = 0;              // ZeRO stage: 0, or 1 to shard AdamW's state across ranks
+  bool overlap_comm = true;      // all-reduce gradient buckets during the backward pass
+  double bucket_mib = 25;        // gradient bucket size for the all-reduce (PyTorch DDP's)
 
   // Micro-batches per step over all ranks; each of W ranks runs accumulation_steps() / W.
   int64_t accumulation_steps() const { return batch_size / micro_batch_size; }

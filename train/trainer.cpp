@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -26,23 +27,30 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
                                       DType::F32, device);
   model_->init_weights(config_.train.seed);
-  dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(), *model_,
-                                       config_.train.zero == 1);
+  const TrainConfig& t = config_.train;
+  dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(device), *model_, ctx_,
+                                       t.zero == 1,
+                                       std::max<int64_t>(1, std::llround(t.bucket_mib * (1 << 20))));
   const int world = dp_->world_size();
-  MASKLM_CHECK(device == Device::CPU || world == 1,
-               "data-parallel training on GPUs (NCCL) is not wired into the trainer yet: run one "
-               "process with --device cuda, or {} ranks with --device cpu",
-               world);
-  MASKLM_CHECK(config_.train.accumulation_steps() % world == 0,
+  MASKLM_CHECK(device == Device::CPU || world == 1 || dp_->comm().name() == "NCCL",
+               "data-parallel training on GPUs needs the NCCL communicator, got {}",
+               dp_->comm().name());
+  overlap_comm_ = world > 1 && t.overlap_comm && !dp_->zero1();
+  MASKLM_CHECK(t.accumulation_steps() % world == 0,
                "train.batch_size ({}) must be a multiple of train.micro_batch_size ({}) times "
                "the {} data-parallel ranks",
-               config_.train.batch_size, config_.train.micro_batch_size, world);
-  optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer,
+               t.batch_size, t.micro_batch_size, world);
+  optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), t.optimizer,
                                        dp_->owned());
-  if (world > 1 && dp_->rank() == 0)
-    log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}", world,
-             dp_->comm().name(), config_.train.accumulation_steps() / world,
-             config_.train.micro_batch_size, dp_->zero1() ? ", ZeRO-1" : "");
+  if (world > 1 && dp_->rank() == 0) {
+    log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
+             dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,
+             dp_->zero1() ? ", ZeRO-1" : "",
+             overlap_comm_ ? ", gradient all-reduce overlapped with the backward" : "");
+    if (t.overlap_comm && dp_->zero1())
+      log_info("train.overlap_comm: ZeRO-1 reduce-scatters the gradients after the backward "
+               "pass, without overlap");
+  }
   if (!run_dir_.empty() && dp_->rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     log_ = std::make_unique<RunLog>(run_dir_, terminal);
@@ -91,6 +99,19 @@ StepResult Trainer::train_step() {
   // backward() adds the gradient of micro-batch k's MEAN loss. Keeping the accumulated
   // gradient at sum_j P_j g_j / P_k (rescaled when P changes) makes the final
   // grad_scale P_last / P_total give the mean over every prediction of the global batch.
+  const double local_predictions = static_cast<double>(r.predictions);
+  double grad_scale = static_cast<double>(batches.back().num_predictions()) / local_predictions;
+  const bool distributed = dp_->world_size() > 1;
+  if (distributed) {
+    // Each rank's gradient, weighted by its share of the step's predictions, is summed; the
+    // share is known before the backward, whose buckets may start the sum.
+    std::array<double, 2> counts{static_cast<double>(r.tokens), local_predictions};
+    dp_->comm().sum_host(counts);
+    r.tokens = static_cast<int64_t>(counts[0]);
+    r.predictions = static_cast<int64_t>(counts[1]);
+    grad_scale *= local_predictions / static_cast<double>(r.predictions);
+    if (overlap_comm_) dp_->start_reduction(ctx_, *model_, grad_scale);
+  }
   const Tensor grads = model_->grad_arena().flat(model_->dtype());
   model_->zero_grads(ctx_);
   double loss_sum = 0;
@@ -114,25 +135,22 @@ StepResult Trainer::train_step() {
         scale_inplace(ctx_, grads,
                       static_cast<double>(previous) / static_cast<double>(s.predictions));
     }
-    model_->backward(ctx_, dropout);
+    // Only the step's last backward finishes gradients that can be sent.
+    const bool last = k + 1 == micros;
+    model_->backward(ctx_, dropout, overlap_comm_ && last ? dp_->grads_ready() : GradsReady{});
     if (hooks_.after_backward) hooks_.after_backward(step, k, *model_);
   }
-  const double local_predictions = static_cast<double>(r.predictions);
-  double grad_scale = static_cast<double>(batches.back().num_predictions()) / local_predictions;
-  if (dp_->world_size() > 1) {
-    // Sums over ranks; a non-finite loss anywhere skips the step everywhere.
-    std::array<double, 5> totals{loss_sum, static_cast<double>(correct),
-                                 static_cast<double>(r.tokens), local_predictions,
-                                 finite ? 0.0 : 1.0};
+  if (distributed) {
+    // Every rank starts every bucket, also one that stopped at a non-finite loss (its sums
+    // are then discarded with the step), so the collectives match up.
+    if (overlap_comm_) dp_->finish_reduction();
+    // A non-finite loss anywhere skips the step everywhere.
+    std::array<double, 3> totals{loss_sum, static_cast<double>(correct), finite ? 0.0 : 1.0};
     dp_->comm().sum_host(totals);
     loss_sum = totals[0];
     correct = static_cast<int64_t>(totals[1]);
-    r.tokens = static_cast<int64_t>(totals[2]);
-    r.predictions = static_cast<int64_t>(totals[3]);
-    finite = totals[4] == 0;
-    // Each rank's gradient, weighted by its share of the predictions, summed.
-    grad_scale *= local_predictions / static_cast<double>(r.predictions);
-    if (finite) dp_->reduce_gradients(ctx_, *model_, grad_scale);
+    finite = totals[2] == 0;
+    if (finite && !overlap_comm_) dp_->reduce_gradients(ctx_, *model_, grad_scale);
     grad_scale = 1;
   }
   if (finite) {

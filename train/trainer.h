@@ -53,8 +53,9 @@ class Trainer {
   // With a non-empty run_dir the trainer writes metrics, events and checkpoints there and
   // prints progress to `terminal` (nullptr: silent). `comm` (default: world_comm(), the
   // ranks of the launcher) gives the data-parallel ranks; `train` is the global source.
-  // On Device::CUDA the parameters, gradients, AdamW state and activations live on GPU 0;
-  // batches are built on the host and copied, losses come back once per micro-batch.
+  // On Device::CUDA the parameters, gradients, AdamW state and activations live on this
+  // process's GPU (process_gpu_index()); batches are built on the host and copied, losses
+  // come back once per micro-batch; several ranks need an NCCL communicator.
   Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
           const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr,
           std::shared_ptr<Comm> comm = nullptr, Device device = Device::CPU);
@@ -94,6 +95,7 @@ class Trainer {
   DeviceContext device_;  // before the model, which lives on its device
   std::unique_ptr<MlmModel> model_;
   std::unique_ptr<DataParallel> dp_;
+  bool overlap_comm_ = false;  // several ranks, train.overlap_comm, no ZeRO-1
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<RunLog> log_;
   Ctx& ctx_ = device_.ctx();

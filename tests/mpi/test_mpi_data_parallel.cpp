@@ -6,7 +6,10 @@
 #include <csignal>
 #include <cmath>
 #include <cstdlib>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "train/comm.h"
 #include "train/data_parallel.h"
@@ -24,10 +27,10 @@ struct RunResult {
   std::vector<double> losses;
 };
 
-RunResult train(std::initializer_list<std::string> overrides, std::shared_ptr<Comm> comm) {
+RunResult train(const std::vector<std::string>& overrides, std::shared_ptr<Comm> comm,
+                TrainerHooks hooks = {}) {
   auto run = small_run(overrides);
   RunResult out;
-  TrainerHooks hooks;
   hooks.on_step = [&](const StepResult& r) { out.losses.push_back(r.loss); };
   Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, std::move(comm));
   trainer.run();
@@ -120,6 +123,63 @@ TEST_F(MpiTest, TwoRanksMatchOneRankWithTwiceTheBatch) {
   ASSERT_EQ(two.losses.size(), one.losses.size());
   for (size_t i = 0; i < one.losses.size(); ++i)
     EXPECT_NEAR(two.losses[i], one.losses[i], 1e-6 * one.losses[i]) << "step " << i;
+}
+
+// Counts the all-reduces started, and forwards everything to the world's communicator.
+class CountingComm : public Comm {
+ public:
+  int rank() const override { return world_->rank(); }
+  int world_size() const override { return world_->world_size(); }
+  std::string name() const override { return world_->name(); }
+  void all_reduce_sum(const Tensor& buf) override { world_->all_reduce_sum(buf); }
+  void start_all_reduce_sum(const Tensor& buf) override {
+    ++started;
+    world_->start_all_reduce_sum(buf);
+  }
+  void wait_all() override { world_->wait_all(); }
+  void reduce_scatter_sum(const Tensor& buf) override { world_->reduce_scatter_sum(buf); }
+  void all_gather(const Tensor& buf) override { world_->all_gather(buf); }
+  void broadcast(const Tensor& buf, int root) override { world_->broadcast(buf, root); }
+  void barrier() override { world_->barrier(); }
+  void sum_host(std::span<double> values) override { world_->sum_host(values); }
+
+  int started = 0;
+
+ private:
+  std::shared_ptr<Comm> world_ = world_comm();
+};
+
+// Buckets all-reduced during the backward pass give the bits of buckets all-reduced after
+// it. Buckets of one tensor each (bucket_mib tiny), so a bucket started before backward
+// finished it would miss gradient terms; two accumulated micro-batches per rank, of which
+// only the last backward may start buckets; pre-LN, post-LN and the skip-corrupted model
+// (whose decoder runs backward before the encoder).
+TEST_F(MpiTest, OverlappedReductionMatchesEndOfBackward) {
+  const std::vector<std::vector<std::string>> models{
+      {"model.pre_layernorm=true", "model.num_layers=2"},
+      {"model.pre_layernorm=false", "model.num_layers=2"},
+      {"model.skip_corrupted=true", "model.decoder_layers=1", "model.mask_token_id=3"}};
+  for (const std::vector<std::string>& model : models) {
+    SCOPED_TRACE(model.front());
+    auto run = [&](bool overlap, TrainerHooks hooks, std::shared_ptr<Comm> comm) {
+      std::vector<std::string> recipe{"train.steps=6", "train.batch_size=16", "train.bucket_mib=1e-9",
+                                      overlap ? "train.overlap_comm=true" : "train.overlap_comm=false"};
+      recipe.insert(recipe.end(), model.begin(), model.end());
+      return train(recipe, std::move(comm), std::move(hooks));
+    };
+    auto counting = std::make_shared<CountingComm>();
+    int started_by_first = -1, started_by_last = -1;
+    TrainerHooks hooks;
+    hooks.after_backward = [&](int64_t step, int64_t micro, MlmModel&) {
+      if (step == 0) (micro == 0 ? started_by_first : started_by_last) = counting->started;
+    };
+    const RunResult overlapped = run(true, hooks, counting);
+    EXPECT_EQ(started_by_first, 0);
+    EXPECT_GT(started_by_last, 0) << "no bucket started during the backward pass";
+    const RunResult after = run(false, {}, world_comm());
+    EXPECT_EQ(overlapped.params, after.params);
+    EXPECT_EQ(overlapped.losses, after.losses);
+  }
 }
 
 TEST_F(MpiTest, Zero1MatchesUnsharded) {
