@@ -7,6 +7,10 @@
 //   HS (head size, C / NH), F (FFN width), V (vocabulary), P (predicted positions).
 // - On the CPU every floating-point op runs in F32 or F64 (F64 is for gradient checks);
 //   all floating-point arguments of one call share one dtype. Index tensors are I32.
+// - On a GPU an op also runs with BF16 or F16 activations and weights (the compute dtype,
+//   kernels/cuda/precision.h); what it keeps in full precision beside them (LayerNorm
+//   mean/rstd, lse, losses, parameter gradients) is then F32: accum_dtype(compute dtype)
+//   in kernels/dispatch.h, which is the compute dtype itself for F32/F64.
 // - Backward ops ACCUMULATE (+=) into every gradient output, parameters and activations
 //   alike, so gradient accumulation and residual branches need no extra adds. An empty
 //   gradient tensor means "not needed" and is skipped. Gradient outputs never alias an

@@ -1,28 +1,48 @@
 // The CUDA backend's dtype policy, written down once, and the 16-bit storage types' DTypes
 // (needs the CUDA headers: included by .cu files and GPU tests only).
 //
-// Today (fp32 mode): every floating-point tensor an op sees is F32 and every kernel
-// computes in fp32; GEMMs use CUBLAS_COMPUTE_32F (never TF32). sum_squares accumulates in
-// double, like the CPU. run_on_cuda (kernels/dispatch.h) rejects any other dtype. This is
-// the debugging mode the mixed-precision modes are checked against, at tight tolerance.
+// fp32 mode: every floating-point tensor an op sees is F32 and every kernel computes in
+// fp32; GEMMs use CUBLAS_COMPUTE_32F (never TF32). sum_squares accumulates in double, like
+// the CPU. This is the debugging mode the mixed-precision modes are checked against, at
+// tight tolerance; the model and trainer run only this mode today.
 //
-// Mixed precision (issue 5, second half; only the fused attention exists so far,
-// kernels/cuda/flash_attention.cu: BF16/F16 qkv, out and dqkv, F32 lse):
+// Mixed precision (issue 5, second half):
 //  - storage for compute: activations and a compute copy of the weights in bf16 on sm_80
 //    and newer, fp16 on sm_70 (no bf16 there);
 //  - always fp32: master weights, gradients' flat buffer as seen by the optimizer, AdamW
 //    moments, LayerNorm mean/rstd and all statistics, softmax max/sum and lse, losses, and
 //    every accumulator inside a kernel (GEMMs: CUBLAS_COMPUTE_32F with bf16/fp16 inputs);
+//  - parameter gradients are produced in fp32 straight from 16-bit inputs (matmul's dweight
+//    and dbias by a GEMM with an F32 C and fp32 column sums; LayerNorm's dweight/dbias;
+//    embedding table gradients; the MLM head's demb/dbias), so the optimizer needs no
+//    conversion; ops.h names these companions' dtype accum_dtype(compute dtype);
 //  - activation gradients in the compute dtype (as in flash-attention): a kernel that adds
 //    into one (ops.h's +=) reads it, adds in fp32 and rounds once per element;
 //  - AdamW updates the fp32 master weights and writes the bf16/fp16 compute copy in the
-//    same kernel;
-//  - fp16 only: dynamic loss scaling (scale the loss, check gradients for inf/nan with
-//    sum_squares, skip the step and halve the scale on overflow, double it after a run of
-//    good steps).
-// The ops will keep their F32 signatures for statistics and take the compute dtype for
-// activations; the tests compare each mode with the fp32 mode (and the CPU) by NMSE with a
-// per-dtype bound.
+//    same kernel (adamw_update's compute_copy);
+//  - fp16 only: dynamic loss scaling (train/loss_scaler.h: scale the loss, check the fp32
+//    gradients with found_inf, a non-finite sum_squares; skip the step and halve the scale
+//    on overflow, double it after growth_interval good steps).
+// Kernels template on the storage type (kernels/cuda/storage.cuh) and load scalars, so any
+// row length works; ops dispatch on the tensors' dtype (kernels/dispatch.h, CudaDTypes).
+// Ops with BF16/F16 kernels: embeddings, LayerNorm, matmul, GELU, residual, add_inplace,
+// dropout, scale_inplace, fill_zero, gather/scatter rows, the MLM head's xent, and the fused
+// attention (kernels/cuda/flash_attention.cu; the simple attention kernel is fp32 only).
+// Each is tested (tests/gpu/test_ops_*) against the CPU op in F64 on the same 16-bit
+// inputs by NMSE with a per-dtype bound (tests/gpu/op_harness.cuh says why).
+//
+// Not done yet (the model level):
+//  - MlmModel/Encoder with a compute dtype (model config and `--precision fp32|bf16|fp16`):
+//    a 16-bit activation arena; a second flat parameter buffer holding the compute copy
+//    (the model's forward/backward read it, the optimizer's master buffer stays fp32);
+//    16-bit activation-gradient buffers, zeroed with fill_zero; the loss (fp32 losses)
+//    reduced as now; sum_squares/clipping unchanged on the fp32 gradients;
+//  - the trainer: AdamW::step passing the compute copy region by region; for fp16 a
+//    LossScaler in the step (mlm_xent_backward's loss_scale multiplied by scale(), the
+//    gradient norm's non-finiteness as found_inf, AdamWStep::grad_scale divided by scale(),
+//    a skipped step not counted as a bad one), its state() in trainer_state.json;
+//  - refusing bf16 below sm_80 at startup; checkpoints keep saving the fp32 master weights;
+//  - the tests: a bf16 training step against the fp32 one, an fp16 run that overflows.
 #pragma once
 
 #include <cuda_bf16.h>
