@@ -1,11 +1,10 @@
 // `masklm finetune`: fine-tunes a pretraining checkpoint on a GLUE task (train/finetune.h)
 // or SQuAD (train/finetune_squad.h) and writes its dev scores to OUT/finetune.json and its
-// dev predictions beside them; with --grid (GLUE-style tasks), every combination of settings
+// dev predictions beside them; with --grid, every combination of settings
 // (train/finetune_grid.h) and their summary.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "runtime/error.h"
 #include "runtime/threads.h"
 #include "train/finetune.h"
 #include "train/finetune_grid.h"
@@ -22,18 +21,17 @@ struct FineTuneCliOptions {
   int threads = 0;
 };
 
-void run_grid(const FineTuneCliOptions& o, const GlueFineTuneJob& job) {
+void run_grid(const FineTuneCliOptions& o) {
   FineTuneGrid grid{finetune_settings(o.settings), {}};
   for (const std::string& axis : o.grid) grid.axes.push_back(parse_grid_axis(axis));
-  const std::optional<FineTuneGridSummary> summary =
-      run_finetune_grid(grid, glue_finetune_target(job), o.out, stdout);
+  const FineTuneTarget target = finetune_target({o.checkpoint, o.task, o.data, o.tokenizer});
+  const std::optional<FineTuneGridSummary> summary = run_finetune_grid(grid, target, o.out, stdout);
   fmt::print(
       "{}wrote {}/grid_summary.json and the best configuration's medians to {}/finetune.json\n",
       format_grid_summary(summary.value()), o.out, o.out);
 }
 
 void run_squad(const FineTuneCliOptions& o) {
-  MASKLM_CHECK(o.grid.empty(), "--grid does not run SQuAD yet: one configuration per call");
   const SquadFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
                              parse_squad_options(finetune_settings(o.settings))};
   const SquadFineTuneResult r = run_squad_finetune(job);
@@ -44,10 +42,10 @@ void run_squad(const FineTuneCliOptions& o) {
 
 void run_finetune(const FineTuneCliOptions& o) {
   set_num_threads(o.threads);
+  if (!o.grid.empty()) return run_grid(o);
   if (is_squad_task(o.task)) return run_squad(o);
-  GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer, FineTuneOptions{}};
-  if (!o.grid.empty()) return run_grid(o, job);
-  job.options = parse_finetune_options(finetune_settings(o.settings));
+  const GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
+                            parse_finetune_options(finetune_settings(o.settings))};
   const GlueFineTuneResult r = run_glue_finetune(job);
   for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.4f}\n", glue_metric_name(metric), value);

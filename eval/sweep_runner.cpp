@@ -49,22 +49,20 @@ TrainOutcome pretrain_cell(const SweepPlan& plan, const SweepCellPlan& cell, con
 // scores into DIR/finetune.json. False when stopped before the task finished.
 bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs::path& dir,
                    FILE* terminal) {
-  const GlueTask& task = glue_finetune_task(f.task);
-  const fs::path out = dir / "finetune" / task.name;
-  GlueFineTuneJob job{checkpoint, f.task, f.data, out, f.tokenizer, {}};
+  const FineTuneTarget target = finetune_target({checkpoint, f.task, f.data, f.tokenizer});
+  const fs::path out = dir / "finetune" / target.task;
   if (!f.grid.axes.empty()) {
-    if (!run_finetune_grid(f.grid, glue_finetune_target(job), out, terminal)) return false;
-  } else if (!read_task_scores(out / "finetune.json", task.name)) {
-    job.options = parse_finetune_options(f.grid.settings);
-    run_glue_finetune(job);
+    if (!run_finetune_grid(f.grid, target, out, terminal)) return false;
+  } else if (!read_task_scores(out / "finetune.json", target.task)) {
+    target.run(target.resolve(f.grid.settings), out);
   }
   const std::map<std::string, double> task_scores =
-      read_task_scores(out / "finetune.json", task.name).value();
+      read_task_scores(out / "finetune.json", target.task).value();
   const MetricScores scores(task_scores.begin(), task_scores.end());
-  write_task_scores(dir / "finetune.json", task.name, scores);
+  write_task_scores(dir / "finetune.json", target.task, scores);
   if (terminal)
     for (const auto& [metric, value] : scores)
-      fmt::print(terminal, "  {} {} {:.4f}\n", task.name, metric, value);
+      fmt::print(terminal, "  {} {} {:.4f}\n", target.task, metric, value);
   return !stop_requested();
 }
 

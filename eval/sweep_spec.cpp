@@ -76,7 +76,7 @@ SweepFineTune read_finetune(const json& node, size_t index) {
   ConfigReader r(node, fmt::format("finetune[{}]", index));
   SweepFineTune f;
   f.task = r.require<std::string>("task");
-  glue_finetune_task(f.task);
+  const FineTuneTarget target = finetune_target({{}, f.task, {}, {}});
   f.data = r.require<std::string>("data");
   f.tokenizer = r.get<std::string>("tokenizer", "");
   const json& settings = r.section("set");
@@ -86,9 +86,9 @@ SweepFineTune read_finetune(const json& node, size_t index) {
   f.grid.axes = read_axes(r.section("grid"), r.key_path("grid"));
   r.finish();
   if (f.grid.axes.empty())
-    parse_finetune_options(f.grid.settings);
+    target.resolve(f.grid.settings);
   else
-    grid_point_options(f.grid, expand_grid(f.grid.axes));
+    grid_point_settings(f.grid, expand_grid(f.grid.axes), target);
   return f;
 }
 
@@ -162,8 +162,9 @@ SweepPlan load_sweep(const fs::path& file) {
     for (size_t i = 0; finetune.is_array() && i < finetune.size(); ++i) {
       plan.finetune.push_back(read_finetune(finetune[i], i));
       // Each task has one directory and one entry in finetune.json.
-      MASKLM_CHECK(tasks.insert(glue_finetune_task(plan.finetune.back().task).name).second,
-                   "'finetune' lists task '{}' twice", plan.finetune.back().task);
+      MASKLM_CHECK(
+          tasks.insert(finetune_target({{}, plan.finetune.back().task, {}, {}}).task).second,
+          "'finetune' lists task '{}' twice", plan.finetune.back().task);
     }
     r.finish();
     MASKLM_CHECK(!axes.empty(), "'axes' is required: a list of axes, e.g. - train.seed: [1, 2]");

@@ -30,8 +30,8 @@
 namespace masklm {
 
 struct SweepFineTune {
-  std::string task;                 // "glue/sst2"
-  std::filesystem::path data;       // the task's directory or a GLUE root
+  std::string task;                 // "glue/sst2", "squad/v1.1" (train/finetune_target.h)
+  std::filesystem::path data;       // as --data
   std::filesystem::path tokenizer;  // empty: the pretraining run's
   FineTuneGrid grid;                // settings, and axes (none: a single run)
 };

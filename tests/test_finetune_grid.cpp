@@ -9,6 +9,7 @@
 #include "expect_error.h"
 #include "runtime/file_io.h"
 #include "train/finetune_grid.h"
+#include "train/finetune_options.h"
 #include "train/finetune_scores.h"
 #include "train/stop_signal.h"
 
@@ -122,7 +123,12 @@ class FineTuneGridRun : public testing::TempDirTest {
  protected:
   // Scores that identify the point: accuracy = 1000·lr + seed/100.
   FineTuneTarget stand_in() {
-    return {"sst2", "accuracy", [this](const FineTuneOptions& o, const fs::path& out) {
+    return {"sst2", "accuracy",
+            [](const json& settings) {
+              return finetune_options_to_json(parse_finetune_options(settings));
+            },
+            [this](const json& resolved, const fs::path& out) {
+              const FineTuneOptions o = parse_finetune_options(resolved);
               runs_.push_back(out.filename().string());
               write_task_scores(out / "finetune.json", "sst2",
                                 {{"accuracy", 1000 * o.lr + static_cast<double>(o.seed) / 100}});

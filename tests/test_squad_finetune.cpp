@@ -15,7 +15,9 @@
 #include "eval/squad_score.h"
 #include "expect_error.h"
 #include "model_test_support.h"
+#include "runtime/file_io.h"
 #include "train/checkpoint.h"
+#include "train/finetune_grid.h"
 #include "train/finetune_squad.h"
 
 namespace masklm {
@@ -121,6 +123,24 @@ TEST(SquadSettings, SquadKeysHereOthersAsForGlue) {
   expect_error([&] { parse("n_best=many"); }, "n_best");
   expect_error([&] { parse("stride=3"); }, "unknown config key 'stride'");
   expect_error([&] { parse("epochs=0"); }, "epochs");
+}
+
+TEST(SquadSettings, ResolvedSettingsReadBackToTheSameOptions) {
+  const SquadFineTuneOptions o = parse_squad_options(
+      finetune_settings({"doc_stride=64", "n_best=5", "null_threshold=-1.5", "seed=7"}));
+  const nlohmann::json resolved = squad_options_to_json(o);
+  EXPECT_EQ(resolved.size(), 13u);  // GLUE's eight keys and SQuAD's five
+  EXPECT_EQ(resolved["max_length"], 384);
+  EXPECT_EQ(resolved["doc_stride"], 64);
+  EXPECT_EQ(resolved["null_threshold"], -1.5);
+  EXPECT_EQ(squad_options_to_json(parse_squad_options(resolved)), resolved);
+  const FineTuneTarget target = finetune_target({{}, "squad/v2.0", {}, {}});
+  EXPECT_EQ(target.task, "squad_v2.0");
+  EXPECT_EQ(target.metric, "f1");
+  EXPECT_EQ(target.resolve(
+                finetune_settings({"doc_stride=64", "n_best=5", "null_threshold=-1.5", "seed=7"})),
+            resolved);
+  expect_error([] { finetune_target({{}, "squad/v3", {}, {}}); }, "unknown SQuAD task 'squad/v3'");
 }
 
 // Latin letters are one WordPiece token each in the fixture's vocabulary (no articles among
@@ -244,6 +264,64 @@ TEST_F(SquadFineTuneRun, TinyModelLearnsWhenThereIsNoAnswerInV20) {
   EXPECT_GT(r.dev_scores[0].second, 85.0);
   EXPECT_GT(r.dev_scores[2].second, 70.0);
   EXPECT_GT(r.dev_scores[4].second, 70.0);
+}
+
+// A grid of two seeds: one configuration whose statistics are those of the points' own scores,
+// ranked by f1 with exact summarized beside it; a rerun runs only the point without scores.
+TEST_F(SquadFineTuneRun, GridOverSeedsSummarizesExactAndF1AndResumes) {
+  write_file("squad/train-v1.1.json", synthetic_squad(40, 1, SquadVersion::V1_1).dump());
+  write_file("squad/dev-v1.1.json", synthetic_squad(12, 2, SquadVersion::V1_1).dump());
+  const FineTuneTarget target = finetune_target({checkpoint_, "squad/v1.1", dir_ / "squad", {}});
+  const FineTuneGrid grid{
+      finetune_settings({"lr=2e-3", "batch_size=16", "epochs=1", "max_length=32", "doc_stride=16"}),
+      {parse_grid_axis("seed=1,2")}};
+  const fs::path out = dir_ / "grid_out";
+  ASSERT_TRUE(run_finetune_grid(grid, target, out, nullptr).has_value());
+
+  const nlohmann::json settings = read_json_file(out / "grid" / "seed-2" / "settings.json");
+  EXPECT_EQ(settings["seed"], 2);
+  EXPECT_EQ(settings["max_length"], 32);
+  EXPECT_EQ(settings["doc_stride"], 16);
+  EXPECT_EQ(settings["max_query_length"], 64);  // a default of SQuAD's reader
+  EXPECT_TRUE(fs::exists(out / "grid" / "seed-1" / "squad_v1.1.dev.predictions.json"));
+  std::map<std::string, double> points[2];
+  for (int seed : {1, 2})
+    points[seed - 1] =
+        read_task_scores(out / "grid" / fmt::format("seed-{}", seed) / "finetune.json",
+                         "squad_v1.1")
+            .value();
+
+  const nlohmann::json summary = read_json_file(out / "grid_summary.json");
+  EXPECT_EQ(summary["task"], "squad_v1.1");
+  EXPECT_EQ(summary["metric"], "f1");
+  EXPECT_EQ(summary["best"], "all");
+  ASSERT_EQ(summary["configurations"].size(), 1u);
+  const nlohmann::json& config = summary["configurations"][0];
+  EXPECT_EQ(config["points"], nlohmann::json({"seed-1", "seed-2"}));
+  const std::map<std::string, double> best =
+      read_task_scores(out / "finetune.json", "squad_v1.1").value();
+  ASSERT_EQ(config["metrics"].size(), 2u);
+  for (const char* metric : {"exact", "f1"}) {
+    SCOPED_TRACE(metric);
+    const double a = points[0].at(metric), b = points[1].at(metric);
+    const nlohmann::json& stats = config["metrics"][metric];
+    EXPECT_EQ(stats["n"], 2);
+    EXPECT_NEAR(stats["mean"].get<double>(), (a + b) / 2, 1e-9);
+    EXPECT_NEAR(stats["median"].get<double>(), (a + b) / 2, 1e-9);
+    EXPECT_NEAR(stats["std"].get<double>(), std::fabs(a - b) / std::sqrt(2.0), 1e-9);
+    EXPECT_EQ(stats["min"].get<double>(), std::min(a, b));
+    EXPECT_EQ(stats["max"].get<double>(), std::max(a, b));
+    EXPECT_NEAR(best.at(metric), (a + b) / 2, 1e-9);
+  }
+
+  const fs::path kept = out / "grid" / "seed-1" / "finetune.json";
+  const auto written = fs::last_write_time(kept);
+  fs::remove(out / "grid" / "seed-2" / "finetune.json");
+  ASSERT_TRUE(run_finetune_grid(grid, target, out, nullptr).has_value());
+  EXPECT_EQ(fs::last_write_time(kept), written);
+  EXPECT_TRUE(read_task_scores(out / "grid" / "seed-2" / "finetune.json", "squad_v1.1"));
+  EXPECT_EQ(read_json_file(out / "grid_summary.json")["configurations"][0]["metrics"]["f1"]["n"],
+            2);
 }
 
 TEST_F(SquadFineTuneRun, BadFilesGiveErrorsNamingThem) {

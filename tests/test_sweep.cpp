@@ -119,6 +119,29 @@ TEST_F(SweepSpec, MalformedFilesAreErrorsNamingFileCellAndKey) {
   expect_load_error(
       synthetic_base_ + axes + "finetune: [{task: glue/sst2, data: d}, {task: SST-2, data: e}]\n",
       {"task 'SST-2' twice"});
+  expect_load_error(synthetic_base_ + axes +
+                        "finetune: [{task: squad/v1.1, data: d, grid: [{doc_stride: [0]}]}]\n",
+                    {"sweep.yaml", "'doc_stride'", "positive"});
+  expect_load_error(synthetic_base_ + axes + "finetune: [{task: squad/v3, data: d}]\n",
+                    {"sweep.yaml", "unknown SQuAD task 'squad/v3'"});
+}
+
+TEST_F(SweepSpec, SquadEntriesAreReadBySquadsSettingsReader) {
+  const SweepPlan plan = load(synthetic_base_ + R"(
+axes: [{train.seed: [1]}]
+finetune:
+  - {task: squad/v2.0, data: d, set: {doc_stride: 64}, grid: [{null_threshold: [0, 1.5]}]}
+)");
+  ASSERT_EQ(plan.finetune.size(), 1u);
+  const FineTuneTarget target = finetune_target({{}, plan.finetune[0].task, {}, {}});
+  EXPECT_EQ(target.task, "squad_v2.0");
+  const FineTuneGrid& grid = plan.finetune[0].grid;
+  const std::vector<nlohmann::json> points =
+      grid_point_settings(grid, expand_grid(grid.axes), target);
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[1]["null_threshold"], 1.5);
+  EXPECT_EQ(points[1]["doc_stride"], 64);
+  EXPECT_EQ(points[1]["max_length"], 384);  // SQuAD's default, not GLUE's 128
 }
 
 // Paths in sweep files are relative to the repository root, where users run them.

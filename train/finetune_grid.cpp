@@ -60,26 +60,16 @@ std::optional<std::map<std::string, double>> finished_point(const fs::path& dir,
 
 }  // namespace
 
-FineTuneTarget glue_finetune_target(const GlueFineTuneJob& job) {
-  const GlueTask& task = glue_finetune_task(job.task);
-  return {task.name, std::string(glue_metric_name(task.metrics.front())),
-          [job](const FineTuneOptions& options, const fs::path& out) {
-            GlueFineTuneJob point = job;
-            point.options = options;
-            point.out = out;
-            run_glue_finetune(point);
-          }};
-}
-
-std::vector<FineTuneOptions> grid_point_options(const FineTuneGrid& grid,
-                                                const std::vector<GridPoint>& points) {
-  std::vector<FineTuneOptions> options;
+std::vector<json> grid_point_settings(const FineTuneGrid& grid,
+                                      const std::vector<GridPoint>& points,
+                                      const FineTuneTarget& target) {
+  std::vector<json> settings;
   for (const GridPoint& point : points) {
     json tree = grid.settings;
     apply_grid_point(tree, grid.axes, point);
-    options.push_back(parse_finetune_options(tree));
+    settings.push_back(target.resolve(tree));
   }
-  return options;
+  return settings;
 }
 
 FineTuneGridSummary summarize_finetune_grid(
@@ -129,14 +119,13 @@ std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
                                                      const fs::path& out, FILE* terminal) {
   const std::vector<GridPoint> points = expand_grid(grid.axes);
   // Every point's settings are checked before the first one runs.
-  const std::vector<FineTuneOptions> options = grid_point_options(grid, points);
+  const std::vector<json> settings = grid_point_settings(grid, points, target);
   std::vector<std::map<std::string, double>> scores;
   for (size_t i = 0; i < points.size(); ++i) {
     const fs::path dir = out / "grid" / points[i].name;
-    const json settings = finetune_options_to_json(options[i]);
     const std::string progress =
         fmt::format("[grid {}/{}] {}", i + 1, points.size(), points[i].name);
-    if (auto done = finished_point(dir, target.task, settings)) {
+    if (auto done = finished_point(dir, target.task, settings[i])) {
       if (terminal) fmt::print(terminal, "{}: finished earlier, skipped\n", progress);
       scores.push_back(std::move(*done));
       continue;
@@ -144,8 +133,8 @@ std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
     if (stop_requested()) return std::nullopt;
     const auto start = std::chrono::steady_clock::now();
     fs::create_directories(dir);
-    write_file_atomic(dir / "settings.json", settings.dump(2) + "\n");
-    target.run(options[i], dir);
+    write_file_atomic(dir / "settings.json", settings[i].dump(2) + "\n");
+    target.run(settings[i], dir);
     std::optional<std::map<std::string, double>> result =
         read_task_scores(dir / "finetune.json", target.task);
     MASKLM_CHECK(result && result->count(target.metric), "{}: the run wrote no '{}' score for {}",

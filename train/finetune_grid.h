@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,20 +23,9 @@
 
 #include "eval/summary_stats.h"
 #include "train/config_grid.h"
-#include "train/finetune.h"
+#include "train/finetune_target.h"
 
 namespace masklm {
-
-// What every point fine-tunes: a task, the metric that ranks configurations, and the run,
-// which must write the task's scores to OUT/finetune.json (as run_glue_finetune does).
-struct FineTuneTarget {
-  std::string task;    // its key in finetune.json: "sst2"
-  std::string metric;  // headline: "accuracy"
-  std::function<void(const FineTuneOptions& options, const std::filesystem::path& out)> run;
-};
-
-// A GLUE task (job.task) fine-tuned from job.checkpoint; job.options and job.out are each point's.
-FineTuneTarget glue_finetune_target(const GlueFineTuneJob& job);
 
 struct FineTuneGrid {
   nlohmann::json settings = nlohmann::json::object();  // every point's, before its own (--set)
@@ -57,9 +45,11 @@ struct FineTuneGridSummary {
   size_t best = 0;                                // highest median of `metric`; the first of equals
 };
 
-// Each point's options: the grid's settings, then the point's; errors name the key.
-std::vector<FineTuneOptions> grid_point_options(const FineTuneGrid& grid,
-                                                const std::vector<GridPoint>& points);
+// Each point's resolved settings (FineTuneTarget::resolve): the grid's settings, then the
+// point's; errors name the key.
+std::vector<nlohmann::json> grid_point_settings(const FineTuneGrid& grid,
+                                                const std::vector<GridPoint>& points,
+                                                const FineTuneTarget& target);
 
 // Summarizes finished points: scores[i] holds points[i]'s metrics. A configuration with no
 // finite headline value is never the best unless all are.

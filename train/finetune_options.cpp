@@ -7,7 +7,12 @@ namespace masklm {
 
 FineTuneOptions parse_finetune_options(const nlohmann::json& settings) {
   ConfigReader r(settings, "");
-  FineTuneOptions o;
+  const FineTuneOptions o = read_finetune_options(r, FineTuneOptions{});
+  r.finish();
+  return o;
+}
+
+FineTuneOptions read_finetune_options(ConfigReader& r, FineTuneOptions o) {
   o.lr = r.get("lr", o.lr);
   o.batch_size = r.get("batch_size", o.batch_size);
   o.epochs = r.get("epochs", o.epochs);
@@ -16,7 +21,6 @@ FineTuneOptions parse_finetune_options(const nlohmann::json& settings) {
   o.clip_norm = r.get("clip_norm", o.clip_norm);
   o.max_length = r.get("max_length", o.max_length);
   const int64_t seed = r.get("seed", static_cast<int64_t>(o.seed));
-  r.finish();
   MASKLM_CHECK(seed >= 0, "config key 'seed' must not be negative, got {}", seed);
   o.seed = static_cast<uint64_t>(seed);
   MASKLM_CHECK(o.lr > 0, "config key 'lr' must be positive, got {}", o.lr);

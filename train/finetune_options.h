@@ -12,6 +12,8 @@
 
 namespace masklm {
 
+class ConfigReader;
+
 // Defaults follow RoBERTa's GLUE recipe (and BERT's lr/batch/epochs).
 struct FineTuneOptions {
   double lr = 2e-5;
@@ -26,6 +28,9 @@ struct FineTuneOptions {
 
 // Keys absent from `settings` keep their defaults; null means all defaults.
 FineTuneOptions parse_finetune_options(const nlohmann::json& settings);
+// The keys above from a reader that other keys share (SQuAD's), `defaults` where absent;
+// the caller finishes the reader.
+FineTuneOptions read_finetune_options(ConfigReader& reader, FineTuneOptions defaults);
 // Every key with its value, which parse_finetune_options reads back to the same options.
 nlohmann::json finetune_options_to_json(const FineTuneOptions& options);
 // The settings tree of `key=value` assignments (--set), values typed as YAML reads them.

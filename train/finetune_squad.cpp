@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <array>
 #include <string>
 
 #include "runtime/config_reader.h"
@@ -22,10 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::array<std::string_view, 6> kSquadKeys = {"max_length",        "doc_stride",
-                                                        "max_query_length",  "n_best",
-                                                        "max_answer_length", "null_threshold"};
-
 struct SquadTaskFiles {
   std::string name;  // the finetune.json key, "squad_v1.1"
   SquadVersion version;
@@ -33,12 +28,11 @@ struct SquadTaskFiles {
 };
 
 SquadTaskFiles squad_task_files(std::string_view task, const fs::path& data) {
-  MASKLM_CHECK(is_squad_task(task), "unknown SQuAD task '{}' (known: squad/v1.1, squad/v2.0)",
-               task);
+  const std::string name = squad_task_name(task);
   const std::string version(task.substr(task.find('/') + 1));
-  SquadTaskFiles files{
-      "squad_" + version, version == "v1.1" ? SquadVersion::V1_1 : SquadVersion::V2_0,
-      data / fmt::format("train-{}.json", version), data / fmt::format("dev-{}.json", version)};
+  SquadTaskFiles files{name, version == "v1.1" ? SquadVersion::V1_1 : SquadVersion::V2_0,
+                       data / fmt::format("train-{}.json", version),
+                       data / fmt::format("dev-{}.json", version)};
   for (const fs::path& f : {files.train, files.dev})
     MASKLM_CHECK(fs::is_regular_file(f), "--data {}: no {} there", data.string(),
                  f.filename().string());
@@ -65,6 +59,12 @@ std::vector<SquadFeature> features_for(const Tokenizer& tokenizer,
   }
 }
 
+int64_t read_positive(ConfigReader& r, const std::string& key, int64_t fallback) {
+  const int64_t value = r.get(key, fallback);
+  MASKLM_CHECK(value > 0, "config key '{}' must be positive, got {}", key, value);
+  return value;
+}
+
 MetricScores score_names(const SquadResult& r, SquadVersion version) {
   MetricScores out{{"exact", r.all.exact}, {"f1", r.all.f1}};
   if (version == SquadVersion::V2_0) {
@@ -82,39 +82,38 @@ MetricScores score_names(const SquadResult& r, SquadVersion version) {
 }  // namespace
 
 SquadFineTuneOptions parse_squad_options(const nlohmann::json& settings) {
-  MASKLM_CHECK(settings.is_null() || settings.is_object(),
-               "fine-tuning settings must be a mapping");
-  // SQuAD's own keys are read here; the rest, with SQuAD's defaults where absent, as GLUE's.
-  nlohmann::json common = settings.is_null() ? nlohmann::json::object() : settings;
-  nlohmann::json own = nlohmann::json::object();
-  for (std::string_view key : kSquadKeys) {
-    const std::string k(key);
-    if (!common.contains(k)) continue;
-    own[k] = common[k];
-    common.erase(k);
-  }
+  ConfigReader r(settings, "");
   SquadFineTuneOptions o;
-  if (!common.contains("lr")) common["lr"] = o.train.lr;
-  if (!common.contains("epochs")) common["epochs"] = o.train.epochs;
-  o.train = parse_finetune_options(common);
-  ConfigReader r(own, "");
+  o.train = read_finetune_options(r, o.train);
   SquadFeatureOptions& f = o.features;
   SquadPostprocessOptions& p = o.postprocess;
-  f.max_length = r.get("max_length", f.max_length);
-  f.doc_stride = r.get("doc_stride", f.doc_stride);
-  f.max_query_length = r.get("max_query_length", f.max_query_length);
-  p.n_best = r.get("n_best", p.n_best);
-  p.max_answer_length = r.get("max_answer_length", p.max_answer_length);
+  f.max_length = o.train.max_length;
+  f.doc_stride = read_positive(r, "doc_stride", f.doc_stride);
+  f.max_query_length = read_positive(r, "max_query_length", f.max_query_length);
+  p.n_best = read_positive(r, "n_best", p.n_best);
+  p.max_answer_length = read_positive(r, "max_answer_length", p.max_answer_length);
   p.null_threshold = r.get("null_threshold", p.null_threshold);
-  for (const auto& [key, value] :
-       {std::pair{"max_length", f.max_length}, std::pair{"doc_stride", f.doc_stride},
-        std::pair{"max_query_length", f.max_query_length}, std::pair{"n_best", p.n_best},
-        std::pair{"max_answer_length", p.max_answer_length}})
-    MASKLM_CHECK(value > 0, "config key '{}' must be positive, got {}", key, value);
+  r.finish();
   return o;
 }
 
+nlohmann::json squad_options_to_json(const SquadFineTuneOptions& o) {
+  nlohmann::json settings = finetune_options_to_json(o.train);
+  settings["doc_stride"] = o.features.doc_stride;
+  settings["max_query_length"] = o.features.max_query_length;
+  settings["n_best"] = o.postprocess.n_best;
+  settings["max_answer_length"] = o.postprocess.max_answer_length;
+  settings["null_threshold"] = o.postprocess.null_threshold;
+  return settings;
+}
+
 bool is_squad_task(std::string_view task) { return task == "squad/v1.1" || task == "squad/v2.0"; }
+
+std::string squad_task_name(std::string_view task) {
+  MASKLM_CHECK(is_squad_task(task), "unknown SQuAD task '{}' (known: squad/v1.1, squad/v2.0)",
+               task);
+  return "squad_" + std::string(task.substr(task.find('/') + 1));
+}
 
 std::vector<EpochLog> squad_train(SpanExtractionModel& model,
                                   const std::vector<SquadFeature>& features,

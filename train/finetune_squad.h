@@ -28,21 +28,25 @@
 namespace masklm {
 
 struct SquadFineTuneOptions {
-  // lr, batch_size (windows per step), epochs, warmup_fraction, weight_decay, clip_norm and
-  // seed, with Hugging Face's run_qa.py example's lr and epochs; its max_length is unused
-  // (features.max_length is SQuAD's).
-  FineTuneOptions train{.lr = 3e-5, .epochs = 2};
+  // lr, batch_size (windows per step), epochs, warmup_fraction, weight_decay, clip_norm,
+  // max_length and seed, with Hugging Face's run_qa.py example's lr, epochs and max_length;
+  // max_length is read here and copied to features.max_length, which the windows use.
+  FineTuneOptions train{.lr = 3e-5, .epochs = 2, .max_length = 384};
   SquadFeatureOptions features;         // max_length 384, doc_stride 128, max_query_length 64
   SquadPostprocessOptions postprocess;  // n_best 20, max_answer_length 30, null_threshold 0
 };
 
-// Reads settings like parse_finetune_options (train/finetune_options.h): max_length,
-// doc_stride, max_query_length, n_best, max_answer_length and null_threshold here, the other
-// keys there; absent keys keep SquadFineTuneOptions' defaults. Errors name the key.
+// Reads settings like parse_finetune_options (train/finetune_options.h), whose keys it shares,
+// plus doc_stride, max_query_length, n_best, max_answer_length and null_threshold; absent keys
+// keep SquadFineTuneOptions' defaults. Errors name the key.
 SquadFineTuneOptions parse_squad_options(const nlohmann::json& settings);
+// Every key with its value, which parse_squad_options reads back to the same options.
+nlohmann::json squad_options_to_json(const SquadFineTuneOptions& options);
 
 // "squad/v1.1" or "squad/v2.0".
 bool is_squad_task(std::string_view task);
+// The task's key in finetune.json, "squad_v1.1"; errors for a task that is not SQuAD's.
+std::string squad_task_name(std::string_view task);
 
 struct SquadFineTuneJob {
   std::filesystem::path checkpoint;  // a masklm checkpoint (model.safetensors + config.json)
