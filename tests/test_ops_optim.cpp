@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "expect_error.h"
 #include "gradcheck.h"
 #include "kernels/ops.h"
 #include "runtime/threads.h"
@@ -171,6 +172,20 @@ TEST(OptimOpValidation, AdamWRejectsMismatchedOrInvalidArguments) {
   zeroth.step = 0;
   EXPECT_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g4), host_tensor(m), host_tensor(v), zeroth), Error);
   EXPECT_NO_THROW(adamw_update(cpu_ctx, host_tensor(p), host_tensor(g4), host_tensor(m), host_tensor(v), AdamWStep{}));
+}
+
+// A 16-bit compute copy is a GPU-only thing and must match the params; refused clearly here.
+TEST(OptimOpValidation, AdamWComputeCopyIsCheckedAndGpuOnly) {
+  std::vector<float> p(4), g(4), m(4), v(4), f32_copy(4);
+  std::vector<uint16_t> bits(4), short_bits(3);
+  const Tensor bf16_copy{bits.data(), Shape{4}, DType::BF16, Device::CPU};
+  const Tensor short_copy{short_bits.data(), Shape{3}, DType::BF16, Device::CPU};
+  const auto update = [&](const Tensor& copy) {
+    adamw_update(cpu_ctx, host_tensor(p), host_tensor(g), host_tensor(m), host_tensor(v), AdamWStep{}, copy);
+  };
+  testing::expect_error([&] { update(bf16_copy); }, "GPU only");
+  testing::expect_error([&] { update(host_tensor(f32_copy)); }, {"compute copy is BF16 or F16", "F32"});
+  EXPECT_THROW(update(short_copy), Error);
 }
 
 TEST(OptimOpValidation, FlatOpsRejectIntegerBuffers) {
