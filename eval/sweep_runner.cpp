@@ -5,7 +5,6 @@
 #include <chrono>
 
 #include "runtime/file_io.h"
-#include "runtime/log.h"
 #include "train/checkpoint.h"
 #include "train/config_file.h"
 #include "train/finetune_scores.h"
@@ -36,12 +35,6 @@ TrainOutcome pretrain_cell(const SweepPlan& plan, const SweepCellPlan& cell, con
   request.resume = latest_checkpoint(dir / "checkpoints").has_value();
   request.device = device;
   request.terminal = terminal;
-  if (!request.resume && fs::exists(dir / "metrics.jsonl")) {
-    // A run killed before its first checkpoint starts over; its records would repeat.
-    log_warn("{}: no checkpoint to resume from; starting over, metrics.jsonl discarded",
-             dir.string());
-    fs::remove(dir / "metrics.jsonl");
-  }
   return pretrain(request);
 }
 

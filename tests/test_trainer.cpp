@@ -179,6 +179,52 @@ TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {
     EXPECT_NE(text.find(part), std::string::npos) << part << " not in:\n" << text;
 }
 
+// Killed during step 6 after logging it, before its checkpoint (with a last line cut off):
+// resuming from step 3 logs steps 4 to 6 again, and each step is in metrics.jsonl once.
+TEST(Trainer, ResumeDropsTheRecordsAfterItsCheckpoint) {
+  auto run = small_run({"train.steps=6", "train.checkpoint_every=3", "train.eval_every=3"});
+  const auto dir = fresh_dir("resume_metrics");
+  {
+    Trainer first(run.config, *run.data.train, run.data.validation.get(), dir);
+    ASSERT_EQ(first.run(), TrainOutcome::FINISHED);
+  }
+  const std::vector<nlohmann::json> uninterrupted = read_jsonl(dir / "metrics.jsonl");
+  std::filesystem::remove_all(checkpoint_path(dir / "checkpoints", 6));
+  std::ofstream(dir / "metrics.jsonl", std::ios::app) << R"({"kind": "train", "st)";
+
+  Trainer resumed(run.config, *run.data.train, run.data.validation.get(), dir);
+  ASSERT_TRUE(resumed.resume());
+  ASSERT_EQ(resumed.step(), 3);
+  ASSERT_EQ(resumed.run(), TrainOutcome::FINISHED);
+  const std::vector<nlohmann::json> records = read_jsonl(dir / "metrics.jsonl");
+  std::vector<std::pair<std::string, int64_t>> steps;
+  for (const auto& r : records) steps.emplace_back(r.at("kind"), r.at("step"));
+  const std::vector<std::pair<std::string, int64_t>> expected = {
+      {"train", 1}, {"train", 2}, {"train", 3}, {"eval", 3},
+      {"train", 4}, {"train", 5}, {"train", 6}, {"eval", 6}};
+  EXPECT_EQ(steps, expected);
+  // The records of steps 4 to 6 are the resumed run's, which match the uninterrupted ones.
+  ASSERT_EQ(uninterrupted.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(records[i].at("loss"), uninterrupted[i].at("loss")) << i;
+}
+
+// A run killed before its first checkpoint starts over: its records go.
+TEST(Trainer, FreshRunDropsTheRecordsOfAKilledStart) {
+  auto run = small_run({"train.steps=2"});
+  const auto dir = fresh_dir("fresh_metrics");
+  std::ofstream(dir / "metrics.jsonl") << R"({"kind": "train", "step": 1, "loss": 9})" "\n"
+                                       << R"({"kind": "train", "step": 2, "loss": 9})" "\n";
+  Trainer trainer(run.config, *run.data.train, nullptr, dir);
+  ASSERT_EQ(trainer.run(), TrainOutcome::FINISHED);
+  const std::vector<nlohmann::json> records = read_jsonl(dir / "metrics.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  for (int64_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(records[static_cast<size_t>(i)].at("step"), i + 1);
+    EXPECT_NE(records[static_cast<size_t>(i)].at("loss"), 9);
+  }
+}
+
 TEST(Trainer, StopRequestCheckpointsAtTheEndOfTheStep) {
   auto run = small_run({"train.steps=50"});
   const auto dir = fresh_dir("stop");

@@ -6,22 +6,72 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
 #include "runtime/error.h"
+#include "runtime/file_io.h"
+#include "runtime/log.h"
 
 namespace masklm {
 
+namespace {
+
+// A record's step; nullopt for a line that is not a record (cut off mid-write).
+std::optional<int64_t> record_step(const std::string& line) {
+  const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+  if (!record.is_object() || !record.contains("step") || !record["step"].is_number_integer())
+    return std::nullopt;
+  return record["step"].get<int64_t>();
+}
+
+}  // namespace
+
 RunLog::RunLog(const std::filesystem::path& run_dir, FILE* terminal)
     : terminal_(terminal), metrics_path_(run_dir / "metrics.jsonl") {
-  metrics_ = std::fopen(metrics_path_.c_str(), "a");
-  MASKLM_CHECK(metrics_ != nullptr, "cannot open '{}': {}", metrics_path_.string(),
-               std::strerror(errno));
+  open_metrics();
   events_ = std::make_unique<EventWriter>(run_dir);
 }
 
 RunLog::~RunLog() {
   if (metrics_) std::fclose(metrics_);
+}
+
+void RunLog::open_metrics() {
+  metrics_ = std::fopen(metrics_path_.c_str(), "a");
+  MASKLM_CHECK(metrics_ != nullptr, "cannot open '{}': {}", metrics_path_.string(),
+               std::strerror(errno));
+}
+
+void RunLog::drop_records_after(int64_t step) {
+  std::string text;
+  {
+    std::ifstream in(metrics_path_, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::string kept;
+  int64_t dropped = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const std::optional<int64_t> s = record_step(line);
+    if (s && *s <= step)
+      kept += line + "\n";
+    else
+      ++dropped;
+  }
+  // Also rewritten when only the last newline is missing, so the next record starts a line.
+  if (kept == text) return;
+  std::fclose(metrics_);
+  metrics_ = nullptr;
+  write_file_atomic(metrics_path_, kept);
+  open_metrics();
+  if (dropped > 0)
+    log_info("{}: dropped {} records after step {}, which this run logs again",
+             metrics_path_.string(), dropped, step);
 }
 
 void RunLog::append_jsonl(const std::string& line) {

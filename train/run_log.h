@@ -33,10 +33,16 @@ class RunLog {
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
 
+  // Drops the metrics.jsonl records of steps after `step`, where a run (re)starts: a run
+  // killed after its last checkpoint, or before its first (step 0), logged them and they
+  // would be logged again. A line cut off by the kill goes too. Rewritten atomically.
+  void drop_records_after(int64_t step);
+
   void train(const TrainRecord& r);
   void eval(int64_t step, const EvalResult& r);
 
  private:
+  void open_metrics();
   void append_jsonl(const std::string& line);
 
   FILE* metrics_ = nullptr;

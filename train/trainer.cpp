@@ -209,6 +209,8 @@ void Trainer::save_checkpoint() {
 
 TrainOutcome Trainer::run() {
   const TrainConfig& t = config_.train;
+  // A killed run logged steps after its last checkpoint; they are logged again from here.
+  if (log_) log_->drop_records_after(state_.step);
   while (state_.step < t.steps) {
     log_progress(train_step());
     const int64_t done = state_.step;
