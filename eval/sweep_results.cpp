@@ -8,6 +8,7 @@
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "runtime/log.h"
+#include "train/finetune_scores.h"
 
 namespace masklm {
 
@@ -76,20 +77,6 @@ void read_metrics(const fs::path& path, SweepCell& cell) {
   }
 }
 
-void read_finetune(const fs::path& path, SweepCell& cell) {
-  const json root = read_json_file(path);
-  MASKLM_CHECK(root.is_object(), "{}: expected {{\"task\": {{\"metric\": value}}}}", path.string());
-  for (const auto& [task, metrics] : root.items()) {
-    MASKLM_CHECK(metrics.is_object(), "{}: task '{}' must map metric names to numbers",
-                 path.string(), task);
-    for (const auto& [metric, value] : metrics.items()) {
-      MASKLM_CHECK(value.is_number(), "{}: {}.{} must be a number, got {}", path.string(), task,
-                   metric, value.dump());
-      cell.downstream[task][metric] = value.get<double>();
-    }
-  }
-}
-
 }  // namespace
 
 void write_cell_params(const fs::path& path, const CellParams& p) {
@@ -113,8 +100,7 @@ std::vector<SweepCell> read_sweep(const fs::path& dir) {
     cell.params = read_cell_params(entry.path() / "cell.json");
     if (fs::exists(entry.path() / "metrics.jsonl"))
       read_metrics(entry.path() / "metrics.jsonl", cell);
-    if (fs::exists(entry.path() / "finetune.json"))
-      read_finetune(entry.path() / "finetune.json", cell);
+    cell.downstream = read_scores(entry.path() / "finetune.json");
     cells.push_back(std::move(cell));
   }
   std::sort(cells.begin(), cells.end(),

@@ -43,6 +43,7 @@ struct SweepCell {
   std::vector<LossPoint> train_loss, val_loss;  // in file order; non-finite losses left out
   std::optional<double> val_accuracy;           // of the last evaluation
   std::map<std::string, std::map<std::string, double>> downstream;  // task -> metric -> value
+                                                                    // (NaN: null in the file)
 };
 
 // Writes a cell.json (atomically) that read_sweep reads back to `params`.

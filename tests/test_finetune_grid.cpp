@@ -119,6 +119,22 @@ TEST(FineTuneGridSummary, WithoutASeedAxisEachConfigurationIsOnePoint) {
             "all");
 }
 
+class FineTuneScores : public testing::TempDirTest {};
+
+// A constant STS-B prediction has no Pearson correlation: written as null, read back as NaN, so
+// a grid point with it is finished and its summary leaves the NaN out.
+TEST_F(FineTuneScores, NaNIsWrittenAsNullAndReadBackAsNaN) {
+  const fs::path file = dir_ / "finetune.json";
+  write_task_scores(file, "stsb", {{"pearson", NAN}, {"spearman", 0.5}});
+  EXPECT_TRUE(read_json_file(file)["stsb"]["pearson"].is_null());
+  const std::map<std::string, double> scores = read_task_scores(file, "stsb").value();
+  EXPECT_TRUE(std::isnan(scores.at("pearson")));
+  EXPECT_EQ(scores.at("spearman"), 0.5);
+  write_file("finetune.json", R"({"stsb": {"pearson": "none"}})");
+  expect_error([&] { read_task_scores(file, "stsb"); },
+               {"finetune.json", "stsb.pearson must be a number (or null: NaN)"});
+}
+
 class FineTuneGridRun : public testing::TempDirTest {
  protected:
   // Scores that identify the point: accuracy = 1000·lr + seed/100.

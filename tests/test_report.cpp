@@ -187,8 +187,29 @@ TEST_F(Report, BadFilesNameTheFile) {
   expect_error([&] { read_sweep(dir_); }, {"a/metrics.jsonl:1", "integer \"step\""});
   cell("a", R"({"model":"tiny","seed":1,"mask_rate":0.2})", "\n",
        R"({"sst2":{"accuracy":"high"}})");
-  expect_error([&] { read_sweep(dir_); }, {"a/finetune.json", "sst2.accuracy must be a number"});
+  expect_error([&] { read_sweep(dir_); },
+               {"a/finetune.json", "sst2.accuracy must be a number (or null: NaN), got \"high\""});
   expect_error([&] { write_report(dir_ / "none"); }, "does not exist");
+}
+
+// finetune.json writes a NaN score (a constant STS-B prediction) as null: it reads as NaN, the
+// tables leave it out of their statistics and show "–" where no seed has a number.
+TEST_F(Report, NullScoresAreNaNAndLeftOut) {
+  const auto params = [](double rate, int seed) {
+    return fmt::format(R"({{"model":"tiny","seed":{},"mask_rate":{}}})", seed, rate);
+  };
+  cell("r0.15-s1", params(0.15, 1), "", R"({"stsb":{"pearson":0.5,"spearman":null}})");
+  cell("r0.15-s2", params(0.15, 2), "", R"({"stsb":{"pearson":null,"spearman":null}})");
+  cell("r0.4-s1", params(0.4, 1), "", R"({"stsb":{"pearson":0.7,"spearman":0.6}})");
+  const std::vector<SweepCell> cells = read_sweep(dir_);
+  ASSERT_EQ(cells.size(), 3u);
+  EXPECT_TRUE(std::isnan(cells[1].downstream.at("stsb").at("pearson")));
+  EXPECT_DOUBLE_EQ(cells[0].downstream.at("stsb").at("pearson"), 0.5);
+  write_report(dir_);
+  const std::string md = read_text(dir_ / "report.md");
+  const std::string header = "| model \\ masking rate | 0.15 | 0.4 |\n| --- | --- | --- |\n";
+  expect_contains(md, "### stsb pearson\n\n" + header + "| tiny | 0.5000 (n=1) | 0.7000 (n=1) |\n");
+  expect_contains(md, "### stsb spearman\n\n" + header + "| tiny | – | 0.6000 (n=1) |\n");
 }
 
 TEST_F(Report, WritesTablesAndPlots) {

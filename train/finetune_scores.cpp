@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 
@@ -30,17 +32,29 @@ void write_task_scores(const fs::path& file, const std::string& task, const Metr
   write_file_atomic(file, root.dump(2) + "\n");
 }
 
-std::optional<std::map<std::string, double>> read_task_scores(const fs::path& file,
-                                                              const std::string& task) {
+TaskScores read_scores(const fs::path& file) {
   const nlohmann::json root = read_scores_file(file);
-  if (!root.contains(task)) return std::nullopt;
-  std::map<std::string, double> scores;
-  for (const auto& [metric, value] : root[task].items()) {
-    MASKLM_CHECK(value.is_number(), "{}: {}.{} must be a number, got {}", file.string(), task,
-                 metric, value.dump());
-    scores[metric] = value.get<double>();
+  TaskScores scores;
+  for (const auto& [task, metrics] : root.items()) {
+    MASKLM_CHECK(metrics.is_object(), "{}: task '{}' must map metric names to numbers",
+                 file.string(), task);
+    for (const auto& [metric, value] : metrics.items()) {
+      MASKLM_CHECK(value.is_number() || value.is_null(),
+                   "{}: {}.{} must be a number (or null: NaN), got {}", file.string(), task, metric,
+                   value.dump());
+      scores[task][metric] =
+          value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
+    }
   }
   return scores;
+}
+
+std::optional<std::map<std::string, double>> read_task_scores(const fs::path& file,
+                                                              const std::string& task) {
+  TaskScores scores = read_scores(file);
+  const auto entry = scores.find(task);
+  if (entry == scores.end()) return std::nullopt;
+  return std::move(entry->second);
 }
 
 }  // namespace masklm
