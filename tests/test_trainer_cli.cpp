@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli_test_support.h"
 #include "runtime/device.h"
 #include "train/checkpoint.h"
 #include "trainer_fixture.h"
@@ -24,22 +25,8 @@ using testing::fresh_dir;
 
 const std::string kTiny = std::string(MASKLM_SOURCE_DIR) + "/configs/tiny.yaml";
 
-struct Output {
-  int status = -1;   // exit status
-  std::string text;  // stdout, and stderr unless it went to a file
-};
-
-Output run_cli(const std::string& args, const std::string& stderr_file = "") {
-  const std::string command =
-      std::string(MASKLM_CLI) + " " + args + (stderr_file.empty() ? " 2>&1" : " 2>" + stderr_file);
-  FILE* pipe = popen(command.c_str(), "r");
-  Output out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.text.append(buffer, n);
-  const int status = pclose(pipe);
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+using Output = testing::CliOutput;
+using testing::run_cli;
 
 size_t count_lines(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -67,7 +67,11 @@ std::vector<json> grid_point_settings(const FineTuneGrid& grid,
   for (const GridPoint& point : points) {
     json tree = grid.settings;
     apply_grid_point(tree, grid.axes, point);
-    settings.push_back(target.resolve(tree));
+    try {
+      settings.push_back(target.resolve(tree));
+    } catch (const Error& e) {
+      MASKLM_FAIL("grid point '{}': {}", point.name, e.what());
+    }
   }
   return settings;
 }

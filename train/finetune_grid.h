@@ -46,7 +46,7 @@ struct FineTuneGridSummary {
 };
 
 // Each point's resolved settings (FineTuneTarget::resolve): the grid's settings, then the
-// point's; errors name the key.
+// point's; errors name the point and the key.
 std::vector<nlohmann::json> grid_point_settings(const FineTuneGrid& grid,
                                                 const std::vector<GridPoint>& points,
                                                 const FineTuneTarget& target);
