@@ -1,7 +1,8 @@
 // Sweeps: a sweep file expands into cells with their cell.json parameters, malformed files
 // are errors naming the file, cell and key, and a tiny two-cell sweep on the synthetic task
-// (with a fine-tuning grid) runs end to end into a directory that read_sweep and the report
-// read; a sweep stopped mid-cell resumes that cell bit for bit, and finished cells are skipped.
+// (with a GLUE fine-tuning grid and a SQuAD run) runs end to end into a directory that
+// read_sweep and the report read; a sweep stopped mid-cell resumes that cell bit for bit, and
+// finished cells are skipped.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "expect_error.h"
 #include "finetune_test_support.h"
 #include "runtime/file_io.h"
+#include "squad_test_support.h"
 #include "train/finetune_scores.h"
 #include "train/stop_signal.h"
 
@@ -203,10 +205,16 @@ axes:
       fs::create_directories(dir_ / "glue" / "SST-2");
       write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(48, 0.5, 1));
       write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(20, 0.5, 2));
+      fs::create_directories(dir_ / "squad");
+      write_file("squad/train-v1.1.json",
+                 testing::synthetic_squad(24, 1, SquadVersion::V1_1).dump());
+      write_file("squad/dev-v1.1.json", testing::synthetic_squad(8, 2, SquadVersion::V1_1).dump());
       yaml += "finetune:\n  - {task: glue/sst2, data: " + (dir_ / "glue").string() +
               ", tokenizer: " + kWordPiece.string() +
               ",\n     set: {epochs: 1, batch_size: 16, max_length: 16, lr: 1.0e-3}," +
-              " grid: [{seed: [1, 2]}]}\n";
+              " grid: [{seed: [1, 2]}]}\n" + "  - {task: squad/v1.1, data: " +
+              (dir_ / "squad").string() + ", tokenizer: " + kWordPiece.string() +
+              ",\n     set: {epochs: 1, batch_size: 16, max_length: 32, doc_stride: 16}}\n";
     }
     return write_file("sweep.yaml", yaml);
   }
@@ -235,6 +243,13 @@ TEST_F(SweepRun, CellsAreReadableByTheReport) {
     const double a = read_task_scores(grid / "seed-1" / "finetune.json", "sst2")->at("accuracy");
     const double b = read_task_scores(grid / "seed-2" / "finetune.json", "sst2")->at("accuracy");
     EXPECT_DOUBLE_EQ(c.downstream.at("sst2").at("accuracy"), (a + b) / 2);
+    // SQuAD, a single run: its scores as the run wrote them.
+    const std::map<std::string, double> squad =
+        read_task_scores(dir_ / "out" / c.name / "finetune" / "squad_v1.1" / "finetune.json",
+                         "squad_v1.1")
+            .value();
+    EXPECT_EQ(squad.size(), 2u);  // exact, f1
+    EXPECT_EQ(c.downstream.at("squad_v1.1"), squad);
     EXPECT_TRUE(fs::exists(dir_ / "out" / c.name / "done.json"));
   }
   EXPECT_DOUBLE_EQ(cells[1].params.mask_rate.value(), 0.4);
@@ -243,6 +258,7 @@ TEST_F(SweepRun, CellsAreReadableByTheReport) {
   EXPECT_EQ(report.cells, 2);
   const std::string markdown = read_text(report.markdown);
   EXPECT_NE(markdown.find("sst2"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("squad_v1.1 f1"), std::string::npos) << markdown;
 }
 
 TEST_F(SweepRun, AStoppedCellResumesExactlyAndFinishedCellsAreSkipped) {
