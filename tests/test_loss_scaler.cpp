@@ -17,8 +17,12 @@ namespace {
 using testing::expect_error;
 
 LossScalerConfig small_config() {
-  return LossScalerConfig{.initial_scale = 1024.0, .growth_factor = 2.0, .backoff_factor = 0.5,
-                          .growth_interval = 3, .min_scale = 256.0, .max_scale = 4096.0};
+  return LossScalerConfig{.initial_scale = 1024.0,
+                          .growth_factor = 2.0,
+                          .backoff_factor = 0.5,
+                          .growth_interval = 3,
+                          .min_scale = 256.0,
+                          .max_scale = 4096.0};
 }
 
 TEST(LossScaler, OverflowHalvesTheScaleAndSkipsTheStep) {

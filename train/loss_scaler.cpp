@@ -19,7 +19,8 @@ void check_scale(double scale, const LossScalerConfig& c, const char* what) {
 
 bool found_inf(Ctx& ctx, const Tensor& grads) { return !std::isfinite(sum_squares(ctx, grads)); }
 
-LossScaler::LossScaler(const LossScalerConfig& config) : config_(config), scale_(config.initial_scale) {
+LossScaler::LossScaler(const LossScalerConfig& config)
+    : config_(config), scale_(config.initial_scale) {
   MASKLM_CHECK(config.min_scale > 0 && config.min_scale <= config.max_scale,
                "loss scaler: need 0 < min_scale <= max_scale, got {} and {}", config.min_scale,
                config.max_scale);
@@ -45,14 +46,17 @@ bool LossScaler::update(bool found_inf) {
   return false;
 }
 
-nlohmann::json LossScaler::state() const { return {{"scale", scale_}, {"good_steps", good_steps_}}; }
+nlohmann::json LossScaler::state() const {
+  return {{"scale", scale_}, {"good_steps", good_steps_}};
+}
 
 void LossScaler::restore(const nlohmann::json& state) {
   const double scale = state.at("scale").get<double>();
   const int64_t good_steps = state.at("good_steps").get<int64_t>();
   check_scale(scale, config_, "saved scale");
   MASKLM_CHECK(good_steps >= 0 && good_steps < config_.growth_interval,
-               "loss scaler: saved good_steps {} is outside [0, {})", good_steps, config_.growth_interval);
+               "loss scaler: saved good_steps {} is outside [0, {})", good_steps,
+               config_.growth_interval);
   scale_ = scale;
   good_steps_ = good_steps;
 }

@@ -21,7 +21,9 @@ template <> __device__ __forceinline__ float from_float<float>(float x) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
 }
-template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
 
 // Calls fn.template operator()<T>() with T the storage type of dtype (F32, BF16 or F16).
 template <typename Fn> void dispatch_storage(DType dtype, const char* op, Fn&& fn) {
@@ -29,7 +31,8 @@ template <typename Fn> void dispatch_storage(DType dtype, const char* op, Fn&& f
     case DType::F32: fn.template operator()<float>(); return;
     case DType::BF16: fn.template operator()<__nv_bfloat16>(); return;
     case DType::F16: fn.template operator()<__half>(); return;
-    default: MASKLM_FAIL("{}: the CUDA kernels store F32, BF16 or F16, got {}", op, dtype_name(dtype));
+    default:
+      MASKLM_FAIL("{}: the CUDA kernels store F32, BF16 or F16, got {}", op, dtype_name(dtype));
   }
 }
 
