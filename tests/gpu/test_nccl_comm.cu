@@ -71,8 +71,9 @@ TEST(NcclOneRank, CollectivesOnGpuBuffers) {
 }
 
 // Buckets of one tensor each, scaled by 0.5 (exact) and all-reduced over one rank: the
-// overlapped reduction, the end-of-backward one and the plain gradient halved on the host
-// agree bitwise. A bucket read by NCCL before the backward finished it would not.
+// overlapped reduction, the end-of-backward one, ZeRO-1's reduce-scatter and the plain
+// gradient halved on the host agree bitwise. A bucket read by NCCL before the backward
+// finished it would not.
 TEST(NcclOneRank, OverlappedBucketsMatchEndOfBackward) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto run = testing::small_run({"model.num_layers=3"});
@@ -80,11 +81,12 @@ TEST(NcclOneRank, OverlappedBucketsMatchEndOfBackward) {
   Ctx& ctx = device.ctx();
   MlmModel model(run.config.model, Capacity{64, 64}, DType::F32, Device::CUDA);
   model.init_weights(run.config.train.seed);
-  DataParallel dp(nccl_comm(single_process_comm()), model, ctx, /*zero1=*/false,
-                  /*bucket_bytes=*/1);
+  const auto comm = nccl_comm(single_process_comm());
+  DataParallel dp(comm, model, ctx, /*zero1=*/false, /*bucket_bytes=*/1);
+  DataParallel zero1(comm, model, ctx, /*zero1=*/true);
   const Batch batch = run.data.train->batch(0, 0);
   const DropoutPlan dropout{RngKey{7, 0, 0, RngStream::HIDDEN_DROPOUT, 0}, true};
-  enum class Reduce { NONE, AFTER, OVERLAPPED };
+  enum class Reduce { NONE, AFTER, OVERLAPPED, ZERO1 };
   auto gradients = [&](Reduce reduce) {
     model.zero_grads(ctx);
     model.forward(ctx, batch, dropout);
@@ -95,6 +97,7 @@ TEST(NcclOneRank, OverlappedBucketsMatchEndOfBackward) {
     } else {
       model.backward(ctx, dropout);
       if (reduce == Reduce::AFTER) dp.reduce_gradients(ctx, model, 0.5);
+      if (reduce == Reduce::ZERO1) zero1.reduce_gradients(ctx, model, 0.5);  // ncclReduceScatter
     }
     return testing::arena_snapshot(model.grad_arena());
   };
@@ -104,6 +107,7 @@ TEST(NcclOneRank, OverlappedBucketsMatchEndOfBackward) {
   const std::vector<float> overlapped = gradients(Reduce::OVERLAPPED);
   expect_bitwise_equal(after, halved, "reduced after the backward");
   expect_bitwise_equal(overlapped, halved, "reduced during the backward");
+  expect_bitwise_equal(gradients(Reduce::ZERO1), halved, "reduce-scattered (ZeRO-1)");
   double norm = 0;
   for (float g : halved) norm += double(g) * g;
   EXPECT_GT(norm, 0.0);
