@@ -48,14 +48,6 @@ FlashInputs flash_inputs(DeviceTensors& d, const benchmark::State& state) {
 
 const RngKey kDropoutKey{.seed = 3, .step = 1, .stream = RngStream::ATTENTION_DROPOUT};
 
-// TFLOP/s and % of the BF16 tensor-core peak (report_flops' fraction is of the FP32 peak).
-void report_tensor_flops(benchmark::State& state, double flops, double seconds) {
-  const double rate = flops * static_cast<double>(state.iterations()) / seconds;
-  state.counters["TFLOP/s"] = rate / 1e12;
-  if (device_peaks().bf16_flops > 0)
-    state.counters["%BF16"] = 100.0 * rate / device_peaks().bf16_flops;
-  state.SetLabel(kBertShapes[state.range(0)].name);
-}
 
 // Times the forward, or with `backward` the forward and backward together (the backward
 // adds into dqkv each call; bf16 has the range for it).
@@ -72,6 +64,7 @@ void time_flash(benchmark::State& state, bool backward) {
   });
   const double forward_flops = 4.0 * kTokens * state.range(1) * kBertShapes[state.range(0)].C;
   report_tensor_flops(state, (backward ? 3.5 : 1.0) * forward_flops, s);
+  state.SetLabel(kBertShapes[state.range(0)].name);
 }
 
 void BM_flash_attention_forward(benchmark::State& state) { time_flash(state, false); }

@@ -1,7 +1,7 @@
 // CUDA kernels of kernels/cuda/{matmul,layernorm,elementwise,embedding,rows,optim}.cu at
 // BERT-base (C 768, FF 3072) and BERT-large (C 1024, FF 4096) shapes over N = 16384
-// tokens (Args: 0 = base, 1 = large). Matmuls report TFLOP/s and the fraction of the FP32
-// peak; the memory-bound ops report GB/s and the fraction of HBM bandwidth, counting the
+// tokens (Args: 0 = base, 1 = large). Matmuls run in F32 and BF16 and report TFLOP/s and the
+// fraction of the FP32 (BF16: tensor-core) peak; the memory-bound ops report GB/s and the fraction of HBM bandwidth, counting the
 // least traffic each op needs (each tensor read or written once; `+=` outputs read and
 // written). Attention and the MLM head have their own files. bench/cuda_bench.cuh has the
 // timing and the peaks.
@@ -23,18 +23,31 @@ Linear block_linear(const BertShape& s, int64_t which) {
 }
 const char* const kLinearNames[] = {"qkv", "attn_out", "ffn_up", "ffn_down"};
 
+// Args index 2 picks the compute dtype: 0 F32 (against the FP32 peak), 1 BF16 (16-bit
+// in, weight, out, din; fp32 dweight and dbias; against the BF16 tensor-core peak).
+DType linear_dtype(const benchmark::State& state) { return state.range(2) ? DType::BF16 : DType::F32; }
+
+void report_linear(benchmark::State& state, double flops, double seconds) {
+  const DType dt = linear_dtype(state);
+  if (dt == DType::F32)
+    report_flops(state, flops, seconds);
+  else
+    report_tensor_flops(state, flops, seconds);
+  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " +
+                 kLinearNames[state.range(1)] + " " + dtype_name(dt).data());
+}
+
 void BM_matmul_forward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const Linear l = block_linear(kBertShapes[state.range(0)], state.range(1));
   const int64_t N = kTokens;
+  const DType dt = linear_dtype(state);
   DeviceTensors d;
-  const Tensor in = d.uniform({N, l.in}), w = d.uniform({l.out, l.in}), b = d.uniform({l.out}),
-               out = d.zeros({N, l.out});
+  const Tensor in = d.uniform_as(dt, {N, l.in}), w = d.uniform_as(dt, {l.out, l.in}),
+               b = d.uniform_as(dt, {l.out}), out = d.uniform_as(dt, {N, l.out});
   const double s = time_on_gpu(state, *ctx, true, [&] { matmul_forward(*ctx, out, in, w, b); });
-  report_flops(state, 2.0 * N * l.in * l.out, s);
-  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " +
-                 kLinearNames[state.range(1)]);
+  report_linear(state, 2.0 * N * l.in * l.out, s);
 }
 
 void BM_matmul_backward(benchmark::State& state) {
@@ -42,19 +55,18 @@ void BM_matmul_backward(benchmark::State& state) {
   if (!ctx) return;
   const Linear l = block_linear(kBertShapes[state.range(0)], state.range(1));
   const int64_t N = kTokens;
+  const DType dt = linear_dtype(state);
   DeviceTensors d;
-  const Tensor in = d.uniform({N, l.in}), w = d.uniform({l.out, l.in}),
-               dout = d.uniform({N, l.out}), din = d.zeros({N, l.in}), dw = d.zeros({l.out, l.in}),
-               db = d.zeros({l.out});
+  const Tensor in = d.uniform_as(dt, {N, l.in}), w = d.uniform_as(dt, {l.out, l.in}),
+               dout = d.uniform_as(dt, {N, l.out}), din = d.uniform_as(dt, {N, l.in}),
+               dw = d.zeros({l.out, l.in}), db = d.zeros({l.out});
   const double s =
       time_on_gpu(state, *ctx, true, [&] { matmul_backward(*ctx, din, dw, db, dout, in, w); });
-  report_flops(state, 4.0 * N * l.in * l.out, s);  // din and dweight GEMMs; the bias sum is O(N O)
-  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " +
-                 kLinearNames[state.range(1)]);
+  report_linear(state, 4.0 * N * l.in * l.out, s);  // din and dweight GEMMs; the bias sum is O(N O)
 }
 
 void linear_args(benchmark::internal::Benchmark* b) {
-  b->ArgsProduct({{0, 1}, {0, 1, 2, 3}})->ArgNames({"shape", "linear"});
+  b->ArgsProduct({{0, 1}, {0, 1, 2, 3}, {0, 1}})->ArgNames({"shape", "linear", "bf16"});
 }
 BENCHMARK(BM_matmul_forward)->Apply(linear_args)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_matmul_backward)->Apply(linear_args)->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/precision.h"
 #include "kernels/ops.h"
 #include "runtime/arena.h"
 #include "runtime/cuda_check.h"
@@ -97,9 +98,16 @@ inline Ctx* gpu_ctx(benchmark::State& state) {
 class DeviceTensors {
  public:
   Tensor uniform(Shape shape, float lo = -1.0f, float hi = 1.0f) {
-    std::vector<float> host(static_cast<size_t>(shape.numel()));
-    for (float& x : host) x = lo + (hi - lo) * static_cast<float>(next_u24()) / float(1 << 24);
-    return upload(host, shape);
+    return upload(uniform_values(shape.numel(), lo, hi), shape);
+  }
+  // Uniform values stored as `dtype`: F32, or BF16/F16 for the mixed-precision cases.
+  Tensor uniform_as(DType dtype, Shape shape, float lo = -1.0f, float hi = 1.0f) {
+    const std::vector<float> values = uniform_values(shape.numel(), lo, hi);
+    switch (dtype) {
+      case DType::BF16: return upload(std::vector<__nv_bfloat16>(values.begin(), values.end()), shape);
+      case DType::F16: return upload(std::vector<__half>(values.begin(), values.end()), shape);
+      default: return upload(values, shape);
+    }
   }
   // Integers uniform in [lo, hi) (hi - lo well below 2^24).
   Tensor ints(Shape shape, int32_t lo, int32_t hi) {
@@ -119,6 +127,11 @@ class DeviceTensors {
 
  private:
   uint32_t next_u24() { return static_cast<uint32_t>((++counter_ * 0x9E3779B97F4A7C15ull) >> 40); }
+  std::vector<float> uniform_values(int64_t n, float lo, float hi) {
+    std::vector<float> values(static_cast<size_t>(n));
+    for (float& x : values) x = lo + (hi - lo) * static_cast<float>(next_u24()) / float(1 << 24);
+    return values;
+  }
 
   std::vector<Arena> arenas_;
   uint64_t counter_ = 0;
@@ -175,6 +188,14 @@ inline void report_flops(benchmark::State& state, double flops, double seconds) 
   state.counters["TFLOP/s"] = rate / 1e12;
   if (device_peaks().fp32_flops > 0)
     state.counters["%FP32"] = 100.0 * rate / device_peaks().fp32_flops;
+}
+
+// TFLOP/s and % of the BF16 tensor-core peak, for 16-bit kernels.
+inline void report_tensor_flops(benchmark::State& state, double flops, double seconds) {
+  const double rate = flops * static_cast<double>(state.iterations()) / seconds;
+  state.counters["TFLOP/s"] = rate / 1e12;
+  if (device_peaks().bf16_flops > 0)
+    state.counters["%BF16"] = 100.0 * rate / device_peaks().bf16_flops;
 }
 
 // The BERT shapes the kernel benchmarks run at (Args index 0 = base, 1 = large).
