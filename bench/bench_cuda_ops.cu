@@ -1,9 +1,9 @@
 // CUDA kernels of kernels/cuda/{matmul,layernorm,elementwise,embedding,rows,optim}.cu at
 // BERT-base (C 768, FF 3072) and BERT-large (C 1024, FF 4096) shapes over N = 16384
 // tokens (Args: 0 = base, 1 = large). Matmuls run in F32 and BF16 and report TFLOP/s and the
-// fraction of the FP32 (BF16: tensor-core) peak; the memory-bound ops report GB/s and the fraction of HBM bandwidth, counting the
-// least traffic each op needs (each tensor read or written once; `+=` outputs read and
-// written). Attention and the MLM head have their own files. bench/cuda_bench.cuh has the
+// fraction of the FP32 (BF16: tensor-core) peak; the memory-bound ops report GB/s and the
+// fraction of HBM bandwidth, counting the least traffic each op needs (each tensor read or
+// written once; `+=` outputs read and written). Attention and the MLM head have their own files. bench/cuda_bench.cuh has the
 // timing and the peaks.
 #include "cuda_bench.cuh"
 #include "model/params.h"
