@@ -56,7 +56,8 @@ void run_finetune(const FineTuneCliOptions& o) {
 
 void register_finetune(CLI::App& app) {
   auto opts = std::make_shared<FineTuneCliOptions>();
-  auto* cmd = app.add_subcommand("finetune", "Fine-tune a checkpoint on a GLUE task and score it on dev");
+  auto* cmd = app.add_subcommand(
+      "finetune", "Fine-tune a checkpoint on a GLUE-style or SQuAD task and score it on dev");
   cmd->add_option("--checkpoint", opts->checkpoint, "Checkpoint directory (RUN_DIR/checkpoints/step-N)")
       ->required()
       ->check(CLI::ExistingDirectory);
