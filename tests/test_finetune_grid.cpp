@@ -111,6 +111,17 @@ TEST(FineTuneGridSummary, WithoutASeedAxisEachConfigurationIsOnePoint) {
       axes, expand_grid(axes), {{{"mcc", 0.3}}, {{"mcc", NAN}}}, "cola", "mcc");
   EXPECT_EQ(s.configurations[1].metrics.at("mcc").n, 0);
   EXPECT_EQ(s.best, 0u);  // a NaN median never wins
+  // A configuration without a finite score shows no statistics (not zeros).
+  const std::string table = format_grid_summary(s);
+  EXPECT_NE(table.find("epochs-3" + std::string(9, ' ') + "0" + std::string(9, ' ') + "–" +
+                       std::string(9, ' ') + "–" + std::string(9, ' ') + "–\n"),
+            std::string::npos)
+      << table;
+  // ... and is not marked best when no configuration has a score.
+  const FineTuneGridSummary none = summarize_finetune_grid(
+      axes, expand_grid(axes), {{{"mcc", NAN}}, {{"mcc", NAN}}}, "cola", "mcc");
+  EXPECT_EQ(format_grid_summary(none).find("<- best"), std::string::npos)
+      << format_grid_summary(none);
   const std::vector<GridAxis> seeds = {parse_grid_axis("seed=1,2")};
   EXPECT_EQ(summarize_finetune_grid(seeds, expand_grid(seeds), {{{"mcc", 0.3}}, {{"mcc", 0.5}}},
                                     "cola", "mcc")
@@ -175,6 +186,27 @@ TEST_F(FineTuneGridRun, WritesEveryPointTheSummaryAndTheBestMedians) {
   EXPECT_NEAR(summary["configurations"][0]["metrics"]["accuracy"]["mean"].get<double>(), 0.12,
               1e-12);
   EXPECT_NEAR(summary["configurations"][0]["metrics"]["accuracy"]["std"].get<double>(), 0.01,
+              1e-12);
+}
+
+// A configuration whose every seed scored NaN has null statistics in grid_summary.json,
+// not zeros that read as a score of 0.
+TEST_F(FineTuneGridRun, ConfigurationsWithoutFiniteScoresHaveNullStatistics) {
+  FineTuneTarget target = stand_in();
+  const auto run = target.run;
+  target.run = [run](const json& resolved, const fs::path& out) {
+    run(resolved, out);
+    if (parse_finetune_options(resolved).lr < 1.5e-4)
+      write_task_scores(out / "finetune.json", "sst2", {{"accuracy", NAN}});
+  };
+  ASSERT_TRUE(run_finetune_grid(grid(), target, dir_, nullptr).has_value());
+  const json summary = read_json_file(dir_ / "grid_summary.json");
+  const json& stats = summary["configurations"][0]["metrics"]["accuracy"];
+  EXPECT_EQ(stats["n"], json(0));
+  for (const char* key : {"mean", "median", "std", "min", "max"})
+    EXPECT_TRUE(stats[key].is_null()) << key << ": " << stats[key];
+  EXPECT_EQ(summary["best"], json("lr-0.0002"));
+  EXPECT_NEAR(summary["configurations"][1]["metrics"]["accuracy"]["median"].get<double>(), 0.22,
               1e-12);
 }
 

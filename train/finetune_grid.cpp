@@ -20,9 +20,15 @@ namespace {
 
 constexpr const char* kSeedAxis = "seed";
 
+// With no finite value (n == 0) the statistics are null, not SummaryStats' zeros.
 json stats_to_json(const SummaryStats& s) {
-  return {{"n", s.n},     {"mean", s.mean}, {"median", s.median},
-          {"std", s.std}, {"min", s.min},   {"max", s.max}};
+  const auto value = [&](double v) { return s.n > 0 ? json(v) : json(nullptr); };
+  return {{"n", s.n},
+          {"mean", value(s.mean)},
+          {"median", value(s.median)},
+          {"std", value(s.std)},
+          {"min", value(s.min)},
+          {"max", value(s.max)}};
 }
 
 json summary_to_json(const FineTuneGridSummary& summary) {
@@ -171,8 +177,11 @@ std::string format_grid_summary(const FineTuneGridSummary& summary) {
   for (size_t c = 0; c < summary.configurations.size(); ++c) {
     const GridConfiguration& config = summary.configurations[c];
     const SummaryStats& s = config.metrics.at(summary.metric);
-    text += fmt::format("{:<{}}  {:>3}  {:>8.4f}  {:>8.4f}  {:>8.4f}{}\n", config.name, width, s.n,
-                        s.mean, s.median, s.std, c == summary.best ? "  <- best" : "");
+    // No seed with a finite score: no statistics, and nothing to be best with.
+    const auto value = [&](double v) { return s.n > 0 ? fmt::format("{:.4f}", v) : "–"; };
+    text += fmt::format("{:<{}}  {:>3}  {:>8}  {:>8}  {:>8}{}\n", config.name, width, s.n,
+                        value(s.mean), value(s.median), value(s.std),
+                        c == summary.best && s.n > 0 ? "  <- best" : "");
   }
   return text;
 }
