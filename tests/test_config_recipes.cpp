@@ -141,6 +141,8 @@ TEST(RunConfig, ImpossibleValuesAreErrorsNamingTheKey) {
   expect_override_error("train.optimizer.beta2=1.0", {"'train.optimizer.beta2'", "[0, 1)"});
   expect_override_error("train.optimizer.clip_norm=-1", {"'train.optimizer.clip_norm'"});
   expect_override_error("train.keep_last=0", {"'train.keep_last'", "positive"});
+  expect_override_error("train.bucket_mib=0", {"'train.bucket_mib'", "positive"});
+  expect_override_error("train.bucket_mib=1e300", {"'train.bucket_mib'", "at most"});
   expect_override_error("train.eval_mask_rate=0", {"'train.eval_mask_rate'"});
   expect_override_error("model.preset=gigantic", {"'model.preset'", "gigantic", "tiny, mini"});
   expect_override_error("model.num_heads=3", {"model.num_heads (3)", "model.hidden_size (128)"});

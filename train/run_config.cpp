@@ -160,7 +160,10 @@ TrainConfig parse_train(const json& node) {
                t.zero);
   t.overlap_comm = r.get("overlap_comm", t.overlap_comm);
   t.bucket_mib = r.get("bucket_mib", t.bucket_mib);
-  MASKLM_CHECK(t.bucket_mib > 0, "config key 'train.bucket_mib' must be positive, got {}",
+  // At most 1 TiB: the trainer rounds it to a byte count in an int64_t (inf or 1e300 would
+  // overflow that conversion).
+  MASKLM_CHECK(t.bucket_mib > 0 && t.bucket_mib <= double(1 << 20),
+               "config key 'train.bucket_mib' must be positive and at most 1048576 (1 TiB), got {}",
                t.bucket_mib);
   r.finish();
   return t;
