@@ -129,10 +129,12 @@ class MpiComm : public Comm {
     wait_all();
   }
   void start_all_reduce_sum(const Tensor& buf) override {
-    MPI_Request& request = pending_.emplace_back();
+    // Kept only once started: a failed call leaves no undefined request for wait_all().
+    MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, buf.data, count(buf.numel()), mpi_type(buf.dtype), MPI_SUM,
                              MPI_COMM_WORLD, &request),
               "MPI_Iallreduce", rank_);
+    pending_.push_back(request);
   }
   void wait_all() override {
     if (pending_.empty()) return;

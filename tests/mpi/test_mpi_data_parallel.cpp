@@ -105,6 +105,18 @@ TEST_F(MpiTest, CollectivesSumGatherAndBroadcast) {
   EXPECT_FALSE(comm->any(false));
 }
 
+// A bucket whose all-reduce cannot start (here: a dtype MPI is not given) throws on every
+// rank and leaves no request behind, so the next collective waits only for real ones.
+TEST_F(MpiTest, AnAllReduceThatCannotStartLeavesNothingToWaitFor) {
+  auto comm = world_comm();
+  std::vector<int64_t> ids{1, 2};
+  EXPECT_THROW(comm->start_all_reduce_sum(Tensor{ids.data(), Shape{2}, DType::I64, Device::CPU}),
+               Error);
+  std::vector<double> v{1.0 + comm->rank()};
+  comm->all_reduce_sum(Tensor{v.data(), Shape{1}, DType::F64, Device::CPU});
+  EXPECT_EQ(v[0], 3.0);
+}
+
 // 2 ranks with micro-batch B each = 1 rank with micro-batch 2B (same sequences; dropout
 // off since its masks depend on the micro-batch shape).
 TEST_F(MpiTest, TwoRanksMatchOneRankWithTwiceTheBatch) {
