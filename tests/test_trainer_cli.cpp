@@ -76,6 +76,12 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
   const Output refused = run_cli("pretrain --config " + kTiny + " --out " + dir.string());
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.text.find("--resume"), std::string::npos) << refused.text;
+  // Resuming under another recipe is refused before anything is written.
+  const Output changed =
+      run_cli("pretrain --out " + dir.string() + " --resume --threads 1 --set data.mask_rate=0.4");
+  EXPECT_EQ(changed.status, 1);
+  EXPECT_NE(changed.text.find("data.mask_rate: 0.15 -> 0.4"), std::string::npos) << changed.text;
+  EXPECT_EQ(latest_checkpoint(checkpoints), latest);
   const int64_t target = stopped_at + 5;
   const Output resumed =
       run_cli("pretrain --out " + dir.string() +

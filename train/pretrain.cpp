@@ -5,6 +5,7 @@
 #include "runtime/log.h"
 #include "runtime/threads.h"
 #include "train/config_file.h"
+#include "train/resume_check.h"
 #include "train/stop_signal.h"
 #include "train/training_data.h"
 
@@ -34,14 +35,16 @@ TrainOutcome pretrain(const PretrainRequest& request) {
       request.resume || list_checkpoints(checkpoints).empty(),
       "'{}' already holds checkpoints: add --resume to continue that run, or choose another --out",
       request.run_dir.string());
+  if (request.resume && !list_checkpoints(checkpoints).empty())
+    check_resumed_recipe(parse_run_config(load_yaml_file(saved_config)), config);
   if (leader) {
     fs::create_directories(request.run_dir);
     write_yaml_file(saved_config, run_config_to_json(config));
   }
   install_stop_signal_handlers();
 
-  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {}, terminal,
-                  comm, request.device);
+  Trainer trainer(config, *data.train, data.validation.get(), request.run_dir, {}, terminal, comm,
+                  request.device);
   if (request.resume && !trainer.resume())
     log_info("no checkpoint in {}: starting at step 0", checkpoints.string());
   const ModelConfig& m = config.model;
@@ -55,8 +58,7 @@ TrainOutcome pretrain(const PretrainRequest& request) {
                m.num_layers, m.hidden_size, m.num_heads, m.pre_layernorm ? "pre" : "post",
                m.vocab_size, static_cast<double>(param_count(trainer.model().params())) / 1e6,
                t.batch_size, t.seq_len, t.accumulation_steps(), t.micro_batch_size,
-               comm->world_size(), trainer.step(),
-               t.steps,
+               comm->world_size(), trainer.step(), t.steps,
                request.device == Device::CPU ? fmt::format("{} threads", num_threads())
                                              : trainer.device_context().description(),
                request.run_dir.string());
