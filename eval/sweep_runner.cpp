@@ -7,6 +7,7 @@
 #include "runtime/file_io.h"
 #include "train/checkpoint.h"
 #include "train/config_file.h"
+#include "train/finetune_grid.h"
 #include "train/finetune_scores.h"
 #include "train/pretrain.h"
 #include "train/run_log.h"
@@ -46,8 +47,12 @@ bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs:
   const fs::path out = dir / "finetune" / target.task;
   if (!f.grid.axes.empty()) {
     if (!run_finetune_grid(f.grid, target, out, terminal)) return false;
-  } else if (!read_task_scores(out / "finetune.json", target.task)) {
-    target.run(target.resolve(f.grid.settings), out);
+  } else {
+    // As a grid point: the run records its settings, and a finished run with other settings
+    // (the sweep file's `set:` changed) is an error rather than silently reused.
+    const nlohmann::json settings = target.resolve(f.grid.settings);
+    if (!finished_finetune_run(out, target.task, settings))
+      run_recorded_finetune(target, settings, out);
   }
   const std::map<std::string, double> task_scores =
       read_task_scores(out / "finetune.json", target.task).value();

@@ -261,6 +261,31 @@ TEST_F(SweepRun, CellsAreReadableByTheReport) {
   EXPECT_NE(markdown.find("squad_v1.1 f1"), std::string::npos) << markdown;
 }
 
+// A cell's single fine-tuning run records its settings like a grid point; rerunning the cell
+// after the sweep file's `set:` for that task changed is an error, not a reuse of the old scores.
+TEST_F(SweepRun, ASingleFineTuningRunWithChangedSettingsIsNotReused) {
+  const fs::path file = sweep_file(true);
+  ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
+  const fs::path squad = dir_ / "out" / "mask_rate-0.15" / "finetune" / "squad_v1.1";
+  EXPECT_EQ(read_json_file(squad / "settings.json")["doc_stride"], 16);
+
+  // Unchanged settings: the finished run is reused.
+  fs::remove(dir_ / "out" / "mask_rate-0.15" / "done.json");
+  const std::string scores = read_text(squad / "finetune.json");
+  ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
+  EXPECT_EQ(read_text(squad / "finetune.json"), scores);
+
+  std::string yaml = read_text(file);
+  const size_t at = yaml.find("doc_stride: 16");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 14, "doc_stride: 8");
+  write_file("sweep.yaml", yaml);
+  fs::remove(dir_ / "out" / "mask_rate-0.15" / "done.json");
+  expect_error([&] { run(file, dir_ / "out"); },
+               {squad.string(), "other settings", "\"doc_stride\":8"});
+  EXPECT_EQ(read_text(squad / "finetune.json"), scores);
+}
+
 TEST_F(SweepRun, AStoppedCellResumesExactlyAndFinishedCellsAreSkipped) {
   const fs::path file = sweep_file(false);
   ASSERT_EQ(run(file, dir_ / "whole"), TrainOutcome::FINISHED);

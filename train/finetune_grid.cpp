@@ -48,23 +48,29 @@ json summary_to_json(const FineTuneGridSummary& summary) {
           {"best", summary.configurations[summary.best].name}};
 }
 
-// A finished point's scores, after checking it ran with the settings asked for now.
-std::optional<std::map<std::string, double>> finished_point(const fs::path& dir,
-                                                            const std::string& task,
-                                                            const json& settings) {
+}  // namespace
+
+std::optional<std::map<std::string, double>> finished_finetune_run(const fs::path& dir,
+                                                                   const std::string& task,
+                                                                   const json& settings) {
   std::optional<std::map<std::string, double>> scores =
       read_task_scores(dir / "finetune.json", task);
   if (!scores) return std::nullopt;
   const fs::path file = dir / "settings.json";
   const json saved = fs::exists(file) ? read_json_file(file) : json();
   MASKLM_CHECK(saved == settings,
-               "{} was fine-tuned with other settings ({}) than this grid asks for ({}): remove it "
+               "{} was fine-tuned with other settings ({}) than asked for now ({}): remove it "
                "or choose another --out",
                dir.string(), saved.is_null() ? "none recorded" : saved.dump(), settings.dump());
   return scores;
 }
 
-}  // namespace
+void run_recorded_finetune(const FineTuneTarget& target, const json& settings,
+                           const fs::path& dir) {
+  fs::create_directories(dir);
+  write_file_atomic(dir / "settings.json", settings.dump(2) + "\n");
+  target.run(settings, dir);
+}
 
 std::vector<json> grid_point_settings(const FineTuneGrid& grid,
                                       const std::vector<GridPoint>& points,
@@ -135,16 +141,14 @@ std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
     const fs::path dir = out / "grid" / points[i].name;
     const std::string progress =
         fmt::format("[grid {}/{}] {}", i + 1, points.size(), points[i].name);
-    if (auto done = finished_point(dir, target.task, settings[i])) {
+    if (auto done = finished_finetune_run(dir, target.task, settings[i])) {
       if (terminal) fmt::print(terminal, "{}: finished earlier, skipped\n", progress);
       scores.push_back(std::move(*done));
       continue;
     }
     if (stop_requested()) return std::nullopt;
     const auto start = std::chrono::steady_clock::now();
-    fs::create_directories(dir);
-    write_file_atomic(dir / "settings.json", settings[i].dump(2) + "\n");
-    target.run(settings[i], dir);
+    run_recorded_finetune(target, settings[i], dir);
     std::optional<std::map<std::string, double>> result =
         read_task_scores(dir / "finetune.json", target.task);
     MASKLM_CHECK(result && result->count(target.metric), "{}: the run wrote no '{}' score for {}",
