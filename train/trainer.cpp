@@ -137,13 +137,18 @@ StepResult Trainer::train_step() {
     }
     // Only the step's last backward finishes gradients that can be sent.
     const bool last = k + 1 == micros;
-    model_->backward(ctx_, dropout, overlap_comm_ && last ? dp_->grads_ready() : GradsReady{});
-    if (hooks_.after_backward) hooks_.after_backward(step, k, *model_);
+    const bool reducing = overlap_comm_ && last;
+    model_->backward(ctx_, dropout, reducing ? dp_->grads_ready() : GradsReady{});
+    // Buckets all-reduced during the backward may not be read (nor written) before the wait.
+    if (hooks_.after_backward && !reducing) hooks_.after_backward(step, k, *model_);
   }
   if (distributed) {
     // Every rank starts every bucket, also one that stopped at a non-finite loss (its sums
     // are then discarded with the step), so the collectives match up.
-    if (overlap_comm_) dp_->finish_reduction();
+    if (overlap_comm_) {
+      dp_->finish_reduction();
+      if (hooks_.after_backward && finite) hooks_.after_backward(step, micros - 1, *model_);
+    }
     // A non-finite loss anywhere skips the step everywhere.
     std::array<double, 3> totals{loss_sum, static_cast<double>(correct), finite ? 0.0 : 1.0};
     dp_->comm().sum_host(totals);

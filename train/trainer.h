@@ -40,7 +40,12 @@ struct StepResult {
 };
 
 struct TrainerHooks {
-  // After each micro-batch's backward; tests poison gradients here.
+  // After each micro-batch's backward, once its gradients may be read; tests poison gradients
+  // here. With train.overlap_comm on several ranks the step's last micro-batch's hook runs
+  // after the step's all-reduce has finished (the buckets are in flight until then): it sees
+  // the gradients summed over the ranks and scaled, and what it writes stays on its rank.
+  // Otherwise (one rank, or the reduction after the backward) it sees the rank's own
+  // gradients before any reduction. Not called for a micro-batch whose loss was non-finite.
   std::function<void(int64_t step, int64_t micro, MlmModel& model)> after_backward;
   std::function<void(const StepResult&)> on_step;
 };

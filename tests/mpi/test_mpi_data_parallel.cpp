@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/device_context.h"
 #include "train/comm.h"
 #include "train/data_parallel.h"
 #include "trainer_fixture.h"
@@ -165,7 +166,8 @@ class CountingComm : public Comm {
 // it. Buckets of one tensor each (bucket_mib tiny), so a bucket started before backward
 // finished it would miss gradient terms; two accumulated micro-batches per rank, of which
 // only the last backward may start buckets; pre-LN, post-LN and the skip-corrupted model
-// (whose decoder runs backward before the encoder).
+// (whose decoder runs backward before the encoder). The last micro-batch's after_backward
+// hook runs after the wait: it sees the gradients summed over the ranks, the same on both.
 TEST_F(MpiTest, OverlappedReductionMatchesEndOfBackward) {
   const std::vector<std::vector<std::string>> models{
       {"model.pre_layernorm=true", "model.num_layers=2"},
@@ -180,18 +182,49 @@ TEST_F(MpiTest, OverlappedReductionMatchesEndOfBackward) {
       return train(recipe, std::move(comm), std::move(hooks));
     };
     auto counting = std::make_shared<CountingComm>();
-    int started_by_first = -1, started_by_last = -1;
+    int started_by_first = -1, micros = 0;
+    std::vector<float> last_grads;
     TrainerHooks hooks;
-    hooks.after_backward = [&](int64_t step, int64_t micro, MlmModel&) {
-      if (step == 0) (micro == 0 ? started_by_first : started_by_last) = counting->started;
+    hooks.after_backward = [&](int64_t step, int64_t micro, MlmModel& m) {
+      if (step != 0) return;
+      ++micros;
+      if (micro == 0) started_by_first = counting->started;
+      else last_grads = testing::arena_snapshot(m.grad_arena());
     };
     const RunResult overlapped = run(true, hooks, counting);
+    EXPECT_EQ(micros, 2);
     EXPECT_EQ(started_by_first, 0);
-    EXPECT_GT(started_by_last, 0) << "no bucket started during the backward pass";
+    ASSERT_FALSE(last_grads.empty());
+    std::vector<double> summed(last_grads.begin(), last_grads.end());
+    world_comm()->sum_host(summed);
+    size_t differ = 0;
+    for (size_t i = 0; i < summed.size(); ++i) differ += summed[i] != 2.0 * last_grads[i];
+    EXPECT_EQ(differ, 0u) << "the hook saw gradients not yet summed over the ranks";
     const RunResult after = run(false, {}, world_comm());
     EXPECT_EQ(overlapped.params, after.params);
     EXPECT_EQ(overlapped.losses, after.losses);
   }
+}
+
+// The last backward itself starts buckets (the reduction overlaps it), not only
+// finish_reduction() after it (the trainer's hook, after the wait, cannot tell).
+TEST_F(MpiTest, BucketsStartDuringTheBackward) {
+  const auto run = small_run({"model.num_layers=2"});
+  DeviceContext device(Device::CPU);
+  Ctx& ctx = device.ctx();
+  MlmModel model(run.config.model, Capacity{64, 64}, DType::F32, Device::CPU);
+  model.init_weights(run.config.train.seed);
+  auto counting = std::make_shared<CountingComm>();
+  DataParallel dp(counting, model, ctx, /*zero1=*/false, /*bucket_bytes=*/1);
+  const DropoutPlan dropout{RngKey{7, 0, 0, RngStream::HIDDEN_DROPOUT, 0}, true};
+  const Batch batch = run.data.train->batch(0, 0);  // the backward reads it
+  model.zero_grads(ctx);
+  model.forward(ctx, batch, dropout);
+  dp.start_reduction(ctx, model, 1.0);
+  model.backward(ctx, dropout, dp.grads_ready());
+  const int started_by_backward = counting->started;
+  dp.finish_reduction();
+  EXPECT_GT(started_by_backward, 0) << "no bucket started during the backward pass";
 }
 
 TEST_F(MpiTest, Zero1MatchesUnsharded) {
