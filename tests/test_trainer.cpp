@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "expect_error.h"
+#include "runtime/file_io.h"
 #include "train/stop_signal.h"
 #include "trainer_fixture.h"
 
@@ -207,6 +208,54 @@ TEST(Trainer, ResumeDropsTheRecordsAfterItsCheckpoint) {
   ASSERT_EQ(uninterrupted.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i)
     EXPECT_EQ(records[i].at("loss"), uninterrupted[i].at("loss")) << i;
+}
+
+// A checkpoint between two train records (step 4, records every 3 steps) keeps the partial
+// window in trainer_state.json: the resumed run's record at step 6 averages steps 4 to 6 as
+// the uninterrupted run's does, not only 5 and 6.
+TEST(Trainer, ResumeBetweenRecordsLogsTheUninterruptedRecords) {
+  auto run = small_run({"train.steps=7", "train.log_every=3", "train.checkpoint_every=2",
+                        "train.keep_last=10", "train.eval_every=0"});
+  const auto dir = fresh_dir("resume_window");
+  {
+    Trainer first(run.config, *run.data.train, nullptr, dir);
+    ASSERT_EQ(first.run(), TrainOutcome::FINISHED);
+  }
+  const std::vector<nlohmann::json> uninterrupted = read_jsonl(dir / "metrics.jsonl");
+  for (int64_t step : {6, 7})
+    std::filesystem::remove_all(checkpoint_path(dir / "checkpoints", step));
+
+  Trainer resumed(run.config, *run.data.train, nullptr, dir);
+  ASSERT_TRUE(resumed.resume());
+  ASSERT_EQ(resumed.step(), 4);
+  ASSERT_EQ(resumed.run(), TrainOutcome::FINISHED);
+  const std::vector<nlohmann::json> records = read_jsonl(dir / "metrics.jsonl");
+  ASSERT_EQ(records.size(), 3u);  // steps 3, 6, 7
+  ASSERT_EQ(uninterrupted.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    for (const char* key : {"kind", "step", "loss", "accuracy", "lr", "grad_norm", "skipped_steps"})
+      EXPECT_EQ(records[i].at(key), uninterrupted[i].at(key)) << "record " << i << ": " << key;
+}
+
+// A checkpoint written before trainer_state.json held the log window resumes with an empty one.
+TEST(Trainer, ResumeFromACheckpointWithoutLogWindow) {
+  auto run = small_run(
+      {"train.steps=4", "train.log_every=3", "train.checkpoint_every=2", "train.eval_every=0"});
+  const auto dir = fresh_dir("resume_old_state");
+  {
+    Trainer first(run.config, *run.data.train, nullptr, dir);
+    for (int i = 0; i < 2; ++i) first.train_step();
+    first.save_checkpoint();
+  }
+  const auto state_file = checkpoint_path(dir / "checkpoints", 2) / "trainer_state.json";
+  nlohmann::json state = read_json_file(state_file);
+  ASSERT_TRUE(state.contains("log_window"));
+  state.erase("log_window");
+  std::ofstream(state_file) << state.dump();
+  Trainer resumed(run.config, *run.data.train, nullptr, dir);
+  ASSERT_TRUE(resumed.resume());
+  EXPECT_EQ(resumed.state().log_window.steps, 0);
+  EXPECT_EQ(resumed.run(), TrainOutcome::FINISHED);
 }
 
 // A run killed before its first checkpoint starts over: its records go.

@@ -49,6 +49,24 @@ void fsync_directory(const fs::path& dir) {
 
 void write_json(const fs::path& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
+// Doubles are written with enough digits to read back bit for bit.
+json log_window_to_json(const LogWindow& w) {
+  return {{"loss", w.loss},
+          {"accuracy", w.accuracy},
+          {"seconds", w.seconds},
+          {"steps", w.steps},
+          {"finite_steps", w.finite_steps},
+          {"tokens", w.tokens},
+          {"predictions", w.predictions}};
+}
+
+LogWindow log_window_from_json(const json& j) {
+  return {j.at("loss").get<double>(),          j.at("accuracy").get<double>(),
+          j.at("seconds").get<double>(),       j.at("steps").get<int64_t>(),
+          j.at("finite_steps").get<int64_t>(), j.at("tokens").get<int64_t>(),
+          j.at("predictions").get<int64_t>()};
+}
+
 }  // namespace
 
 fs::path checkpoint_path(const fs::path& checkpoints_dir, int64_t step) {
@@ -80,6 +98,7 @@ void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimize
                                 {"optimizer_steps", optimizer.steps_taken()},
                                 {"skipped_steps", state.skipped_steps},
                                 {"bad_steps_in_row", state.bad_steps_in_row},
+                                {"log_window", log_window_to_json(state.log_window)},
                                 {"run_config", run_config}});
   fsync_directory(tmp);
   // Re-saving a step (a stop right after a scheduled checkpoint is not re-saved, but a
@@ -98,8 +117,10 @@ TrainerState load_checkpoint(const fs::path& dir, MlmModel& model, AdamW& optimi
   const json s = read_json_file(dir / kStateFile);
   try {
     optimizer.set_steps_taken(s.at("optimizer_steps").get<int64_t>());
-    return TrainerState{s.at("step").get<int64_t>(), s.at("skipped_steps").get<int64_t>(),
-                        s.at("bad_steps_in_row").get<int64_t>()};
+    return TrainerState{
+        s.at("step").get<int64_t>(), s.at("skipped_steps").get<int64_t>(),
+        s.at("bad_steps_in_row").get<int64_t>(),
+        s.contains("log_window") ? log_window_from_json(s.at("log_window")) : LogWindow{}};
   } catch (const json::exception& e) {
     MASKLM_FAIL("'{}': {}", (dir / kStateFile).string(), e.what());
   }

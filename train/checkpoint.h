@@ -5,7 +5,8 @@
 //     model.safetensors      parameters under Hugging Face names (model/params.h table)
 //     config.json            the model as a Hugging Face config (model/hf_config.h)
 //     optimizer.safetensors  AdamW's m and v as one flat buffer in the parameter layout
-//     trainer_state.json     step, optimizer steps, skip counters, the resolved run config
+//     trainer_state.json     step, optimizer steps, skip counters, the partial log window,
+//                            the resolved run config
 //
 // Randomness (dropout, data order, masking) is stateless Philox keyed by (seed, step) and
 // batch sources are pure functions of the step, so the step is the RNG and data cursor.
@@ -27,10 +28,19 @@
 
 namespace masklm {
 
+// The steps since the last train record (metrics.jsonl), summed; checkpointed so that a run
+// resumed between two records logs the record the uninterrupted run logs.
+struct LogWindow {
+  double loss = 0, accuracy = 0;  // over the finite steps
+  double seconds = 0;             // of the steps' own time (a resume's gap not counted)
+  int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
+};
+
 struct TrainerState {
   int64_t step = 0;           // optimizer steps done, counting skipped ones (the data cursor)
   int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   int64_t bad_steps_in_row = 0;
+  LogWindow log_window;  // absent from older checkpoints: empty
 };
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& checkpoints_dir, int64_t step);

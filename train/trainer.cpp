@@ -180,7 +180,7 @@ StepResult Trainer::train_step() {
         step);
   }
   if (hooks_.on_step) hooks_.on_step(r);
-  window_.seconds +=
+  state_.log_window.seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MASKLM_CHECK(
       state_.bad_steps_in_row < t.max_bad_steps,
@@ -240,13 +240,16 @@ bool Trainer::stop_agreed() const {
 
 void Trainer::log_progress(const StepResult& r) {
   const TrainConfig& t = config_.train;
-  ++window_.steps;
-  window_.tokens += r.tokens;
-  window_.predictions += r.predictions;
+  // Checkpointed with the trainer state: a run resumed between two records averages the
+  // same steps as the uninterrupted run.
+  LogWindow& w = state_.log_window;
+  ++w.steps;
+  w.tokens += r.tokens;
+  w.predictions += r.predictions;
   if (!r.skipped) {
-    ++window_.finite_steps;
-    window_.loss += r.loss;
-    window_.accuracy += r.accuracy;
+    ++w.finite_steps;
+    w.loss += r.loss;
+    w.accuracy += r.accuracy;
   }
   const int64_t done = r.step + 1;
   if (done % t.log_every != 0 && done != t.steps) return;
@@ -254,23 +257,20 @@ void Trainer::log_progress(const StepResult& r) {
     TrainRecord rec;
     rec.step = done;
     rec.total_steps = t.steps;
-    const double finite = static_cast<double>(window_.finite_steps);
-    rec.loss =
-        window_.finite_steps ? window_.loss / finite : std::numeric_limits<double>::quiet_NaN();
-    rec.accuracy =
-        window_.finite_steps ? window_.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
+    const double finite = static_cast<double>(w.finite_steps);
+    rec.loss = w.finite_steps ? w.loss / finite : std::numeric_limits<double>::quiet_NaN();
+    rec.accuracy = w.finite_steps ? w.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
     rec.lr = r.lr;
     rec.grad_norm = r.grad_norm;
-    rec.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
+    rec.tokens_per_second = static_cast<double>(w.tokens) / w.seconds;
     rec.model_flops_per_second =
-        mlm_training_flops(config_.model, window_.tokens, window_.predictions, t.seq_len) /
-        window_.seconds;
+        mlm_training_flops(config_.model, w.tokens, w.predictions, t.seq_len) / w.seconds;
     rec.eta_seconds =
-        window_.seconds / static_cast<double>(window_.steps) * static_cast<double>(t.steps - done);
+        w.seconds / static_cast<double>(w.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;
     log_->train(rec);
   }
-  window_ = Window{};
+  state_.log_window = LogWindow{};
 }
 
 }  // namespace masklm

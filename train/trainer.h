@@ -106,12 +106,6 @@ class Trainer {
   Ctx& ctx_ = device_.ctx();
   TrainerState state_;
   int64_t last_checkpoint_step_ = -1;
-
-  // The progress window since the last record.
-  struct Window {
-    double loss = 0, accuracy = 0, seconds = 0;
-    int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
-  } window_;
 };
 
 }  // namespace masklm
