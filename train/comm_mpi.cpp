@@ -139,9 +139,13 @@ class MpiComm : public Comm {
   void wait_all() override {
     if (pending_.empty()) return;
     run("MPI_Waitall (MPI_Iallreduce)", [&] {
-      return MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
+      const int rc =
+          MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
+      // Cleared before run() throws on a failure too: the requests are finished or dead
+      // (a broken communicator), and a later wait must not wait for them again.
+      pending_.clear();
+      return rc;
     });
-    pending_.clear();
   }
 
   void reduce_scatter_sum(const Tensor& buf) override {
