@@ -10,7 +10,7 @@ namespace {
 constexpr uint32_t kMaskEmbeddingDropoutSite = 1;
 }  // namespace
 
-std::vector<std::vector<int32_t>*> SkipSplit::arrays() {
+std::array<std::vector<int32_t>*, SkipSplit::kArrays> SkipSplit::arrays() {
   return {&kept_index,      &masked_index, &kept_tokens,    &kept_positions, &kept_types,
           &kept_cu_seqlens, &mask_tokens,  &mask_positions, &mask_types};
 }

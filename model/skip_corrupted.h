@@ -6,6 +6,7 @@
 // With no decoder layers and nothing corrupted it is exactly the standard model.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "model/encoder.h"
@@ -30,8 +31,11 @@ struct SkipSplit {
   void split(const ModelConfig& cfg, const Batch& batch);
 
  private:
-  // The host arrays in a fixed order, and their device buffers (GPU only).
-  std::vector<std::vector<int32_t>*> arrays();
+  // The host arrays in a fixed order, and their device buffers (GPU only). A std::array
+  // made on the stack: split() calls this for every view, and the step allocates nothing
+  // (pointers kept in a member instead would dangle in a copy of the split).
+  static constexpr size_t kArrays = 9;
+  std::array<std::vector<int32_t>*, kArrays> arrays();
   Tensor view(size_t array);
   Arena device_arena_;
   std::vector<Tensor> device_buffers_;
