@@ -85,6 +85,15 @@ TEST(LossScaler, RejectsBadConfigsAndStates) {
   LossScaler scaler(small_config());
   expect_error([&] { scaler.restore({{"scale", 1e9}, {"good_steps", 0}}); }, "saved scale");
   expect_error([&] { scaler.restore({{"scale", 512.0}, {"good_steps", 3}}); }, "good_steps");
+  // A corrupt state is a masklm::Error naming the key, not a json exception.
+  expect_error([&] { scaler.restore(nlohmann::json::object()); },
+               "'loss_scaler.scale' is required");
+  expect_error([&] { scaler.restore({{"scale", 512.0}}); }, "'loss_scaler.good_steps' is required");
+  expect_error([&] { scaler.restore({{"scale", "big"}, {"good_steps", 0}}); },
+               {"'loss_scaler.scale'", "number"});
+  expect_error([&] { scaler.restore({{"scale", 512.0}, {"good_steps", 1.5}}); },
+               {"'loss_scaler.good_steps'", "integer"});
+  expect_error([&] { scaler.restore(nlohmann::json::array()); }, "'loss_scaler'");
 }
 
 TEST(LossScaler, FoundInfSeesInfAndNanButNotLargeFiniteGradients) {

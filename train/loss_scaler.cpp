@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/ops.h"
+#include "runtime/config_reader.h"
 #include "runtime/error.h"
 
 namespace masklm {
@@ -51,8 +52,11 @@ nlohmann::json LossScaler::state() const {
 }
 
 void LossScaler::restore(const nlohmann::json& state) {
-  const double scale = state.at("scale").get<double>();
-  const int64_t good_steps = state.at("good_steps").get<int64_t>();
+  // Strictly, as a config section: a corrupt state is an error naming the key.
+  ConfigReader r(state, "loss_scaler");
+  const double scale = r.require<double>("scale");
+  const int64_t good_steps = r.require<int64_t>("good_steps");
+  r.finish();
   check_scale(scale, config_, "saved scale");
   MASKLM_CHECK(good_steps >= 0 && good_steps < config_.growth_interval,
                "loss scaler: saved good_steps {} is outside [0, {})", good_steps,
