@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "kernels/device_context.h"
 #include "runtime/cuda_check.h"
@@ -112,16 +113,17 @@ class NcclComm : public Comm {
 
   void wait_all() override {
     if (!pending_) return;
+    // Taken before waiting: after a failure (which throws) nothing is left to wait for.
+    const char* what = std::exchange(pending_, nullptr);
     CUDA_CHECK(cudaEventRecord(done_, stream_));
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       const cudaError_t query = cudaEventQuery(done_);
       if (query == cudaSuccess) break;
       if (query != cudaErrorNotReady) CUDA_CHECK(query);
-      check_async(pending_, start);
+      check_async(what, start);
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
-    pending_ = nullptr;
   }
 
  private:
