@@ -31,11 +31,12 @@ TrainOutcome pretrain(const PretrainRequest& request) {
   const bool leader = comm->rank() == 0;
   FILE* terminal = leader ? request.terminal : nullptr;
   const fs::path checkpoints = request.run_dir / "checkpoints";
+  const bool has_checkpoints = !list_checkpoints(checkpoints).empty();
   MASKLM_CHECK(
-      request.resume || list_checkpoints(checkpoints).empty(),
+      request.resume || !has_checkpoints,
       "'{}' already holds checkpoints: add --resume to continue that run, or choose another --out",
       request.run_dir.string());
-  if (request.resume && !list_checkpoints(checkpoints).empty())
+  if (request.resume && has_checkpoints)
     check_resumed_recipe(parse_run_config(load_yaml_file(saved_config)), config);
   if (leader) {
     fs::create_directories(request.run_dir);
