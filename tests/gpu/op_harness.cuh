@@ -3,8 +3,8 @@
 //  - leave the guard bands around every device buffer untouched (out-of-bounds writes),
 //  - have NaN/Inf exactly where the reference has them,
 //  - be non-vacuous (the reference is not all zeros),
-//  - and agree with the reference within the dtype's NMSE bound (or bitwise, where the GPU
-//    adds in the CPU's order).
+//  - and agree with the reference within the dtype's NMSE bound (tests/precision_tolerance.h;
+//    or bitwise, where the GPU adds in the CPU's order).
 // Every test body starts with MASKLM_SKIP_WITHOUT_GPU(), so GPU-less machines skip cleanly.
 #pragma once
 
@@ -20,6 +20,7 @@
 
 #include "kernels/cuda/precision.h"
 #include "kernels/ops.h"
+#include "precision_tolerance.h"
 #include "runtime/cuda_context.h"
 #include "runtime/device.h"
 
@@ -30,24 +31,8 @@
 
 namespace masklm::gpu_testing {
 
-// Bounds on NMSE = sum (gpu - ref)^2 / sum ref^2, per dtype, defined once. fp32 results
-// that differ only in summation order and fused multiply-adds land near 1e-13; reductions
-// over thousands of terms near 1e-11.
-// 16-bit results are compared with the CPU op run in F64 on the same 16-bit-rounded inputs,
-// so the error is what the kernel adds: fp32 arithmetic (negligible) and rounding each
-// stored value once. Rounding to nearest errs by at most u |x| (u = 2^-8 for bf16's 8-bit
-// significand, 2^-11 for fp16's 11), on average u^2/3 |x|^2 squared, so one rounding gives
-// NMSE ~ 2e-5 (bf16) and ~ 2.5e-7 (fp16) at worst and about a third of that typically; the
-// bounds leave 5x-10x headroom for ops that round an intermediate too (a 16-bit +=
-// reads a value that was itself rounded).
-inline double nmse_bound(DType dtype) {
-  switch (dtype) {
-    case DType::F32: return 1e-9;
-    case DType::BF16: return 1e-4;
-    case DType::F16: return 2e-6;
-    default: return 0.0;
-  }
-}
+using testing::expect_close;  // tests/precision_tolerance.h
+using testing::nmse_bound;
 
 // Host values rounded to a 16-bit storage type, and 16-bit (or any) values widened to
 // double for the F64 CPU reference and the comparison.
@@ -158,30 +143,6 @@ class GpuOps {
  private:
   std::vector<std::unique_ptr<GuardedBuffer>> buffers_;
 };
-
-// NaN/Inf in the same places, a non-zero reference, and NMSE within `bound`.
-template <typename T>
-void expect_close(const std::vector<T>& gpu, const std::vector<T>& ref, double bound, const std::string& what) {
-  ASSERT_EQ(gpu.size(), ref.size()) << what;
-  double diff = 0, norm = 0;
-  int64_t nonfinite_mismatches = 0, first_mismatch = -1;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = gpu[i], r = ref[i];
-    if (!std::isfinite(g) || !std::isfinite(r)) {
-      const bool same = (std::isnan(g) && std::isnan(r)) || g == r;
-      if (!same && nonfinite_mismatches++ == 0) first_mismatch = static_cast<int64_t>(i);
-      continue;
-    }
-    diff += (g - r) * (g - r);
-    norm += r * r;
-  }
-  EXPECT_EQ(nonfinite_mismatches, 0) << what << ": NaN/Inf differ from the reference, first at " << first_mismatch
-                                     << " (gpu " << gpu[static_cast<size_t>(std::max<int64_t>(first_mismatch, 0))]
-                                     << ", cpu " << ref[static_cast<size_t>(std::max<int64_t>(first_mismatch, 0))]
-                                     << ")";
-  EXPECT_GT(norm, 0.0) << what << ": the reference is all zeros, so the comparison proves nothing";
-  EXPECT_LE(diff / std::max(norm, 1e-300), bound) << what << ": NMSE above the bound";
-}
 
 // Bit-for-bit equality, for ops that compute exactly what the CPU computes.
 template <typename T> void expect_bitwise_equal(const std::vector<T>& gpu, const std::vector<T>& ref, const std::string& what) {
