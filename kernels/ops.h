@@ -5,18 +5,23 @@
 // - Tensors are contiguous row-major views. Shapes in comments use the canonical names
 //   N (tokens in the flat unpadded batch), B (sequences), C (hidden), NH (heads),
 //   HS (head size, C / NH), F (FFN width), V (vocabulary), P (predicted positions).
-// - On the CPU every floating-point op runs in F32 or F64 (F64 is for gradient checks);
-//   all floating-point arguments of one call share one dtype. Index tensors are I32.
-// - On a GPU an op also runs with BF16 or F16 activations and weights (the compute dtype,
-//   kernels/cuda/precision.h); what it keeps in full precision beside them (LayerNorm
-//   mean/rstd, lse, losses, parameter gradients) is then F32: accum_dtype(compute dtype)
-//   in kernels/dispatch.h, which is the compute dtype itself for F32/F64.
+// - Floating-point ops compute in F32, or F64 on the CPU (for gradient checks); all
+//   floating-point arguments of one call then share one dtype. Index tensors are I32.
+// - Every op but adamw_update and sum_squares (fp32 flat buffers) also runs with BF16 or
+//   F16 activations and weights (the compute dtype, kernels/cuda/precision.h); what it
+//   keeps in full precision beside them (LayerNorm mean/rstd, lse, losses, parameter
+//   gradients) is then F32: accum_dtype(compute dtype) in kernels/dispatch.h, which is the
+//   compute dtype itself for F32/F64. Both backends take the same dtype combinations. The
+//   GPU computes in fp32 and rounds each stored 16-bit value once; the CPU emulates that
+//   (kernels/cpu/f32_views.h): it widens the 16-bit tensors exactly, runs its F32 kernel
+//   and rounds each 16-bit output once (an output that is added into is widened first),
+//   so the CPU stays the GPU's reference.
 // - Backward ops ACCUMULATE (+=) into every gradient output, parameters and activations
 //   alike, so gradient accumulation and residual branches need no extra adds. An empty
 //   gradient tensor means "not needed" and is skipped. Gradient outputs never alias an
 //   input of the same call (with += that would silently double count).
 // - Optional inputs (a bias, token types) are passed as an empty Tensor{}.
-// - CPU ops allocate nothing per call except thread-local scratch rows that grow once.
+// - CPU ops allocate nothing per call except thread-local scratch that grows once.
 #pragma once
 
 #include <cstdint>
@@ -91,10 +96,13 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
 // cu_seqlens (B + 1) I32, starting at 0 and ending at N. Scores are scaled by 1/sqrt(HS).
 // Attention dropout with probability p drops probability (query i, key j, head h) when
 // philox_uniform(key, (h * N + i) * N + j) < p.
-// Dtypes: F32 or F64 (lse the same) on the CPU; on a GPU, F32 runs a simple fp32 kernel
-// and BF16/F16 (qkv, out, dout, dqkv; lse F32) the fused tensor-core kernel
-// (kernels/cuda/flash_attention.cu: head sizes 32, 64, 128, sm_80+), which adds into the
-// 16-bit dqkv in fp32 and rounds once per element.
+// Dtypes: F32 (or F64 on the CPU; lse the same), or BF16/F16 for qkv, out, dout and dqkv
+// with lse F32. On a GPU, F32 runs a simple fp32 kernel and 16 bits the fused tensor-core
+// kernel (kernels/cuda/flash_attention.cu: head sizes 32, 64, 128, sm_80+), which adds into
+// the 16-bit dqkv in fp32 and rounds once per element. The CPU computes 16 bits in fp32 on
+// the widened inputs (any head size) and rounds out and dqkv once; the fused kernel also
+// rounds the probabilities to 16 bits before P @ V, so the two agree within the 16-bit
+// tolerance, not bitwise.
 void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
                        const Tensor& cu_seqlens, int num_heads, float dropout_p,
                        const RngKey& dropout_key);
@@ -127,9 +135,10 @@ struct AdamWStep {
   double grad_scale = 1.0;    // gradients are multiplied by this first (clipping, loss scale)
 };
 // One AdamW update of a flat region: params, grads, m, v all (n) of one float dtype. In
-// mixed precision (GPU only) params are the F32 master weights and compute_copy (n) BF16
-// or F16 receives them rounded, in the same kernel; the gradients stay F32 (parameter
-// gradients accumulate in fp32, kernels/cuda/precision.h), so no conversion is needed.
+// mixed precision params are the F32 master weights and compute_copy (n) BF16 or F16
+// receives them rounded once after the update (in the same kernel on a GPU); the gradients
+// stay F32 (parameter gradients accumulate in fp32, kernels/cuda/precision.h), so no
+// conversion is needed.
 void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Tensor& m,
                   const Tensor& v, const AdamWStep& s, const Tensor& compute_copy = {});
 // sum of x[i]^2 accumulated in double.
@@ -138,6 +147,11 @@ double sum_squares(Ctx& ctx, const Tensor& x);
 void scale_inplace(Ctx& ctx, const Tensor& x, double s);
 // x = 0.
 void fill_zero(Ctx& ctx, const Tensor& x);
+// dst = src converted to dst's dtype: F32 to BF16/F16 rounds to nearest even (as CUDA
+// does, runtime/half.h), BF16/F16 to F32 is exact, and a dtype to itself copies (F32, BF16
+// or F16). Same shape; dst and src do not overlap. Refreshes the 16-bit compute copy of the
+// weights from the F32 masters (after init or a checkpoint load).
+void convert(Ctx& ctx, const Tensor& dst, const Tensor& src);
 
 // Waits until the context's device has finished every op issued so far. On a GPU it also
 // throws masklm::Error for bad inputs the kernels found (ids out of range, bad cu_seqlens),

@@ -1,8 +1,10 @@
 // Entry points of attention_forward/backward: argument validation and dispatch. F32 runs
-// the simple CUDA kernel (or the CPU), BF16/F16 the fused tensor-core kernel (GPU only).
+// the simple CUDA kernel (or the CPU), BF16/F16 the fused tensor-core kernel on a GPU and
+// the CPU kernel in F32 on widened copies on the CPU (kernels/cpu/f32_views.h).
 #include <utility>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/f32_views.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/flash_attention.cuh"
 #include "kernels/dispatch.h"
@@ -52,13 +54,17 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   check_shape(out, {N, C}, "out");
   check_dtype(out, qkv.dtype, "out");
-  if (is_16bit(qkv.dtype)) {  // the fused kernel; on the CPU, dispatch_float rejects 16 bits
+  if (is_16bit(qkv.dtype)) {
     const auto fused = [&](auto& cc) {
       cuda::flash_attention_forward(cc, qkv.dtype, out.data, lse.ptr<float>(), qkv.data,
                                     cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads},
                                     dropout_p, dropout_key);
     };
     if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
+    cpu::F32Views f32;
+    attention_forward(ctx, f32.out(out), lse, f32.in(qkv), cu_seqlens, num_heads, dropout_p,
+                      dropout_key);
+    return;
   }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_forward(cc, out.ptr<float>(), lse.ptr<float>(), qkv.ptr<float>(),
@@ -93,6 +99,10 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
                                      int64_t{num_heads}, dropout_p, dropout_key);
     };
     if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
+    cpu::F32Views f32;
+    attention_backward(ctx, f32.inout(dqkv), f32.in(dout), f32.in(out), f32.in(qkv), lse,
+                       cu_seqlens, num_heads, dropout_p, dropout_key);
+    return;
   }
   if (run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
         cuda::attention_backward(cc, dqkv.ptr<float>(), dout.ptr<float>(), out.ptr<float>(),

@@ -1,9 +1,12 @@
 // Entry points of the dense ops (embedding, layernorm, matmul, elementwise, dropout, rows):
-// validate the arguments, check devices, dispatch to cpu:: or cuda::.
+// validate the arguments, check devices, dispatch to cpu:: or cuda::. On the CPU, 16-bit
+// tensors take one early branch: the op calls itself on their F32 views
+// (kernels/cpu/f32_views.h), its arguments having been validated as given.
 #include <climits>
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/embedding.h"
+#include "kernels/cpu/f32_views.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rows.h"
@@ -84,6 +87,12 @@ void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const 
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {
+    cpu::F32Views f32;
+    embedding_forward(ctx, f32.out(out), tokens, positions, types, f32.in(wte), f32.in(wpe),
+                      f32.in(wtt));
+    return;
+  }
   check_ids_in_range(op, "tokens", tokens, V);
   check_ids_in_range(op, "positions", positions, max_positions);
   if (!types.empty()) check_ids_in_range(op, "types", types, type_vocab);
@@ -119,6 +128,11 @@ void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const 
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {  // the table gradients are F32 already
+    cpu::F32Views f32;
+    embedding_backward(ctx, dwte, dwpe, dwtt, f32.in(dout), tokens, positions, types);
+    return;
+  }
   if (!dwte.empty()) check_ids_in_range(op, "tokens", tokens, V);
   if (!dwpe.empty()) check_ids_in_range(op, "positions", positions, max_positions);
   if (!dwtt.empty()) check_ids_in_range(op, "types", types, type_vocab);
@@ -152,6 +166,12 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {
+    cpu::F32Views f32;
+    layernorm_forward(ctx, f32.out(out), mean, rstd, f32.in(in), f32.in(weight), f32.in(bias),
+                      eps);
+    return;
+  }
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_forward<T>(out.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), in.ptr<T>(),
                               weight.ptr<T>(), bias.ptr<T>(), N, C, eps);
@@ -181,6 +201,12 @@ void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, cons
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {
+    cpu::F32Views f32;
+    layernorm_backward(ctx, f32.inout(din), dweight, dbias, f32.in(dout), f32.in(in),
+                       f32.in(weight), mean, rstd);
+    return;
+  }
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::layernorm_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight),
                                data_or_null<T>(dbias), dout.ptr<T>(), in.ptr<T>(),
@@ -215,6 +241,11 @@ void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor&
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {
+    cpu::F32Views f32;
+    matmul_forward(ctx, f32.out(out), f32.in(in), f32.in(weight), f32.in(bias));
+    return;
+  }
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_forward<T>(out.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), data_or_null<T>(bias), N,
                            I, O);
@@ -241,6 +272,12 @@ void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const T
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dt)) {
+    cpu::F32Views f32;
+    matmul_backward(ctx, f32.inout(din), dweight, dbias, f32.in(dout), f32.in(in),
+                    f32.in(weight));
+    return;
+  }
   dispatch_float(dt, op, [&]<typename T>() {
     cpu::matmul_backward<T>(data_or_null<T>(din), data_or_null<T>(dweight), data_or_null<T>(dbias),
                             dout.ptr<T>(), in.ptr<T>(), weight.ptr<T>(), N, I, O);
@@ -257,6 +294,11 @@ void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in) {
         cuda::gelu_forward(cc, in.dtype, out.data, in.data, in.numel());
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(in.dtype)) {
+    cpu::F32Views f32;
+    gelu_forward(ctx, f32.out(out), f32.in(in));
+    return;
+  }
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel());
   });
@@ -272,6 +314,11 @@ void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor
         cuda::gelu_backward(cc, in.dtype, din.data, dout.data, in.data, in.numel());
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(in.dtype)) {
+    cpu::F32Views f32;
+    gelu_backward(ctx, f32.inout(din), f32.in(dout), f32.in(in));
+    return;
+  }
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::gelu_backward<T>(din.ptr<T>(), dout.ptr<T>(), in.ptr<T>(), in.numel());
   });
@@ -286,6 +333,11 @@ void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor
         cuda::residual_forward(cc, a.dtype, out.data, a.data, b.data, a.numel());
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(a.dtype)) {
+    cpu::F32Views f32;
+    residual_forward(ctx, f32.out(out), f32.in(a), f32.in(b));
+    return;
+  }
   dispatch_float(a.dtype, op, [&]<typename T>() {
     cpu::residual_forward<T>(out.ptr<T>(), a.ptr<T>(), b.ptr<T>(), a.numel());
   });
@@ -299,6 +351,11 @@ void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src) {
         cuda::add_inplace(cc, dst.dtype, dst.data, src.data, dst.numel());
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dst.dtype)) {
+    cpu::F32Views f32;
+    add_inplace(ctx, f32.inout(dst), f32.in(src));
+    return;
+  }
   dispatch_float(dst.dtype, op, [&]<typename T>() {
     cpu::add_inplace<T>(dst.ptr<T>(), src.ptr<T>(), dst.numel());
   });
@@ -319,6 +376,11 @@ void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, con
         cuda::dropout_forward(cc, in.dtype, out.data, in.data, in.numel(), p, key);
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(in.dtype)) {
+    cpu::F32Views f32;
+    dropout_forward(ctx, f32.out(out), f32.in(in), p, key);
+    return;
+  }
   dispatch_float(in.dtype, op, [&]<typename T>() {
     cpu::dropout_forward<T>(out.ptr<T>(), in.ptr<T>(), in.numel(), p, key);
   });
@@ -334,6 +396,11 @@ void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, 
         cuda::dropout_backward(cc, dout.dtype, din.data, dout.data, dout.numel(), p, key);
       }, CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(dout.dtype)) {
+    cpu::F32Views f32;
+    dropout_backward(ctx, f32.inout(din), f32.in(dout), p, key);
+    return;
+  }
   dispatch_float(dout.dtype, op, [&]<typename T>() {
     cpu::dropout_backward<T>(din.ptr<T>(), dout.ptr<T>(), dout.numel(), p, key);
   });
@@ -354,6 +421,11 @@ void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& in
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(out.dtype)) {
+    cpu::F32Views f32;
+    gather_rows(ctx, f32.out(out), f32.in(in), index);
+    return;
+  }
   check_ids_in_range(op, "index", index, N);
   dispatch_float(out.dtype, op, [&]<typename T>() {
     cpu::gather_rows<T>(out.ptr<T>(), in.ptr<T>(), index.ptr<int32_t>(), P, C);
@@ -374,6 +446,11 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
           },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(src.dtype)) {
+    cpu::F32Views f32;
+    scatter_add_rows(ctx, f32.inout(dst), f32.in(src), index);
+    return;
+  }
   check_ids_in_range(op, "index", index, N);
   dispatch_float(src.dtype, op, [&]<typename T>() {
     cpu::scatter_add_rows<T>(dst.ptr<T>(), src.ptr<T>(), index.ptr<int32_t>(), P, C);

@@ -1,9 +1,13 @@
 // Entry points of the optimizer and flat-buffer ops (validate, check devices, dispatch to
-// cpu:: or cuda::), and synchronize().
+// cpu:: or cuda::; 16-bit tensors on the CPU via their F32 views, kernels/cpu/f32_views.h),
+// and synchronize().
 #include <cmath>
+#include <cstring>
 
 #include "kernels/cpu/adamw.h"
+#include "kernels/cpu/convert.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/f32_views.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/optim.cuh"
 #include "kernels/dispatch.h"
@@ -34,7 +38,6 @@ void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Ten
     MASKLM_CHECK(params.dtype == DType::F32 && is_16bit(compute_copy.dtype),
                  "{}: a compute copy is BF16 or F16 beside F32 params, got {} beside {}", op,
                  dtype_name(compute_copy.dtype), dtype_name(params.dtype));
-    MASKLM_CHECK(ctx.device == Device::CUDA, "{}: 16-bit compute copies exist on the GPU only", op);
   }
   check_device(ctx, {&params, &grads, &m, &v, &compute_copy}, op);
   if (run_on_cuda(ctx, params.dtype, op, [&](auto& cc) {
@@ -47,6 +50,8 @@ void adamw_update(Ctx& ctx, const Tensor& params, const Tensor& grads, const Ten
     cpu::adamw_update<T>(params.ptr<T>(), grads.ptr<T>(), m.ptr<T>(), v.ptr<T>(), params.numel(),
                          s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.grad_scale);
   });
+  // The GPU kernel stores each updated master weight rounded into the copy; so does this.
+  if (!compute_copy.empty()) convert(ctx, compute_copy, params);
 }
 
 double sum_squares(Ctx& ctx, const Tensor& x) {
@@ -66,6 +71,11 @@ void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
           ctx, x.dtype, op, [&](auto& cc) { cuda::scale_inplace(cc, x.dtype, x.data, x.numel(), s); },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(x.dtype)) {
+    cpu::F32Views f32;
+    scale_inplace(ctx, f32.inout(x), s);
+    return;
+  }
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::scale_inplace<T>(x.ptr<T>(), x.numel(), s); });
 }
 
@@ -76,7 +86,40 @@ void fill_zero(Ctx& ctx, const Tensor& x) {
           ctx, x.dtype, op, [&](auto& cc) { cuda::fill_zero(cc, x.dtype, x.data, x.numel()); },
           CudaDTypes::F32_OR_16BIT))
     return;
+  if (is_16bit(x.dtype)) {
+    cpu::F32Views f32;
+    fill_zero(ctx, f32.out(x));
+    return;
+  }
   dispatch_float(x.dtype, op, [&]<typename T>() { cpu::fill_zero<T>(x.ptr<T>(), x.numel()); });
+}
+
+void convert(Ctx& ctx, const Tensor& dst, const Tensor& src) {
+  const char* op = "convert";
+  check_shape(dst, src.shape, "convert: dst");
+  const auto compute_dtype = [](DType t) { return t == DType::F32 || is_16bit(t); };
+  MASKLM_CHECK(compute_dtype(dst.dtype) && compute_dtype(src.dtype) &&
+                   (dst.dtype == src.dtype || dst.dtype == DType::F32 || src.dtype == DType::F32),
+               "{}: converts between F32 and BF16 or F16, or copies one of them, got {} to {}", op,
+               dtype_name(src.dtype), dtype_name(dst.dtype));
+  check_device(ctx, {&dst, &src}, op);
+  if (run_on_cuda(
+          ctx, src.dtype, op,
+          [&](auto& cc) {
+            cuda::convert(cc, dst.dtype, dst.data, src.dtype, src.data, src.numel());
+          },
+          CudaDTypes::F32_OR_16BIT))
+    return;
+  if (src.numel() == 0) return;
+  if (dst.dtype == src.dtype) {
+    std::memcpy(dst.data, src.data, src.nbytes());
+  } else if (src.dtype == DType::F32) {
+    cpu::round_to_16bit(dst.dtype, static_cast<uint16_t*>(dst.data), src.ptr<float>(),
+                        src.numel());
+  } else {
+    cpu::widen_16bit(dst.ptr<float>(), src.dtype, static_cast<const uint16_t*>(src.data),
+                     src.numel());
+  }
 }
 
 void synchronize(Ctx& ctx) {

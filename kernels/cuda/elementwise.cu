@@ -1,8 +1,8 @@
-// Elementwise ops: one value per thread in grid-stride loops, except dropout, where one
-// thread handles the four values that share a Philox block (draw i is word i % 4 of block
-// i / 4, as philox_u32 defines it), so each block is computed once. Every kernel is
-// templated on the storage type (kernels/cuda/storage.cuh): fp32 math, one rounding per
-// stored value; a += reads the 16-bit value, adds in fp32 and rounds once.
+// Elementwise ops and dtype conversion: one value per thread in grid-stride loops, except
+// dropout, where one thread handles the four values that share a Philox block (draw i is
+// word i % 4 of block i / 4, as philox_u32 defines it), so each block is computed once.
+// Every kernel is templated on the storage type (kernels/cuda/storage.cuh): fp32 math, one
+// rounding per stored value; a += reads the 16-bit value, adds in fp32 and rounds once.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/storage.cuh"
@@ -46,6 +46,12 @@ template <typename T> __global__ void add_inplace_kernel(T* dst, const T* src, i
 template <typename T> __global__ void scale_kernel(T* x, float s, int64_t n) {
   for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
     x[i] = from_float<T>(to_float(x[i]) * s);
+}
+
+template <typename Dst, typename Src>
+__global__ void convert_kernel(Dst* dst, const Src* src, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    dst[i] = from_float<Dst>(to_float(src[i]));
 }
 
 // ACCUMULATE false: out = keep ? in * scale : 0 (forward, out may alias in).
@@ -142,6 +148,23 @@ void dropout_backward(CudaContext& cc, DType dtype, void* din, const void* dout,
 void scale_inplace(CudaContext& cc, DType dtype, void* x, int64_t n, double s) {
   launch_flat(cc, dtype, "scale_inplace", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
     scale_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(x), static_cast<float>(s), n);
+  });
+}
+
+void convert(CudaContext& cc, DType dst_dtype, void* dst, DType src_dtype, const void* src,
+             int64_t n) {
+  if (n == 0) return;
+  if (dst_dtype == src_dtype) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * dtype_size(dst_dtype),
+                               cudaMemcpyDeviceToDevice, cc.stream()));
+    return;
+  }
+  dispatch_storage(dst_dtype, "convert", [&]<typename Dst>() {
+    dispatch_storage(src_dtype, "convert", [&]<typename Src>() {
+      convert_kernel<Dst, Src><<<grid_stride_blocks(n, kThreads), kThreads, 0, cc.stream()>>>(
+          static_cast<Dst*>(dst), static_cast<const Src*>(src), n);
+      CUDA_CHECK_LAUNCH();
+    });
   });
 }
 

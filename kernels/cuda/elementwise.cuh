@@ -25,5 +25,9 @@ void dropout_backward(CudaContext& cc, DType dtype, void* din, const void* dout,
                       const RngKey& key);
 void scale_inplace(CudaContext& cc, DType dtype, void* x, int64_t n, double s);
 void fill_zero(CudaContext& cc, DType dtype, void* x, int64_t n);
+// dst = src converted from src_dtype to dst_dtype (each F32, BF16 or F16), rounding as
+// from_float does; equal dtypes copy.
+void convert(CudaContext& cc, DType dst_dtype, void* dst, DType src_dtype, const void* src,
+             int64_t n);
 
 }  // namespace masklm::cuda

@@ -1,9 +1,15 @@
 // GPU elementwise ops against the CPU: GELU (with extreme inputs), residual, add_inplace,
 // scale, fill_zero, and dropout, whose mask must be identical to the CPU's; in F32, and in
-// BF16/F16 against the CPU in F64 on the same 16-bit inputs.
+// BF16/F16 against the CPU in F64 on the same 16-bit inputs; convert, bitwise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "gpu/op_harness.cuh"
 #include "gradcheck.h"
@@ -193,6 +199,86 @@ TEST_P(Elementwise, DropoutIn16BitKeepsTheCpuMask) {
       expect_close(widen(g.down<T16>(d_din)), din64, bound, "dropout din");
       g.expect_guards_intact();
     }
+  });
+}
+
+// ---- convert ----------------------------------------------------------------------
+// Both backends round to nearest even, so they agree bit for bit; a NaN only has to stay a
+// NaN, as the hardware's NaN bits need not be runtime/half.h's canonical ones.
+
+template <typename T>
+void expect_same_bits_or_both_nan(const std::vector<T>& gpu, const std::vector<T>& cpu,
+                                  const std::string& what) {
+  ASSERT_EQ(gpu.size(), cpu.size()) << what;
+  int64_t differing = 0, first = -1;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const bool both_nan =
+        std::isnan(static_cast<float>(gpu[i])) && std::isnan(static_cast<float>(cpu[i]));
+    if (!both_nan && std::memcmp(&gpu[i], &cpu[i], sizeof(T)) != 0 && differing++ == 0)
+      first = static_cast<int64_t>(i);
+  }
+  EXPECT_EQ(differing, 0) << what << ": " << differing
+                          << " values differ in their bits, first at " << first;
+}
+
+// Random magnitudes from 2^-26 to 2^17 (F16's subnormals to past its overflow), the first
+// values replaced by ties, subnormals, the largest values, infinities and NaN.
+std::vector<float> conversion_inputs(int64_t n) {
+  auto x = random_vector<float>(n, 9);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::ldexp(x[i], static_cast<int>(i % 44) - 26);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> special{0.0f, -0.0f, inf, -inf, std::nanf(""),
+                                   1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f,     // bf16 ties
+                                   1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f,   // fp16 ties
+                                   0x1p-24f, 0x1p-25f, 3 * 0x1p-25f,       // fp16 subnormals
+                                   65504.0f, 65519.0f, 65520.0f, 0x1.FFp127f};  // overflow
+  std::copy_n(special.begin(), std::min(x.size(), special.size()), x.begin());
+  return x;
+}
+
+TEST_P(Elementwise, ConvertMatchesCpuBitwise) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const int64_t n = GetParam();
+  auto x = conversion_inputs(n);
+  for_each_16bit([&]<typename T16>() {
+    std::vector<T16> rounded(x.size());
+    std::vector<float> widened(x.size());
+    Ctx cpu = cpu_ctx();
+    convert(cpu, host_tensor(rounded), host_tensor(x));
+    convert(cpu, host_tensor(widened), host_tensor(rounded));
+
+    GpuOps g;
+    const Tensor d_rounded = g.output<T16>({n}), d_copy = g.output<T16>({n});
+    const Tensor d_widened = g.output({n});
+    convert(g.ctx, d_rounded, g.up(x));
+    convert(g.ctx, d_widened, d_rounded);
+    convert(g.ctx, d_copy, d_rounded);
+    expect_same_bits_or_both_nan(g.down<T16>(d_rounded), rounded, "F32 to 16 bits");
+    expect_same_bits_or_both_nan(g.down<float>(d_widened), widened, "16 bits to F32");
+    expect_same_bits_or_both_nan(g.down<T16>(d_copy), rounded, "16-bit copy");
+    g.expect_guards_intact();
+  });
+}
+
+// Widening is exact: every one of the 2^16 bit patterns gives the CPU's float.
+TEST(Convert, WideningEvery16BitPatternMatchesCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  for_each_16bit([&]<typename T16>() {
+    std::vector<T16> all(1 << 16);
+    for (uint32_t b = 0; b < all.size(); ++b) {
+      const auto bits = static_cast<uint16_t>(b);
+      std::memcpy(static_cast<void*>(&all[b]), &bits, sizeof bits);  // the raw bits
+    }
+    const auto n = static_cast<int64_t>(all.size());
+    std::vector<float> widened(all.size());
+    Ctx cpu = cpu_ctx();
+    convert(cpu, host_tensor(widened), host_tensor(all));
+
+    GpuOps g;
+    const Tensor d_widened = g.output({n});
+    convert(g.ctx, d_widened, g.up(all));
+    expect_same_bits_or_both_nan(g.down<float>(d_widened), widened, "16 bits to F32");
+    g.expect_guards_intact();
   });
 }
 
