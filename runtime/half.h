@@ -8,6 +8,9 @@
 #include <bit>
 #include <cstdint>
 
+#include "runtime/dtype.h"
+#include "runtime/error.h"
+
 namespace masklm {
 
 constexpr uint16_t kCanonicalNaN16 = 0x7FFF;
@@ -61,6 +64,19 @@ constexpr uint16_t float_to_f16(float x) {
   const uint32_t half = 1u << (shift - 1);
   const bool round_up = dropped > half || (dropped == half && (kept & 1u));
   return static_cast<uint16_t>(sign | (kept + round_up));
+}
+
+// The same for a 16-bit DType chosen at run time (BF16 or F16), for tests and one-off
+// values; bulk conversions dispatch once per array instead (kernels/cpu/convert.h).
+inline uint16_t float_to_16bit(DType dtype, float x) {
+  MASKLM_CHECK(dtype == DType::BF16 || dtype == DType::F16, "{} is not a 16-bit float dtype",
+               dtype_name(dtype));
+  return dtype == DType::BF16 ? float_to_bf16(x) : float_to_f16(x);
+}
+inline float float_from_16bit(DType dtype, uint16_t bits) {
+  MASKLM_CHECK(dtype == DType::BF16 || dtype == DType::F16, "{} is not a 16-bit float dtype",
+               dtype_name(dtype));
+  return dtype == DType::BF16 ? bf16_to_float(bits) : f16_to_float(bits);
 }
 
 }  // namespace masklm

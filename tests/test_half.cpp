@@ -1,5 +1,6 @@
 // runtime/half.h: float <-> bf16 / fp16 on hand-computed bit patterns: exact values, ties
-// to even, the largest finite values and overflow, fp16 subnormals, NaN, signed zero.
+// to even, the largest finite values and overflow, fp16 subnormals, NaN, signed zero; and
+// the conversions chosen by DType.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "expect_error.h"
 #include "runtime/half.h"
 
 namespace masklm {
@@ -123,6 +125,15 @@ TEST(F16, NanStaysNanAndZeroKeepsItsSign) {
   EXPECT_EQ(float_to_f16(-0.0f), 0x8000);
   EXPECT_TRUE(std::signbit(f16_to_float(0x8000)));
   EXPECT_EQ(f16_to_float(0x8000), 0.0f);
+}
+
+TEST(Half, ConversionsByDtype) {
+  EXPECT_EQ(float_to_16bit(DType::BF16, 1.0f), 0x3F80);
+  EXPECT_EQ(float_to_16bit(DType::F16, 1.0f), 0x3C00);
+  EXPECT_EQ(float_from_16bit(DType::BF16, 0x3F80), 1.0f);
+  EXPECT_EQ(float_from_16bit(DType::F16, 0x3C00), 1.0f);
+  testing::expect_error([] { float_to_16bit(DType::F32, 1.0f); }, "F32 is not a 16-bit");
+  testing::expect_error([] { float_from_16bit(DType::I32, 0); }, "I32 is not a 16-bit");
 }
 
 }  // namespace

@@ -40,13 +40,6 @@ Ctx cpu_ctx;
 const std::vector<int32_t> kCuSeqlens{0, 1, 128, 133};
 constexpr int64_t kTokens = 133, kHidden = 59;
 
-uint16_t round_to(DType dtype, float x) {
-  return dtype == DType::BF16 ? float_to_bf16(x) : float_to_f16(x);
-}
-float widen_from(DType dtype, uint16_t bits) {
-  return dtype == DType::BF16 ? bf16_to_float(bits) : f16_to_float(bits);
-}
-
 std::vector<int32_t> random_ids(int64_t n, int64_t limit, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> ids(static_cast<size_t>(n));
@@ -66,7 +59,7 @@ class HostBuffer {
       case DType::F32: return load<float>(i);
       case DType::F64: return load<double>(i);
       case DType::I32: return load<int32_t>(i);
-      default: return widen_from(dtype_, load<uint16_t>(i));
+      default: return float_from_16bit(dtype_, load<uint16_t>(i));
     }
   }
   void set(size_t i, double x) {
@@ -74,7 +67,7 @@ class HostBuffer {
       case DType::F32: return store(i, static_cast<float>(x));
       case DType::F64: return store(i, x);
       case DType::I32: return store(i, static_cast<int32_t>(x));
-      default: return store(i, round_to(dtype_, static_cast<float>(x)));
+      default: return store(i, float_to_16bit(dtype_, static_cast<float>(x)));
     }
   }
   std::vector<double> values() const {
@@ -151,7 +144,7 @@ class OpArgs {
     int64_t differing = 0, first = -1;
     for (size_t i = 0; i < tested.size(); ++i) {
       const bool same = arg.kind == COMPUTE
-                            ? tested.load<uint16_t>(i) == round_to(dtype_, f32.load<float>(i))
+                            ? tested.load<uint16_t>(i) == float_to_16bit(dtype_, f32.load<float>(i))
                             : tested.load<uint32_t>(i) == f32.load<uint32_t>(i);
       if (!same && differing++ == 0) first = static_cast<int64_t>(i);
     }
@@ -386,17 +379,20 @@ TEST_P(Ops16Bit, ElementwiseResultsAreTheFp32ResultRoundedOnce) {
   const int64_t n = 1000;
   const auto a = random_vector<float>(n, 1, -3, 3), b = random_vector<float>(n, 2, -3, 3);
   std::vector<uint16_t> a16(n), b16(n), sum(n), acc(n), scaled(n);
-  for (size_t i = 0; i < a16.size(); ++i) a16[i] = round_to(dt, a[i]), b16[i] = round_to(dt, b[i]);
+  for (size_t i = 0; i < a16.size(); ++i) {
+    a16[i] = float_to_16bit(dt, a[i]);
+    b16[i] = float_to_16bit(dt, b[i]);
+  }
   acc = scaled = a16;
   const auto t = [&](std::vector<uint16_t>& v) { return Tensor{v.data(), {n}, dt, Device::CPU}; };
   residual_forward(cpu_ctx, t(sum), t(a16), t(b16));
   add_inplace(cpu_ctx, t(acc), t(b16));
   scale_inplace(cpu_ctx, t(scaled), -0.37);
   for (size_t i = 0; i < a16.size(); ++i) {
-    const float x = widen_from(dt, a16[i]), y = widen_from(dt, b16[i]);
-    ASSERT_EQ(sum[i], round_to(dt, x + y)) << i;
-    ASSERT_EQ(acc[i], round_to(dt, x + y)) << i;
-    ASSERT_EQ(scaled[i], round_to(dt, x * -0.37f)) << i;
+    const float x = float_from_16bit(dt, a16[i]), y = float_from_16bit(dt, b16[i]);
+    ASSERT_EQ(sum[i], float_to_16bit(dt, x + y)) << i;
+    ASSERT_EQ(acc[i], float_to_16bit(dt, x + y)) << i;
+    ASSERT_EQ(scaled[i], float_to_16bit(dt, x * -0.37f)) << i;
   }
 }
 
@@ -416,7 +412,8 @@ TEST_P(Ops16Bit, AdamWComputeCopyIsTheUpdatedParamsRounded) {
   EXPECT_EQ(params, params_alone);  // the copy changes nothing else
   EXPECT_EQ(m, m_alone);
   EXPECT_EQ(v, v_alone);
-  for (size_t i = 0; i < copy.size(); ++i) ASSERT_EQ(copy[i], round_to(dtype(), params[i])) << i;
+  for (size_t i = 0; i < copy.size(); ++i)
+    ASSERT_EQ(copy[i], float_to_16bit(dtype(), params[i])) << i;
 }
 
 TEST_P(Ops16Bit, ConvertRoundsWidensAndCopies) {
@@ -432,8 +429,8 @@ TEST_P(Ops16Bit, ConvertRoundsWidensAndCopies) {
   convert(cpu_ctx, host_tensor(widened), t16(rounded));
   convert(cpu_ctx, t16(copied), t16(rounded));
   for (size_t i = 0; i < x.size(); ++i) {
-    ASSERT_EQ(rounded[i], round_to(dt, x[i])) << i;
-    const float w = widen_from(dt, rounded[i]);
+    ASSERT_EQ(rounded[i], float_to_16bit(dt, x[i])) << i;
+    const float w = float_from_16bit(dt, rounded[i]);
     ASSERT_EQ(std::memcmp(&widened[i], &w, sizeof w), 0) << i;
   }
   EXPECT_EQ(copied, rounded);
