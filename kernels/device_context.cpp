@@ -48,6 +48,14 @@ DeviceContext::DeviceContext(Device device) : description_("CPU") {
   ctx_.cuda = cuda_.get();
   description_ =
       fmt::format("GPU {} ({}, sm_{}{})", gpu.index, gpu.name, gpu.sm_major, gpu.sm_minor);
+  bf16_ = gpu.bf16;
+}
+
+void DeviceContext::require_compute_dtype(DType compute_dtype) const {
+  MASKLM_CHECK(compute_dtype != DType::BF16 || bf16_,
+               "precision bf16 needs a GPU of compute capability 8.0 or newer, and {} is older: "
+               "use train.precision fp16 (with loss scaling) or fp32",
+               description_);
 }
 
 }  // namespace masklm

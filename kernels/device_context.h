@@ -33,11 +33,15 @@ class DeviceContext {
   Ctx& ctx() { return ctx_; }
   // "CPU", or the GPU's name and compute capability, for logs.
   const std::string& description() const { return description_; }
+  // Throws masklm::Error unless the device computes in `compute_dtype`: bf16 needs sm_80
+  // or newer on a GPU (the CPU emulates 16-bit in fp32, kernels/ops.h).
+  void require_compute_dtype(DType compute_dtype) const;
 
  private:
   std::shared_ptr<CudaContext> cuda_;  // GPU only
   Ctx ctx_;
   std::string description_;
+  bool bf16_ = true;  // the CPU emulates it; a GPU needs sm_80+
 };
 
 }  // namespace masklm

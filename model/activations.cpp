@@ -1,5 +1,7 @@
 #include "model/activations.h"
 
+#include "kernels/dispatch.h"
+
 namespace masklm {
 
 void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, DType dtype,
@@ -8,7 +10,9 @@ void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, D
   const int64_t C = config.hidden_size, F = config.intermediate_size, NH = config.num_heads;
   MASKLM_CHECK(N > 0 && P > 0, "capacity needs at least one token and one prediction (got {} and {})", N, P);
   auto nc = [&] { return arena.alloc({N, C}, dtype); };
-  auto n = [&] { return arena.alloc({N}, dtype); };
+  // What stays in full precision beside 16-bit activations: LayerNorm statistics, lse, losses.
+  const DType full = accum_dtype(dtype);
+  auto n = [&] { return arena.alloc({N}, full); };
   auto pc = [&] { return arena.alloc({P, C}, dtype); };
 
   auto embedding = [&] { return EmbeddingActivations{nc(), nc(), n(), n()}; };
@@ -19,7 +23,7 @@ void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, D
       l.ln1 = nc(), l.ln1_mean = n(), l.ln1_rstd = n();
       l.qkv = arena.alloc({N, 3 * C}, dtype);
       l.attn = nc();
-      l.attn_lse = arena.alloc({NH * N}, dtype);
+      l.attn_lse = arena.alloc({NH * N}, full);
       l.attn_proj = nc(), l.res1 = nc();
       l.ln2 = nc(), l.ln2_mean = n(), l.ln2_rstd = n();
       l.ffn_pre = arena.alloc({N, F}, dtype), l.ffn_act = arena.alloc({N, F}, dtype);
@@ -38,8 +42,8 @@ void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, D
     if (config.pre_layernorm && config.decoder_layers > 0) a.decoder_final_norm = norm();
   }
   a.head_in = pc(), a.head_pre = pc(), a.head_act = pc();
-  a.head_out = pc(), a.head_mean = arena.alloc({P}, dtype), a.head_rstd = arena.alloc({P}, dtype);
-  a.losses = arena.alloc({P}, dtype), a.lse = arena.alloc({P}, dtype);
+  a.head_out = pc(), a.head_mean = arena.alloc({P}, full), a.head_rstd = arena.alloc({P}, full);
+  a.losses = arena.alloc({P}, full), a.lse = arena.alloc({P}, full);
   a.correct = arena.alloc({P}, DType::I32);
   a.zero_types = arena.alloc({N}, DType::I32);
 

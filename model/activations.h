@@ -68,7 +68,9 @@ struct GradScratch {
   Tensor d_encoder_out, d_mask_emb;  // (N, C), skip-corrupted model only
 };
 
-// Carves both from `arena` (use Arena::measuring() first to size it).
+// Carves both from `arena` (use Arena::measuring() first to size it) in the compute dtype
+// `dtype`; with BF16/F16 the statistics (mean, rstd, lse) and losses are F32
+// (kernels/dispatch.h's accum_dtype).
 void layout_activations(const ModelConfig& config, Capacity cap, Arena& arena, DType dtype,
                         Activations& acts, GradScratch& scratch);
 

@@ -18,14 +18,14 @@ void mlm_head_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& param
 
 void mlm_head_backward(Ctx& ctx, const ModelParams& params, const ModelParams& grads,
                        const Activations& acts, GradScratch& s, const BatchTensors& batch,
-                       const Tensor& d_encoder_out, int64_t vocab_chunk) {
+                       const Tensor& d_encoder_out, int64_t vocab_chunk, double loss_scale) {
   const int64_t P = batch.num_predictions;
   const Tensor d_out = s.d_head_out.rows(0, P), d_act = s.d_head_act.rows(0, P);
   const Tensor d_pre = s.d_head_pre.rows(0, P), d_in = s.d_head_in.rows(0, P);
   fill_zero(ctx, d_out);
   mlm_xent_backward(ctx, d_out, grads.word_embeddings, grads.head_bias, acts.head_out.rows(0, P),
                     params.word_embeddings, params.head_bias, batch.labels, acts.lse.rows(0, P),
-                    1.0 / static_cast<double>(P), vocab_chunk);
+                    loss_scale / static_cast<double>(P), vocab_chunk);
   fill_zero(ctx, d_act);
   layernorm_backward(ctx, d_act, grads.head_ln_weight, grads.head_ln_bias, d_out, acts.head_act.rows(0, P),
                      params.head_ln_weight, acts.head_mean.rows(0, P), acts.head_rstd.rows(0, P));

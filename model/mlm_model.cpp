@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/dispatch.h"
 #include "runtime/device.h"
 #include "runtime/host_mirror.h"
 
@@ -25,20 +26,29 @@ size_t measure_activations(const ModelConfig& config, Capacity cap, DType dtype)
 
 }  // namespace
 
-MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType dtype, Device device)
-    : config_(config), capacity_(capacity), dtype_(dtype), device_(device) {
+MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_dtype, Device device)
+    : config_(config),
+      capacity_(capacity),
+      compute_dtype_(compute_dtype),
+      dtype_(accum_dtype(compute_dtype)),
+      device_(device) {
   config_.validate();
-  MASKLM_CHECK(dtype == DType::F32 || dtype == DType::F64, "MlmModel computes in F32 or F64, not {}",
-               dtype_name(dtype));
-  MASKLM_CHECK(device == Device::CPU || dtype == DType::F32, "the CUDA backend computes in F32, not {}",
-               dtype_name(dtype));
-  const size_t param_bytes = measure_params(config_, dtype);
+  MASKLM_CHECK(compute_dtype == DType::F32 || compute_dtype == DType::F64 || is_16bit(compute_dtype),
+               "MlmModel computes in F32, BF16, F16 or F64, not {}", dtype_name(compute_dtype));
+  MASKLM_CHECK(device == Device::CPU || compute_dtype != DType::F64,
+               "the CUDA backend computes in F32, BF16 or F16, not F64");
+  const size_t param_bytes = measure_params(config_, dtype_);
   param_arena_ = Arena(param_bytes, device_);
   grad_arena_ = Arena(param_bytes, device_);
-  act_arena_ = Arena(measure_activations(config_, capacity_, dtype), device_);
-  params_ = layout_params(config_, param_arena_, dtype);
-  grads_ = layout_params(config_, grad_arena_, dtype);
-  layout_activations(config_, capacity_, act_arena_, dtype, acts_, scratch_);
+  act_arena_ = Arena(measure_activations(config_, capacity_, compute_dtype), device_);
+  params_ = layout_params(config_, param_arena_, dtype_);
+  grads_ = layout_params(config_, grad_arena_, dtype_);
+  layout_activations(config_, capacity_, act_arena_, compute_dtype, acts_, scratch_);
+  if (is_16bit(compute_dtype)) {
+    compute_arena_ = Arena(static_cast<size_t>(element_span(params_)) * dtype_size(compute_dtype), device_);
+    compute_copy_ = std::make_unique<ParamLayout>(
+        layout_params_like(config_, params_, compute_arena_, compute_dtype));
+  }
   // Zero everything once: padding between tensors then stays zero in flat-buffer ops, and
   // zero_types is ready.
   param_arena_.zero();
@@ -61,6 +71,13 @@ void MlmModel::init_weights(uint64_t seed) {
   for (ParamEntry& e : host_params.table) e.view = host(e.view);
   init_params(host_params, config_, seed);
   host.push();
+  master_weights_changed();
+}
+
+void MlmModel::refresh_compute_copy(Ctx& ctx) {
+  // Same element offsets, zero padding in both: one conversion of the whole buffer.
+  convert(ctx, compute_arena_.flat(compute_dtype_), param_arena_.flat(dtype_));
+  compute_copy_stale_ = false;
 }
 
 void MlmModel::set_vocab_chunk(int64_t chunk) {
@@ -78,14 +95,15 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
                capacity_.max_predictions);
   MASKLM_CHECK(ctx.device == device_, "the model lives on the {}, the Ctx is for the {}",
                device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
+  if (compute_copy_stale_) refresh_compute_copy(ctx);
   batch_ = batch_arrays_.load(batch);
   if (config_.skip_corrupted) {
     skip_.split(config_, batch);
-    encoder_out_ = skip_forward(ctx, config_, params_.params, acts_, batch_, skip_, dropout);
+    encoder_out_ = skip_forward(ctx, config_, weights(), acts_, batch_, skip_, dropout);
   } else {
-    encoder_out_ = encoder_forward(ctx, config_, params_.params, acts_, batch_, dropout);
+    encoder_out_ = encoder_forward(ctx, config_, weights(), acts_, batch_, dropout);
   }
-  mlm_head_forward(ctx, config_, params_.params, acts_, batch_, encoder_out_, vocab_chunk_);
+  mlm_head_forward(ctx, config_, weights(), acts_, batch_, encoder_out_, vocab_chunk_);
 
   MlmStats stats;
   stats.predictions = batch_.num_predictions;
@@ -108,15 +126,17 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
   return stats;
 }
 
-void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready) {
+void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready,
+                        double loss_scale) {
   MASKLM_CHECK(batch_.num_tokens > 0, "backward() needs a forward() first");
   const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
   fill_zero(ctx, d_enc);
-  mlm_head_backward(ctx, params_.params, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_);
+  const ModelParams& w = weights();
+  mlm_head_backward(ctx, w, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_, loss_scale);
   if (config_.skip_corrupted)
-    skip_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc, ready);
+    skip_backward(ctx, config_, w, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc, ready);
   else
-    encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout, d_enc, ready);
+    encoder_backward(ctx, config_, w, grads_.params, acts_, scratch_, batch_, dropout, d_enc, ready);
 }
 
 }  // namespace masklm

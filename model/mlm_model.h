@@ -2,7 +2,14 @@
 // buffers (same layout), the activation arena sized once for the largest micro-batch, and
 // (on a GPU) the device buffers a batch's index arrays are copied into. All of them live on
 // the model's device. Nothing is allocated by forward() or backward().
+//
+// Mixed precision (compute dtype BF16 or F16, kernels/cuda/precision.h): the parameters and
+// their gradients stay F32 (the master weights the optimizer and checkpoints see); a 16-bit
+// compute copy of the parameters in the same element layout is what forward() and
+// backward() read, and the activations are 16-bit beside F32 statistics and losses.
 #pragma once
+
+#include <memory>
 
 #include "model/batch.h"
 #include "model/batch_arrays.h"
@@ -20,22 +27,31 @@ struct MlmStats {
 
 class MlmModel {
  public:
-  // dtype F32 for training, F64 for gradient checks (CPU only); device CPU or CUDA (then
-  // every call takes a Ctx on that GPU).
-  MlmModel(const ModelConfig& config, Capacity capacity, DType dtype = DType::F32, Device device = Device::CPU);
+  // compute_dtype F32 for training, BF16/F16 for mixed precision, F64 for gradient checks
+  // (CPU only); device CPU or CUDA (then every call takes a Ctx on that GPU).
+  MlmModel(const ModelConfig& config, Capacity capacity, DType compute_dtype = DType::F32,
+           Device device = Device::CPU);
 
   // Initializes on the host and copies to the device, so every device gets the same weights.
   void init_weights(uint64_t seed);
+  // Whoever writes the master weights other than through the optimizer's update (a
+  // checkpoint load, ZeRO-1's all-gather) says so: the next forward() refreshes the 16-bit
+  // compute copy from them.
+  void master_weights_changed() { compute_copy_stale_ = compute_copy_ != nullptr; }
 
   // Forward pass with loss; keeps what backward() needs. On the CPU `batch` must stay alive
   // and unchanged until backward() (a GPU keeps its own copy).
   MlmStats forward(Ctx& ctx, const Batch& batch, const DropoutPlan& dropout);
-  // Accumulates the gradients of the last forward's mean loss into grads(); `ready` hears
-  // when the gradients from a tensor up are final (model/encoder.h).
-  void backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready = {});
+  // Accumulates the gradients of the last forward's mean loss, times loss_scale (fp16's
+  // dynamic loss scaling, train/loss_scaler.h), into grads(); `ready` hears when the
+  // gradients from a tensor up are final (model/encoder.h).
+  void backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready = {},
+                double loss_scale = 1.0);
   void zero_grads(Ctx& ctx) { fill_zero(ctx, grad_arena_.flat(dtype_)); }
-  // (P, V) logits of the last forward (evaluation and tests).
-  void logits(Ctx& ctx, const Tensor& out) { mlm_head_logits(ctx, params_.params, acts_, batch_.num_predictions, out); }
+  // (P, V) logits of the last forward (evaluation and tests), in the compute dtype.
+  void logits(Ctx& ctx, const Tensor& out) {
+    mlm_head_logits(ctx, weights(), acts_, batch_.num_predictions, out);
+  }
   // (N, C) rows the MLM head reads in the last forward: the encoder output, or for the
   // skip-corrupted model the decoder output.
   Tensor encoder_output() const { return encoder_out_; }
@@ -48,20 +64,34 @@ class MlmModel {
   Arena& param_arena() { return param_arena_; }
   const Arena& param_arena() const { return param_arena_; }
   Arena& grad_arena() { return grad_arena_; }
+  // The 16-bit copy of params() that forward/backward read (same element offsets), or null
+  // when the model computes in its parameters' dtype.
+  const ParamLayout* compute_copy() const { return compute_copy_.get(); }
+  // Of the parameters and gradients (F32 in mixed precision).
   DType dtype() const { return dtype_; }
+  // Of the activations and the weights the kernels read.
+  DType compute_dtype() const { return compute_dtype_; }
   Device device() const { return device_; }
   Capacity capacity() const { return capacity_; }
   int64_t vocab_chunk() const { return vocab_chunk_; }
   void set_vocab_chunk(int64_t chunk);
 
  private:
+  // The weights the kernels read: the compute copy, refreshed first when stale.
+  const ModelParams& weights() const {
+    return compute_copy_ ? compute_copy_->params : params_.params;
+  }
+  void refresh_compute_copy(Ctx& ctx);
+
   ModelConfig config_;
   Capacity capacity_;
-  DType dtype_;
+  DType compute_dtype_, dtype_;
   Device device_;
   int64_t vocab_chunk_ = 4096;
-  Arena param_arena_, grad_arena_, act_arena_;
+  Arena param_arena_, grad_arena_, act_arena_, compute_arena_;
   ParamLayout params_, grads_;
+  std::unique_ptr<ParamLayout> compute_copy_;  // mixed precision only
+  bool compute_copy_stale_ = false;
   Activations acts_;
   GradScratch scratch_;
   BatchArrays batch_arrays_;

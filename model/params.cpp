@@ -9,14 +9,17 @@ namespace masklm {
 
 namespace {
 
-// Builds views in a fixed order and records their Hugging Face names.
+// Builds views in a fixed order and records their Hugging Face names. The views come from
+// an arena, or (mirroring) sit at the element offsets of an existing layout's entries.
 class LayoutBuilder {
  public:
   LayoutBuilder(Arena& arena, DType dtype, std::vector<ParamEntry>& table)
-      : arena_(arena), dtype_(dtype), table_(table) {}
+      : arena_(&arena), dtype_(dtype), table_(table) {}
+  LayoutBuilder(const ParamLayout& like, const Tensor& flat, std::vector<ParamEntry>& table)
+      : like_(&like), flat_(flat), dtype_(flat.dtype), table_(table) {}
 
   Tensor add(const std::string& name, Shape shape, ParamInit init, bool decay) {
-    Tensor t = arena_.alloc(shape, dtype_);
+    Tensor t = place(shape);
     table_.push_back({name, t, init, decay});
     return t;
   }
@@ -25,7 +28,7 @@ class LayoutBuilder {
                  bool decay) {
     Shape packed = part;
     packed.dims[0] *= 3;
-    Tensor t = arena_.alloc(packed, dtype_);
+    Tensor t = place(packed);
     const char* names[] = {"query", "key", "value"};
     for (int i = 0; i < 3; ++i)
       table_.push_back({prefix + names[i] + suffix, t.rows(i * part[0], (i + 1) * part[0]), init, decay});
@@ -33,20 +36,24 @@ class LayoutBuilder {
   }
 
  private:
-  Arena& arena_;
+  Tensor place(const Shape& shape) {
+    if (arena_) return arena_->alloc(shape, dtype_);
+    MASKLM_CHECK(table_.size() < like_->table.size(), "layout to mirror has fewer tensors");
+    const int64_t begin = element_offset(*like_, like_->table[table_.size()]);
+    return flat_.rows(begin, begin + shape.numel()).view(shape);
+  }
+
+  Arena* arena_ = nullptr;
+  const ParamLayout* like_ = nullptr;
+  Tensor flat_;
   DType dtype_;
   std::vector<ParamEntry>& table_;
 };
 
-}  // namespace
-
-ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype) {
-  config.validate();
+// The body shared by layout_params and layout_params_like: every tensor in a fixed order.
+void build_layout(const ModelConfig& config, LayoutBuilder& b, ModelParams& p) {
   const int64_t C = config.hidden_size, F = config.intermediate_size, V = config.vocab_size;
   const bool pre = config.pre_layernorm;
-  ParamLayout out;
-  ModelParams& p = out.params;
-  LayoutBuilder b(arena, dtype, out.table);
   const std::string model = pre ? "roberta_prelayernorm." : "bert.";
   const std::string emb = model + "embeddings.";
 
@@ -112,6 +119,36 @@ ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype) 
   p.head_ln_weight = b.add(ln + "weight", {C}, ParamInit::ONES, false);
   p.head_ln_bias = b.add(ln + "bias", {C}, ParamInit::ZEROS, false);
   p.head_bias = b.add(head + "bias", {V}, ParamInit::ZEROS, false);
+}
+
+}  // namespace
+
+int64_t element_offset(const ParamLayout& layout, const ParamEntry& entry) {
+  const auto* base = static_cast<const char*>(layout.table.front().view.data);
+  return (static_cast<const char*>(entry.view.data) - base) /
+         static_cast<int64_t>(dtype_size(entry.view.dtype));
+}
+
+int64_t element_span(const ParamLayout& layout) {
+  const ParamEntry& last = layout.table.back();
+  return element_offset(layout, last) + last.view.numel();
+}
+
+ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype) {
+  config.validate();
+  ParamLayout out;
+  LayoutBuilder b(arena, dtype, out.table);
+  build_layout(config, b, out.params);
+  return out;
+}
+
+ParamLayout layout_params_like(const ModelConfig& config, const ParamLayout& like, Arena& arena,
+                               DType dtype) {
+  config.validate();
+  ParamLayout out;
+  LayoutBuilder b(like, arena.alloc({element_span(like)}, dtype), out.table);
+  build_layout(config, b, out.params);
+  MASKLM_CHECK(out.table.size() == like.table.size(), "layout to mirror has more tensors");
   return out;
 }
 

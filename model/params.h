@@ -59,6 +59,15 @@ struct ParamLayout {
   std::vector<ParamEntry> table;
 };
 ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype);
+// The same tensors as `like` (a layout of the same config), each at its element offset in
+// `like`, carved from `arena` as one block of `dtype`: the 16-bit compute copy of fp32 master
+// weights, whose flat element ranges then name the same parameters as the masters'.
+ParamLayout layout_params_like(const ModelConfig& config, const ParamLayout& like, Arena& arena,
+                               DType dtype);
+// Where `entry` starts in its layout's flat buffer, and how many elements the buffer spans
+// from its first tensor to the end of its last (alignment gaps included), in elements.
+int64_t element_offset(const ParamLayout& layout, const ParamEntry& entry);
+int64_t element_span(const ParamLayout& layout);
 
 // BERT-style init: NORMAL entries ~ N(0, initializer_range^2) drawn from Philox keyed by
 // (seed, entry index), so init is the same on every machine; the padding token's embedding

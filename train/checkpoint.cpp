@@ -94,12 +94,14 @@ void save_checkpoint(const fs::path& dir, const MlmModel& model, AdamW& optimize
   moments.add(kOptimizerState, moments_host.flat(model.dtype()));
   moments.write(tmp / kOptimizerFile);
 
-  write_json(tmp / kStateFile, {{"step", state.step},
-                                {"optimizer_steps", optimizer.steps_taken()},
-                                {"skipped_steps", state.skipped_steps},
-                                {"bad_steps_in_row", state.bad_steps_in_row},
-                                {"log_window", log_window_to_json(state.log_window)},
-                                {"run_config", run_config}});
+  json trainer_state = {{"step", state.step},
+                        {"optimizer_steps", optimizer.steps_taken()},
+                        {"skipped_steps", state.skipped_steps},
+                        {"bad_steps_in_row", state.bad_steps_in_row},
+                        {"log_window", log_window_to_json(state.log_window)},
+                        {"run_config", run_config}};
+  if (!state.loss_scaler.is_null()) trainer_state["loss_scaler"] = state.loss_scaler;
+  write_json(tmp / kStateFile, trainer_state);
   fsync_directory(tmp);
   // Re-saving a step (a stop right after a scheduled checkpoint is not re-saved, but a
   // rerun with --resume may reach the same step) replaces the old directory.
@@ -120,7 +122,8 @@ TrainerState load_checkpoint(const fs::path& dir, MlmModel& model, AdamW& optimi
     return TrainerState{
         s.at("step").get<int64_t>(), s.at("skipped_steps").get<int64_t>(),
         s.at("bad_steps_in_row").get<int64_t>(),
-        s.contains("log_window") ? log_window_from_json(s.at("log_window")) : LogWindow{}};
+        s.contains("log_window") ? log_window_from_json(s.at("log_window")) : LogWindow{},
+        s.value("loss_scaler", json())};
   } catch (const json::exception& e) {
     MASKLM_FAIL("'{}': {}", (dir / kStateFile).string(), e.what());
   }
@@ -136,6 +139,7 @@ void load_model_weights(const fs::path& dir, MlmModel& model) {
     weights.read_into(e.name, params(e.view));
   }
   params.push();
+  model.master_weights_changed();
 }
 
 json read_checkpoint_run_config(const fs::path& dir) {

@@ -6,7 +6,7 @@
 //     config.json            the model as a Hugging Face config (model/hf_config.h)
 //     optimizer.safetensors  AdamW's m and v as one flat buffer in the parameter layout
 //     trainer_state.json     step, optimizer steps, skip counters, the partial log window,
-//                            the resolved run config
+//                            the fp16 loss scaler's state, the resolved run config
 //
 // Randomness (dropout, data order, masking) is stateless Philox keyed by (seed, step) and
 // batch sources are pure functions of the step, so the step is the RNG and data cursor.
@@ -41,6 +41,7 @@ struct TrainerState {
   int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   int64_t bad_steps_in_row = 0;
   LogWindow log_window;  // absent from older checkpoints: empty
+  nlohmann::json loss_scaler;  // train/loss_scaler.h's state in fp16 runs, else null
 };
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& checkpoints_dir, int64_t step);

@@ -8,18 +8,6 @@ namespace masklm {
 
 namespace {
 
-// Offset of each table entry in elements from the first, and the end of the last.
-int64_t element_offset(const ParamLayout& layout, const ParamEntry& e) {
-  const char* base = static_cast<const char*>(layout.table.front().view.data);
-  return (static_cast<const char*>(e.view.data) - base) /
-         static_cast<int64_t>(dtype_size(e.view.dtype));
-}
-
-int64_t flat_elements(const ParamLayout& layout) {
-  const ParamEntry& last = layout.table.back();
-  return element_offset(layout, last) + last.view.numel();
-}
-
 Tensor flat_view(const Arena& arena, DType dtype, int64_t elements) {
   return arena.flat(dtype).rows(0, elements);
 }
@@ -31,7 +19,7 @@ std::vector<ElemRange> gradient_buckets(const ParamLayout& grads, int64_t bucket
   const int64_t elem = static_cast<int64_t>(dtype_size(grads.table.front().view.dtype));
   std::vector<ElemRange> buckets;
   // Buckets tile [0, N) without gaps; the alignment padding between tensors rides along.
-  int64_t end = flat_elements(grads);
+  int64_t end = element_span(grads);
   for (auto e = grads.table.rbegin(); e != grads.table.rend(); ++e) {
     const int64_t begin = element_offset(grads, *e);
     if ((end - begin) * elem >= bucket_bytes) {
@@ -47,9 +35,9 @@ DataParallel::DataParallel(std::shared_ptr<Comm> comm, const MlmModel& model, Ct
                            bool zero1, int64_t bucket_bytes)
     : comm_(std::move(comm)),
       zero1_(zero1),
-      elements_(flat_elements(model.params())),
+      elements_(element_span(model.params())),
       buckets_(gradient_buckets(model.grads(), bucket_bytes)) {
-  MASKLM_CHECK(flat_elements(model.grads()) == elements_,
+  MASKLM_CHECK(element_span(model.grads()) == elements_,
                "parameters and gradients must share one layout");
   comm_->bind(ctx);
   const int w = world_size(), r = rank();
@@ -119,7 +107,9 @@ void DataParallel::gather_owned(const Tensor& flat) const {
 }
 
 void DataParallel::gather_parameters(MlmModel& model) const {
-  if (zero1_) gather_owned(flat_view(model.param_arena(), model.dtype(), elements_));
+  if (!zero1_) return;
+  gather_owned(flat_view(model.param_arena(), model.dtype(), elements_));
+  model.master_weights_changed();  // the compute copy was updated over the owned range only
 }
 
 void DataParallel::gather_optimizer_state(const AdamW& sharded, AdamW& full) const {

@@ -19,7 +19,7 @@ Tensor flat_span(const ParamLayout& layout, DType dtype, int64_t elements) {
 }  // namespace
 
 AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-             std::optional<ElemRange> owned)
+             std::optional<ElemRange> owned, const ParamLayout* compute_copy)
     : config_(config) {
   MASKLM_CHECK(!params.table.empty() && params.table.size() == grads.table.size(),
                "AdamW needs matching parameter and gradient layouts");
@@ -28,21 +28,20 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
   MASKLM_CHECK(config.eps > 0 && config.weight_decay >= 0 && config.clip_norm >= 0,
                "AdamW needs eps > 0, weight_decay >= 0 and clip_norm >= 0");
   dtype_ = params.table.front().view.dtype;
-  const char* base = static_cast<const char*>(params.table.front().view.data);
   const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
   // Consecutive entries with the same decay flag merge into one span. Alignment gaps
   // between tensors are zero in params, grads and moments, and AdamW keeps zeros zero.
   std::vector<Span> whole;
-  int64_t span_start = 0, total = 0;
+  int64_t span_start = 0;
+  const int64_t total = element_span(params);
   bool decay = params.table.front().weight_decay;
   for (const ParamEntry& e : params.table) {
-    const int64_t begin = (static_cast<const char*>(e.view.data) - base) / elem;
+    const int64_t begin = element_offset(params, e);
     if (e.weight_decay != decay) {
       whole.push_back({span_start, begin, decay});
       span_start = begin;
       decay = e.weight_decay;
     }
-    total = begin + e.view.numel();
   }
   whole.push_back({span_start, total, decay});
   owned_ = owned.value_or(ElemRange{0, total});
@@ -56,6 +55,12 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
   const Device device = params.table.front().view.device;
   params_ = flat_span(params, dtype_, total).rows(owned_.begin, owned_.end);
   grads_ = flat_span(grads, dtype_, total).rows(owned_.begin, owned_.end);
+  if (compute_copy) {
+    MASKLM_CHECK(element_span(*compute_copy) == total,
+                 "AdamW's compute copy must mirror the parameters' layout");
+    compute_copy_ = flat_span(*compute_copy, compute_copy->table.front().view.dtype, total)
+                        .rows(owned_.begin, owned_.end);
+  }
   const size_t state_bytes = static_cast<size_t>(owned_.size() * elem);
   state_ = Arena(2 * state_bytes + 2 * kArenaAlignment, device);
   m_ = state_.alloc(Shape{owned_.size()}, dtype_);
@@ -85,7 +90,8 @@ void AdamW::update(Ctx& ctx, double lr, double grad_scale, double norm) {
     a.grad_scale = scale;
     // params_, grads_, m_ and v_ all start at owned_.begin.
     const int64_t b = s.begin - owned_.begin, e = s.end - owned_.begin;
-    adamw_update(ctx, params_.rows(b, e), grads_.rows(b, e), m_.rows(b, e), v_.rows(b, e), a);
+    adamw_update(ctx, params_.rows(b, e), grads_.rows(b, e), m_.rows(b, e), v_.rows(b, e), a,
+                 compute_copy_.empty() ? Tensor{} : compute_copy_.rows(b, e));
   }
 }
 

@@ -29,9 +29,12 @@ struct ElemRange {
 class AdamW {
  public:
   // params and grads share one layout (model/params.h); the moments get the same layout,
-  // restricted to `owned` when given (default: the whole buffer).
+  // restricted to `owned` when given (default: the whole buffer). In mixed precision
+  // `compute_copy` is the 16-bit copy of the fp32 params (model/params.h's
+  // layout_params_like), which every update rewrites (over `owned` only).
   AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-        std::optional<ElemRange> owned = std::nullopt);
+        std::optional<ElemRange> owned = std::nullopt,
+        const ParamLayout* compute_copy = nullptr);
 
   // One update with learning rate lr; returns the global gradient norm before clipping.
   // grad_scale multiplies the gradients first (e.g. 1/accumulation steps).
@@ -66,6 +69,7 @@ class AdamW {
   DType dtype_;
   ElemRange owned_;
   Tensor params_, grads_;  // flat views of owned_
+  Tensor compute_copy_;    // flat view of owned_ in the 16-bit copy, or empty
   Tensor m_, v_;           // owned_.size() elements
   std::vector<Span> spans_;
   Arena state_;

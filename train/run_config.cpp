@@ -165,11 +165,31 @@ TrainConfig parse_train(const json& node) {
   MASKLM_CHECK(t.bucket_mib > 0 && t.bucket_mib <= double(1 << 20),
                "config key 'train.bucket_mib' must be positive and at most 1048576 (1 TiB), got {}",
                t.bucket_mib);
+  try {
+    t.precision = precision_from_name(r.get<std::string>("precision", "fp32"));
+  } catch (const Error& e) {
+    MASKLM_FAIL("config key 'train.precision': {}", e.what());
+  }
   r.finish();
   return t;
 }
 
 }  // namespace
+
+DType precision_from_name(std::string_view name) {
+  for (DType d : {DType::F32, DType::BF16, DType::F16})
+    if (name == precision_name(d)) return d;
+  MASKLM_FAIL("unknown precision '{}' (known: fp32, bf16, fp16)", name);
+}
+
+std::string_view precision_name(DType precision) {
+  switch (precision) {
+    case DType::F32: return "fp32";
+    case DType::BF16: return "bf16";
+    case DType::F16: return "fp16";
+    default: MASKLM_FAIL("{} is not a training precision", dtype_name(precision));
+  }
+}
 
 RunConfig parse_run_config(const json& root) {
   ConfigReader r(root, "");
@@ -238,6 +258,7 @@ json run_config_to_json(const RunConfig& c) {
       {"overlap_comm", t.overlap_comm},
       {"bucket_mib", t.bucket_mib},
       {"max_bad_steps", t.max_bad_steps},
+      {"precision", precision_name(t.precision)},
   };
   if (t.warmup_fraction)
     train["lr"]["warmup_fraction"] = *t.warmup_fraction;

@@ -38,6 +38,9 @@ struct TrainConfig {
   int64_t zero = 0;              // ZeRO stage: 0, or 1 to shard AdamW's state across ranks
   bool overlap_comm = true;      // all-reduce gradient buckets during the backward pass
   double bucket_mib = 25;        // gradient bucket size for the all-reduce (PyTorch DDP's)
+  // The compute dtype: F32, or BF16/F16 mixed precision (fp32 master weights, optimizer
+  // state and statistics; F16 adds dynamic loss scaling). Spelled fp32, bf16, fp16.
+  DType precision = DType::F32;
 
   // Micro-batches per step over all ranks; each of W ranks runs accumulation_steps() / W.
   int64_t accumulation_steps() const { return batch_size / micro_batch_size; }
@@ -56,6 +59,10 @@ RunConfig parse_run_config(const nlohmann::json& root);
 // The resolved configuration (presets expanded, every default written),
 // which parse_run_config reads back to the same RunConfig.
 nlohmann::json run_config_to_json(const RunConfig& config);
+
+// "fp32", "bf16", "fp16" and back; an unknown name is an error listing the known ones.
+DType precision_from_name(std::string_view name);
+std::string_view precision_name(DType precision);
 
 // Sets model.vocab_size from the data source; a vocab_size given in the recipe must agree.
 // For the skip-corrupted model it also takes the [MASK] id from the data (mask_token_id,

@@ -24,10 +24,12 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
       device_(device) {
   // P <= N, so sizing predictions like tokens fits any masking rate.
   const int64_t max_tokens = config_.train.micro_batch_size * config_.train.seq_len;
-  model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
-                                      DType::F32, device);
-  model_->init_weights(config_.train.seed);
   const TrainConfig& t = config_.train;
+  device_.require_compute_dtype(t.precision);
+  model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
+                                      t.precision, device);
+  model_->init_weights(t.seed);
+  if (t.precision == DType::F16) loss_scaler_.emplace();
   dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(device), *model_, ctx_,
                                        t.zero == 1,
                                        std::max<int64_t>(1, std::llround(t.bucket_mib * (1 << 20))));
@@ -41,7 +43,7 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
                "the {} data-parallel ranks",
                t.batch_size, t.micro_batch_size, world);
   optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), t.optimizer,
-                                       dp_->owned());
+                                       dp_->owned(), model_->compute_copy());
   if (world > 1 && dp_->rank() == 0) {
     log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
              dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,
@@ -74,6 +76,7 @@ void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {
   } else {
     state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
   }
+  if (loss_scaler_ && !state_.loss_scaler.is_null()) loss_scaler_->restore(state_.loss_scaler);
   last_checkpoint_step_ = state_.step;
   log_info("resumed from {} at step {}", checkpoint_dir.string(), state_.step);
 }
@@ -96,11 +99,14 @@ StepResult Trainer::train_step() {
     r.predictions += batches.back().num_predictions();
   }
 
-  // backward() adds the gradient of micro-batch k's MEAN loss. Keeping the accumulated
-  // gradient at sum_j P_j g_j / P_k (rescaled when P changes) makes the final
-  // grad_scale P_last / P_total give the mean over every prediction of the global batch.
+  // backward() adds the gradient of micro-batch k's MEAN loss (times the fp16 loss scale).
+  // Keeping the accumulated gradient at sum_j P_j g_j / P_k (rescaled when P changes)
+  // makes the final grad_scale P_last / P_total give the mean over every prediction of the
+  // global batch; the loss scale is divided out with it.
+  const double loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
   const double local_predictions = static_cast<double>(r.predictions);
-  double grad_scale = static_cast<double>(batches.back().num_predictions()) / local_predictions;
+  double grad_scale =
+      static_cast<double>(batches.back().num_predictions()) / local_predictions / loss_scale;
   const bool distributed = dp_->world_size() > 1;
   if (distributed) {
     // Each rank's gradient, weighted by its share of the step's predictions, is summed; the
@@ -138,7 +144,7 @@ StepResult Trainer::train_step() {
     // Only the step's last backward finishes gradients that can be sent.
     const bool last = k + 1 == micros;
     const bool reducing = overlap_comm_ && last;
-    model_->backward(ctx_, dropout, reducing ? dp_->grads_ready() : GradsReady{});
+    model_->backward(ctx_, dropout, reducing ? dp_->grads_ready() : GradsReady{}, loss_scale);
     // Buckets all-reduced during the backward may not be read (nor written) before the wait.
     if (hooks_.after_backward && !reducing) hooks_.after_backward(step, k, *model_);
   }
@@ -158,9 +164,11 @@ StepResult Trainer::train_step() {
     if (finite && !overlap_comm_) dp_->reduce_gradients(ctx_, *model_, grad_scale);
     grad_scale = 1;
   }
+  bool overflow = false;  // fp16 gradients overflowed at this loss scale: not a bad step
   if (finite) {
     r.grad_norm = dp_->grad_norm(ctx_, *optimizer_, grad_scale);
     finite = std::isfinite(r.grad_norm);
+    if (loss_scaler_) overflow = loss_scaler_->update(!finite);
   }
 
   ++state_.step;
@@ -174,10 +182,16 @@ StepResult Trainer::train_step() {
     r.skipped = true;
     r.loss = r.accuracy = std::numeric_limits<double>::quiet_NaN();
     ++state_.skipped_steps;
-    ++state_.bad_steps_in_row;
-    log_warn(
-        "step {}: non-finite loss or gradient norm, step skipped (the parameters are unchanged)",
-        step);
+    if (overflow) {
+      log_info("step {}: fp16 gradients overflowed at loss scale {}, step skipped; the scale is "
+               "now {}",
+               step, loss_scale, loss_scaler_->scale());
+    } else {
+      ++state_.bad_steps_in_row;
+      log_warn("step {}: non-finite loss or gradient norm, step skipped (the parameters are "
+               "unchanged)",
+               step);
+    }
   }
   if (hooks_.on_step) hooks_.on_step(r);
   state_.log_window.seconds +=
@@ -207,6 +221,7 @@ void Trainer::save_checkpoint() {
     dp_->gather_optimizer_state(*optimizer_, *full);
   }
   if (dp_->rank() != 0) return;
+  if (loss_scaler_) state_.loss_scaler = loss_scaler_->state();
   masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state_, resolved_config_);
   prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
   log_info("checkpoint written: {}", dir.string());

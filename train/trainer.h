@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "kernels/device_context.h"
 #include "model/mlm_model.h"
@@ -25,6 +26,7 @@
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/evaluate.h"
+#include "train/loss_scaler.h"
 #include "train/optimizer.h"
 #include "train/run_config.h"
 #include "train/run_log.h"
@@ -36,7 +38,9 @@ struct StepResult {
   double loss = 0, accuracy = 0;  // over the global batch (NaN when the loss was not finite)
   double lr = 0, grad_norm = 0;
   int64_t tokens = 0, predictions = 0;
-  bool skipped = false;  // non-finite loss or gradient: the parameters were not touched
+  // Non-finite loss or gradient (or, in fp16, gradients that overflowed at the loss scale,
+  // which lowers the scale): the parameters were not touched.
+  bool skipped = false;
 };
 
 struct TrainerHooks {
@@ -102,6 +106,7 @@ class Trainer {
   std::unique_ptr<DataParallel> dp_;
   bool overlap_comm_ = false;  // several ranks, train.overlap_comm, no ZeRO-1
   std::unique_ptr<AdamW> optimizer_;
+  std::optional<LossScaler> loss_scaler_;  // train.precision fp16 only
   std::unique_ptr<RunLog> log_;
   Ctx& ctx_ = device_.ctx();
   TrainerState state_;
