@@ -1,12 +1,14 @@
 // One full training step (zero grads, forward with dropout, backward, AdamW with the
 // gradient norm) of MlmModel on the GPU at the BERT-base and BERT-large shapes, pre-LN,
-// vocabulary 30522, 128 sequences of 128 tokens, 15%, 40% and 80% of the tokens predicted.
+// vocabulary 30522, 128 sequences of 128 tokens, 15%, 40% and 80% of the tokens predicted,
+// in bf16 mixed precision (fp32 master weights; the fused attention) and in fp32 (TF32 off).
 // Counters: tokens/s; model TFLOP/s and MFU from train/flops.h (matmul FLOPs of the sparse
-// head: only the P predicted rows count) against the FP32 peak, since masklm computes in
-// fp32 with TF32 off (bench/cuda_bench.cuh); device memory the model, its optimizer and
+// head: only the P predicted rows count) against the peak of the precision's units (BF16
+// tensor cores, or FP32; bench/cuda_bench.cuh); device memory the model, its optimizer and
 // op scratch took (allocated once, so also the peak). bench/gpu_throughput sets these
 // beside the PyTorch peer (bench/gpu_throughput_peer.py, bf16) measured in the same run.
 #include <memory>
+#include <optional>
 
 #include "cuda_bench.cuh"
 #include "model/mlm_model.h"
@@ -25,7 +27,7 @@ size_t free_device_bytes() {
   return free;
 }
 
-// Args: preset (0 base, 1 large), predicted percent.
+// Args: preset (0 base, 1 large), predicted percent, 16-bit (1: bf16 mixed precision, 0: fp32).
 void BM_TrainStepGpu(benchmark::State& state) {
   if (cuda_devices().empty()) {
     state.SkipWithError("no CUDA device");
@@ -42,9 +44,11 @@ void BM_TrainStepGpu(benchmark::State& state) {
   const size_t free_before = free_device_bytes();
   auto cuda = std::make_unique<CudaContext>();
   Ctx ctx{Device::CUDA, cuda.get()};
-  MlmModel model(cfg, {batch.num_tokens(), batch.num_predictions()}, DType::F32, Device::CUDA);
+  const bool bf16 = state.range(2) != 0;
+  MlmModel model(cfg, {batch.num_tokens(), batch.num_predictions()},
+                 bf16 ? DType::BF16 : DType::F32, Device::CUDA);
   model.init_weights(0);
-  AdamW opt(model.params(), model.grads(), AdamWConfig{});
+  AdamW opt(model.params(), model.grads(), AdamWConfig{}, std::nullopt, model.compute_copy());
   const DropoutPlan dropout{RngKey{0, 0, 0, RngStream::HIDDEN_DROPOUT, 0}, true};
   const double seconds = time_on_gpu(state, ctx, false, [&] {
     model.zero_grads(ctx);
@@ -58,22 +62,21 @@ void BM_TrainStepGpu(benchmark::State& state) {
   const double steps = static_cast<double>(state.iterations());
   const double flops =
       mlm_training_flops(cfg, batch.num_tokens(), batch.num_predictions(), kSeqLen);
-  state.SetLabel(std::string(preset) + " fp32");
+  const double peak = bf16 ? device_peaks().bf16_flops : device_peaks().fp32_flops;
+  state.SetLabel(std::string(preset) + (bf16 ? " bf16" : " fp32"));
   state.counters["tokens/s"] = static_cast<double>(batch.num_tokens()) * steps / seconds;
   state.counters["tokens/step"] = static_cast<double>(batch.num_tokens());
   state.counters["predicted"] = static_cast<double>(batch.num_predictions());
   state.counters["model_TFLOP/step"] = flops / 1e12;
   state.counters["TFLOP/s"] = flops * steps / seconds / 1e12;
-  if (device_peaks().fp32_flops > 0)
-    state.counters["MFU_fp32%"] = 100.0 * flops * steps / seconds / device_peaks().fp32_flops;
+  if (peak > 0) state.counters["MFU%"] = 100.0 * flops * steps / seconds / peak;
   state.counters["device_GiB"] = device_bytes / double(1 << 30);
   // For bench/gpu_throughput's MFU of the PyTorch peer (bf16).
-  state.counters["peak_fp32_TFLOP/s"] = device_peaks().fp32_flops / 1e12;
   state.counters["peak_bf16_TFLOP/s"] = device_peaks().bf16_flops / 1e12;
 }
 BENCHMARK(BM_TrainStepGpu)
-    ->ArgsProduct({{0, 1}, {15, 40, 80}})
-    ->ArgNames({"preset", "rate"})
+    ->ArgsProduct({{0, 1}, {15, 40, 80}, {1, 0}})
+    ->ArgNames({"preset", "rate", "bf16"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
