@@ -4,9 +4,9 @@
 // fp32 mode: every floating-point tensor an op sees is F32 and every kernel computes in
 // fp32; GEMMs use CUBLAS_COMPUTE_32F (never TF32). sum_squares accumulates in double, like
 // the CPU. This is the debugging mode the mixed-precision modes are checked against, at
-// tight tolerance; the model and trainer run only this mode today.
+// tight tolerance (train.precision fp32, the default).
 //
-// Mixed precision (issue 5, second half):
+// Mixed precision (train.precision bf16 | fp16; docs/gpu.md):
 //  - storage for compute: activations and a compute copy of the weights in bf16 on sm_80
 //    and newer, fp16 on sm_70 (no bf16 there);
 //  - always fp32: master weights, gradients' flat buffer as seen by the optimizer, AdamW
@@ -40,18 +40,10 @@
 // same fp32 values (convert, tested so). CI runs mixed precision this way
 // (tests/test_ops_16bit.cpp).
 //
-// Not done yet (the model level):
-//  - MlmModel/Encoder with a compute dtype (model config and `--precision fp32|bf16|fp16`):
-//    a 16-bit activation arena; a second flat parameter buffer holding the compute copy
-//    (the model's forward/backward read it, the optimizer's master buffer stays fp32);
-//    16-bit activation-gradient buffers, zeroed with fill_zero; the loss (fp32 losses)
-//    reduced as now; sum_squares/clipping unchanged on the fp32 gradients;
-//  - the trainer: AdamW::step passing the compute copy region by region; for fp16 a
-//    LossScaler in the step (mlm_xent_backward's loss_scale multiplied by scale(), the
-//    gradient norm's non-finiteness as found_inf, AdamWStep::grad_scale divided by scale(),
-//    a skipped step not counted as a bad one), its state() in trainer_state.json;
-//  - refusing bf16 below sm_80 at startup; checkpoints keep saving the fp32 master weights;
-//  - the tests: a bf16 training step against the fp32 one, an fp16 run that overflows.
+// The model level (model/mlm_model.h, train/trainer.cpp): MlmModel's parameters and
+// gradients are the fp32 masters, a 16-bit compute copy at the same element offsets
+// (model/params.h's layout_params_like) is what its forward/backward read, AdamW rewrites
+// the copy; the trainer scales the loss for fp16 and refuses bf16 below sm_80.
 #pragma once
 
 #include <cuda_bf16.h>
