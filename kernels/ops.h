@@ -13,7 +13,7 @@
 //   gradients) is then F32: accum_dtype(compute dtype) in kernels/dispatch.h, which is the
 //   compute dtype itself for F32/F64. Both backends take the same dtype combinations. The
 //   GPU computes in fp32 and rounds each stored 16-bit value once; the CPU emulates that
-//   (kernels/cpu/f32_views.h): it widens the 16-bit tensors exactly, runs its F32 kernel
+//   (kernels/f32_views.h): it widens the 16-bit tensors exactly, runs its F32 kernel
 //   and rounds each 16-bit output once (an output that is added into is widened first),
 //   so the CPU stays the GPU's reference.
 // - Backward ops ACCUMULATE (+=) into every gradient output, parameters and activations
@@ -33,10 +33,19 @@ namespace masklm {
 
 class CudaContext;  // runtime/cuda_context.h
 
+// Which attention kernel attention_forward/backward run (train.attention):
+// - AUTO: the fused kernel where it applies (a GPU, BF16/F16 qkv, head size 32, 64 or
+//   128), the reference kernel elsewhere;
+// - FUSED: the fused kernel, an error where it does not apply;
+// - REFERENCE: the simple kernel everywhere; with 16-bit tensors on a GPU it runs in fp32 on
+//   widened copies (kernels/f32_views.h), as the CPU does, to compare with the fused one.
+enum class AttentionKernel { AUTO, FUSED, REFERENCE };
+
 struct Ctx {
   Device device = Device::CPU;
   // The GPU's stream, cuBLASLt handle and scratch; required when device is CUDA.
   CudaContext* cuda = nullptr;
+  AttentionKernel attention = AttentionKernel::AUTO;
 };
 
 // ---- embeddings ------------------------------------------------------------------
@@ -97,12 +106,13 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
 // Attention dropout with probability p drops probability (query i, key j, head h) when
 // philox_uniform(key, (h * N + i) * N + j) < p.
 // Dtypes: F32 (or F64 on the CPU; lse the same), or BF16/F16 for qkv, out, dout and dqkv
-// with lse F32. On a GPU, F32 runs a simple fp32 kernel and 16 bits the fused tensor-core
-// kernel (kernels/cuda/flash_attention.cu: head sizes 32, 64, 128, sm_80+), which adds into
-// the 16-bit dqkv in fp32 and rounds once per element. The CPU computes 16 bits in fp32 on
-// the widened inputs (any head size) and rounds out and dqkv once; the fused kernel also
-// rounds the probabilities to 16 bits before P @ V, so the two agree within the 16-bit
-// tolerance, not bitwise.
+// with lse F32. Ctx::attention picks the kernel: on a GPU the simple fp32 one or, for 16
+// bits, the fused tensor-core kernel (kernels/cuda/flash_attention.cu: head sizes 32, 64,
+// 128, sm_80+), which adds into the 16-bit dqkv in fp32 and rounds once per element. The
+// CPU (and the reference kernel on a GPU) computes 16 bits in fp32 on the widened inputs
+// (any head size) and rounds out and dqkv once; the fused kernel also rounds the
+// probabilities to 16 bits before P @ V, so the two agree within the 16-bit tolerance, not
+// bitwise.
 void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
                        const Tensor& cu_seqlens, int num_heads, float dropout_p,
                        const RngKey& dropout_key);

@@ -1,10 +1,11 @@
-// Entry points of attention_forward/backward: argument validation and dispatch. F32 runs
-// the simple CUDA kernel (or the CPU), BF16/F16 the fused tensor-core kernel on a GPU and
-// the CPU kernel in F32 on widened copies on the CPU (kernels/cpu/f32_views.h).
+// Entry points of attention_forward/backward: argument validation and dispatch. The fused
+// tensor-core kernel runs 16-bit tensors on a GPU (Ctx::attention AUTO or FUSED); otherwise
+// the simple kernel (CUDA or CPU) runs, in F32, on widened copies of 16-bit tensors
+// (kernels/f32_views.h).
 #include <utility>
 
 #include "kernels/cpu/attention.h"
-#include "kernels/cpu/f32_views.h"
+#include "kernels/f32_views.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/flash_attention.cuh"
 #include "kernels/dispatch.h"
@@ -43,6 +44,28 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
   return B;
 }
 
+// Whether this call runs the fused kernel (kernels/ops.h's AttentionKernel).
+bool use_fused_kernel(const Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
+  const bool gpu_16bit = ctx.device == Device::CUDA && is_16bit(dtype);
+  switch (ctx.attention) {
+    case AttentionKernel::REFERENCE: return false;
+    case AttentionKernel::FUSED:
+      MASKLM_CHECK(gpu_16bit,
+                   "{}: the fused attention runs BF16/F16 tensors on a GPU, got {} on the {} "
+                   "(train.attention fused needs --device cuda and train.precision bf16 or fp16)",
+                   op, dtype_name(dtype), ctx.device == Device::CUDA ? "GPU" : "CPU");
+      return true;  // the kernel names a head size it has no instance for
+    case AttentionKernel::AUTO:
+#if MASKLM_WITH_CUDA
+      return gpu_16bit && cuda::flash_attention_supports_head_size(head_size);
+#else
+      (void)head_size;
+      return false;
+#endif  // MASKLM_WITH_CUDA
+  }
+  return false;
+}
+
 }  // namespace
 
 void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Tensor& qkv,
@@ -54,14 +77,16 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   check_shape(out, {N, C}, "out");
   check_dtype(out, qkv.dtype, "out");
-  if (is_16bit(qkv.dtype)) {
-    const auto fused = [&](auto& cc) {
+  if (use_fused_kernel(ctx, qkv.dtype, C / num_heads, op)) {
+    run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
       cuda::flash_attention_forward(cc, qkv.dtype, out.data, lse.ptr<float>(), qkv.data,
                                     cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads},
                                     dropout_p, dropout_key);
-    };
-    if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
-    cpu::F32Views f32;
+    }, CudaDTypes::ONLY_16BIT);
+    return;
+  }
+  if (is_16bit(qkv.dtype)) {
+    F32Views f32(ctx);
     attention_forward(ctx, f32.out(out), lse, f32.in(qkv), cu_seqlens, num_heads, dropout_p,
                       dropout_key);
     return;
@@ -92,14 +117,16 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
   if (dqkv.empty()) return;  // "not needed": attention has no other gradient output
   check_shape(dqkv, qkv.shape, "dqkv");
   check_dtype(dqkv, qkv.dtype, "dqkv");
-  if (is_16bit(qkv.dtype)) {
-    const auto fused = [&](auto& cc) {
+  if (use_fused_kernel(ctx, qkv.dtype, C / num_heads, op)) {
+    run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
       cuda::flash_attention_backward(cc, qkv.dtype, dqkv.data, dout.data, out.data, qkv.data,
                                      lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,
                                      int64_t{num_heads}, dropout_p, dropout_key);
-    };
-    if (run_on_cuda(ctx, qkv.dtype, op, fused, CudaDTypes::ONLY_16BIT)) return;
-    cpu::F32Views f32;
+    }, CudaDTypes::ONLY_16BIT);
+    return;
+  }
+  if (is_16bit(qkv.dtype)) {
+    F32Views f32(ctx);
     attention_backward(ctx, f32.inout(dqkv), f32.in(dout), f32.in(out), f32.in(qkv), lse,
                        cu_seqlens, num_heads, dropout_p, dropout_key);
     return;

@@ -1,12 +1,12 @@
 // Entry points of the dense ops (embedding, layernorm, matmul, elementwise, dropout, rows):
 // validate the arguments, check devices, dispatch to cpu:: or cuda::. On the CPU, 16-bit
 // tensors take one early branch: the op calls itself on their F32 views
-// (kernels/cpu/f32_views.h), its arguments having been validated as given.
+// (kernels/f32_views.h), its arguments having been validated as given.
 #include <climits>
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/embedding.h"
-#include "kernels/cpu/f32_views.h"
+#include "kernels/f32_views.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rows.h"
@@ -88,7 +88,7 @@ void embedding_forward(Ctx& ctx, const Tensor& out, const Tensor& tokens, const 
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     embedding_forward(ctx, f32.out(out), tokens, positions, types, f32.in(wte), f32.in(wpe),
                       f32.in(wtt));
     return;
@@ -129,7 +129,7 @@ void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const 
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {  // the table gradients are F32 already
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     embedding_backward(ctx, dwte, dwpe, dwtt, f32.in(dout), tokens, positions, types);
     return;
   }
@@ -167,7 +167,7 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     layernorm_forward(ctx, f32.out(out), mean, rstd, f32.in(in), f32.in(weight), f32.in(bias),
                       eps);
     return;
@@ -202,7 +202,7 @@ void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, cons
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     layernorm_backward(ctx, f32.inout(din), dweight, dbias, f32.in(dout), f32.in(in),
                        f32.in(weight), mean, rstd);
     return;
@@ -242,7 +242,7 @@ void matmul_forward(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor&
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     matmul_forward(ctx, f32.out(out), f32.in(in), f32.in(weight), f32.in(bias));
     return;
   }
@@ -273,7 +273,7 @@ void matmul_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const T
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dt)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     matmul_backward(ctx, f32.inout(din), dweight, dbias, f32.in(dout), f32.in(in),
                     f32.in(weight));
     return;
@@ -295,7 +295,7 @@ void gelu_forward(Ctx& ctx, const Tensor& out, const Tensor& in) {
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(in.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     gelu_forward(ctx, f32.out(out), f32.in(in));
     return;
   }
@@ -315,7 +315,7 @@ void gelu_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, const Tensor
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(in.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     gelu_backward(ctx, f32.inout(din), f32.in(dout), f32.in(in));
     return;
   }
@@ -334,7 +334,7 @@ void residual_forward(Ctx& ctx, const Tensor& out, const Tensor& a, const Tensor
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(a.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     residual_forward(ctx, f32.out(out), f32.in(a), f32.in(b));
     return;
   }
@@ -352,7 +352,7 @@ void add_inplace(Ctx& ctx, const Tensor& dst, const Tensor& src) {
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dst.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     add_inplace(ctx, f32.inout(dst), f32.in(src));
     return;
   }
@@ -377,7 +377,7 @@ void dropout_forward(Ctx& ctx, const Tensor& out, const Tensor& in, float p, con
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(in.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     dropout_forward(ctx, f32.out(out), f32.in(in), p, key);
     return;
   }
@@ -397,7 +397,7 @@ void dropout_backward(Ctx& ctx, const Tensor& din, const Tensor& dout, float p, 
       }, CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(dout.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     dropout_backward(ctx, f32.inout(din), f32.in(dout), p, key);
     return;
   }
@@ -422,7 +422,7 @@ void gather_rows(Ctx& ctx, const Tensor& out, const Tensor& in, const Tensor& in
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(out.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     gather_rows(ctx, f32.out(out), f32.in(in), index);
     return;
   }
@@ -447,7 +447,7 @@ void scatter_add_rows(Ctx& ctx, const Tensor& dst, const Tensor& src, const Tens
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(src.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     scatter_add_rows(ctx, f32.inout(dst), f32.in(src), index);
     return;
   }

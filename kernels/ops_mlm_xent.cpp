@@ -1,8 +1,8 @@
 // Entry points of mlm_xent_forward/backward: argument validation and dispatch (16-bit
-// tensors on the CPU via their F32 views, kernels/cpu/f32_views.h).
+// tensors on the CPU via their F32 views, kernels/f32_views.h).
 #include <tuple>
 
-#include "kernels/cpu/f32_views.h"
+#include "kernels/f32_views.h"
 #include "kernels/cpu/mlm_xent.h"
 #include "kernels/cuda/mlm_xent.cuh"
 #include "kernels/dispatch.h"
@@ -63,7 +63,7 @@ void mlm_xent_forward(Ctx& ctx, const Tensor& losses, const Tensor& lse, const T
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(h.dtype)) {  // losses, lse are F32 already
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     mlm_xent_forward(ctx, losses, lse, correct, f32.in(h), f32.in(emb), f32.in(bias), labels,
                      chunk_size);
     return;
@@ -101,7 +101,7 @@ void mlm_xent_backward(Ctx& ctx, const Tensor& dh, const Tensor& demb, const Ten
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(h.dtype)) {  // demb, dbias are F32 already
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     mlm_xent_backward(ctx, f32.inout(dh), demb, dbias, f32.in(h), f32.in(emb), f32.in(bias),
                       labels, lse, loss_scale, chunk_size);
     return;

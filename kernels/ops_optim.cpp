@@ -1,5 +1,5 @@
 // Entry points of the optimizer and flat-buffer ops (validate, check devices, dispatch to
-// cpu:: or cuda::; 16-bit tensors on the CPU via their F32 views, kernels/cpu/f32_views.h),
+// cpu:: or cuda::; 16-bit tensors on the CPU via their F32 views, kernels/f32_views.h),
 // and synchronize().
 #include <cmath>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include "kernels/cpu/adamw.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/f32_views.h"
+#include "kernels/f32_views.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/optim.cuh"
 #include "kernels/dispatch.h"
@@ -72,7 +72,7 @@ void scale_inplace(Ctx& ctx, const Tensor& x, double s) {
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(x.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     scale_inplace(ctx, f32.inout(x), s);
     return;
   }
@@ -87,7 +87,7 @@ void fill_zero(Ctx& ctx, const Tensor& x) {
           CudaDTypes::F32_OR_16BIT))
     return;
   if (is_16bit(x.dtype)) {
-    cpu::F32Views f32;
+    F32Views f32(ctx);
     fill_zero(ctx, f32.out(x));
     return;
   }

@@ -18,24 +18,34 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
 CudaContext::~CudaContext() {
   // Errors are ignored here: a destructor must not throw, and a failing free has no remedy.
   (void)cudaStreamSynchronize(stream_);
-  (void)cudaFree(scratch_);
+  (void)cudaFree(scratch_.data);
+  for (const DeviceBuffer& b : staging_) (void)cudaFree(b.data);
   (void)cudaFree(error_flag_);
   (void)cudaFree(gemm_workspace_);
   (void)cublasLtDestroy(cublaslt_);
   (void)cudaStreamDestroy(stream_);
 }
 
-void* CudaContext::scratch(size_t bytes) {
-  if (bytes <= scratch_bytes_) return scratch_;
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  CUDA_CHECK(cudaFree(scratch_));
-  scratch_ = nullptr;
+void CudaContext::grow(DeviceBuffer& buffer, size_t bytes) {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // earlier ops may still use the old buffer
+  CUDA_CHECK(cudaFree(buffer.data));
+  buffer = {};
   // Round up to whole MiB so that sizes creeping up by a few bytes do not reallocate.
   constexpr size_t kGranule = size_t{1} << 20;
   const size_t rounded = (bytes + kGranule - 1) / kGranule * kGranule;
-  CUDA_CHECK(cudaMalloc(&scratch_, rounded));
-  scratch_bytes_ = rounded;
-  return scratch_;
+  CUDA_CHECK(cudaMalloc(&buffer.data, rounded));
+  buffer.bytes = rounded;
+}
+
+void* CudaContext::scratch(size_t bytes) {
+  if (bytes > scratch_.bytes) grow(scratch_, bytes);
+  return scratch_.data;
+}
+
+void* CudaContext::staging(size_t slot, size_t bytes) {
+  if (staging_.size() <= slot) staging_.resize(slot + 1);
+  if (bytes > staging_[slot].bytes) grow(staging_[slot], bytes);
+  return staging_[slot].data;
 }
 
 void CudaContext::synchronize() {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <vector>
 
 namespace masklm {
 
@@ -50,6 +51,11 @@ class CudaContext {
   // call, so an op asks once for everything it needs. Growing synchronizes the stream
   // first (earlier ops may still be using the old buffer).
   void* scratch(size_t bytes);
+  // Device buffer `slot` of at least `bytes`: the fp32 copies an op's 16-bit tensors get
+  // when an fp32 kernel runs on them (kernels/f32_views.h). Apart from scratch(), so the
+  // kernel may still ask for its own; valid until the next staging() of the same slot.
+  // Growing synchronizes the stream first.
+  void* staging(size_t slot, size_t bytes);
 
   int* error_flag() const { return error_flag_; }
   // Waits for all work on the stream; throws masklm::Error when a kernel raised the error
@@ -64,8 +70,15 @@ class CudaContext {
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t cublaslt_ = nullptr;
   void* gemm_workspace_ = nullptr;
-  void* scratch_ = nullptr;
-  size_t scratch_bytes_ = 0;
+  struct DeviceBuffer {
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  // Frees and reallocates `buffer` with at least `bytes`, in whole MiB.
+  void grow(DeviceBuffer& buffer, size_t bytes);
+
+  DeviceBuffer scratch_;
+  std::vector<DeviceBuffer> staging_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, cublasLtMatmulAlgo_t> gemm_algorithms_;
 };

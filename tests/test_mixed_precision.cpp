@@ -164,5 +164,25 @@ TEST(MixedPrecision, PrecisionNamesAreCheckedAndWrittenBack) {
                         "train.precision': unknown precision 'fp8' (known: fp32, bf16, fp16)");
 }
 
+TEST(MixedPrecision, AttentionKernelNamesAndWhereFusedRuns) {
+  const auto reference = small_run({"train.precision=bf16", "train.attention=reference"});
+  EXPECT_EQ(reference.config.train.attention, AttentionKernel::REFERENCE);
+  EXPECT_EQ(run_config_to_json(reference.config)["train"]["attention"], "reference");
+  EXPECT_EQ(small_run().config.train.attention, AttentionKernel::AUTO);
+  testing::expect_error([] { small_run({"train.attention=cudnn"}); },
+                        "train.attention': unknown attention kernel 'cudnn' (known: auto, fused, "
+                        "reference)");
+  testing::expect_error([] { small_run({"train.attention=fused"}); },
+                        "the fused kernel computes in 16 bits");
+  auto fused = small_run({"train.precision=bf16", "train.attention=fused"});
+  testing::expect_error([&] { Trainer(fused.config, *fused.data.train, nullptr, ""); },
+                        "train.attention fused runs on a GPU");
+  // On the CPU auto and reference are the same kernel: the same bits.
+  auto auto_run = small_run({"train.precision=bf16"});
+  Trainer by_auto(auto_run.config, *auto_run.data.train, nullptr, "");
+  Trainer by_reference(reference.config, *reference.data.train, nullptr, "");
+  EXPECT_EQ(run_steps(by_auto, 2), run_steps(by_reference, 2));
+}
+
 }  // namespace
 }  // namespace masklm

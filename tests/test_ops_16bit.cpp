@@ -1,4 +1,4 @@
-// CPU ops in BF16 and F16, emulated in fp32 (kernels/cpu/f32_views.h). Every op runs on
+// CPU ops in BF16 and F16, emulated in fp32 (kernels/f32_views.h). Every op runs on
 // the same values three times: in the 16-bit dtype under test, in F32, and in F64. The
 // 16-bit results must match the F64 op within the dtype's NMSE bound
 // (tests/precision_tolerance.h), the GPU's contract too, and equal the F32 op's results
@@ -21,7 +21,7 @@
 
 #include "expect_error.h"
 #include "gradcheck.h"
-#include "kernels/cpu/f32_views.h"
+#include "kernels/f32_views.h"
 #include "kernels/ops.h"
 #include "precision_tolerance.h"
 #include "runtime/half.h"
@@ -458,7 +458,7 @@ TEST(F32Views, ScratchIsReusedAndOutputsAreWrittenBackOnlyOnSuccess) {
   const Tensor t{bits.data(), {10, 10}, DType::BF16, Device::CPU};
   const void* first = nullptr;
   {
-    cpu::F32Views f32;
+    F32Views f32(cpu_ctx);
     const Tensor view = f32.inout(t);
     EXPECT_EQ(view.dtype, DType::F32);
     EXPECT_EQ(view.shape, t.shape);
@@ -468,19 +468,19 @@ TEST(F32Views, ScratchIsReusedAndOutputsAreWrittenBackOnlyOnSuccess) {
   }
   EXPECT_EQ(bits[0], float_to_bf16(2.0f));  // written back
   {
-    cpu::F32Views f32;
+    F32Views f32(cpu_ctx);
     EXPECT_EQ(f32.in(t).data, first);  // the same scratch, no new allocation
   }
   EXPECT_THROW(
       {
-        cpu::F32Views f32;
+        F32Views f32(cpu_ctx);
         f32.out(t).ptr<float>()[1] = 3.0f;
         MASKLM_FAIL("the op failed");
       },
       Error);
   EXPECT_EQ(bits[1], float_to_bf16(1.5f));  // a failed op leaves its output untouched
   std::vector<float> companion(3);
-  cpu::F32Views f32;
+  F32Views f32(cpu_ctx);
   EXPECT_EQ(f32.in(host_tensor(companion)).data, companion.data());  // F32 passes through
   EXPECT_TRUE(f32.in(Tensor{}).empty());
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "gradcheck.h"
@@ -262,6 +263,35 @@ TEST(Attention, DropoutKeepsOneMinusPOnAverage) {
   const std::vector<double> out = pr.forward();
   const double mean = std::accumulate(out.begin(), out.end(), 0.0) / double(out.size());
   EXPECT_NEAR(mean, 1.0, 5 * std::sqrt(0.3 / 0.7 / (400 * 200)));  // 5 sigma
+}
+
+// The CPU has one kernel: auto and reference run it; fused is refused, in every dtype.
+TEST(Attention, KernelChoiceOnTheCpu) {
+  std::vector<float> qkv = random_vector<float>(5 * 12, 3, -2, 2), out(5 * 4), lse(2 * 5);
+  std::vector<int32_t> cu{0, 2, 5};
+  std::vector<uint16_t> qkv16(qkv.size()), out16(out.size());
+  auto forward = [&](AttentionKernel kernel, DType dtype) {
+    Ctx ctx;
+    ctx.attention = kernel;
+    const bool f32 = dtype == DType::F32;
+    attention_forward(ctx, Tensor{f32 ? (void*)out.data() : out16.data(), {5, 4}, dtype, Device::CPU},
+                      host_tensor(lse, {2, 5}),
+                      Tensor{f32 ? (void*)qkv.data() : qkv16.data(), {5, 12}, dtype, Device::CPU},
+                      host_tensor(cu, {3}), 2, 0.1f, dropout_key());
+    return out;
+  };
+  const std::vector<float> by_auto = forward(AttentionKernel::AUTO, DType::F32);
+  EXPECT_EQ(forward(AttentionKernel::REFERENCE, DType::F32), by_auto);
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    try {
+      forward(AttentionKernel::FUSED, dtype);
+      ADD_FAILURE() << "fused attention ran on the CPU";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("the fused attention runs BF16/F16 tensors on a GPU"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Attention, RejectsBadArguments) {

@@ -170,6 +170,14 @@ TrainConfig parse_train(const json& node) {
   } catch (const Error& e) {
     MASKLM_FAIL("config key 'train.precision': {}", e.what());
   }
+  try {
+    t.attention = attention_kernel_from_name(r.get<std::string>("attention", "auto"));
+  } catch (const Error& e) {
+    MASKLM_FAIL("config key 'train.attention': {}", e.what());
+  }
+  MASKLM_CHECK(t.attention != AttentionKernel::FUSED || t.precision != DType::F32,
+               "config key 'train.attention': the fused kernel computes in 16 bits; set "
+               "train.precision bf16 or fp16, or train.attention auto or reference");
   r.finish();
   return t;
 }
@@ -180,6 +188,21 @@ DType precision_from_name(std::string_view name) {
   for (DType d : {DType::F32, DType::BF16, DType::F16})
     if (name == precision_name(d)) return d;
   MASKLM_FAIL("unknown precision '{}' (known: fp32, bf16, fp16)", name);
+}
+
+AttentionKernel attention_kernel_from_name(std::string_view name) {
+  for (AttentionKernel k : {AttentionKernel::AUTO, AttentionKernel::FUSED, AttentionKernel::REFERENCE})
+    if (name == attention_kernel_name(k)) return k;
+  MASKLM_FAIL("unknown attention kernel '{}' (known: auto, fused, reference)", name);
+}
+
+std::string_view attention_kernel_name(AttentionKernel kernel) {
+  switch (kernel) {
+    case AttentionKernel::AUTO: return "auto";
+    case AttentionKernel::FUSED: return "fused";
+    case AttentionKernel::REFERENCE: return "reference";
+  }
+  return "auto";
 }
 
 std::string_view precision_name(DType precision) {
@@ -259,6 +282,7 @@ json run_config_to_json(const RunConfig& c) {
       {"bucket_mib", t.bucket_mib},
       {"max_bad_steps", t.max_bad_steps},
       {"precision", precision_name(t.precision)},
+      {"attention", attention_kernel_name(t.attention)},
   };
   if (t.warmup_fraction)
     train["lr"]["warmup_fraction"] = *t.warmup_fraction;

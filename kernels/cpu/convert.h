@@ -1,6 +1,6 @@
 // Conversions between F32 and the 16-bit storage dtypes (BF16, F16) on n contiguous values,
 // rounding as runtime/half.h does: the CPU side of the convert op and of the 16-bit
-// emulation (kernels/cpu/f32_views.h). 16-bit values travel as their uint16_t bits.
+// emulation (kernels/f32_views.h). 16-bit values travel as their uint16_t bits.
 #pragma once
 
 #include <cstdint>

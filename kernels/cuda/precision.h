@@ -32,7 +32,7 @@
 // inputs by NMSE with a per-dtype bound (tests/precision_tolerance.h says why).
 //
 // The CPU backend takes the same 16-bit dtype combinations and emulates this policy
-// (kernels/cpu/f32_views.h): 16-bit inputs widened exactly, its F32 kernel, each 16-bit
+// (kernels/f32_views.h): 16-bit inputs widened exactly, its F32 kernel, each 16-bit
 // output rounded once (runtime/half.h rounds as __float2bfloat16_rn / __float2half_rn do),
 // 16-bit += outputs widened first, F32 companions untouched. What a GPU kernel rounds in
 // between (the fused attention's probabilities, a 16-bit logits tile) the CPU keeps in

@@ -138,13 +138,17 @@ template <typename T16> struct FusedRun {
   std::vector<T16> dqkv;
 };
 
+// Forward and backward through ops.h on the GPU with Ctx::attention `kernel` (AUTO picks
+// the fused kernel for these head sizes).
 template <typename T16> FusedRun<T16> run_fused(const FlashCase& fc, const std::vector<float>& qkv,
                                                 const std::vector<float>& dout,
-                                                const std::vector<float>& dqkv0) {
+                                                const std::vector<float>& dqkv0,
+                                                AttentionKernel kernel = AttentionKernel::AUTO) {
   const auto cu = offsets(fc.lengths);
   const int64_t N = cu.back(), C = fc.NH * fc.HS, B = static_cast<int64_t>(fc.lengths.size());
   const int heads = static_cast<int>(fc.NH);
   GpuOps g;
+  g.ctx.attention = kernel;
   const Tensor d_qkv = g.up(to16<T16>(qkv), {N, 3 * C}), d_cu = g.up(cu, {B + 1});
   const Tensor d_out = g.output<T16>({N, C}), d_lse = g.output({fc.NH, N});
   const Tensor d_dqkv = g.up(to16<T16>(dqkv0), {N, 3 * C});
@@ -277,13 +281,15 @@ TEST(FlashAttentionGpuErrors, UnsupportedHeadSizeAndDtypesAreRejected) {
   const std::vector<int32_t> cu{0, N};
   const Tensor d_cu = g.up(cu, {2});
   const int64_t C48 = NH * 48;  // head size 48: no instance
-  testing::expect_error(
-      [&] {
-        attention_forward(g.ctx, g.output<__half>({N, C48}), g.output({NH, N}),
-                          g.up(to16<__half>(random_vector<float>(N * 3 * C48, 1)), {N, 3 * C48}),
-                          d_cu, static_cast<int>(NH), 0.0f, RngKey{});
-      },
-      "head size 48");
+  const auto forward48 = [&] {
+    attention_forward(g.ctx, g.output<__half>({N, C48}), g.output({NH, N}),
+                      g.up(to16<__half>(random_vector<float>(N * 3 * C48, 1)), {N, 3 * C48}), d_cu,
+                      static_cast<int>(NH), 0.0f, RngKey{});
+  };
+  forward48();  // AUTO falls back to the reference kernel
+  g.cuda.synchronize();
+  g.ctx.attention = AttentionKernel::FUSED;
+  testing::expect_error(forward48, "head size 48");
   const int64_t C = NH * 64;  // a 16-bit lse: statistics are fp32
   testing::expect_error(
       [&] {
@@ -292,6 +298,39 @@ TEST(FlashAttentionGpuErrors, UnsupportedHeadSizeAndDtypesAreRejected) {
                           static_cast<int>(NH), 0.0f, RngKey{});
       },
       "lse");
+}
+
+// AttentionKernel::REFERENCE in 16 bits on the GPU runs the fp32 kernel on widened copies,
+// as the CPU does: the two agree to fp32 summation order before the one rounding (far
+// inside the 16-bit bound), and both agree with the fused kernel within the 16-bit bound.
+TEST(FlashAttentionGpuKernels, ReferenceIn16BitsMatchesTheCpuAndTheFusedKernel) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const FlashCase fc{{127, 1, 70}, 2, 64, 0.1f, 1.0f, DType::BF16};
+  auto cu = offsets(fc.lengths);
+  const int64_t N = cu.back(), C = fc.NH * fc.HS;
+  const auto qkv = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 7));
+  const auto dout = rounded<__nv_bfloat16>(random_vector<float>(N * C, 8));
+  const auto dqkv0 = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 9));
+  const auto reference = run_fused<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::REFERENCE);
+  const auto fused = run_fused<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::FUSED);
+
+  std::vector<__nv_bfloat16> out(N * C), dqkv = to16<__nv_bfloat16>(dqkv0);
+  std::vector<float> lse(fc.NH * N);
+  auto qkv16 = to16<__nv_bfloat16>(qkv), dout16 = to16<__nv_bfloat16>(dout);
+  Ctx cpu = cpu_ctx();
+  const int heads = static_cast<int>(fc.NH);
+  attention_forward(cpu, host_tensor(out, {N, C}), host_tensor(lse, {fc.NH, N}),
+                    host_tensor(qkv16, {N, 3 * C}), host_tensor(cu), heads, fc.dropout_p, kKey);
+  attention_backward(cpu, host_tensor(dqkv, {N, 3 * C}), host_tensor(dout16, {N, C}),
+                     host_tensor(out, {N, C}), host_tensor(qkv16, {N, 3 * C}),
+                     host_tensor(lse, {fc.NH, N}), host_tensor(cu), heads, fc.dropout_p, kKey);
+  const double tight = testing::nmse_bound(DType::BF16) / 100;
+  testing::expect_close(to_float(reference.out), to_float(out), tight, "reference out vs CPU");
+  testing::expect_close(reference.lse, lse, testing::nmse_bound(DType::F32), "reference lse");
+  testing::expect_close(to_float(reference.dqkv), to_float(dqkv), tight, "reference dqkv vs CPU");
+  const double bound = testing::nmse_bound(DType::BF16);
+  testing::expect_close(to_float(fused.out), to_float(reference.out), bound, "fused out");
+  testing::expect_close(to_float(fused.dqkv), to_float(reference.dqkv), bound, "fused dqkv");
 }
 
 // The CPU emulates 16-bit attention (tests/test_ops_16bit.cpp) with the fused kernel's

@@ -54,6 +54,19 @@ TEST(TrainerMixedGpu, StepsMatchTheCpuInTheSamePrecision) {
   }
 }
 
+// train.attention: the fused kernel and the reference kernel (fp32 on widened copies) train
+// the same model within 16-bit rounding of each other.
+TEST(TrainerMixedGpu, FusedAndReferenceAttentionTrainAlike) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto fused = small_run({"train.precision=bf16", "train.attention=fused"});
+  const auto reference = small_run({"train.precision=bf16", "train.attention=reference"});
+  const auto a = gpu_trainer(fused), b = gpu_trainer(reference);
+  for (int i = 0; i < 6; ++i) {
+    const StepResult got = a->train_step(), want = b->train_step();
+    EXPECT_NEAR(got.loss, want.loss, step_tolerance("bf16") * want.loss) << "step " << i;
+  }
+}
+
 TEST(TrainerMixedGpu, TwoRunsAreBitwiseIdentical) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto run = small_run({"train.precision=bf16"});
