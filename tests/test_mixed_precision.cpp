@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 
 #include "expect_error.h"
@@ -123,6 +124,28 @@ TEST(MixedPrecision, Fp16OverflowSkipsTheStepAndBacksOffTheScaleWithoutCountingA
   const StepResult next = trainer.train_step();
   EXPECT_FALSE(next.skipped);
   EXPECT_NE(param_snapshot(trainer.model()), before);
+}
+
+// metrics.jsonl records the scale after each logged step in fp16 runs, and only there.
+TEST(MixedPrecision, Fp16MetricsRecordTheLossScale) {
+  for (const char* precision : {"fp16", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const auto dir = fresh_dir(std::string("mixed_metrics_") + precision);
+    auto run = small_run({"train.steps=3", std::string("train.precision=") + precision});
+    Trainer trainer(run.config, *run.data.train, nullptr, dir, poison_with_inf_at(1));
+    trainer.run();
+    std::vector<nlohmann::json> scales;
+    std::ifstream metrics(dir / "metrics.jsonl");
+    for (std::string line; std::getline(metrics, line);) {
+      const auto record = nlohmann::json::parse(line);
+      if (record["kind"] == "train") scales.push_back(record.value("loss_scale", nlohmann::json()));
+    }
+    ASSERT_EQ(scales.size(), 3u);
+    if (std::string(precision) == "fp16")
+      EXPECT_EQ(scales, (std::vector<nlohmann::json>{65536.0, 32768.0, 32768.0}));
+    else
+      for (const auto& s : scales) EXPECT_TRUE(s.is_null());
+  }
 }
 
 TEST(MixedPrecision, Bf16HasNoLossScalerSoAnInfIsABadStep) {

@@ -82,22 +82,27 @@ void RunLog::append_jsonl(const std::string& line) {
 }
 
 void RunLog::train(const TrainRecord& r) {
-  append_jsonl(nlohmann::json{{"kind", "train"},
-                              {"step", r.step},
-                              {"loss", r.loss},
-                              {"accuracy", r.accuracy},
-                              {"lr", r.lr},
-                              {"grad_norm", r.grad_norm},
-                              {"tokens_per_second", r.tokens_per_second},
-                              {"model_flops_per_second", r.model_flops_per_second},
-                              {"skipped_steps", r.skipped_steps}}
-                   .dump());
-  events_->write_scalars(r.step,
-                         {{"train/loss", static_cast<float>(r.loss)},
-                          {"train/accuracy", static_cast<float>(r.accuracy)},
-                          {"train/lr", static_cast<float>(r.lr)},
-                          {"train/grad_norm", static_cast<float>(r.grad_norm)},
-                          {"train/tokens_per_second", static_cast<float>(r.tokens_per_second)}});
+  nlohmann::json record{{"kind", "train"},
+                        {"step", r.step},
+                        {"loss", r.loss},
+                        {"accuracy", r.accuracy},
+                        {"lr", r.lr},
+                        {"grad_norm", r.grad_norm},
+                        {"tokens_per_second", r.tokens_per_second},
+                        {"model_flops_per_second", r.model_flops_per_second},
+                        {"skipped_steps", r.skipped_steps}};
+  Scalars scalars{
+      {"train/loss", static_cast<float>(r.loss)},
+      {"train/accuracy", static_cast<float>(r.accuracy)},
+      {"train/lr", static_cast<float>(r.lr)},
+      {"train/grad_norm", static_cast<float>(r.grad_norm)},
+      {"train/tokens_per_second", static_cast<float>(r.tokens_per_second)}};
+  if (r.loss_scale) {
+    record["loss_scale"] = *r.loss_scale;
+    scalars.emplace_back("train/loss_scale", static_cast<float>(*r.loss_scale));
+  }
+  append_jsonl(record.dump());
+  events_->write_scalars(r.step, scalars);
   if (!terminal_) return;
   fmt::print(
       terminal_,

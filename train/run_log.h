@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <memory>
 
 #include "train/evaluate.h"
@@ -22,6 +23,7 @@ struct TrainRecord {
   double model_flops_per_second = 0;  // training FLOPs of the model (train/flops.h) per second
   double eta_seconds = 0;
   int64_t skipped_steps = 0;  // since the start of the run
+  std::optional<double> loss_scale;  // fp16 runs: the dynamic loss scale after the last step
 };
 
 class RunLog {

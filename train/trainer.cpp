@@ -287,6 +287,7 @@ void Trainer::log_progress(const StepResult& r) {
     rec.eta_seconds =
         w.seconds / static_cast<double>(w.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;
+    if (loss_scaler_) rec.loss_scale = loss_scaler_->scale();
     log_->train(rec);
   }
   state_.log_window = LogWindow{};
