@@ -14,7 +14,8 @@ namespace {
 
 // The calling thread's slots: slot k serves the k-th 16-bit tensor of a call, as large as
 // the largest it has served (CPU buffers here; a GPU's live in its CudaContext). Slots are
-// handed out in a stack, so F32Views objects may nest.
+// handed out in a stack: an F32Views may be created while another is alive (an op called
+// inside an op) as long as the outer one takes no more views until the inner one is gone.
 struct ScratchSlots {
   std::vector<std::vector<float>> host_buffers;
   size_t in_use = 0;
@@ -46,6 +47,7 @@ Tensor F32Views::scratch_like(const Tensor& t) {
     data = buffer.data();
   } else {
 #if MASKLM_WITH_CUDA
+    MASKLM_CHECK(ctx_.cuda != nullptr, "F32Views: a CUDA Ctx needs its CudaContext (Ctx::cuda)");
     data = ctx_.cuda->staging(slot, n * sizeof(float));
 #else
     no_cuda_kernel("F32Views");

@@ -13,7 +13,8 @@
 // Scratch is one buffer per 16-bit tensor of a call (the calling thread's on the CPU, the
 // CudaContext's staging slots on a GPU), grown once and reused, so steady-state calls
 // allocate nothing. Outputs are written back when the F32Views is destroyed, unless an
-// exception is leaving the scope (a failed op leaves its 16-bit outputs untouched). Inputs
+// exception is leaving the scope (a failed op leaves its 16-bit outputs untouched; a failed
+// write-back, a GPU launch error, throws and leaves the later outputs unwritten). Inputs
 // are copied when viewed, so an output may alias an input.
 #pragma once
 

@@ -34,8 +34,8 @@ namespace masklm {
 class CudaContext;  // runtime/cuda_context.h
 
 // Which attention kernel attention_forward/backward run (train.attention):
-// - AUTO: the fused kernel where it applies (a GPU, BF16/F16 qkv, head size 32, 64 or
-//   128), the reference kernel elsewhere;
+// - AUTO: the fused kernel where it applies (a GPU of sm_80 or newer, BF16/F16 qkv, head
+//   size 32, 64 or 128), the reference kernel elsewhere;
 // - FUSED: the fused kernel, an error where it does not apply;
 // - REFERENCE: the simple kernel everywhere; with 16-bit tensors on a GPU it runs in fp32 on
 //   widened copies (kernels/f32_views.h), as the CPU does, to compare with the fused one.

@@ -45,8 +45,9 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
 }
 
 // Whether this call runs the fused kernel (kernels/ops.h's AttentionKernel).
-bool use_fused_kernel(const Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
+bool use_fused_kernel(Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
   const bool gpu_16bit = ctx.device == Device::CUDA && is_16bit(dtype);
+  bool applies = false;  // an instance for the head size, on an sm_80+ GPU
   switch (ctx.attention) {
     case AttentionKernel::REFERENCE: return false;
     case AttentionKernel::FUSED:
@@ -54,14 +55,13 @@ bool use_fused_kernel(const Ctx& ctx, DType dtype, int64_t head_size, const char
                    "{}: the fused attention runs BF16/F16 tensors on a GPU, got {} on the {} "
                    "(train.attention fused needs --device cuda and train.precision bf16 or fp16)",
                    op, dtype_name(dtype), ctx.device == Device::CUDA ? "GPU" : "CPU");
-      return true;  // the kernel names a head size it has no instance for
+      return true;  // the kernel names a head size or GPU it cannot run
     case AttentionKernel::AUTO:
-#if MASKLM_WITH_CUDA
-      return gpu_16bit && cuda::flash_attention_supports_head_size(head_size);
-#else
-      (void)head_size;
-      return false;
-#endif  // MASKLM_WITH_CUDA
+      if (gpu_16bit)
+        run_on_cuda(ctx, dtype, op, [&](auto& cc) {
+          applies = cuda::flash_attention_applies(cc, head_size);
+        }, CudaDTypes::ONLY_16BIT);
+      return applies;
   }
   return false;
 }

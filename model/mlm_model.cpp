@@ -48,6 +48,7 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_d
     compute_arena_ = Arena(static_cast<size_t>(element_span(params_)) * dtype_size(compute_dtype), device_);
     compute_copy_ = std::make_unique<ParamLayout>(
         layout_params_like(config_, params_, compute_arena_, compute_dtype));
+    compute_copy_stale_ = true;  // converted from the (zeroed) masters at the first forward
   }
   // Zero everything once: padding between tensors then stays zero in flat-buffer ops, and
   // zero_types is ready.

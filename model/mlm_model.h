@@ -35,8 +35,8 @@ class MlmModel {
   // Initializes on the host and copies to the device, so every device gets the same weights.
   void init_weights(uint64_t seed);
   // Whoever writes the master weights other than through the optimizer's update (a
-  // checkpoint load, ZeRO-1's all-gather) says so: the next forward() refreshes the 16-bit
-  // compute copy from them.
+  // checkpoint load, ZeRO-1's all-gather, a test through params()) must say so: the next
+  // forward() refreshes the 16-bit compute copy from them.
   void master_weights_changed() { compute_copy_stale_ = compute_copy_ != nullptr; }
 
   // Forward pass with loss; keeps what backward() needs. On the CPU `batch` must stay alive
@@ -77,7 +77,8 @@ class MlmModel {
   void set_vocab_chunk(int64_t chunk);
 
  private:
-  // The weights the kernels read: the compute copy, refreshed first when stale.
+  // The weights the kernels read: the compute copy (forward() refreshes it first when stale)
+  // or the parameters themselves.
   const ModelParams& weights() const {
     return compute_copy_ ? compute_copy_->params : params_.params;
   }

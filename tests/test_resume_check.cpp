@@ -21,6 +21,7 @@ TEST(ResumeCheck, SameRecipeAndCadenceChangesAreAccepted) {
   resumed.train.eval_every = started.train.eval_every + 3;
   resumed.train.checkpoint_every = started.train.checkpoint_every + 5;
   resumed.train.keep_last = started.train.keep_last + 1;
+  resumed.train.attention = AttentionKernel::REFERENCE;  // the kernel, not the experiment
   EXPECT_NO_THROW(check_resumed_recipe(started, resumed));
 }
 
@@ -44,6 +45,10 @@ TEST(ResumeCheck, EveryOtherChangeIsNamedWithBothValues) {
                            std::to_string(resumed.train.seed);
   testing::expect_error([&] { check_resumed_recipe(started, resumed); }, layers);
   testing::expect_error([&] { check_resumed_recipe(started, resumed); }, seed);
+  resumed = started;
+  resumed.train.precision = DType::BF16;  // other numerics: another experiment
+  testing::expect_error([&] { check_resumed_recipe(started, resumed); },
+                        "train.precision: \"fp32\" -> \"bf16\"");
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ class LossScaler {
   explicit LossScaler(const LossScalerConfig& config = {});
 
   double scale() const { return scale_; }
+  // The scale cannot back off further: an overflow now is not the scale's doing.
+  bool at_min_scale() const { return scale_ <= config_.min_scale; }
   int64_t good_steps() const { return good_steps_; }
 
   // Records one step's gradient check; returns true when the step must be skipped (the

@@ -11,11 +11,12 @@ namespace masklm {
 
 namespace {
 
-// JSON pointers (run_config_to_json's tree, flattened) that may change on resume.
-constexpr std::array<std::string_view, 7> kMayChange = {
+// JSON pointers (run_config_to_json's tree, flattened) that may change on resume: the
+// cadence, and the attention kernel (an implementation choice, as the device is).
+constexpr std::array<std::string_view, 8> kMayChange = {
     "/train/steps",         "/train/log_every",        "/train/eval_every",
     "/train/eval_batches",  "/train/checkpoint_every", "/train/keep_last",
-    "/train/max_bad_steps",
+    "/train/max_bad_steps", "/train/attention",
 };
 
 bool may_change(const std::string& pointer) {

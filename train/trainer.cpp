@@ -46,8 +46,10 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
                "train.batch_size ({}) must be a multiple of train.micro_batch_size ({}) times "
                "the {} data-parallel ranks",
                t.batch_size, t.micro_batch_size, world);
+  // Under ZeRO-1 the copy is refreshed whole after the parameters' all-gather, so AdamW
+  // does not write its shard of it.
   optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), t.optimizer,
-                                       dp_->owned(), model_->compute_copy());
+                                       dp_->owned(), dp_->zero1() ? nullptr : model_->compute_copy());
   if (world > 1 && dp_->rank() == 0) {
     log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
              dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,
@@ -172,7 +174,12 @@ StepResult Trainer::train_step() {
   if (finite) {
     r.grad_norm = dp_->grad_norm(ctx_, *optimizer_, grad_scale);
     finite = std::isfinite(r.grad_norm);
-    if (loss_scaler_) overflow = loss_scaler_->update(!finite);
+    if (loss_scaler_) {
+      // At the lowest scale the gradients are non-finite whatever the scale: a bad step.
+      const bool lowest = loss_scaler_->at_min_scale();
+      overflow = loss_scaler_->update(!finite) && !lowest;
+      state_.loss_scaler = loss_scaler_->state();
+    }
   }
 
   ++state_.step;
@@ -225,7 +232,6 @@ void Trainer::save_checkpoint() {
     dp_->gather_optimizer_state(*optimizer_, *full);
   }
   if (dp_->rank() != 0) return;
-  if (loss_scaler_) state_.loss_scaler = loss_scaler_->state();
   masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state_, resolved_config_);
   prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
   log_info("checkpoint written: {}", dir.string());

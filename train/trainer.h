@@ -50,6 +50,7 @@ struct TrainerHooks {
   // the gradients summed over the ranks and scaled, and what it writes stays on its rank.
   // Otherwise (one rank, or the reduction after the backward) it sees the rank's own
   // gradients before any reduction. Not called for a micro-batch whose loss was non-finite.
+  // In fp16 runs the gradients are those of the loss times the loss scale.
   std::function<void(int64_t step, int64_t micro, MlmModel& model)> after_backward;
   std::function<void(const StepResult&)> on_step;
 };

@@ -19,6 +19,8 @@ namespace masklm::cuda {
 
 // Whether the fused kernels have an instance for head size HS.
 bool flash_attention_supports_head_size(int64_t HS);
+// Whether they run here for head size HS: an instance, and a GPU of sm_80 or newer.
+bool flash_attention_applies(CudaContext& cc, int64_t HS);
 
 // out (N, C) and qkv (N, 3C) hold `dtype` (BF16 or F16) values; lse (NH, N) fp32;
 // cu_seqlens (B + 1), checked on the device like the fp32 kernel's.

@@ -27,7 +27,8 @@
 // row length works; ops dispatch on the tensors' dtype (kernels/dispatch.h, CudaDTypes).
 // Ops with BF16/F16 kernels: embeddings, LayerNorm, matmul, GELU, residual, add_inplace,
 // dropout, scale_inplace, fill_zero, gather/scatter rows, the MLM head's xent, and the fused
-// attention (kernels/cuda/flash_attention.cu; the simple attention kernel is fp32 only).
+// attention (kernels/cuda/flash_attention.cu; the simple attention kernel is fp32 only and
+// runs 16-bit tensors through fp32 staging copies, kernels/f32_views.h).
 // Each is tested (tests/gpu/test_ops_*) against the CPU op in F64 on the same 16-bit
 // inputs by NMSE with a per-dtype bound (tests/precision_tolerance.h says why).
 //

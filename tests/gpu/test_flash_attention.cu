@@ -132,7 +132,7 @@ std::vector<T> section(const std::vector<T>& m, int64_t N, int64_t C, int sectio
 }
 
 // The fused kernel's results for one case: out, lse, and dqkv from a zero gradient buffer.
-template <typename T16> struct FusedRun {
+template <typename T16> struct GpuRun {
   std::vector<T16> out;
   std::vector<float> lse;
   std::vector<T16> dqkv;
@@ -140,10 +140,10 @@ template <typename T16> struct FusedRun {
 
 // Forward and backward through ops.h on the GPU with Ctx::attention `kernel` (AUTO picks
 // the fused kernel for these head sizes).
-template <typename T16> FusedRun<T16> run_fused(const FlashCase& fc, const std::vector<float>& qkv,
-                                                const std::vector<float>& dout,
-                                                const std::vector<float>& dqkv0,
-                                                AttentionKernel kernel = AttentionKernel::AUTO) {
+template <typename T16>
+GpuRun<T16> run_on_gpu(const FlashCase& fc, const std::vector<float>& qkv,
+                       const std::vector<float>& dout, const std::vector<float>& dqkv0,
+                       AttentionKernel kernel = AttentionKernel::AUTO) {
   const auto cu = offsets(fc.lengths);
   const int64_t N = cu.back(), C = fc.NH * fc.HS, B = static_cast<int64_t>(fc.lengths.size());
   const int heads = static_cast<int>(fc.NH);
@@ -155,7 +155,7 @@ template <typename T16> FusedRun<T16> run_fused(const FlashCase& fc, const std::
   attention_forward(g.ctx, d_out, d_lse, d_qkv, d_cu, heads, fc.dropout_p, kKey);
   attention_backward(g.ctx, d_dqkv, g.up(to16<T16>(dout), {N, C}), d_out, d_qkv, d_lse, d_cu, heads,
                      fc.dropout_p, kKey);
-  FusedRun<T16> run{g.down<T16>(d_out), g.down<float>(d_lse), g.down<T16>(d_dqkv)};
+  GpuRun<T16> run{g.down<T16>(d_out), g.down<float>(d_lse), g.down<T16>(d_dqkv)};
   g.expect_guards_intact();
   return run;
 }
@@ -182,8 +182,8 @@ template <typename T16> void check_against_fp64(const FlashCase& fc) {
                      kKey);
   const NaiveAttention naive = naive_attention<T16>(qkv, dout, cu, fc.NH, fc.dropout_p, kKey);
 
-  const FusedRun<T16> fused =
-      run_fused<T16>(fc, qkv, dout, std::vector<float>(static_cast<size_t>(N * 3 * C)));
+  const GpuRun<T16> fused =
+      run_on_gpu<T16>(fc, qkv, dout, std::vector<float>(static_cast<size_t>(N * 3 * C)));
   // The forward is held to the plain rule (a floor only for errors that are all ~0).
   double out_max = 0;
   for (double x : out64) out_max = std::max(out_max, std::abs(x));
@@ -204,7 +204,7 @@ template <typename T16> void check_against_fp64(const FlashCase& fc) {
   // gave g = round(g32); they differ by at most u |a0 + g32| + u |g32| <= 3u (|a0| + |g|) with
   // u the 16-bit unit roundoff. Writing g instead (=), or adding twice, is far outside.
   const auto dqkv0 = rounded<T16>(random_vector<float>(N * 3 * C, 3));
-  const std::vector<float> accumulated = to_float(run_fused<T16>(fc, qkv, dout, dqkv0).dqkv);
+  const std::vector<float> accumulated = to_float(run_on_gpu<T16>(fc, qkv, dout, dqkv0).dqkv);
   const double u = std::is_same_v<T16, __half> ? 0x1p-11 : 0x1p-8;
   int64_t off = 0;
   for (size_t k = 0; k < dqkv0.size(); ++k)
@@ -251,8 +251,8 @@ TEST(FlashAttentionGpuReproducible, TwoRunsAreBitwiseEqual) {
   const auto qkv = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 4));
   const auto dout = rounded<__nv_bfloat16>(random_vector<float>(N * C, 5));
   const std::vector<float> zeros(static_cast<size_t>(N * 3 * C));
-  const auto first = run_fused<__nv_bfloat16>(fc, qkv, dout, zeros);
-  const auto second = run_fused<__nv_bfloat16>(fc, qkv, dout, zeros);
+  const auto first = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, zeros);
+  const auto second = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, zeros);
   expect_bitwise_equal(first.out, second.out, "out");
   expect_bitwise_equal(first.lse, second.lse, "lse");
   expect_bitwise_equal(first.dqkv, second.dqkv, "dqkv");
@@ -311,8 +311,8 @@ TEST(FlashAttentionGpuKernels, ReferenceIn16BitsMatchesTheCpuAndTheFusedKernel) 
   const auto qkv = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 7));
   const auto dout = rounded<__nv_bfloat16>(random_vector<float>(N * C, 8));
   const auto dqkv0 = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 9));
-  const auto reference = run_fused<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::REFERENCE);
-  const auto fused = run_fused<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::FUSED);
+  const auto reference = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::REFERENCE);
+  const auto fused = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::FUSED);
 
   std::vector<__nv_bfloat16> out(N * C), dqkv = to16<__nv_bfloat16>(dqkv0);
   std::vector<float> lse(fc.NH * N);

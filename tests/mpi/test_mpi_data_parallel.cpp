@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <span>
 #include <string>
 #include <utility>
@@ -251,6 +252,30 @@ TEST_F(MpiTest, Zero1MatchesUnshardedInBf16) {
   const RunResult plain = train(recipe, world_comm());
   EXPECT_EQ(zero.params, plain.params);
   EXPECT_EQ(zero.losses, plain.losses);
+}
+
+// fp16: an overflow on one rank reaches every rank through the summed gradients, so every
+// rank skips the step and halves its loss scale, and the ranks stay identical.
+TEST_F(MpiTest, Fp16OverflowOnOneRankIsSkippedOnEvery) {
+  const int rank = world_comm()->rank();
+  TrainerHooks hooks;
+  hooks.after_backward = [rank](int64_t step, int64_t micro, MlmModel& model) {
+    if (rank == 1 && step == 1 && micro == 0)
+      model.grads().params.head_bias.ptr<float>()[0] = std::numeric_limits<float>::infinity();
+  };
+  std::vector<bool> skipped;
+  hooks.on_step = [&](const StepResult& r) { skipped.push_back(r.skipped); };
+  // Reduced after the backward, so the hook's inf is part of the sum.
+  auto run = small_run({"train.steps=4", "train.precision=fp16", "train.overlap_comm=false"});
+  Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, world_comm());
+  trainer.run();
+  EXPECT_EQ(skipped, (std::vector<bool>{false, true, false, false}));
+  EXPECT_EQ(trainer.state().loss_scaler.at("scale").get<double>(), 32768.0);
+  double checksum = 0;
+  for (float x : param_snapshot(trainer.model())) checksum += x;
+  double both = checksum;
+  world_comm()->sum_host({&both, 1});
+  EXPECT_EQ(both, 2 * checksum) << "the ranks' parameters differ";
 }
 
 TEST_F(MpiTest, Zero1ShardsTheOptimizerState) {
