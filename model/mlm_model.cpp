@@ -33,8 +33,9 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_d
       dtype_(accum_dtype(compute_dtype)),
       device_(device) {
   config_.validate();
-  MASKLM_CHECK(compute_dtype == DType::F32 || compute_dtype == DType::F64 || is_16bit(compute_dtype),
-               "MlmModel computes in F32, BF16, F16 or F64, not {}", dtype_name(compute_dtype));
+  MASKLM_CHECK(
+      compute_dtype == DType::F32 || compute_dtype == DType::F64 || is_16bit(compute_dtype),
+      "MlmModel computes in F32, BF16, F16 or F64, not {}", dtype_name(compute_dtype));
   MASKLM_CHECK(device == Device::CPU || compute_dtype != DType::F64,
                "the CUDA backend computes in F32, BF16 or F16, not F64");
   const size_t param_bytes = measure_params(config_, dtype_);
@@ -45,7 +46,8 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_d
   grads_ = layout_params(config_, grad_arena_, dtype_);
   layout_activations(config_, capacity_, act_arena_, compute_dtype, acts_, scratch_);
   if (is_16bit(compute_dtype)) {
-    compute_arena_ = Arena(static_cast<size_t>(element_span(params_)) * dtype_size(compute_dtype), device_);
+    const auto elements = static_cast<size_t>(element_span(params_));
+    compute_arena_ = Arena(elements * dtype_size(compute_dtype), device_);
     compute_copy_ = std::make_unique<ParamLayout>(
         layout_params_like(config_, params_, compute_arena_, compute_dtype));
     compute_copy_stale_ = true;  // converted from the (zeroed) masters at the first forward
@@ -133,11 +135,12 @@ void MlmModel::backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& 
   const Tensor d_enc = scratch_.d_stream_b.rows(0, batch_.num_tokens);
   fill_zero(ctx, d_enc);
   const ModelParams& w = weights();
-  mlm_head_backward(ctx, w, grads_.params, acts_, scratch_, batch_, d_enc, vocab_chunk_, loss_scale);
+  const ModelParams& g = grads_.params;
+  mlm_head_backward(ctx, w, g, acts_, scratch_, batch_, d_enc, vocab_chunk_, loss_scale);
   if (config_.skip_corrupted)
-    skip_backward(ctx, config_, w, grads_.params, acts_, scratch_, batch_, skip_, dropout, d_enc, ready);
+    skip_backward(ctx, config_, w, g, acts_, scratch_, batch_, skip_, dropout, d_enc, ready);
   else
-    encoder_backward(ctx, config_, w, grads_.params, acts_, scratch_, batch_, dropout, d_enc, ready);
+    encoder_backward(ctx, config_, w, g, acts_, scratch_, batch_, dropout, d_enc, ready);
 }
 
 }  // namespace masklm

@@ -100,7 +100,8 @@ void expect_training_tracks_fp32(const std::vector<std::string>& model) {
       const StepResult got = trainer.train_step();
       ASSERT_FALSE(got.skipped);
       EXPECT_NEAR(got.loss, want.loss, loss_bound * want.loss) << "step " << want.step;
-      EXPECT_NEAR(got.grad_norm, want.grad_norm, norm_bound * want.grad_norm) << "step " << want.step;
+      EXPECT_NEAR(got.grad_norm, want.grad_norm, norm_bound * want.grad_norm)
+          << "step " << want.step;
     }
   }
   // Not vacuous: the losses move from step to step far more than the bound lets them differ.
@@ -171,7 +172,8 @@ TEST(MixedPrecision, Fp16OverflowsAtTheLowestScaleAreBadSteps) {
   auto run = small_run({"train.steps=40", "train.precision=fp16", "train.max_bad_steps=3"});
   TrainerHooks hooks;
   hooks.after_backward = [](int64_t, int64_t micro, MlmModel& model) {
-    if (micro == 0) model.grads().params.head_bias.ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+    if (micro == 0)
+      model.grads().params.head_bias.ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
   };
   Trainer trainer(run.config, *run.data.train, nullptr, "", hooks);
   // 2^16 halves to 1 in 16 skipped steps; then three bad steps in a row stop the run.

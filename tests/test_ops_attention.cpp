@@ -274,10 +274,11 @@ TEST(Attention, KernelChoiceOnTheCpu) {
     Ctx ctx;
     ctx.attention = kernel;
     const bool f32 = dtype == DType::F32;
-    attention_forward(ctx, Tensor{f32 ? (void*)out.data() : out16.data(), {5, 4}, dtype, Device::CPU},
-                      host_tensor(lse, {2, 5}),
-                      Tensor{f32 ? (void*)qkv.data() : qkv16.data(), {5, 12}, dtype, Device::CPU},
-                      host_tensor(cu, {3}), 2, 0.1f, dropout_key());
+    void* out_data = f32 ? static_cast<void*>(out.data()) : out16.data();
+    void* qkv_data = f32 ? static_cast<void*>(qkv.data()) : qkv16.data();
+    attention_forward(ctx, Tensor{out_data, {5, 4}, dtype, Device::CPU}, host_tensor(lse, {2, 5}),
+                      Tensor{qkv_data, {5, 12}, dtype, Device::CPU}, host_tensor(cu, {3}), 2, 0.1f,
+                      dropout_key());
     return out;
   };
   const std::vector<float> by_auto = forward(AttentionKernel::AUTO, DType::F32);

@@ -41,7 +41,7 @@ struct TrainerState {
   int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient
   int64_t bad_steps_in_row = 0;
   LogWindow log_window;  // absent from older checkpoints: empty
-  nlohmann::json loss_scaler;  // train/loss_scaler.h's state after the last step in fp16 runs, else null
+  nlohmann::json loss_scaler;  // fp16 runs: train/loss_scaler.h's state after the last step
 };
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& checkpoints_dir, int64_t step);

@@ -191,7 +191,8 @@ DType precision_from_name(std::string_view name) {
 }
 
 AttentionKernel attention_kernel_from_name(std::string_view name) {
-  for (AttentionKernel k : {AttentionKernel::AUTO, AttentionKernel::FUSED, AttentionKernel::REFERENCE})
+  for (AttentionKernel k :
+       {AttentionKernel::AUTO, AttentionKernel::FUSED, AttentionKernel::REFERENCE})
     if (name == attention_kernel_name(k)) return k;
   MASKLM_FAIL("unknown attention kernel '{}' (known: auto, fused, reference)", name);
 }

@@ -48,8 +48,9 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
                t.batch_size, t.micro_batch_size, world);
   // Under ZeRO-1 the copy is refreshed whole after the parameters' all-gather, so AdamW
   // does not write its shard of it.
+  const ParamLayout* compute_copy = dp_->zero1() ? nullptr : model_->compute_copy();
   optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), t.optimizer,
-                                       dp_->owned(), dp_->zero1() ? nullptr : model_->compute_copy());
+                                       dp_->owned(), compute_copy);
   if (world > 1 && dp_->rank() == 0) {
     log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
              dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,

@@ -311,8 +311,9 @@ TEST(FlashAttentionGpuKernels, ReferenceIn16BitsMatchesTheCpuAndTheFusedKernel) 
   const auto qkv = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 7));
   const auto dout = rounded<__nv_bfloat16>(random_vector<float>(N * C, 8));
   const auto dqkv0 = rounded<__nv_bfloat16>(random_vector<float>(N * 3 * C, 9));
-  const auto reference = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::REFERENCE);
-  const auto fused = run_on_gpu<__nv_bfloat16>(fc, qkv, dout, dqkv0, AttentionKernel::FUSED);
+  using BF16 = __nv_bfloat16;
+  const auto reference = run_on_gpu<BF16>(fc, qkv, dout, dqkv0, AttentionKernel::REFERENCE);
+  const auto fused = run_on_gpu<BF16>(fc, qkv, dout, dqkv0, AttentionKernel::FUSED);
 
   std::vector<__nv_bfloat16> out(N * C), dqkv = to16<__nv_bfloat16>(dqkv0);
   std::vector<float> lse(fc.NH * N);
