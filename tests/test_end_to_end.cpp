@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "data/prepare.h"
@@ -49,7 +50,9 @@ std::vector<std::string> generated_documents(int count) {
 class EndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    data_dir_ = fresh_dir("end_to_end_data");
+    // ctest runs each test of the suite as its own process, two at a time: each prepares
+    // its own copy of the data (a shared directory was emptied under a running test).
+    data_dir_ = fresh_dir("end_to_end_data_" + std::to_string(getpid()));
     const std::vector<std::string> documents = generated_documents(400);
     std::string text;
     for (const std::string& d : documents) text += d + "\n\n";
@@ -67,6 +70,8 @@ class EndToEnd : public ::testing::Test {
     options.threads = 1;
     prepare_dataset(options, *Tokenizer::load(tokenizer_path));
   }
+
+  static void TearDownTestSuite() { std::filesystem::remove_all(data_dir_); }
 
   // The recipe, with `source: shards` reading the prepared directory (its tokenizer.json).
   static testing::SmallRun shard_run(std::initializer_list<std::string> overrides = {}) {
