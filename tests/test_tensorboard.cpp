@@ -71,6 +71,17 @@ TEST(EventProto, ScalarEventWireFormat) {
   EXPECT_EQ(encode_file_version_event(2.0), version);
 }
 
+TEST(EventProto, SessionStartEventWireFormat) {
+  // Event{wall_time: 2.0, step: 4, session_log{status: START}}
+  // clang-format off
+  const std::string expected = bytes({0x09, 0, 0, 0, 0, 0, 0, 0, 0x40,  // 1: double 2.0
+                                      0x10, 0x04,                       // 2: varint 4
+                                      0x3A, 0x02,                       // 7: session_log, 2 bytes
+                                      0x08, 0x01});                     //   1: status START
+  // clang-format on
+  EXPECT_EQ(encode_session_start_event(2.0, 4), expected);
+}
+
 // The fixture: what check_tensorboard.py read with the tensorboard package.
 void write_fixture_events(const std::filesystem::path& path) {
   EventWriter w(path, 1700000000.0);
@@ -112,6 +123,43 @@ TEST(EventWriter, FixtureIsByteExactAndReadByTensorBoard) {
   // tensorboard's own masked CRC-32C of a few strings, against ours.
   for (const auto& [text, crc] : read_back.at("masked_crc32c").items())
     EXPECT_EQ(masked_crc32c(text), crc.get<uint32_t>()) << "'" << text << "'";
+}
+
+// A run killed after logging steps 1-3 and resumed from its checkpoint at step 2: the
+// resumed file starts a session at step 3 and logs 3 and 4 again. The fixture directory is
+// what check_tensorboard.py --resume-fixture loaded with the tensorboard package.
+void write_resume_fixture(const std::filesystem::path& dir) {
+  {
+    EventWriter killed(dir / "events.out.tfevents.1700000000.fixture", 1700000000.0);
+    for (int step = 1; step <= 3; ++step)
+      killed.write_scalars(step, {{"train/loss", 4.0f - static_cast<float>(step)}},
+                           1700000000.0 + step);
+  }
+  EventWriter resumed(dir / "events.out.tfevents.1700000100.fixture", 1700000100.0);
+  resumed.write_session_start(3, 1700000100.0);
+  resumed.write_scalars(3, {{"train/loss", 1.5f}}, 1700000103.0);
+  resumed.write_scalars(4, {{"train/loss", 0.5f}}, 1700000104.0);
+}
+
+TEST(EventWriter, SessionStartMakesTensorBoardDropTheKilledRunsLaterSteps) {
+  const auto fixtures = std::filesystem::path(MASKLM_FIXTURE_DIR) / "tensorboard_resume";
+  const auto written = std::filesystem::temp_directory_path() / "masklm_tensorboard_resume";
+  std::filesystem::remove_all(written);
+  std::filesystem::create_directories(written);
+  write_resume_fixture(written);
+  for (const char* name :
+       {"events.out.tfevents.1700000000.fixture", "events.out.tfevents.1700000100.fixture"})
+    ASSERT_EQ(read_file(written / name), read_file(fixtures / name))
+        << name << ": the encoding changed; see tests/fixtures/check_tensorboard.py";
+  // Each step once, the resumed run's value where both files logged it.
+  const auto loaded = nlohmann::json::parse(read_file(fixtures / "scalars.json"));
+  const std::vector<std::pair<int64_t, float>> expected = {
+      {1, 3.0f}, {2, 2.0f}, {3, 1.5f}, {4, 0.5f}};
+  ASSERT_EQ(loaded.size(), expected.size()) << loaded.dump();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(loaded[i].at("step"), expected[i].first);
+    EXPECT_EQ(loaded[i].at("value").get<float>(), expected[i].second);
+  }
 }
 
 }  // namespace

@@ -7,11 +7,13 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "expect_error.h"
 #include "runtime/file_io.h"
 #include "train/stop_signal.h"
+#include "train/tensorboard.h"
 #include "trainer_fixture.h"
 
 namespace masklm {
@@ -208,6 +210,17 @@ TEST(Trainer, ResumeDropsTheRecordsAfterItsCheckpoint) {
   ASSERT_EQ(uninterrupted.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i)
     EXPECT_EQ(records[i].at("loss"), uninterrupted[i].at("loss")) << i;
+  // The resumed run's event file starts a session at step 4, so TensorBoard drops what the
+  // first run logged from there on (tests/test_tensorboard.cpp shows it with TensorBoard).
+  const std::string start_at_4 = encode_session_start_event(0.0, 4).substr(9);  // no wall time
+  bool marked = false;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    if (!file.path().filename().string().starts_with("events.out.tfevents")) continue;
+    std::ifstream in(file.path(), std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    marked |= bytes.find(start_at_4) != std::string::npos;
+  }
+  EXPECT_TRUE(marked) << "no event file marks the restart at step 4";
 }
 
 // A checkpoint between two train records (step 4, records every 3 steps) keeps the partial

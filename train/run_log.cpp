@@ -47,6 +47,7 @@ void RunLog::open_metrics() {
 }
 
 void RunLog::drop_records_after(int64_t step) {
+  events_->write_session_start(step + 1);
   std::string text;
   {
     std::ifstream in(metrics_path_, std::ios::binary);

@@ -35,9 +35,10 @@ class RunLog {
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
 
-  // Drops the metrics.jsonl records of steps after `step`, where a run (re)starts: a run
-  // killed after its last checkpoint, or before its first (step 0), logged them and they
-  // would be logged again. A line cut off by the kill goes too. Rewritten atomically.
+  // Drops the records of steps after `step`, where a run (re)starts: a run killed after its
+  // last checkpoint, or before its first (step 0), logged them and they would be logged
+  // again. metrics.jsonl is rewritten atomically (a line cut off by the kill goes too); the
+  // new event file marks a session start at step + 1, so TensorBoard drops them as well.
   void drop_records_after(int64_t step);
 
   void train(const TrainRecord& r);

@@ -53,7 +53,9 @@ void put_bytes(std::string& out, uint32_t field, std::string_view bytes) {
 
 // tensorflow/core/util/event.proto and summary.proto field numbers.
 constexpr uint32_t kEventWallTime = 1, kEventStep = 2, kEventFileVersion = 3, kEventSummary = 5;
+constexpr uint32_t kEventSessionLog = 7;
 constexpr uint32_t kSummaryValue = 1, kValueTag = 1, kValueSimpleValue = 2;
+constexpr uint32_t kSessionLogStatus = 1, kSessionStart = 1;
 
 std::string event_header(double wall_time, int64_t step) {
   std::string e;
@@ -119,6 +121,15 @@ std::string encode_scalars_event(double wall_time, int64_t step, const Scalars& 
   return e;
 }
 
+std::string encode_session_start_event(double wall_time, int64_t step) {
+  std::string log;
+  put_key(log, kSessionLogStatus, VARINT);
+  put_varint(log, kSessionStart);
+  std::string e = event_header(wall_time, step);
+  put_bytes(e, kEventSessionLog, log);
+  return e;
+}
+
 EventWriter::EventWriter(const std::filesystem::path& dir)
     : EventWriter(dir / event_file_name(), now_seconds()) {}
 
@@ -136,6 +147,12 @@ EventWriter::~EventWriter() {
 void EventWriter::write_scalars(int64_t step, const Scalars& scalars, double wall_time) {
   write_record(encode_scalars_event(wall_time, step, scalars));
 }
+
+void EventWriter::write_session_start(int64_t step, double wall_time) {
+  write_record(encode_session_start_event(wall_time, step));
+}
+
+void EventWriter::write_session_start(int64_t step) { write_session_start(step, now_seconds()); }
 
 void EventWriter::write_scalars(int64_t step, const Scalars& scalars) {
   write_scalars(step, scalars, now_seconds());

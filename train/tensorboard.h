@@ -26,9 +26,13 @@ using Scalars = std::vector<std::pair<std::string, float>>;  // (tag, value)
 // simple_value}...}}.
 std::string encode_file_version_event(double wall_time);
 std::string encode_scalars_event(double wall_time, int64_t step, const Scalars& scalars);
+// Event{wall_time, step, session_log{status: START}}: TensorBoard then discards what earlier
+// files of the run logged at `step` and after (PyTorch SummaryWriter's purge_step).
+std::string encode_session_start_event(double wall_time, int64_t step);
 
 // Appends events to `dir`/events.out.tfevents.<seconds>.<host>.<pid> (TensorBoard reads every
-// such file in a run directory, so a resumed run adds a new one). Flushed after every write.
+// such file in a run directory, so a resumed run adds a new one, and marks its restart with
+// write_session_start). Flushed after every write.
 class EventWriter {
  public:
   explicit EventWriter(const std::filesystem::path& dir);
@@ -40,6 +44,9 @@ class EventWriter {
 
   void write_scalars(int64_t step, const Scalars& scalars, double wall_time);
   void write_scalars(int64_t step, const Scalars& scalars);  // wall time now
+  // A (re)start at `step`: the run's earlier event files count only up to step - 1.
+  void write_session_start(int64_t step, double wall_time);
+  void write_session_start(int64_t step);  // wall time now
   const std::filesystem::path& path() const { return path_; }
 
  private:
