@@ -230,6 +230,7 @@ TEST(Recipes, LargePaperIsThePapersRecipe) {
   EXPECT_DOUBLE_EQ(c.train.optimizer.eps, 1e-6);
   EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.01);
   EXPECT_DOUBLE_EQ(c.train.optimizer.clip_norm, 0.0);
+  EXPECT_EQ(c.train.precision, DType::BF16);  // mixed precision, fp32 master weights
   // 40% uniform masking, [MASK] only, as the masking module reads it; evaluation at 15%.
   const MaskingConfig m = masking_config_from_json(c.masking, "masking");
   EXPECT_EQ(m.strategy, MaskingStrategy::UNIFORM);
