@@ -6,6 +6,7 @@ namespace masklm {
 
 CudaContext::CudaContext(int device_index) : device_index_(device_index) {
   CUDA_CHECK(cudaSetDevice(device_index_));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sm_major_, cudaDevAttrComputeCapabilityMajor, device_index_));
   // A blocking stream (not cudaStreamNonBlocking): cudaMemset/cudaMemcpy on the legacy
   // default stream (Arena::zero, plain copies) stay ordered with the ops on this stream.
   CUDA_CHECK(cudaStreamCreate(&stream_));

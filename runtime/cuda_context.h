@@ -41,6 +41,7 @@ class CudaContext {
   CudaContext& operator=(const CudaContext&) = delete;
 
   int device_index() const { return device_index_; }
+  int sm_major() const { return sm_major_; }  // compute capability, queried once
   cudaStream_t stream() const { return stream_; }
   cublasLtHandle_t cublaslt() const { return cublaslt_; }
   void* gemm_workspace() const { return gemm_workspace_; }
@@ -67,6 +68,7 @@ class CudaContext {
   static constexpr size_t kGemmWorkspaceBytes = size_t{32} << 20;
 
   int device_index_ = 0;
+  int sm_major_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t cublaslt_ = nullptr;
   void* gemm_workspace_ = nullptr;

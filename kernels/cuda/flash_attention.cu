@@ -550,12 +550,6 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
 
 // ---- launchers ---------------------------------------------------------------------------
 
-int compute_capability_major(const CudaContext& cc) {
-  int major = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, cc.device_index()));
-  return major;
-}
-
 FlashShape make_flash_shape(CudaContext& cc, int64_t B, int64_t N, int64_t C, int64_t NH,
                             float dropout_p) {
   MASKLM_CHECK(NH > 0 && C % NH == 0,
@@ -565,10 +559,9 @@ FlashShape make_flash_shape(CudaContext& cc, int64_t B, int64_t N, int64_t C, in
                "fused attention: head size {} is not 32, 64 or 128", C / NH);
   MASKLM_CHECK(dropout_p >= 0.0f && dropout_p < 1.0f,
                "fused attention: dropout probability {} not in [0, 1)", dropout_p);
-  const int major = compute_capability_major(cc);
-  MASKLM_CHECK(major >= 8,
+  MASKLM_CHECK(cc.sm_major() >= 8,
                "fused attention needs sm_80 or newer (bf16 tensor cores); this GPU is sm_{}x",
-               major);
+               cc.sm_major());
   const float scale = 1.0f / std::sqrt(static_cast<float>(C / NH));
   return {B, N, C, scale, scale * kLog2e, dropout_p, 1.0f / (1.0f - dropout_p)};
 }
@@ -619,7 +612,7 @@ template <typename Kernel, typename... Args> void launch_tiles(CudaContext& cc, 
 bool flash_attention_supports_head_size(int64_t HS) { return HS == 32 || HS == 64 || HS == 128; }
 
 bool flash_attention_applies(CudaContext& cc, int64_t HS) {
-  return flash_attention_supports_head_size(HS) && compute_capability_major(cc) >= 8;
+  return flash_attention_supports_head_size(HS) && cc.sm_major() >= 8;
 }
 
 void flash_attention_forward(CudaContext& cc, DType dtype, void* out, float* lse, const void* qkv,
