@@ -3,10 +3,13 @@
 // heads) and BERT-large (16 heads), head size 64, attention dropout 0 and 0.1; forward, and
 // forward + backward (issue 6's metric). FLOPs as flash-attention counts them: forward
 // 4·N·T·C (QKᵀ and P·V), backward 2.5x that (five GEMMs; this kernel runs seven, see its
-// header), against the BF16 tensor-core peak. The peers at the same shapes, PyTorch SDPA's
-// FlashAttention-2 and cuDNN backends, are in bench/attention_peer.py (cuDNN's graph API is
-// not called from C++ yet).
+// header), against the BF16 tensor-core peak. kernel:1 runs cuDNN's SDPA instead
+// (train.attention cudnn, kernels/cuda/cudnn_attention.cpp), in the same process: its time
+// includes the copies to and from the padded layout and the read-back of cu_seqlens that
+// masklm's unpadded batches cost it. PyTorch SDPA's FlashAttention-2 and cuDNN backends at the
+// same shapes are in bench/attention_peer.py.
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda_bench.cuh"
@@ -29,7 +32,7 @@ Tensor bf16_uniform(DeviceTensors& d, Shape shape, std::mt19937& rng) {
   return d.upload(host, shape);
 }
 
-// Args: shape (0 base, 1 large), sequence length, dropout in percent.
+// Args: shape (0 base, 1 large), sequence length, dropout in percent, kernel (0 fused, 1 cuDNN).
 FlashInputs flash_inputs(DeviceTensors& d, const benchmark::State& state) {
   const BertShape& shape = kBertShapes[state.range(0)];
   const int64_t T = state.range(1), C = shape.C;
@@ -54,6 +57,11 @@ const RngKey kDropoutKey{.seed = 3, .step = 1, .stream = RngStream::ATTENTION_DR
 void time_flash(benchmark::State& state, bool backward) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
+  const bool cudnn = state.range(3) == 1;
+#if !MASKLM_WITH_CUDNN
+  if (cudnn) return state.SkipWithError("built without cuDNN (CMake's MASKLM_CUDNN)");
+#endif
+  ctx->attention = cudnn ? AttentionKernel::CUDNN : AttentionKernel::FUSED;
   DeviceTensors d;
   const FlashInputs f = flash_inputs(d, state);
   const double s = time_on_gpu(state, *ctx, true, [&] {
@@ -64,15 +72,15 @@ void time_flash(benchmark::State& state, bool backward) {
   });
   const double forward_flops = 4.0 * kTokens * state.range(1) * kBertShapes[state.range(0)].C;
   report_tensor_flops(state, (backward ? 3.5 : 1.0) * forward_flops, s);
-  state.SetLabel(kBertShapes[state.range(0)].name);
+  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + (cudnn ? " cuDNN" : " fused"));
 }
 
 void BM_flash_attention_forward(benchmark::State& state) { time_flash(state, false); }
 void BM_flash_attention_forward_backward(benchmark::State& state) { time_flash(state, true); }
 
 void flash_args(benchmark::internal::Benchmark* b) {
-  b->ArgsProduct({{0, 1}, {128, 512}, {0, 10}})
-      ->ArgNames({"shape", "T", "dropout%"})
+  b->ArgsProduct({{0, 1}, {128, 512}, {0, 10}, {0, 1}})
+      ->ArgNames({"shape", "T", "dropout%", "kernel"})
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
 }

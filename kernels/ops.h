@@ -37,9 +37,12 @@ class CudaContext;  // runtime/cuda_context.h
 // - AUTO: the fused kernel where it applies (a GPU of sm_80 or newer, BF16/F16 qkv, head
 //   size 32, 64 or 128), the reference kernel elsewhere;
 // - FUSED: the fused kernel, an error where it does not apply;
+// - CUDNN: cuDNN's fused SDPA (kernels/cuda/cudnn_attention.h), BF16/F16 on a GPU, in builds
+//   with cuDNN; an error elsewhere. A baseline for the fused kernel; its attention dropout
+//   draws cuDNN's own mask, not the one the other kernels share;
 // - REFERENCE: the simple kernel everywhere; with 16-bit tensors on a GPU it runs in fp32 on
 //   widened copies (kernels/f32_views.h), as the CPU does, to compare with the fused one.
-enum class AttentionKernel { AUTO, FUSED, REFERENCE };
+enum class AttentionKernel { AUTO, FUSED, CUDNN, REFERENCE };
 
 struct Ctx {
   Device device = Device::CPU;

@@ -1,12 +1,13 @@
 // Entry points of attention_forward/backward: argument validation and dispatch. The fused
-// tensor-core kernel runs 16-bit tensors on a GPU (Ctx::attention AUTO or FUSED); otherwise
-// the simple kernel (CUDA or CPU) runs, in F32, on widened copies of 16-bit tensors
-// (kernels/f32_views.h).
+// tensor-core kernel (Ctx::attention AUTO or FUSED) or cuDNN's (CUDNN) runs 16-bit tensors
+// on a GPU; otherwise the simple kernel (CUDA or CPU) runs, in F32, on widened copies of
+// 16-bit tensors (kernels/f32_views.h).
 #include <utility>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/f32_views.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/cudnn_attention.h"
 #include "kernels/cuda/flash_attention.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
@@ -44,26 +45,41 @@ int64_t check_attention_args(const Tensor& qkv, const Tensor& lse, const Tensor&
   return B;
 }
 
-// Whether this call runs the fused kernel (kernels/ops.h's AttentionKernel).
-bool use_fused_kernel(Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
+// The kernel one call runs (kernels/ops.h's AttentionKernel, AUTO resolved).
+enum class Route { SIMPLE, FUSED, CUDNN };
+
+Route route(Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
   const bool gpu_16bit = ctx.device == Device::CUDA && is_16bit(dtype);
-  bool applies = false;  // an instance for the head size, on an sm_80+ GPU
+  const auto require_gpu_16bit = [&](const char* kernel, const char* choice) {
+    MASKLM_CHECK(gpu_16bit,
+                 "{}: {} runs BF16/F16 tensors on a GPU, got {} on the {} (train.attention {} "
+                 "needs --device cuda and train.precision bf16 or fp16)",
+                 op, kernel, dtype_name(dtype), ctx.device == Device::CUDA ? "GPU" : "CPU",
+                 choice);
+  };
+  bool applies = false;  // the fused kernel: an instance for the head size, on an sm_80+ GPU
   switch (ctx.attention) {
-    case AttentionKernel::REFERENCE: return false;
+    case AttentionKernel::REFERENCE: return Route::SIMPLE;
     case AttentionKernel::FUSED:
-      MASKLM_CHECK(gpu_16bit,
-                   "{}: the fused attention runs BF16/F16 tensors on a GPU, got {} on the {} "
-                   "(train.attention fused needs --device cuda and train.precision bf16 or fp16)",
-                   op, dtype_name(dtype), ctx.device == Device::CUDA ? "GPU" : "CPU");
-      return true;  // the kernel names a head size or GPU it cannot run
+      require_gpu_16bit("the fused attention", "fused");
+      return Route::FUSED;  // the kernel names a head size or GPU it cannot run
+    case AttentionKernel::CUDNN:
+      require_gpu_16bit("cuDNN's attention", "cudnn");
+#if MASKLM_WITH_CUDNN
+      return Route::CUDNN;
+#else
+      MASKLM_FAIL("{}: this masklm was built without cuDNN (train.attention cudnn); configure "
+                  "the CUDA build with cuDNN and cudnn_frontend found (scripts/setup, "
+                  "-DMASKLM_CUDNN=ON)", op);
+#endif
     case AttentionKernel::AUTO:
       if (gpu_16bit)
         run_on_cuda(ctx, dtype, op, [&](auto& cc) {
           applies = cuda::flash_attention_applies(cc, head_size);
         }, CudaDTypes::ONLY_16BIT);
-      return applies;
+      return applies ? Route::FUSED : Route::SIMPLE;
   }
-  return false;
+  return Route::SIMPLE;
 }
 
 }  // namespace
@@ -77,11 +93,15 @@ void attention_forward(Ctx& ctx, const Tensor& out, const Tensor& lse, const Ten
   const int64_t N = qkv.size(0), C = qkv.size(1) / 3;
   check_shape(out, {N, C}, "out");
   check_dtype(out, qkv.dtype, "out");
-  if (use_fused_kernel(ctx, qkv.dtype, C / num_heads, op)) {
+  const Route kernel = route(ctx, qkv.dtype, C / num_heads, op);
+  if (kernel != Route::SIMPLE) {
     run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
-      cuda::flash_attention_forward(cc, qkv.dtype, out.data, lse.ptr<float>(), qkv.data,
-                                    cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads},
-                                    dropout_p, dropout_key);
+      auto* forward = cuda::flash_attention_forward;
+#if MASKLM_WITH_CUDNN
+      if (kernel == Route::CUDNN) forward = cuda::cudnn_attention_forward;
+#endif
+      forward(cc, qkv.dtype, out.data, lse.ptr<float>(), qkv.data, cu_seqlens.ptr<int32_t>(), B,
+              N, C, int64_t{num_heads}, dropout_p, dropout_key);
     }, CudaDTypes::ONLY_16BIT);
     return;
   }
@@ -117,11 +137,15 @@ void attention_backward(Ctx& ctx, const Tensor& dqkv, const Tensor& dout, const 
   if (dqkv.empty()) return;  // "not needed": attention has no other gradient output
   check_shape(dqkv, qkv.shape, "dqkv");
   check_dtype(dqkv, qkv.dtype, "dqkv");
-  if (use_fused_kernel(ctx, qkv.dtype, C / num_heads, op)) {
+  const Route kernel = route(ctx, qkv.dtype, C / num_heads, op);
+  if (kernel != Route::SIMPLE) {
     run_on_cuda(ctx, qkv.dtype, op, [&](auto& cc) {
-      cuda::flash_attention_backward(cc, qkv.dtype, dqkv.data, dout.data, out.data, qkv.data,
-                                     lse.ptr<float>(), cu_seqlens.ptr<int32_t>(), B, N, C,
-                                     int64_t{num_heads}, dropout_p, dropout_key);
+      auto* backward = cuda::flash_attention_backward;
+#if MASKLM_WITH_CUDNN
+      if (kernel == Route::CUDNN) backward = cuda::cudnn_attention_backward;
+#endif
+      backward(cc, qkv.dtype, dqkv.data, dout.data, out.data, qkv.data, lse.ptr<float>(),
+               cu_seqlens.ptr<int32_t>(), B, N, C, int64_t{num_heads}, dropout_p, dropout_key);
     }, CudaDTypes::ONLY_16BIT);
     return;
   }

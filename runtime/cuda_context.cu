@@ -19,6 +19,7 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
 CudaContext::~CudaContext() {
   // Errors are ignored here: a destructor must not throw, and a failing free has no remedy.
   (void)cudaStreamSynchronize(stream_);
+  cudnn_state_.reset();  // its handle uses the stream
   (void)cudaFree(scratch_.data);
   for (const DeviceBuffer& b : staging_) (void)cudaFree(b.data);
   (void)cudaFree(error_flag_);

@@ -5,6 +5,8 @@
 //    a shape always runs the same algorithm and results are reproducible);
 //  - op scratch that grows to the largest size any op asked for and is then reused, so a
 //    training step allocates nothing once the first step has run;
+//  - the state of an optional library (cuDNN's handle and attention graphs), made on first
+//    use, so a context that never asks for it never initializes the library;
 //  - a device-side error flag: kernels that find bad input (an id out of range, bad
 //    sequence offsets) raise it instead of touching memory out of bounds, and the next
 //    synchronize() throws masklm::Error for it.
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 namespace masklm {
@@ -58,6 +61,13 @@ class CudaContext {
   // Growing synchronizes the stream first.
   void* staging(size_t slot, size_t bytes);
 
+  // What an optional library keeps per context; owned here, destroyed before the stream.
+  struct Extension {
+    virtual ~Extension() = default;
+  };
+  // cuDNN's state (kernels/cuda/cudnn_attention.cpp); null until that first runs.
+  std::unique_ptr<Extension>& cudnn_state() { return cudnn_state_; }
+
   int* error_flag() const { return error_flag_; }
   // Waits for all work on the stream; throws masklm::Error when a kernel raised the error
   // flag since the last call (and clears it).
@@ -81,6 +91,7 @@ class CudaContext {
 
   DeviceBuffer scratch_;
   std::vector<DeviceBuffer> staging_;
+  std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, cublasLtMatmulAlgo_t> gemm_algorithms_;
 };

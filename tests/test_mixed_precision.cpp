@@ -222,19 +222,24 @@ TEST(MixedPrecision, PrecisionNamesAreCheckedAndWrittenBack) {
                         "train.precision': unknown precision 'fp8' (known: fp32, bf16, fp16)");
 }
 
-TEST(MixedPrecision, AttentionKernelNamesAndWhereFusedRuns) {
+TEST(MixedPrecision, AttentionKernelNamesAndWhereFusedAndCudnnRun) {
   const auto reference = small_run({"train.precision=bf16", "train.attention=reference"});
   EXPECT_EQ(reference.config.train.attention, AttentionKernel::REFERENCE);
   EXPECT_EQ(run_config_to_json(reference.config)["train"]["attention"], "reference");
   EXPECT_EQ(small_run().config.train.attention, AttentionKernel::AUTO);
-  testing::expect_error([] { small_run({"train.attention=cudnn"}); },
-                        "train.attention': unknown attention kernel 'cudnn' (known: auto, fused, "
-                        "reference)");
-  testing::expect_error([] { small_run({"train.attention=fused"}); },
-                        "the fused kernel computes in 16 bits");
-  auto fused = small_run({"train.precision=bf16", "train.attention=fused"});
-  testing::expect_error([&] { Trainer(fused.config, *fused.data.train, nullptr, ""); },
-                        "train.attention fused runs on a GPU");
+  testing::expect_error([] { small_run({"train.attention=flash"}); },
+                        "train.attention': unknown attention kernel 'flash' (known: auto, fused, "
+                        "cudnn, reference)");
+  const auto cudnn = small_run({"train.precision=fp16", "train.attention=cudnn"});
+  EXPECT_EQ(run_config_to_json(cudnn.config)["train"]["attention"], "cudnn");
+  for (const char* kernel : {"fused", "cudnn"}) {
+    const std::string choice = std::string("train.attention=") + kernel;
+    testing::expect_error([&] { small_run({choice}); },
+                          std::string("the ") + kernel + " kernel computes in 16 bits");
+    auto run = small_run({"train.precision=bf16", choice});
+    testing::expect_error([&] { Trainer(run.config, *run.data.train, nullptr, ""); },
+                          std::string("train.attention ") + kernel + " runs on a GPU");
+  }
   // On the CPU auto and reference are the same kernel: the same bits.
   auto auto_run = small_run({"train.precision=bf16"});
   Trainer by_auto(auto_run.config, *auto_run.data.train, nullptr, "");

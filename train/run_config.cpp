@@ -175,9 +175,10 @@ TrainConfig parse_train(const json& node) {
   } catch (const Error& e) {
     MASKLM_FAIL("config key 'train.attention': {}", e.what());
   }
-  MASKLM_CHECK(t.attention != AttentionKernel::FUSED || t.precision != DType::F32,
-               "config key 'train.attention': the fused kernel computes in 16 bits; set "
-               "train.precision bf16 or fp16, or train.attention auto or reference");
+  MASKLM_CHECK(!attention_needs_16bit_gpu(t.attention) || t.precision != DType::F32,
+               "config key 'train.attention': the {} kernel computes in 16 bits; set "
+               "train.precision bf16 or fp16, or train.attention auto or reference",
+               attention_kernel_name(t.attention));
   r.finish();
   return t;
 }
@@ -191,16 +192,21 @@ DType precision_from_name(std::string_view name) {
 }
 
 AttentionKernel attention_kernel_from_name(std::string_view name) {
-  for (AttentionKernel k :
-       {AttentionKernel::AUTO, AttentionKernel::FUSED, AttentionKernel::REFERENCE})
+  for (AttentionKernel k : {AttentionKernel::AUTO, AttentionKernel::FUSED,
+                            AttentionKernel::CUDNN, AttentionKernel::REFERENCE})
     if (name == attention_kernel_name(k)) return k;
-  MASKLM_FAIL("unknown attention kernel '{}' (known: auto, fused, reference)", name);
+  MASKLM_FAIL("unknown attention kernel '{}' (known: auto, fused, cudnn, reference)", name);
+}
+
+bool attention_needs_16bit_gpu(AttentionKernel kernel) {
+  return kernel == AttentionKernel::FUSED || kernel == AttentionKernel::CUDNN;
 }
 
 std::string_view attention_kernel_name(AttentionKernel kernel) {
   switch (kernel) {
     case AttentionKernel::AUTO: return "auto";
     case AttentionKernel::FUSED: return "fused";
+    case AttentionKernel::CUDNN: return "cudnn";
     case AttentionKernel::REFERENCE: return "reference";
   }
   return "auto";

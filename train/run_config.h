@@ -41,7 +41,7 @@ struct TrainConfig {
   // The compute dtype: F32, or BF16/F16 mixed precision (fp32 master weights, optimizer
   // state and statistics; F16 adds dynamic loss scaling). Spelled fp32, bf16, fp16.
   DType precision = DType::F32;
-  // The attention kernel (kernels/ops.h's AttentionKernel): auto, fused or reference.
+  // The attention kernel (kernels/ops.h's AttentionKernel): auto, fused, cudnn or reference.
   AttentionKernel attention = AttentionKernel::AUTO;
 
   // Micro-batches per step over all ranks; each of W ranks runs accumulation_steps() / W.
@@ -65,9 +65,11 @@ nlohmann::json run_config_to_json(const RunConfig& config);
 // "fp32", "bf16", "fp16" and back; an unknown name is an error listing the known ones.
 DType precision_from_name(std::string_view name);
 std::string_view precision_name(DType precision);
-// "auto", "fused", "reference" and back.
+// "auto", "fused", "cudnn", "reference" and back.
 AttentionKernel attention_kernel_from_name(std::string_view name);
 std::string_view attention_kernel_name(AttentionKernel kernel);
+// Whether the kernel runs only 16-bit tensors on a GPU (fused, cudnn).
+bool attention_needs_16bit_gpu(AttentionKernel kernel);
 
 // Sets model.vocab_size from the data source; a vocab_size given in the recipe must agree.
 // For the skip-corrupted model it also takes the [MASK] id from the data (mask_token_id,

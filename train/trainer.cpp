@@ -26,9 +26,10 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   const int64_t max_tokens = config_.train.micro_batch_size * config_.train.seq_len;
   const TrainConfig& t = config_.train;
   device_.require_compute_dtype(t.precision);
-  MASKLM_CHECK(t.attention != AttentionKernel::FUSED || device == Device::CUDA,
-               "train.attention fused runs on a GPU (--device cuda); the CPU has the reference "
-               "kernel only (train.attention auto or reference)");
+  MASKLM_CHECK(!attention_needs_16bit_gpu(t.attention) || device == Device::CUDA,
+               "train.attention {} runs on a GPU (--device cuda); the CPU has the reference "
+               "kernel only (train.attention auto or reference)",
+               attention_kernel_name(t.attention));
   ctx_.attention = t.attention;
   model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
                                       t.precision, device);

@@ -29,7 +29,23 @@
     if (::masklm::cuda_devices().empty()) GTEST_SKIP() << "no CUDA device present"; \
   } while (0)
 
+// For tests of train.attention cudnn: skips in builds without cuDNN (CMake's MASKLM_CUDNN).
+// A function, not a constant: nvcc would call the code after a constant skip unreachable.
+#define MASKLM_SKIP_WITHOUT_CUDNN()                                                       \
+  do {                                                                                    \
+    if (!::masklm::gpu_testing::built_with_cudnn())                                       \
+      GTEST_SKIP() << "built without cuDNN (CMake's MASKLM_CUDNN)";                       \
+  } while (0)
+
 namespace masklm::gpu_testing {
+
+inline bool built_with_cudnn() {
+#if MASKLM_WITH_CUDNN
+  return true;
+#else
+  return false;
+#endif
+}
 
 using testing::expect_close;  // tests/precision_tolerance.h
 using testing::nmse_bound;

@@ -1,12 +1,14 @@
 // The fused BF16/F16 attention (kernels/cuda/flash_attention.cu, reached through ops.h's
-// attention_forward/backward with 16-bit tensors) against the CPU op in F64 on the same
+// attention_forward/backward with 16-bit tensors), and cuDNN's (train.attention cudnn,
+// kernels/cuda/cudnn_attention.cpp) without dropout, against the CPU op in F64 on the same
 // 16-bit inputs, by flash-attention's rule: our largest error is at most twice that of the
 // naive attention in the same 16-bit type (naive_attention.cuh), plus flash-attention 3's
 // small absolute allowance for the gradients (fa3_atol). Head sizes 32, 64 and
 // 128; lengths 0, 1, 7, 127, 129 and 513 (tile edges at 64 and 32); many short sequences;
 // dropout (same Philox mask as the CPU, or the comparison fails); sharp softmaxes. Also:
 // outputs fully written (NaN-filled), guard bands, += into dqkv, bitwise reproducibility,
-// bad cu_seqlens and unsupported head sizes reported.
+// bad cu_seqlens and unsupported head sizes reported. cuDNN draws its own dropout mask: its
+// dropout is checked for reproducibility and for a backward that uses the forward's mask.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,11 +41,13 @@ struct FlashCase {
   float dropout_p;
   float sharpness;  // inputs uniform in [-sharpness, sharpness]: large values saturate the softmax
   DType dtype;
+  AttentionKernel kernel = AttentionKernel::AUTO;  // AUTO: the fused kernel at these head sizes
 };
 
 std::string case_name(const ::testing::TestParamInfo<FlashCase>& info) {
   const FlashCase& c = info.param;
-  return std::string(dtype_name(c.dtype)) + "_hs" + std::to_string(c.HS) + "_nh" +
+  const char* kernel = c.kernel == AttentionKernel::CUDNN ? "cudnn_" : "";
+  return kernel + std::string(dtype_name(c.dtype)) + "_hs" + std::to_string(c.HS) + "_nh" +
          std::to_string(c.NH) + "_b" + std::to_string(c.lengths.size()) + "_drop" +
          std::to_string(static_cast<int>(c.dropout_p * 100)) + "_sharp" +
          std::to_string(static_cast<int>(c.sharpness)) + "_" + std::to_string(info.index);
@@ -182,8 +186,8 @@ template <typename T16> void check_against_fp64(const FlashCase& fc) {
                      kKey);
   const NaiveAttention naive = naive_attention<T16>(qkv, dout, cu, fc.NH, fc.dropout_p, kKey);
 
-  const GpuRun<T16> fused =
-      run_on_gpu<T16>(fc, qkv, dout, std::vector<float>(static_cast<size_t>(N * 3 * C)));
+  const GpuRun<T16> fused = run_on_gpu<T16>(
+      fc, qkv, dout, std::vector<float>(static_cast<size_t>(N * 3 * C)), fc.kernel);
   // The forward is held to the plain rule (a floor only for errors that are all ~0).
   double out_max = 0;
   for (double x : out64) out_max = std::max(out_max, std::abs(x));
@@ -204,7 +208,8 @@ template <typename T16> void check_against_fp64(const FlashCase& fc) {
   // gave g = round(g32); they differ by at most u |a0 + g32| + u |g32| <= 3u (|a0| + |g|) with
   // u the 16-bit unit roundoff. Writing g instead (=), or adding twice, is far outside.
   const auto dqkv0 = rounded<T16>(random_vector<float>(N * 3 * C, 3));
-  const std::vector<float> accumulated = to_float(run_on_gpu<T16>(fc, qkv, dout, dqkv0).dqkv);
+  const std::vector<float> accumulated =
+      to_float(run_on_gpu<T16>(fc, qkv, dout, dqkv0, fc.kernel).dqkv);
   const double u = std::is_same_v<T16, __half> ? 0x1p-11 : 0x1p-8;
   int64_t off = 0;
   for (size_t k = 0; k < dqkv0.size(); ++k)
@@ -216,8 +221,10 @@ template <typename T16> void check_against_fp64(const FlashCase& fc) {
 
 class FlashAttentionGpu : public ::testing::TestWithParam<FlashCase> {};
 
+
 TEST_P(FlashAttentionGpu, WithinTwiceTheNaive16BitErrorOfFp64) {
   MASKLM_SKIP_WITHOUT_GPU();
+  if (GetParam().kernel == AttentionKernel::CUDNN) MASKLM_SKIP_WITHOUT_CUDNN();
   if (GetParam().dtype == DType::BF16)
     check_against_fp64<__nv_bfloat16>(GetParam());
   else
@@ -239,6 +246,10 @@ std::vector<FlashCase> flash_cases() {
     for (FlashCase c : shapes) {
       c.dtype = dtype;
       cases.push_back(c);
+      if (c.dropout_p == 0) {  // cuDNN's dropout mask is its own: compared without dropout
+        c.kernel = AttentionKernel::CUDNN;
+        cases.push_back(c);
+      }
     }
   return cases;
 }
@@ -256,6 +267,42 @@ TEST(FlashAttentionGpuReproducible, TwoRunsAreBitwiseEqual) {
   expect_bitwise_equal(first.out, second.out, "out");
   expect_bitwise_equal(first.lse, second.lse, "lse");
   expect_bitwise_equal(first.dqkv, second.dqkv, "dqkv");
+}
+
+// cuDNN's dropout: the same key gives the same bits, dropout changes the output, and the
+// backward applies the forward's mask. With dO = O the last is an identity: O = (P o M) V
+// is linear in V, so dV = (P o M)^T dO and <dV, V> = <dO, O> = |O|^2, while a backward with
+// another mask gives <O, O'>, about 20% smaller at p = 0.3 on these short sequences.
+TEST(CudnnAttentionGpu, DropoutIsReproducibleAndTheBackwardUsesTheForwardsMask) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  MASKLM_SKIP_WITHOUT_CUDNN();
+  using BF16 = __nv_bfloat16;
+  const FlashCase fc{{40, 1, 64, 17}, 2, 64, 0.3f, 1.0f, DType::BF16, AttentionKernel::CUDNN};
+  const int64_t N = offsets(fc.lengths).back(), C = fc.NH * fc.HS;
+  const auto qkv = rounded<BF16>(random_vector<float>(N * 3 * C, 11));
+  const std::vector<float> zeros(static_cast<size_t>(N * 3 * C));
+  const std::vector<float> out = to_float(run_on_gpu<BF16>(fc, qkv, zeros, zeros, fc.kernel).out);
+  const auto first = run_on_gpu<BF16>(fc, qkv, out, zeros, fc.kernel);
+  const auto second = run_on_gpu<BF16>(fc, qkv, out, zeros, fc.kernel);
+  expect_bitwise_equal(first.out, second.out, "out");
+  expect_bitwise_equal(first.lse, second.lse, "lse");
+  expect_bitwise_equal(first.dqkv, second.dqkv, "dqkv");
+  EXPECT_EQ(to_float(first.out), out) << "the same key drew another mask";
+
+  FlashCase no_dropout = fc;
+  no_dropout.dropout_p = 0;
+  const std::vector<float> kept =
+      to_float(run_on_gpu<BF16>(no_dropout, qkv, zeros, zeros, fc.kernel).out);
+  int64_t changed = 0;
+  for (size_t i = 0; i < out.size(); ++i) changed += out[i] != kept[i];
+  EXPECT_GT(changed, static_cast<int64_t>(out.size() / 2)) << "dropout changed too few outputs";
+
+  const std::vector<float> dv = section(to_float(first.dqkv), N, C, 2), v = section(qkv, N, C, 2);
+  double dv_dot_v = 0, out_norm2 = 0;
+  for (size_t i = 0; i < dv.size(); ++i) dv_dot_v += double{dv[i]} * v[i];
+  for (float o : out) out_norm2 += double{o} * o;
+  ASSERT_GT(out_norm2, 0.0);
+  EXPECT_NEAR(dv_dot_v / out_norm2, 1.0, 0.02) << "<dV, V> against |O|^2";
 }
 
 TEST(FlashAttentionGpuErrors, BadCuSeqlensAreReported) {

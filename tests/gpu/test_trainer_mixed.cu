@@ -67,6 +67,26 @@ TEST(TrainerMixedGpu, FusedAndReferenceAttentionTrainAlike) {
   }
 }
 
+// train.attention cudnn trains like the fused kernel where the two draw the same masks (no
+// attention dropout), and reproducibly with cuDNN's own dropout.
+TEST(TrainerMixedGpu, CudnnAttentionTrainsLikeTheFusedKernel) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  MASKLM_SKIP_WITHOUT_CUDNN();
+  const auto cudnn = small_run(
+      {"train.precision=bf16", "train.attention=cudnn", "model.attention_dropout=0"});
+  const auto fused = small_run(
+      {"train.precision=bf16", "train.attention=fused", "model.attention_dropout=0"});
+  const auto a = gpu_trainer(cudnn), b = gpu_trainer(fused);
+  for (int i = 0; i < 6; ++i) {
+    const StepResult got = a->train_step(), want = b->train_step();
+    EXPECT_NEAR(got.loss, want.loss, step_tolerance("bf16") * want.loss) << "step " << i;
+  }
+  const auto with_dropout = small_run({"train.precision=bf16", "train.attention=cudnn"});
+  ASSERT_GT(with_dropout.config.model.attention_dropout, 0.0);
+  const auto c = gpu_trainer(with_dropout), d = gpu_trainer(with_dropout);
+  EXPECT_EQ(run_steps(*c, 3), run_steps(*d, 3));
+}
+
 // Head size 16 has no fused instance: train.attention auto runs the reference kernel, and
 // the run still matches the CPU.
 TEST(TrainerMixedGpu, AutoFallsBackToTheReferenceKernelForOtherHeadSizes) {
