@@ -180,7 +180,6 @@ StepResult Trainer::train_step() {
       // At the lowest scale the gradients are non-finite whatever the scale: a bad step.
       const bool lowest = loss_scaler_->at_min_scale();
       overflow = loss_scaler_->update(!finite) && !lowest;
-      state_.loss_scaler = loss_scaler_->state();
     }
   }
 
@@ -224,6 +223,12 @@ EvalResult Trainer::evaluate() {
   return evaluate_mlm(ctx_, *model_, *validation_, config_.train.eval_batches);
 }
 
+TrainerState Trainer::state() const {
+  TrainerState s = state_;
+  if (loss_scaler_) s.loss_scaler = loss_scaler_->state();
+  return s;
+}
+
 void Trainer::save_checkpoint() {
   MASKLM_CHECK(!run_dir_.empty(), "checkpoints need a run directory");
   const auto dir = checkpoint_path(checkpoints_dir(), state_.step);
@@ -234,7 +239,7 @@ void Trainer::save_checkpoint() {
     dp_->gather_optimizer_state(*optimizer_, *full);
   }
   if (dp_->rank() != 0) return;
-  masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state_, resolved_config_);
+  masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state(), resolved_config_);
   prune_checkpoints(checkpoints_dir(), config_.train.keep_last);
   log_info("checkpoint written: {}", dir.string());
 }

@@ -85,7 +85,8 @@ class Trainer {
   void save_checkpoint();
 
   int64_t step() const { return state_.step; }
-  const TrainerState& state() const { return state_; }
+  // What a checkpoint records, the fp16 loss scaler's state included.
+  TrainerState state() const;
   MlmModel& model() { return *model_; }
   AdamW& optimizer() { return *optimizer_; }
   const DeviceContext& device_context() const { return device_; }
