@@ -83,6 +83,22 @@ void BM_layernorm_forward(benchmark::State& state) {
   report_bytes(state, kF32 * (2.0 * N * C + 2.0 * N), s);  // in, out, mean and rstd
 }
 
+// The residual add fused in front (the encoder's residual + LayerNorm pairs): a and b read,
+// sum and out written, the statistics written.
+void BM_residual_layernorm_forward(benchmark::State& state) {
+  Ctx* ctx = gpu_ctx(state);
+  if (!ctx) return;
+  const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
+  DeviceTensors d;
+  const Tensor a = d.uniform({N, C}), b_in = d.uniform({N, C}), w = d.uniform({C}),
+               bias = d.uniform({C}), sum = d.zeros({N, C}), out = d.zeros({N, C}),
+               mean = d.zeros({N}), rstd = d.zeros({N});
+  const double s = time_on_gpu(state, *ctx, true, [&] {
+    residual_layernorm_forward(*ctx, sum, out, mean, rstd, a, b_in, w, bias, 1e-5);
+  });
+  report_bytes(state, kF32 * (4.0 * N * C + 2.0 * N), s);
+}
+
 void BM_layernorm_backward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
@@ -235,6 +251,7 @@ void shape_args(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_layernorm_forward)->Apply(shape_args);
 BENCHMARK(BM_layernorm_backward)->Apply(shape_args);
+BENCHMARK(BM_residual_layernorm_forward)->Apply(shape_args);
 BENCHMARK(BM_gelu_forward)->Apply(shape_args);
 BENCHMARK(BM_gelu_backward)->Apply(shape_args);
 BENCHMARK(BM_residual_forward)->Apply(shape_args);

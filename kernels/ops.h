@@ -69,6 +69,14 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
 void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, const Tensor& dbias,
                         const Tensor& dout, const Tensor& in, const Tensor& weight,
                         const Tensor& mean, const Tensor& rstd);
+// sum = a + b (a residual connection), then out = layernorm(sum) with its mean and rstd:
+// exactly residual_forward followed by layernorm_forward, which is what the CPU runs; on a
+// GPU one kernel writes the sum and normalizes it in the same pass. The backward is
+// layernorm_backward with in = sum, its din added to both branches. All tensors as in the
+// two ops; out must not alias sum, a or b.
+void residual_layernorm_forward(Ctx& ctx, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                const Tensor& rstd, const Tensor& a, const Tensor& b,
+                                const Tensor& weight, const Tensor& bias, double eps);
 
 // ---- matmul (a linear layer, weights in PyTorch's (out, in) layout) ------------------
 // out (N, O) = in (N, I) @ weight (O, I)^T + bias (O).

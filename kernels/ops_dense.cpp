@@ -214,6 +214,37 @@ void layernorm_backward(Ctx& ctx, const Tensor& din, const Tensor& dweight, cons
   });
 }
 
+void residual_layernorm_forward(Ctx& ctx, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                const Tensor& rstd, const Tensor& a, const Tensor& b,
+                                const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "residual_layernorm_forward";
+  const auto [N, C] = matrix_dims(op, "a", a);
+  const DType dt = a.dtype;
+  MASKLM_CHECK(C > 0, "{}: cannot normalize rows of 0 values", op);
+  MASKLM_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
+  expect(op, "b", b, {N, C}, dt);
+  expect(op, "sum", sum, {N, C}, dt);
+  expect(op, "out", out, {N, C}, dt);
+  expect(op, "mean", mean, {N}, accum_dtype(dt));
+  expect(op, "rstd", rstd, {N}, accum_dtype(dt));
+  expect(op, "weight", weight, {C}, dt);
+  expect(op, "bias", bias, {C}, dt);
+  MASKLM_CHECK(out.data != sum.data && out.data != a.data && out.data != b.data,
+               "{}: out must not alias sum, a or b", op);
+  check_device(ctx, {&sum, &out, &mean, &rstd, &a, &b, &weight, &bias}, op);
+  if (run_on_cuda(
+          ctx, dt, op,
+          [&](auto& cc) {
+            cuda::residual_layernorm_forward(cc, dt, sum.data, out.data, mean.ptr<float>(),
+                                             rstd.ptr<float>(), a.data, b.data, weight.data,
+                                             bias.data, N, C, eps);
+          },
+          CudaDTypes::F32_OR_16BIT))
+    return;
+  residual_forward(ctx, sum, a, b);
+  layernorm_forward(ctx, out, mean, rstd, sum, weight, bias, eps);
+}
+
 // ---- matmul ----------------------------------------------------------------------
 
 namespace {

@@ -215,14 +215,15 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
                       site_key(dropout, RngStream::ATTENTION_DROPOUT, static_cast<uint32_t>(layer)));
     matmul_forward(ctx, a.attn_proj, a.attn, p.attn_out_weight, p.attn_out_bias);
     dropout_inplace(ctx, a.attn_proj, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_attn_proj(layer)));
-    residual_forward(ctx, a.res1, x, a.attn_proj);
 
     Tensor ffn_in;
     if (cfg.pre_layernorm) {
-      layernorm_forward(ctx, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_weight, p.ln2_bias, eps);
+      residual_layernorm_forward(ctx, a.res1, a.ln2, a.ln2_mean, a.ln2_rstd, x, a.attn_proj,
+                                 p.ln2_weight, p.ln2_bias, eps);
       ffn_in = a.ln2;
     } else {
-      layernorm_forward(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, a.res1, p.ln1_weight, p.ln1_bias, eps);
+      residual_layernorm_forward(ctx, a.res1, a.ln1, a.ln1_mean, a.ln1_rstd, x, a.attn_proj,
+                                 p.ln1_weight, p.ln1_bias, eps);
       ffn_in = a.ln1;
     }
     matmul_forward(ctx, a.ffn_pre, ffn_in, p.ffn_in_weight, p.ffn_in_bias);
@@ -233,8 +234,8 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
       residual_forward(ctx, a.res2, a.res1, a.ffn_out);
       x = a.res2;
     } else {
-      residual_forward(ctx, a.res2, a.ln1, a.ffn_out);
-      layernorm_forward(ctx, a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, p.ln2_weight, p.ln2_bias, eps);
+      residual_layernorm_forward(ctx, a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, a.ln1, a.ffn_out,
+                                 p.ln2_weight, p.ln2_bias, eps);
       x = a.ln2;
     }
   }

@@ -142,6 +142,31 @@ TEST(LayerNorm, HandComputedRow) {
   EXPECT_DOUBLE_EQ(out[2], 1 + 0.5 * r);
 }
 
+// The fused op on a hand-computed row: a + b = [1, 2, 3] (the row above), kept as `sum`.
+TEST(ResidualLayerNorm, HandComputedRowAndItsSum) {
+  const double r = std::sqrt(1.5);
+  std::vector<double> a{0.5, 2, 4}, b{0.5, 0, -1}, weight{2, -1, 0.5}, bias{1, 1, 1};
+  std::vector<double> sum(3), out(3), mean(1), rstd(1);
+  residual_layernorm_forward(cpu_ctx, host_tensor(sum, {1, 3}), host_tensor(out, {1, 3}),
+                             host_tensor(mean, {1}), host_tensor(rstd, {1}), host_tensor(a, {1, 3}),
+                             host_tensor(b, {1, 3}), host_tensor(weight, {3}),
+                             host_tensor(bias, {3}), 0.0);
+  EXPECT_EQ(sum, (std::vector<double>{1, 2, 3}));
+  EXPECT_DOUBLE_EQ(mean[0], 2.0);
+  EXPECT_DOUBLE_EQ(rstd[0], r);
+  EXPECT_DOUBLE_EQ(out[0], 1 - 2 * r);
+  EXPECT_DOUBLE_EQ(out[1], 1.0);
+  EXPECT_DOUBLE_EQ(out[2], 1 + 0.5 * r);
+  expect_error(
+      [&] {
+        residual_layernorm_forward(cpu_ctx, host_tensor(sum, {1, 3}), host_tensor(a, {1, 3}),
+                                   host_tensor(mean, {1}), host_tensor(rstd, {1}),
+                                   host_tensor(a, {1, 3}), host_tensor(b, {1, 3}),
+                                   host_tensor(weight, {3}), host_tensor(bias, {3}), 0.0);
+      },
+      "out must not alias sum, a or b");
+}
+
 TEST(LayerNorm, FloatStaysAccurateFarFromZero) {
   // A one-pass float variance loses every digit here; the two-pass double one does not.
   std::vector<float> in{10001, 10002, 10003}, weight{1, 1, 1}, bias{0, 0, 0}, out(3), mean(1), rstd(1);

@@ -1,5 +1,7 @@
 // One warp per row for everything per row (statistics, normalization, din), reading the
-// row from global memory once per pass (rows of a few thousand floats stay in L1/L2).
+// row from global memory once per pass (rows of a few thousand floats stay in L1/L2). The
+// residual add fused in front of the forward writes the sum and normalizes it in the same
+// pass over the row.
 // dweight and dbias sum over rows: a deterministic two-stage column reduction
 // (kernels/cuda/column_sums.cuh), no atomics. Templated on the storage type T of in, out,
 // weight, bias, dout and din (kernels/cuda/storage.cuh); mean, rstd, dweight and dbias are
@@ -17,13 +19,10 @@ constexpr int kColumnThreads = 256;
 
 // ---- kernels -------------------------------------------------------------------------
 
+// Normalizes row n of x into out (one warp, `lane` its lane) and saves its statistics.
 template <typename T>
-__global__ void layernorm_forward_kernel(T* out, float* mean, float* rstd, const T* in, const T* weight,
-                                         const T* bias, int64_t N, int64_t C, float eps) {
-  const int lane = threadIdx.x % WARP_SIZE;
-  const int64_t n = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / WARP_SIZE;
-  if (n >= N) return;  // whole warps leave together; no block-wide barrier follows
-  const T* x = in + n * C;
+__device__ void normalize_row(T* out, float* mean, float* rstd, const T* x, const T* weight,
+                              const T* bias, int64_t n, int64_t C, float eps, int lane) {
   float sum = 0.0f;
   for (int64_t c = lane; c < C; c += WARP_SIZE) sum += to_float(x[c]);
   const float mu = warp_sum(sum) / static_cast<float>(C);
@@ -31,13 +30,35 @@ __global__ void layernorm_forward_kernel(T* out, float* mean, float* rstd, const
   for (int64_t c = lane; c < C; c += WARP_SIZE) squares += (to_float(x[c]) - mu) * (to_float(x[c]) - mu);
   // 1 / sqrtf is correctly rounded (rsqrtf is not), keeping the GPU within an ulp of the CPU.
   const float rs = 1.0f / sqrtf(warp_sum(squares) / static_cast<float>(C) + eps);
-  T* o = out + n * C;
   for (int64_t c = lane; c < C; c += WARP_SIZE)
-    o[c] = from_float<T>((to_float(x[c]) - mu) * rs * to_float(weight[c]) + to_float(bias[c]));
+    out[c] = from_float<T>((to_float(x[c]) - mu) * rs * to_float(weight[c]) + to_float(bias[c]));
   if (lane == 0) {
     mean[n] = mu;
     rstd[n] = rs;
   }
+}
+
+template <typename T>
+__global__ void layernorm_forward_kernel(T* out, float* mean, float* rstd, const T* in, const T* weight,
+                                         const T* bias, int64_t N, int64_t C, float eps) {
+  const int lane = threadIdx.x % WARP_SIZE;
+  const int64_t n = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / WARP_SIZE;
+  if (n >= N) return;  // whole warps leave together; no block-wide barrier follows
+  normalize_row(out + n * C, mean, rstd, in + n * C, weight, bias, n, C, eps, lane);
+}
+
+// sum = a + b, rounded to T as residual_forward rounds it, then the row of sum normalized:
+// each lane reads back only the columns it wrote, so the warp needs no barrier between.
+template <typename T>
+__global__ void residual_layernorm_forward_kernel(T* sum, T* out, float* mean, float* rstd, const T* a,
+                                                  const T* b, const T* weight, const T* bias, int64_t N,
+                                                  int64_t C, float eps) {
+  const int lane = threadIdx.x % WARP_SIZE;
+  const int64_t n = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / WARP_SIZE;
+  if (n >= N) return;
+  T* s = sum + n * C;
+  for (int64_t c = lane; c < C; c += WARP_SIZE) s[c] = from_float<T>(to_float(a[n * C + c]) + to_float(b[n * C + c]));
+  normalize_row(out + n * C, mean, rstd, s, weight, bias, n, C, eps, lane);
 }
 
 // With g = dout * weight and xhat the normalized input:
@@ -118,6 +139,19 @@ void layernorm_forward(CudaContext& cc, DType dtype, void* out, float* mean, flo
     layernorm_forward_kernel<<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
         static_cast<T*>(out), mean, rstd, static_cast<const T*>(in), static_cast<const T*>(weight),
         static_cast<const T*>(bias), N, C, static_cast<float>(eps));
+    CUDA_CHECK_LAUNCH();
+  });
+}
+
+void residual_layernorm_forward(CudaContext& cc, DType dtype, void* sum, void* out, float* mean, float* rstd,
+                                const void* a, const void* b, const void* weight, const void* bias, int64_t N,
+                                int64_t C, double eps) {
+  MASKLM_CHECK(C > 0, "residual_layernorm_forward: cannot normalize rows of 0 values");
+  if (N == 0) return;
+  dispatch_storage(dtype, "residual_layernorm_forward", [&]<typename T>() {
+    residual_layernorm_forward_kernel<<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+        static_cast<T*>(sum), static_cast<T*>(out), mean, rstd, static_cast<const T*>(a), static_cast<const T*>(b),
+        static_cast<const T*>(weight), static_cast<const T*>(bias), N, C, static_cast<float>(eps));
     CUDA_CHECK_LAUNCH();
   });
 }

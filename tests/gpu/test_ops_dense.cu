@@ -1,9 +1,11 @@
-// GPU embeddings, LayerNorm, matmul and row gathers/scatters against the CPU, on awkward
-// shapes (hidden 59 and 771, 1, 127 and 513 tokens, vocabularies 30522 and 50265), with
+// GPU embeddings, LayerNorm (alone and fused with the residual add), matmul and row
+// gathers/scatters against the CPU, on awkward shapes (hidden 59 and 771, 1, 127 and 513 tokens, vocabularies 30522 and 50265), with
 // guard bands; the ops that add in the CPU's order must match it bitwise.
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
+#include <vector>
 
 #include "expect_error.h"
 #include "gpu/op_harness.cuh"
@@ -117,6 +119,52 @@ TEST_P(LayerNormGpu, ForwardAndBackwardMatchCpu) {
   expect_close(g.down<float>(d_dw), dw, bound, "dweight");
   expect_close(g.down<float>(d_db), db, bound, "dbias");
   g.expect_guards_intact();
+}
+
+// The fused residual + LayerNorm against the CPU, which runs the two ops: the sum bitwise
+// (one fp32 add and one rounding on both), the normalization within the dtype's bound.
+class ResidualLayerNormGpu : public ::testing::TestWithParam<std::tuple<RowsCase, DType>> {};
+INSTANTIATE_TEST_SUITE_P(Shapes, ResidualLayerNormGpu,
+                         ::testing::Combine(::testing::Values(RowsCase{1, 59}, RowsCase{127, 771},
+                                                              RowsCase{513, 1024}, RowsCase{130, 3}),
+                                            ::testing::Values(DType::F32, DType::BF16)));
+
+template <typename T> void check_residual_layernorm(int64_t N, int64_t C) {
+  const auto rounded = [](std::vector<float> v) {
+    for (float& x : v) x = static_cast<float>(T(x));
+    return v;
+  };
+  const auto a = rounded(random_vector<float>(N * C, 1, 40, 60)), b = rounded(random_vector<float>(N * C, 2));
+  const auto weight = rounded(random_vector<float>(C, 3)), bias = rounded(random_vector<float>(C, 4));
+  std::vector<T> a16(a.begin(), a.end()), b16(b.begin(), b.end()), w16(weight.begin(), weight.end()),
+      bias16(bias.begin(), bias.end()), sum(static_cast<size_t>(N * C)), out(static_cast<size_t>(N * C));
+  std::vector<float> mean(static_cast<size_t>(N)), rstd(static_cast<size_t>(N));
+  Ctx cpu = cpu_ctx();
+  const double eps = 1e-5;
+  residual_layernorm_forward(cpu, host_tensor(sum, {N, C}), host_tensor(out, {N, C}), host_tensor(mean),
+                             host_tensor(rstd), host_tensor(a16, {N, C}), host_tensor(b16, {N, C}),
+                             host_tensor(w16), host_tensor(bias16), eps);
+
+  GpuOps g;
+  const Tensor d_sum = g.output<T>({N, C}), d_out = g.output<T>({N, C});
+  const Tensor d_mean = g.output({N}), d_rstd = g.output({N});
+  residual_layernorm_forward(g.ctx, d_sum, d_out, d_mean, d_rstd, g.up(a16, {N, C}), g.up(b16, {N, C}),
+                             g.up(w16), g.up(bias16), eps);
+  expect_bitwise_equal(g.down<T>(d_sum), sum, "sum");
+  const auto as_float = [](const std::vector<T>& v) { return std::vector<float>(v.begin(), v.end()); };
+  expect_close(as_float(g.down<T>(d_out)), as_float(out), nmse_bound(dtype_of<T>()), "out");
+  expect_close(g.down<float>(d_mean), mean, nmse_bound(DType::F32), "mean");
+  expect_close(g.down<float>(d_rstd), rstd, nmse_bound(DType::F32), "rstd");
+  g.expect_guards_intact();
+}
+
+TEST_P(ResidualLayerNormGpu, MatchesTheCpusResidualThenLayerNorm) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [shape, dtype] = GetParam();
+  if (dtype == DType::F32)
+    check_residual_layernorm<float>(shape.N, shape.C);
+  else
+    check_residual_layernorm<__nv_bfloat16>(shape.N, shape.C);
 }
 
 // ---- matmul ----------------------------------------------------------------------
