@@ -145,10 +145,15 @@ void embedding_backward(Ctx& ctx, const Tensor& dwte, const Tensor& dwpe, const 
 
 // ---- layernorm -------------------------------------------------------------------
 
-void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Tensor& rstd,
-                       const Tensor& in, const Tensor& weight, const Tensor& bias, double eps) {
-  const char* op = "layernorm_forward";
-  const auto [N, C] = matrix_dims(op, "in", in);
+namespace {
+
+// The arguments of a LayerNorm forward over `in` (N, C), called in_name; returns (N, C).
+std::pair<int64_t, int64_t> check_layernorm_forward(const char* op, const Tensor& out,
+                                                    const Tensor& mean, const Tensor& rstd,
+                                                    const char* in_name, const Tensor& in,
+                                                    const Tensor& weight, const Tensor& bias,
+                                                    double eps) {
+  const auto [N, C] = matrix_dims(op, in_name, in);
   const DType dt = in.dtype;
   MASKLM_CHECK(C > 0, "{}: cannot normalize rows of 0 values", op);
   MASKLM_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
@@ -157,6 +162,16 @@ void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Te
   expect(op, "rstd", rstd, {N}, accum_dtype(dt));
   expect(op, "weight", weight, {C}, dt);
   expect(op, "bias", bias, {C}, dt);
+  return {N, C};
+}
+
+}  // namespace
+
+void layernorm_forward(Ctx& ctx, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                       const Tensor& in, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layernorm_forward";
+  const auto [N, C] = check_layernorm_forward(op, out, mean, rstd, "in", in, weight, bias, eps);
+  const DType dt = in.dtype;
   check_device(ctx, {&out, &mean, &rstd, &in, &weight, &bias}, op);
   if (run_on_cuda(
           ctx, dt, op,
@@ -218,17 +233,10 @@ void residual_layernorm_forward(Ctx& ctx, const Tensor& sum, const Tensor& out, 
                                 const Tensor& rstd, const Tensor& a, const Tensor& b,
                                 const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "residual_layernorm_forward";
-  const auto [N, C] = matrix_dims(op, "a", a);
-  const DType dt = a.dtype;
-  MASKLM_CHECK(C > 0, "{}: cannot normalize rows of 0 values", op);
-  MASKLM_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
+  const auto [N, C] = check_layernorm_forward(op, out, mean, rstd, "sum", sum, weight, bias, eps);
+  const DType dt = sum.dtype;
+  expect(op, "a", a, {N, C}, dt);
   expect(op, "b", b, {N, C}, dt);
-  expect(op, "sum", sum, {N, C}, dt);
-  expect(op, "out", out, {N, C}, dt);
-  expect(op, "mean", mean, {N}, accum_dtype(dt));
-  expect(op, "rstd", rstd, {N}, accum_dtype(dt));
-  expect(op, "weight", weight, {C}, dt);
-  expect(op, "bias", bias, {C}, dt);
   MASKLM_CHECK(out.data != sum.data && out.data != a.data && out.data != b.data,
                "{}: out must not alias sum, a or b", op);
   check_device(ctx, {&sum, &out, &mean, &rstd, &a, &b, &weight, &bias}, op);
