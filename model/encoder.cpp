@@ -200,13 +200,15 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
   const StackParts parts = stack_parts(cfg, params, stack);
   const std::vector<LayerActivations>& layer_acts = stack_acts(acts, stack);
   Tensor x = input;
+  bool ln1_done = false;  // pre-LN: this layer's ln1 came with the previous layer's residual add
   for (size_t l = 0; l < parts.layers.size(); ++l) {
     const int64_t layer = parts.first_layer + static_cast<int64_t>(l);
     const LayerParams& p = parts.layers[l];
     const LayerActivations a = batch_rows(layer_acts[l], n, cfg.num_heads);
     Tensor attn_in = x;
     if (cfg.pre_layernorm) {
-      layernorm_forward(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, x, p.ln1_weight, p.ln1_bias, eps);
+      if (!ln1_done)
+        layernorm_forward(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, x, p.ln1_weight, p.ln1_bias, eps);
       attn_in = a.ln1;
     }
     matmul_forward(ctx, a.qkv, attn_in, p.qkv_weight, p.qkv_bias);
@@ -231,7 +233,15 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
     matmul_forward(ctx, a.ffn_out, a.ffn_act, p.ffn_out_weight, p.ffn_out_bias);
     dropout_inplace(ctx, a.ffn_out, p_hidden, site_key(dropout, RngStream::HIDDEN_DROPOUT, dropout_site_ffn_out(layer)));
     if (cfg.pre_layernorm) {
-      residual_forward(ctx, a.res2, a.res1, a.ffn_out);
+      ln1_done = l + 1 < parts.layers.size();
+      if (ln1_done) {  // the next layer's first LayerNorm, fused with this residual add
+        const LayerParams& next = parts.layers[l + 1];
+        const LayerActivations na = batch_rows(layer_acts[l + 1], n, cfg.num_heads);
+        residual_layernorm_forward(ctx, a.res2, na.ln1, na.ln1_mean, na.ln1_rstd, a.res1,
+                                   a.ffn_out, next.ln1_weight, next.ln1_bias, eps);
+      } else {
+        residual_forward(ctx, a.res2, a.res1, a.ffn_out);
+      }
       x = a.res2;
     } else {
       residual_layernorm_forward(ctx, a.res2, a.ln2, a.ln2_mean, a.ln2_rstd, a.ln1, a.ffn_out,
