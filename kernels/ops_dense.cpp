@@ -237,8 +237,16 @@ void residual_layernorm_forward(Ctx& ctx, const Tensor& sum, const Tensor& out, 
   const DType dt = sum.dtype;
   expect(op, "a", a, {N, C}, dt);
   expect(op, "b", b, {N, C}, dt);
-  MASKLM_CHECK(out.data != sum.data && out.data != a.data && out.data != b.data,
+  // Each element of sum is written after its a and b are read (in place is fine); out is
+  // written while other rows of sum are still being read.
+  const auto overlap = [](const Tensor& x, const Tensor& y) {
+    const auto *x0 = static_cast<const char*>(x.data), *y0 = static_cast<const char*>(y.data);
+    return x.nbytes() > 0 && y.nbytes() > 0 && x0 < y0 + y.nbytes() && y0 < x0 + x.nbytes();
+  };
+  MASKLM_CHECK(!overlap(out, sum) && !overlap(out, a) && !overlap(out, b),
                "{}: out must not alias sum, a or b", op);
+  MASKLM_CHECK((!overlap(sum, a) || sum.data == a.data) && (!overlap(sum, b) || sum.data == b.data),
+               "{}: sum may be a or b (in place) but not overlap them otherwise", op);
   check_device(ctx, {&sum, &out, &mean, &rstd, &a, &b, &weight, &bias}, op);
   if (run_on_cuda(
           ctx, dt, op,

@@ -165,6 +165,21 @@ TEST(ResidualLayerNorm, HandComputedRowAndItsSum) {
                                    host_tensor(weight, {3}), host_tensor(bias, {3}), 0.0);
       },
       "out must not alias sum, a or b");
+  std::vector<double> ab{0.5, 2, 4, 0.5, 0, -1};  // a and b as rows of one buffer
+  const Tensor a_row = host_tensor(ab, {2, 3}).rows(0, 1), b_row = host_tensor(ab, {2, 3}).rows(1, 2);
+  residual_layernorm_forward(cpu_ctx, a_row, host_tensor(out, {1, 3}), host_tensor(mean, {1}),
+                             host_tensor(rstd, {1}), a_row, b_row, host_tensor(weight, {3}),
+                             host_tensor(bias, {3}), 0.0);  // in place: sum = a
+  EXPECT_EQ(std::vector<double>(ab.begin(), ab.begin() + 3), (std::vector<double>{1, 2, 3}));
+  EXPECT_DOUBLE_EQ(out[1], 1.0);
+  const Tensor shifted{ab.data() + 1, Shape{1, 3}, DType::F64, Device::CPU};  // overlaps a
+  expect_error(
+      [&] {
+        residual_layernorm_forward(cpu_ctx, shifted, host_tensor(out, {1, 3}), host_tensor(mean, {1}),
+                                   host_tensor(rstd, {1}), a_row, b_row, host_tensor(weight, {3}),
+                                   host_tensor(bias, {3}), 0.0);
+      },
+      "sum may be a or b");
 }
 
 TEST(LayerNorm, FloatStaysAccurateFarFromZero) {

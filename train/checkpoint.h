@@ -42,6 +42,7 @@ struct TrainerState {
   int64_t bad_steps_in_row = 0;
   LogWindow log_window;  // absent from older checkpoints: empty
   nlohmann::json loss_scaler;  // fp16 runs: train/loss_scaler.h's state after the last step
+                               // (Trainer::state() fills it in from the live scaler)
 };
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& checkpoints_dir, int64_t step);

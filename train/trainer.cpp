@@ -85,6 +85,7 @@ void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {
     state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
   }
   if (loss_scaler_ && !state_.loss_scaler.is_null()) loss_scaler_->restore(state_.loss_scaler);
+  state_.loss_scaler = nullptr;  // the live scaler holds it now; state() reads it from there
   last_checkpoint_step_ = state_.step;
   log_info("resumed from {} at step {}", checkpoint_dir.string(), state_.step);
 }

@@ -122,12 +122,13 @@ TEST_P(LayerNormGpu, ForwardAndBackwardMatchCpu) {
 }
 
 // The fused residual + LayerNorm against the CPU, which runs the two ops: the sum bitwise
-// (one fp32 add and one rounding on both), the normalization within the dtype's bound.
+// (one fp32 add and one rounding on both), the normalization within the dtype's bound; and
+// against the two ops on the GPU, bitwise (the same rounding and summation order).
 class ResidualLayerNormGpu : public ::testing::TestWithParam<std::tuple<RowsCase, DType>> {};
 INSTANTIATE_TEST_SUITE_P(Shapes, ResidualLayerNormGpu,
                          ::testing::Combine(::testing::Values(RowsCase{1, 59}, RowsCase{127, 771},
                                                               RowsCase{513, 1024}, RowsCase{130, 3}),
-                                            ::testing::Values(DType::F32, DType::BF16)));
+                                            ::testing::Values(DType::F32, DType::BF16, DType::F16)));
 
 template <typename T> void check_residual_layernorm(int64_t N, int64_t C) {
   const auto rounded = [](std::vector<float> v) {
@@ -155,6 +156,15 @@ template <typename T> void check_residual_layernorm(int64_t N, int64_t C) {
   expect_close(as_float(g.down<T>(d_out)), as_float(out), nmse_bound(dtype_of<T>()), "out");
   expect_close(g.down<float>(d_mean), mean, nmse_bound(DType::F32), "mean");
   expect_close(g.down<float>(d_rstd), rstd, nmse_bound(DType::F32), "rstd");
+
+  const Tensor d_a = g.up(a16, {N, C}), d_b = g.up(b16, {N, C}), d_w = g.up(w16), d_bias = g.up(bias16);
+  const Tensor sum2 = g.output<T>({N, C}), out2 = g.output<T>({N, C}), mean2 = g.output({N}),
+               rstd2 = g.output({N});
+  residual_forward(g.ctx, sum2, d_a, d_b);
+  layernorm_forward(g.ctx, out2, mean2, rstd2, sum2, d_w, d_bias, eps);
+  expect_bitwise_equal(g.down<T>(d_out), g.down<T>(out2), "out against the two GPU ops");
+  expect_bitwise_equal(g.down<float>(d_mean), g.down<float>(mean2), "mean against the two GPU ops");
+  expect_bitwise_equal(g.down<float>(d_rstd), g.down<float>(rstd2), "rstd against the two GPU ops");
   g.expect_guards_intact();
 }
 
@@ -163,8 +173,10 @@ TEST_P(ResidualLayerNormGpu, MatchesTheCpusResidualThenLayerNorm) {
   const auto [shape, dtype] = GetParam();
   if (dtype == DType::F32)
     check_residual_layernorm<float>(shape.N, shape.C);
-  else
+  else if (dtype == DType::BF16)
     check_residual_layernorm<__nv_bfloat16>(shape.N, shape.C);
+  else
+    check_residual_layernorm<__half>(shape.N, shape.C);
 }
 
 // ---- matmul ----------------------------------------------------------------------
