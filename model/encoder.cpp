@@ -199,8 +199,10 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
   const float p_hidden = hidden_p(cfg, dropout);
   const StackParts parts = stack_parts(cfg, params, stack);
   const std::vector<LayerActivations>& layer_acts = stack_acts(acts, stack);
+  const bool final_norm = !parts.final_ln_weight.empty();
   Tensor x = input;
-  bool ln1_done = false;  // pre-LN: this layer's ln1 came with the previous layer's residual add
+  bool ln1_done = false;    // pre-LN: this layer's ln1 came with the previous layer's residual add
+  bool final_done = false;  // and the stack's final LayerNorm with the last one
   for (size_t l = 0; l < parts.layers.size(); ++l) {
     const int64_t layer = parts.first_layer + static_cast<int64_t>(l);
     const LayerParams& p = parts.layers[l];
@@ -239,6 +241,12 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
         const LayerActivations na = batch_rows(layer_acts[l + 1], n, cfg.num_heads);
         residual_layernorm_forward(ctx, a.res2, na.ln1, na.ln1_mean, na.ln1_rstd, a.res1,
                                    a.ffn_out, next.ln1_weight, next.ln1_bias, eps);
+      } else if (final_norm) {  // the stack's final LayerNorm, fused with the last residual add
+        const NormActivations& norm = stack_norm(acts, stack);
+        residual_layernorm_forward(ctx, a.res2, norm.out.rows(0, n), norm.mean.rows(0, n),
+                                   norm.rstd.rows(0, n), a.res1, a.ffn_out, parts.final_ln_weight,
+                                   parts.final_ln_bias, eps);
+        final_done = true;
       } else {
         residual_forward(ctx, a.res2, a.res1, a.ffn_out);
       }
@@ -249,11 +257,12 @@ Tensor stack_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params
       x = a.ln2;
     }
   }
-  if (!parts.final_ln_weight.empty()) {
+  if (final_norm) {
     const NormActivations& norm = stack_norm(acts, stack);
     const Tensor out = norm.out.rows(0, n);
-    layernorm_forward(ctx, out, norm.mean.rows(0, n), norm.rstd.rows(0, n), x, parts.final_ln_weight,
-                      parts.final_ln_bias, eps);
+    if (!final_done)
+      layernorm_forward(ctx, out, norm.mean.rows(0, n), norm.rstd.rows(0, n), x, parts.final_ln_weight,
+                        parts.final_ln_bias, eps);
     x = out;
   }
   return x;
