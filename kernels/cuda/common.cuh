@@ -1,5 +1,6 @@
 // What the CUDA kernels share: launch-size constants, warp and block reductions, raising
-// the device error flag, and splitting one scratch request into typed arrays. Device code:
+// the device error flag, and splitting one scratch request into typed arrays
+// (kernels/cuda/scratch_plan.h). Device code:
 // included by kernels/cuda/*.cu only.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cuda/scratch_plan.h"
 #include "runtime/cuda_check.h"
 #include "runtime/cuda_context.h"
 
@@ -63,21 +65,6 @@ template <typename T> __device__ T block_sum(T v, T* shared) {
 __device__ __forceinline__ void raise_device_error(int* flag, DeviceError e) {
   atomicCAS(flag, 0, static_cast<int>(e));
 }
-
-// One scratch request split into arrays: add() each array's size (remembering the offset),
-// ask CudaContext::scratch(bytes) once, then at() each array from the base pointer.
-struct ScratchPlan {
-  size_t bytes = 0;
-  template <typename T> size_t add(int64_t count) {
-    constexpr size_t kAlign = 256;  // what cuBLASLt and vector loads like best
-    const size_t offset = (bytes + kAlign - 1) / kAlign * kAlign;
-    bytes = offset + static_cast<size_t>(count) * sizeof(T);
-    return offset;
-  }
-  template <typename T> static T* at(void* base, size_t offset) {
-    return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
-  }
-};
 
 // Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KiB.
 template <typename Kernel> void set_max_dynamic_smem(Kernel kernel, size_t bytes) {

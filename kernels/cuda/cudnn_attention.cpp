@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cuda/padded_layout.cuh"
+#include "kernels/cuda/scratch_plan.h"
 #include "runtime/cuda_check.h"
 #include "runtime/cuda_context.h"
 #include "runtime/error.h"
@@ -31,8 +32,8 @@ using TensorAttr = std::shared_ptr<fe::graph::Tensor_attributes>;
 // The padded length S is the longest sequence rounded up to this, so batches of similar
 // lengths share one graph.
 constexpr int64_t kSeqAlign = 64;
-// Alignment of the buffers carved out of one scratch request (cuDNN needs 16 bytes).
-constexpr size_t kBufferAlign = 256;
+// Alignment of the parts of the uploaded parameter block (cuDNN needs 16 bytes).
+constexpr size_t kParamAlign = 16;
 
 // Tensor ids of the graphs' variant packs.
 enum Uid : int64_t { Q = 1, K, V, O, STATS, D_O, D_Q, D_K, D_V, SEQ_LEN_Q, SEQ_LEN_KV, SEED, OFFSET };
@@ -237,16 +238,11 @@ class PaddedCall {
   std::vector<char*> buffers(std::initializer_list<size_t> sizes) {
     int64_t workspace = 0;
     check(graph_->get_workspace_size(workspace), "get_workspace_size");
-    std::vector<size_t> at;
-    size_t total = 0;
-    const auto add = [&](size_t bytes) {
-      at.push_back(aligned(total));
-      total = at.back() + bytes;
-    };
-    add(params_.size());
-    for (size_t bytes : sizes) add(bytes);
-    add(static_cast<size_t>(workspace));
-    char* base = static_cast<char*>(cc_.scratch(total));
+    ScratchPlan plan;
+    std::vector<size_t> at{plan.add<char>(static_cast<int64_t>(params_.size()))};
+    for (size_t bytes : sizes) at.push_back(plan.add<char>(static_cast<int64_t>(bytes)));
+    at.push_back(plan.add<char>(workspace));
+    char* base = static_cast<char*>(cc_.scratch(plan.bytes));
     params_on_device_ = base + at.front();
     workspace_ = base + at.back();
     // Pageable memory: the copy has read params_ when it returns.
@@ -276,10 +272,9 @@ class PaddedCall {
   int64_t S = 0;      // the padded length
 
  private:
-  static size_t aligned(size_t bytes) { return (bytes + kBufferAlign - 1) / kBufferAlign * kBufferAlign; }
   // Appends `bytes` to the parameter block at an aligned offset; returns the offset.
   size_t append(const void* data, size_t bytes) {
-    const size_t at = aligned(params_.size());
+    const size_t at = (params_.size() + kParamAlign - 1) / kParamAlign * kParamAlign;
     params_.resize(at + bytes);
     std::memcpy(params_.data() + at, data, bytes);
     return at;

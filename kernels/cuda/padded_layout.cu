@@ -54,6 +54,15 @@ __global__ void move_lse_kernel(float* dst, const float* src, const int32_t* cu_
   }
 }
 
+template <bool TO_PADDED>
+void launch_move_lse(CudaContext& cc, float* dst, const float* src, const int32_t* cu_seqlens,
+                     int64_t B, int64_t S, int64_t NH, int64_t N) {
+  if (B * S * NH == 0) return;
+  move_lse_kernel<TO_PADDED><<<grid_stride_blocks(B * S, kThreads), kThreads, 0, cc.stream()>>>(
+      dst, src, cu_seqlens, B, S, NH, N);
+  CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void pad_rows(CudaContext& cc, DType dtype, void* padded, const void* src,
@@ -78,18 +87,12 @@ void unpad_rows(CudaContext& cc, DType dtype, void* dst, const void* padded,
 
 void lse_to_padded(CudaContext& cc, float* stats, const float* lse, const int32_t* cu_seqlens,
                    int64_t B, int64_t S, int64_t NH, int64_t N) {
-  if (B * S * NH == 0) return;
-  move_lse_kernel<true><<<grid_stride_blocks(B * S, kThreads), kThreads, 0, cc.stream()>>>(
-      stats, lse, cu_seqlens, B, S, NH, N);
-  CUDA_CHECK_LAUNCH();
+  launch_move_lse<true>(cc, stats, lse, cu_seqlens, B, S, NH, N);
 }
 
 void padded_to_lse(CudaContext& cc, float* lse, const float* stats, const int32_t* cu_seqlens,
                    int64_t B, int64_t S, int64_t NH, int64_t N) {
-  if (B * S * NH == 0) return;
-  move_lse_kernel<false><<<grid_stride_blocks(B * S, kThreads), kThreads, 0, cc.stream()>>>(
-      lse, stats, cu_seqlens, B, S, NH, N);
-  CUDA_CHECK_LAUNCH();
+  launch_move_lse<false>(cc, lse, stats, cu_seqlens, B, S, NH, N);
 }
 
 }  // namespace masklm::cuda
