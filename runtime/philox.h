@@ -7,11 +7,7 @@
 #include <array>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define MASKLM_HD __host__ __device__ __forceinline__
-#else
-#define MASKLM_HD inline
-#endif
+#include "runtime/host_device.h"
 
 namespace masklm {
 

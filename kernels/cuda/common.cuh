@@ -66,6 +66,12 @@ __device__ __forceinline__ void raise_device_error(int* flag, DeviceError e) {
   atomicCAS(flag, 0, static_cast<int>(e));
 }
 
+// The block's dynamic shared memory (the launch's third argument), 128-byte aligned.
+__device__ __forceinline__ unsigned char* dynamic_shared_memory() {
+  extern __shared__ __align__(128) unsigned char dynamic_smem[];
+  return dynamic_smem;
+}
+
 // Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KiB.
 template <typename Kernel> void set_max_dynamic_smem(Kernel kernel, size_t bytes) {
   constexpr size_t kDefaultLimit = size_t{48} << 10;

@@ -1,0 +1,569 @@
+// Flash-attention style fused attention (FlashAttention-2, Dao 2023) on tensor cores for
+// BF16/F16 activations with fp32 statistics and accumulators; contract in kernels/ops.h,
+// declarations in flash_attention.cuh, launches in flash_attention.cu. No (T, T) matrix ever
+// reaches global memory. The kernels live in this header, in an anonymous namespace, so
+// that tests/emulation can also compile them for the CPU against an emulation of the CUDA
+// features they use.
+//
+// Tensor cores through mma.sync m16n8k16 with operands loaded by ldmatrix
+// (kernels/cuda/mma.cuh; which lane holds what: kernels/cuda/mma_fragments.h). Scores stay
+// in registers: an accumulator of S = Q K^T is, element for element, the A operand of the
+// next product once rounded to 16 bits (mma_fragments.h's acc_tile), so P (and dS in the
+// backward) never goes through shared memory, and each lane knows the rows and columns of
+// its values, which is all the masking, softmax, dropout and per-row rescaling need. Tiles
+// reach shared memory by cp.async with zero fill past the sequence's end.
+//
+// Work split: blocks of 4 warps; a block owns a 64-row tile of one sequence and one head,
+// each warp 16 of its rows, so every row statistic lives inside one warp (in the 4 lanes of
+// a quad group). Tiles never straddle sequences. Sequence b's tiles are numbered from
+// first_tile(b) = cu[b] / 64 + b: with cu[b] = 64a + r, its ceil(len / 64) tiles end at
+// most at a + floor((r + len) / 64) + b = first_tile(b + 1) - 1, so numbers never collide,
+// first_tile increases with b, and a grid of N / 64 + B blocks covers every tile; a block
+// finds its sequence by binary search and returns at once when its number is past its
+// sequence's last tile (at most B idle blocks per head).
+//
+// Forward, per (64-query tile, head), over 64-key tiles: S = Q K^T (fp32); online softmax
+// per row in fp32 (running max m and sum l of the un-dropped exponentials, in log2 units so
+// exp2f does the work); P = exp(S - m) times the dropout scale, rounded to 16 bits;
+// O = O * exp(m_old - m) + P V in fp32 registers. At the end out = O / l (16 bits) and
+// lse = m + log(l) (fp32, natural log). The next K tile is copied while P V runs and the
+// next V tile while the next S does (two cp.async groups in flight).
+//
+// Backward, in three launches so that every output element has one writer and a fixed
+// summation order (deterministic, no atomics); M are the dropout scales:
+//   1. D_i = dO_i . O_i (fp32, scratch (NH, N)).
+//   2. per (64-key tile, head), over 32-query tiles: S^T = K Q^T, dP^T = V dO^T,
+//      P = exp(S - lse), dS = P (M dP - D), dV += (P M)^T dO, dK += dS^T Q / sqrt(HS).
+//   3. per (64-query tile, head), over 32-key tiles: S = Q K^T, dP = dO V^T, the same P and
+//      dS, then dQ += dS K / sqrt(HS). FlashAttention-2 does this in pass 2 with float
+//      atomics; the separate pass costs two more GEMMs (7 instead of 5 per backward) and
+//      keeps bits reproducible.
+// P and dS are rounded to 16 bits before their GEMMs, as in FlashAttention. Gradients are
+// added to dqkv in fp32 and rounded once per element (kernels/cuda/precision.h).
+//
+// Shared memory holds only 16-bit tiles, padded by 8 columns so that the 8 rows an
+// ldmatrix reads fall in different banks: forward Q, K, V (64 x (HS + 8) each), backward
+// two 64-row and two 32-row tiles plus 32 lse and D values; at HS = 32 / 64 / 128 that is
+// 15 / 27 / 51 KiB forward and 15 / 28 / 52 KiB backward.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/mma_fragments.h"
+#include "kernels/cuda/precision.h"
+#include "runtime/philox.h"
+
+// mma.sync on bf16 and cp.async exist from sm_80 on; the host entry refuses older GPUs,
+// and device code for older targets (sm_70 is a default target with CUDA 12) is a trap,
+// which leaves the helpers unreferenced there.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH 1
+#pragma nv_diag_suppress 177  // declared but never referenced
+#endif
+
+namespace masklm::cuda {
+namespace {
+
+using namespace mma;
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * WARP_SIZE;
+constexpr int kWarpRows = 16;                  // rows per warp: one mma tile's height
+constexpr int kTileRows = kWarps * kWarpRows;  // rows per block: queries, or keys (dK/dV pass)
+constexpr int kForwardKeys = 64;               // keys per forward iteration
+constexpr int kBackwardInner = 32;  // queries (dK/dV pass) or keys (dQ pass) per iteration
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+// ---- shared-memory layouts (byte offsets, each region 128-byte aligned) ----------------
+
+constexpr size_t align128(size_t bytes) { return (bytes + 127) / 128 * 128; }
+
+template <typename T16, int kHS> struct ForwardSmem {
+  static constexpr int ldt = kHS + 8;  // Q, K, V tiles
+  static constexpr size_t tile_bytes = align128(size_t{kTileRows} * ldt * sizeof(T16));
+  static constexpr size_t q = 0, k = tile_bytes, v = 2 * tile_bytes, bytes = 3 * tile_bytes;
+};
+
+// Both backward passes: two 64-row "outer" tiles loaded once (K, V in the dK/dV pass; Q, dO
+// in the dQ pass), two 32-row "inner" tiles per iteration (Q, dO; or K, V), and lse and D
+// of the dK/dV pass's inner queries.
+template <typename T16, int kHS> struct BackwardSmem {
+  static constexpr int ldt = kHS + 8;
+  static constexpr size_t outer_bytes = align128(size_t{kTileRows} * ldt * sizeof(T16));
+  static constexpr size_t inner_bytes = align128(size_t{kBackwardInner} * ldt * sizeof(T16));
+  static constexpr size_t outer0 = 0, outer1 = outer_bytes;
+  static constexpr size_t inner0 = 2 * outer_bytes, inner1 = inner0 + inner_bytes;
+  static constexpr size_t lse = inner1 + inner_bytes;
+  static constexpr size_t d = lse + align128(kBackwardInner * sizeof(float));
+  static constexpr size_t bytes = d + align128(kBackwardInner * sizeof(float));
+};
+
+// ---- device helpers ----------------------------------------------------------------------
+
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+
+struct FlashShape {
+  int64_t B, N, C;
+  float scale;       // 1 / sqrt(HS), for dQ and dK
+  float scale_log2;  // log2(e) / sqrt(HS): scores in log2 units, for exp2f
+  float dropout_p;   // 0 = no dropout
+  float keep_scale;  // 1 / (1 - p), computed on the host like the CPU's
+};
+
+// A block's tile: sequence start s0 and length len (tokens), and the tile's first row
+// within the sequence.
+struct SeqTile {
+  int64_t s0, len, row0;
+};
+
+// Tile number x (the header explains the numbering); false for an idle block, or after
+// raising the error flag when the offsets around it are bad (nothing is then read).
+__device__ inline bool find_tile(const int32_t* cu_seqlens, const FlashShape& s, int64_t x, SeqTile& tile,
+                          int* error_flag) {
+  int64_t lo = 0, hi = s.B;  // the largest b with first_tile(b) <= x, if offsets are valid
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) / 2;
+    if (cu_seqlens[mid] / kTileRows + mid <= x)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  const int64_t s0 = cu_seqlens[lo], s1 = cu_seqlens[lo + 1];
+  if (!(0 <= s0 && s0 <= s1 && s1 <= s.N)) {
+    raise_device_error(error_flag, DeviceError::BAD_CU_SEQLENS);
+    return false;
+  }
+  tile = {s0, s1 - s0, (x - (s0 / kTileRows + lo)) * kTileRows};
+  return 0 <= tile.row0 && tile.row0 < tile.len;
+}
+
+// Dropout scales for increasing Philox indices (ops.h: (h * N + i) * N + j for query i and
+// key j): the four draws of a Philox block are computed once for neighbouring indices.
+struct DropoutDraws {
+  RngKey key;
+  float p, keep_scale;
+  uint64_t block = ~uint64_t{0};
+  PhiloxCounter words{};
+
+  __device__ float scale(uint64_t index) {
+    if (p == 0.0f) return 1.0f;
+    if (index >> 2 != block) {
+      block = index >> 2;
+      words = philox_block(key, block);
+    }
+    const uint32_t w = (index & 2) ? ((index & 1) ? words.c[3] : words.c[2])
+                                   : ((index & 1) ? words.c[1] : words.c[0]);
+    return u32_to_uniform(w) >= p ? keep_scale : 0.0f;
+  }
+};
+
+// Rows [row0, row0 + kRows) of one head's (len, kHS) slice of a row-major matrix (src: its
+// row 0, leading dimension ld elements) copied into shared memory (leading dimension lds)
+// by cp.async, rows at or past len zeroed; the caller commits and waits. 16-byte vectors
+// (the entry points check the alignment); the whole block takes part.
+template <int kRows, int kHS, typename T16>
+__device__ void copy_rows_async(T16* dst, int lds, const T16* src, int64_t ld, int64_t row0,
+                                int64_t len) {
+  constexpr int kVectors = kHS / 8;  // eight 16-bit values per vector
+  for (int v = threadIdx.x; v < kRows * kVectors; v += blockDim.x) {
+    const int r = v / kVectors, c = v % kVectors * 8;
+    const bool valid = row0 + r < len;
+    cp_async_16(dst + r * lds + c, valid ? src + (row0 + r) * ld + c : src, valid);
+  }
+}
+
+// Accumulators of a 16 x 8 kNT tile (fragments as in mma_fragments.h).
+template <int kNT> using Acc = float[kNT][4];
+
+// acc += A B^T for A the 16 rows of a row-major shared tile at `a` (kK columns) and B the
+// 8 kNT rows at `b` (the same kK columns): Q K^T, dO V^T, K Q^T, V dO^T.
+template <int kNT, int kK, typename T16>
+__device__ void warp_mma_abt(Acc<kNT>& acc, const T16* a, int lda, const T16* b, int ldb) {
+  static_assert(kNT % 2 == 0 && kK % 16 == 0, "whole 16x16 ldmatrix tiles");
+  const int lane = threadIdx.x % WARP_SIZE;
+#pragma unroll
+  for (int k = 0; k < kK; k += 16) {
+    uint32_t af[4];
+    ldmatrix_x4(af, a + tile_row(lane) * lda + k + tile_col(lane));
+#pragma unroll
+    for (int n = 0; n < kNT; n += 2) {
+      uint32_t bf[4];
+      ldmatrix_x4(bf, b + (n * 8 + bt_row(lane)) * ldb + k + bt_col(lane));
+      mma_16816<T16>(acc[n], af, bf[0], bf[1]);
+      mma_16816<T16>(acc[n + 1], af, bf[2], bf[3]);
+    }
+  }
+}
+
+// acc += A B for A the 16 x (16 kKS) operand in registers and B rows [0, 16 kKS) x columns
+// [0, 8 kNT) of a row-major shared tile: P V, (P M)^T dO, dS^T Q, dS K.
+template <int kNT, int kKS, typename T16>
+__device__ void warp_mma_ab(Acc<kNT>& acc, const uint32_t (&a)[kKS][4], const T16* b, int ldb) {
+  static_assert(kNT % 2 == 0, "whole 16x16 ldmatrix tiles");
+  const int lane = threadIdx.x % WARP_SIZE;
+#pragma unroll
+  for (int k = 0; k < kKS; ++k)
+#pragma unroll
+    for (int n = 0; n < kNT; n += 2) {
+      uint32_t bf[4];
+      ldmatrix_x4_trans(bf, b + (k * 16 + tile_row(lane)) * ldb + n * 8 + tile_col(lane));
+      mma_16816<T16>(acc[n], a[k], bf[0], bf[1]);
+      mma_16816<T16>(acc[n + 1], a[k], bf[2], bf[3]);
+    }
+}
+
+// The 16 x 8 kNT accumulators rounded to 16 bits as the A operand of the next product
+// (k = their columns).
+template <typename T16, int kNT>
+__device__ void acc_to_operand(uint32_t (&a)[kNT / 2][4], const Acc<kNT>& acc) {
+#pragma unroll
+  for (int k = 0; k < kNT / 2; ++k)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const float* tile = acc[2 * k + acc_tile(r)];
+      a[k][r] = pack2<T16>(tile[acc_value(r)], tile[acc_value(r) + 1]);
+    }
+}
+
+template <int kNT> __device__ void zero(Acc<kNT>& acc) {
+#pragma unroll
+  for (int n = 0; n < kNT; ++n)
+#pragma unroll
+    for (int v = 0; v < 4; ++v) acc[n][v] = 0.0f;
+}
+
+// Writes scale * acc (the warp's 16 rows) to rows [row0, row0 + 16) of a 16-bit matrix
+// (dst: the head's row 0, leading dimension ld), skipping rows at or past len; with kAdd,
+// adds to what is there in fp32 and rounds once. Each lane writes pairs of columns.
+template <bool kAdd, int kNT, typename T16>
+__device__ void store_rows(const Acc<kNT>& acc, float scale, T16* dst, int64_t ld, int64_t row0,
+                           int64_t len) {
+  const int lane = threadIdx.x % WARP_SIZE;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int64_t row = row0 + acc_row(lane, 2 * half);
+    if (row >= len) continue;
+#pragma unroll
+    for (int n = 0; n < kNT; ++n) {
+      T16* d = dst + row * ld + n * 8 + acc_col(lane, 2 * half);
+      float lo = scale * acc[n][2 * half], hi = scale * acc[n][2 * half + 1];
+      if constexpr (kAdd) lo += to_float(d[0]), hi += to_float(d[1]);
+      *reinterpret_cast<uint32_t*>(d) = pack2<T16>(lo, hi);
+    }
+  }
+}
+
+// ---- kernels -----------------------------------------------------------------------------
+
+// grid (tiles, NH), kThreads threads; shared memory ForwardSmem.
+template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
+    flash_forward_kernel(T16* out, float* lse, const T16* qkv, const int32_t* cu_seqlens,
+                         FlashShape s, RngKey key, int* error_flag) {
+#ifdef MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+  __trap();
+#else
+  using L = ForwardSmem<T16, kHS>;
+  unsigned char* smem = dynamic_shared_memory();
+  SeqTile tile;
+  if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
+  const int64_t h = blockIdx.y, ld = 3 * s.C;
+  const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
+  T16* Qs = reinterpret_cast<T16*>(smem + L::q);
+  T16* Ks = reinterpret_cast<T16*>(smem + L::k);
+  T16* Vs = reinterpret_cast<T16*>(smem + L::v);
+  const T16* q_head = qkv + tile.s0 * ld + h * kHS;  // the sequence's row 0 for head h
+  const T16 *k_head = q_head + s.C, *v_head = q_head + 2 * s.C;
+  // Groups in flight: {Q, K tile 0}, {V tile 0}; each iteration waits for the older one.
+  copy_rows_async<kTileRows, kHS>(Qs, L::ldt, q_head, ld, tile.row0, tile.len);
+  copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, 0, tile.len);
+  cp_async_commit();
+  copy_rows_async<kForwardKeys, kHS>(Vs, L::ldt, v_head, ld, 0, tile.len);
+  cp_async_commit();
+
+  constexpr int kNT = kForwardKeys / 8;
+  Acc<kHS / 8> o;
+  zero(o);
+  // The lane's two rows (accumulator values 0, 1 and 2, 3): queries i[0] and i[1].
+  const int64_t warp_row0 = tile.row0 + warp * kWarpRows;
+  const int64_t i[2] = {warp_row0 + acc_row(lane, 0), warp_row0 + acc_row(lane, 2)};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // log2 units; un-dropped sum
+  DropoutDraws drops[2] = {{key, s.dropout_p, s.keep_scale}, {key, s.dropout_p, s.keep_scale}};
+  uint64_t drop_row[2];  // key 0's dropout index in each row
+  for (int r = 0; r < 2; ++r)
+    drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
+  for (int64_t k0 = 0; k0 < tile.len; k0 += kForwardKeys) {
+    cp_async_wait<1>();
+    __syncthreads();  // this K tile is in
+    Acc<kNT> sc;
+    zero(sc);
+    warp_mma_abt<kNT, kHS>(sc, Qs + warp * kWarpRows * L::ldt, L::ldt, Ks, L::ldt);
+    __syncthreads();  // every warp is done with K
+    if (k0 + kForwardKeys < tile.len)
+      copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, k0 + kForwardKeys, tile.len);
+    cp_async_commit();
+
+    // Key k0 exists, so every row's max over the tile is finite.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kNT; ++n)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        if (k0 + n * 8 + acc_col(lane, v) >= tile.len) sc[n][v] = -INFINITY;
+        tile_max[v / 2] = fmaxf(tile_max[v / 2], sc[n][v]);
+      }
+    float alpha[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {  // the 4 lanes of a quad group share a row
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullWarpMask, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullWarpMask, tile_max[r], 2));
+      const float m_new = fmaxf(m[r], tile_max[r] * s.scale_log2);
+      alpha[r] = exp2f(m[r] - m_new);  // 0 on the first tile (m = -inf)
+      m[r] = m_new;
+    }
+#pragma unroll
+    for (int n = 0; n < kNT; ++n)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int r = v / 2;
+        const int64_t j = k0 + n * 8 + acc_col(lane, v);
+        const float p = exp2f(sc[n][v] * s.scale_log2 - m[r]);  // 0 past the end (-inf)
+        sum[r] += p;
+        sc[n][v] = j < tile.len ? p * drops[r].scale(drop_row[r] + static_cast<uint64_t>(j)) : 0.0f;
+      }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      sum[r] += __shfl_xor_sync(kFullWarpMask, sum[r], 1);
+      sum[r] += __shfl_xor_sync(kFullWarpMask, sum[r], 2);
+      l[r] = l[r] * alpha[r] + sum[r];
+    }
+#pragma unroll
+    for (int n = 0; n < kHS / 8; ++n)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) o[n][v] *= alpha[v / 2];
+    uint32_t p16[kNT / 2][4];
+    acc_to_operand<T16>(p16, sc);
+
+    cp_async_wait<1>();
+    __syncthreads();  // this V tile is in
+    warp_mma_ab<kHS / 8>(o, p16, Vs, L::ldt);
+    __syncthreads();  // every warp is done with V
+    if (k0 + kForwardKeys < tile.len)
+      copy_rows_async<kForwardKeys, kHS>(Vs, L::ldt, v_head, ld, k0 + kForwardKeys, tile.len);
+    cp_async_commit();
+  }
+  // Padding rows (i >= len) saw zero queries, so their l > 0 too; they are not written.
+  float inv_l[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    inv_l[r] = 1.0f / l[r];
+    if (quad(lane) == 0 && i[r] < tile.len)
+      lse[h * s.N + tile.s0 + i[r]] = (m[r] + log2f(l[r])) * kLn2;
+  }
+#pragma unroll
+  for (int n = 0; n < kHS / 8; ++n)
+#pragma unroll
+    for (int v = 0; v < 4; ++v) o[n][v] *= inv_l[v / 2];
+  store_rows<false>(o, 1.0f, out + tile.s0 * s.C + h * kHS, s.C, warp_row0, tile.len);
+#endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+}
+
+// D (NH, N): D[h * N + i] = dO_i . O_i over head h's columns, in fp32; a warp per (i, h).
+template <typename T16> __global__ void flash_backward_dot_kernel(float* D, const T16* dout,
+                                                                  const T16* out, int64_t N,
+                                                                  int64_t C, int64_t NH) {
+  const int lane = threadIdx.x % WARP_SIZE;
+  const int64_t HS = C / NH, warps = global_thread_count() / WARP_SIZE;
+  for (int64_t item = global_thread_index() / WARP_SIZE; item < N * NH; item += warps) {
+    const int64_t i = item / NH, h = item % NH;
+    const int64_t at = i * C + h * HS;
+    float sum = 0.0f;
+    for (int64_t d = lane; d < HS; d += WARP_SIZE)
+      sum += to_float(dout[at + d]) * to_float(out[at + d]);
+    sum = warp_sum(sum);
+    if (lane == 0) D[h * N + i] = sum;
+  }
+}
+
+// A backward block's shared memory (BackwardSmem). Both passes have one shape: two outer
+// tiles loaded once (K, V in the dK/dV pass; Q, dO in the dQ pass), two inner tiles per
+// iteration (Q, dO; or K, V), and per warp the scores outer0 inner0^T and outer1 inner1^T
+// of its 16 outer rows (the dK/dV pass so gets S^T and dP^T) in registers.
+template <typename T16, int kHS> struct BackwardTiles {
+  using L = BackwardSmem<T16, kHS>;
+  static constexpr int kNT = kBackwardInner / 8;
+  T16 *outer0, *outer1, *inner0, *inner1;  // leading dimension L::ldt
+  float *lse2, *D;  // lse * log2(e) and D of the dK/dV pass's 32 inner queries
+  int warp;
+
+  __device__ BackwardTiles(unsigned char* smem, int warp_index)
+      : outer0(reinterpret_cast<T16*>(smem + L::outer0)),
+        outer1(reinterpret_cast<T16*>(smem + L::outer1)),
+        inner0(reinterpret_cast<T16*>(smem + L::inner0)),
+        inner1(reinterpret_cast<T16*>(smem + L::inner1)),
+        lse2(reinterpret_cast<float*>(smem + L::lse)),
+        D(reinterpret_cast<float*>(smem + L::d)),
+        warp(warp_index) {}
+
+  // Rows [row0, row0 + 64) of two head slices (copy_rows_async's src, ld); they arrive
+  // with the first load_inner.
+  __device__ void load_outer(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
+                             int64_t row0, int64_t len) {
+    copy_rows_async<kTileRows, kHS>(outer0, L::ldt, src0, ld0, row0, len);
+    copy_rows_async<kTileRows, kHS>(outer1, L::ldt, src1, ld1, row0, len);
+  }
+  // Rows [row0, row0 + 32), once every warp is done with the previous ones. The caller adds
+  // its own shared-memory writes, then __syncthreads() before scores().
+  __device__ void load_inner(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
+                             int64_t row0, int64_t len) {
+    __syncthreads();
+    copy_rows_async<kBackwardInner, kHS>(inner0, L::ldt, src0, ld0, row0, len);
+    copy_rows_async<kBackwardInner, kHS>(inner1, L::ldt, src1, ld1, row0, len);
+    cp_async_commit();
+    cp_async_wait<0>();
+  }
+  // The warp's two score tiles, (16 outer rows, 32 inner rows) each.
+  __device__ void scores(Acc<kNT>& s0, Acc<kNT>& s1) const {
+    const int at = warp * kWarpRows * L::ldt;
+    zero(s0);
+    zero(s1);
+    warp_mma_abt<kNT, kHS>(s0, outer0 + at, L::ldt, inner0, L::ldt);
+    warp_mma_abt<kNT, kHS>(s1, outer1 + at, L::ldt, inner1, L::ldt);
+  }
+};
+
+// dK, dV of a 64-key tile, over 32-query tiles. grid (tiles, NH); shared BackwardSmem.
+template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
+    flash_backward_dkv_kernel(T16* dqkv, const float* D, const T16* dout, const T16* qkv,
+                              const float* lse, const int32_t* cu_seqlens, FlashShape s, RngKey key,
+                              int* error_flag) {
+#ifdef MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+  __trap();
+#else
+  using Tiles = BackwardTiles<T16, kHS>;
+  constexpr int kNT = Tiles::kNT;
+  unsigned char* smem = dynamic_shared_memory();
+  SeqTile tile;
+  if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
+  const int64_t h = blockIdx.y, ld = 3 * s.C;
+  const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
+  Tiles t(smem, warp);  // outer: K, V; inner: Q, dO
+  const T16* q_head = qkv + tile.s0 * ld + h * kHS;
+  const T16* dout_head = dout + tile.s0 * s.C + h * kHS;
+  t.load_outer(q_head + s.C, ld, q_head + 2 * s.C, ld, tile.row0, tile.len);
+  Acc<kHS / 8> dk, dv;
+  zero(dk);
+  zero(dv);
+
+  // The warp's S^T and dP^T are (16 keys, 32 queries): the lane's keys j[0], j[1] are its
+  // two accumulator rows, its queries the columns. Neighbouring dropout indices run along
+  // the keys, so the Philox draws are rarely shared here.
+  const int64_t j0 = tile.row0 + warp * kWarpRows;  // the warp's first key within the sequence
+  const int64_t j[2] = {j0 + acc_row(lane, 0), j0 + acc_row(lane, 2)};
+  DropoutDraws drops{key, s.dropout_p, s.keep_scale};
+  for (int64_t q0 = 0; q0 < tile.len; q0 += kBackwardInner) {
+    t.load_inner(q_head, ld, dout_head, s.C, q0, tile.len);
+    if (threadIdx.x < kBackwardInner) {
+      const int64_t i = q0 + threadIdx.x;
+      const bool valid = i < tile.len;
+      t.lse2[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
+      t.D[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
+    }
+    __syncthreads();
+    Acc<kNT> st, dpt;
+    t.scores(st, dpt);
+#pragma unroll
+    for (int n = 0; n < kNT; ++n)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int c = n * 8 + acc_col(lane, v);  // the query within the inner tile
+        const int64_t i = q0 + c, key_j = j[v / 2];
+        float p_dropped = 0.0f, ds = 0.0f;
+        if (i < tile.len && key_j < tile.len) {
+          const float p = exp2f(st[n][v] * s.scale_log2 - t.lse2[c]);
+          const float mask = drops.scale(
+              static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0 + key_j));
+          p_dropped = p * mask;
+          ds = p * (mask * dpt[n][v] - t.D[c]);
+        }
+        st[n][v] = p_dropped;
+        dpt[n][v] = ds;
+      }
+    uint32_t p16[kNT / 2][4], ds16[kNT / 2][4];
+    acc_to_operand<T16>(p16, st);
+    acc_to_operand<T16>(ds16, dpt);
+    warp_mma_ab<kHS / 8>(dv, p16, t.inner1, Tiles::L::ldt);   // (P M)^T dO
+    warp_mma_ab<kHS / 8>(dk, ds16, t.inner0, Tiles::L::ldt);  // dS^T Q
+  }
+  T16* dk_head = dqkv + tile.s0 * ld + s.C + h * kHS;
+  store_rows<true>(dk, s.scale, dk_head, ld, j0, tile.len);
+  store_rows<true>(dv, 1.0f, dk_head + s.C, ld, j0, tile.len);
+#endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+}
+
+// dQ of a 64-query tile, over 32-key tiles. grid (tiles, NH); shared BackwardSmem.
+template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
+    flash_backward_dq_kernel(T16* dqkv, const float* D, const T16* dout, const T16* qkv,
+                             const float* lse, const int32_t* cu_seqlens, FlashShape s, RngKey key,
+                             int* error_flag) {
+#ifdef MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+  __trap();
+#else
+  using Tiles = BackwardTiles<T16, kHS>;
+  constexpr int kNT = Tiles::kNT;
+  unsigned char* smem = dynamic_shared_memory();
+  SeqTile tile;
+  if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
+  const int64_t h = blockIdx.y, ld = 3 * s.C;
+  const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
+  Tiles t(smem, warp);  // outer: Q, dO; inner: K, V
+  const T16* q_head = qkv + tile.s0 * ld + h * kHS;
+  t.load_outer(q_head, ld, dout + tile.s0 * s.C + h * kHS, s.C, tile.row0, tile.len);
+  Acc<kHS / 8> dq;
+  zero(dq);
+
+  // The lane's two rows are queries i[0], i[1]; along each, its keys increase.
+  const int64_t i0 = tile.row0 + warp * kWarpRows;
+  const int64_t i[2] = {i0 + acc_row(lane, 0), i0 + acc_row(lane, 2)};
+  float lse2[2], Di[2];
+  uint64_t drop_row[2];
+  DropoutDraws drops[2] = {{key, s.dropout_p, s.keep_scale}, {key, s.dropout_p, s.keep_scale}};
+  for (int r = 0; r < 2; ++r) {
+    const bool valid = i[r] < tile.len;
+    lse2[r] = valid ? lse[h * s.N + tile.s0 + i[r]] * kLog2e : 0.0f;
+    Di[r] = valid ? D[h * s.N + tile.s0 + i[r]] : 0.0f;
+    drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
+  }
+  for (int64_t k0 = 0; k0 < tile.len; k0 += kBackwardInner) {
+    t.load_inner(q_head + s.C, ld, q_head + 2 * s.C, ld, k0, tile.len);
+    __syncthreads();
+    Acc<kNT> sc, dp;
+    t.scores(sc, dp);
+#pragma unroll
+    for (int n = 0; n < kNT; ++n)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int r = v / 2;
+        const int64_t j = k0 + n * 8 + acc_col(lane, v);
+        float ds = 0.0f;
+        if (i[r] < tile.len && j < tile.len) {
+          const float p = exp2f(sc[n][v] * s.scale_log2 - lse2[r]);
+          const float mask = drops[r].scale(drop_row[r] + static_cast<uint64_t>(j));
+          ds = p * (mask * dp[n][v] - Di[r]);
+        }
+        dp[n][v] = ds;
+      }
+    uint32_t ds16[kNT / 2][4];
+    acc_to_operand<T16>(ds16, dp);
+    warp_mma_ab<kHS / 8>(dq, ds16, t.inner0, Tiles::L::ldt);  // dS K
+  }
+  store_rows<true>(dq, s.scale, dqkv + tile.s0 * ld + h * kHS, ld, i0, tile.len);
+#endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH
+}
+
+}  // namespace
+}  // namespace masklm::cuda

@@ -1,0 +1,12 @@
+// The emulation's 16-bit storage types (cuda_emulator.h): the bits, converted by
+// runtime/half.h, which rounds as CUDA does.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/half.h"
+
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline float __bfloat162float(__nv_bfloat16 x) { return masklm::bf16_to_float(x.bits); }

@@ -1,0 +1,11 @@
+// The emulation's 16-bit storage types (cuda_emulator.h), see cuda_bf16.h.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/half.h"
+
+struct __half {
+  uint16_t bits;
+};
+inline float __half2float(__half x) { return masklm::f16_to_float(x.bits); }
