@@ -38,13 +38,14 @@
 //      dS, then dQ += dS K / sqrt(HS). FlashAttention-2 does this in pass 2 with float
 //      atomics; the separate pass costs two more GEMMs (7 instead of 5 per backward) and
 //      keeps bits reproducible.
+//   In passes 2 and 3 the next 32-row inner tiles are copied while the current ones are used.
 // P and dS are rounded to 16 bits before their GEMMs, as in FlashAttention. Gradients are
 // added to dqkv in fp32 and rounded once per element (kernels/cuda/precision.h).
 //
 // Shared memory holds only 16-bit tiles, padded by 8 columns so that the 8 rows an
 // ldmatrix reads fall in different banks: forward Q, K, V (64 x (HS + 8) each), backward
-// two 64-row and two 32-row tiles plus 32 lse and D values; at HS = 32 / 64 / 128 that is
-// 15 / 27 / 51 KiB forward and 15 / 28 / 52 KiB backward.
+// two 64-row tiles, two stages of two 32-row tiles and 32 lse and D values; at HS = 32 /
+// 64 / 128 that is 15 / 27 / 51 KiB forward and 20 / 36 / 68 KiB backward.
 #pragma once
 
 #include <cmath>
@@ -89,15 +90,16 @@ template <typename T16, int kHS> struct ForwardSmem {
 };
 
 // Both backward passes: two 64-row "outer" tiles loaded once (K, V in the dK/dV pass; Q, dO
-// in the dQ pass), two 32-row "inner" tiles per iteration (Q, dO; or K, V), and lse and D
-// of the dK/dV pass's inner queries.
+// in the dQ pass), two stages of two 32-row "inner" tiles (Q, dO; or K, V: one stage is
+// read while the next is copied), and lse and D of the dK/dV pass's inner queries.
 template <typename T16, int kHS> struct BackwardSmem {
   static constexpr int ldt = kHS + 8;
   static constexpr size_t outer_bytes = align128(size_t{kTileRows} * ldt * sizeof(T16));
   static constexpr size_t inner_bytes = align128(size_t{kBackwardInner} * ldt * sizeof(T16));
   static constexpr size_t outer0 = 0, outer1 = outer_bytes;
-  static constexpr size_t inner0 = 2 * outer_bytes, inner1 = inner0 + inner_bytes;
-  static constexpr size_t lse = inner1 + inner_bytes;
+  static constexpr size_t inner = 2 * outer_bytes;  // tile i of stage g at inner_at(g, i)
+  __host__ __device__ static constexpr size_t inner_at(int stage, int i) { return inner + (2 * stage + i) * inner_bytes; }
+  static constexpr size_t lse = inner + 4 * inner_bytes;
   static constexpr size_t d = lse + align128(kBackwardInner * sizeof(float));
   static constexpr size_t bytes = d + align128(kBackwardInner * sizeof(float));
 };
@@ -389,42 +391,69 @@ template <typename T16> __global__ void flash_backward_dot_kernel(float* D, cons
   }
 }
 
+// One head's rows in global memory: row r at row0 + r * ld.
+template <typename T16> struct HeadRows {
+  const T16* row0;
+  int64_t ld;
+};
+
 // A backward block's shared memory (BackwardSmem). Both passes have one shape: two outer
-// tiles loaded once (K, V in the dK/dV pass; Q, dO in the dQ pass), two inner tiles per
-// iteration (Q, dO; or K, V), and per warp the scores outer0 inner0^T and outer1 inner1^T
-// of its 16 outer rows (the dK/dV pass so gets S^T and dP^T) in registers.
+// tiles loaded once (K, V in the dK/dV pass; Q, dO in the dQ pass), inner tiles of 32 rows
+// (Q, dO; or K, V) taken in turn, and per warp the scores outer0 inner0^T and
+// outer1 inner1^T of its 16 outer rows (the dK/dV pass so gets S^T and dP^T) in registers.
+// Inner tiles alternate between two stages: tiles t + 1 are copied while tiles t are used.
 template <typename T16, int kHS> struct BackwardTiles {
   using L = BackwardSmem<T16, kHS>;
   static constexpr int kNT = kBackwardInner / 8;
-  T16 *outer0, *outer1, *inner0, *inner1;  // leading dimension L::ldt
+  unsigned char* smem;
+  T16 *outer0, *outer1, *inner0, *inner1;  // inner: the current stage; leading dimension L::ldt
   float *lse2, *D;  // lse * log2(e) and D of the dK/dV pass's 32 inner queries
+  HeadRows<T16> src0, src1;  // where the inner tiles come from
+  int64_t len;
   int warp;
 
-  __device__ BackwardTiles(unsigned char* smem, int warp_index)
-      : outer0(reinterpret_cast<T16*>(smem + L::outer0)),
-        outer1(reinterpret_cast<T16*>(smem + L::outer1)),
-        inner0(reinterpret_cast<T16*>(smem + L::inner0)),
-        inner1(reinterpret_cast<T16*>(smem + L::inner1)),
-        lse2(reinterpret_cast<float*>(smem + L::lse)),
-        D(reinterpret_cast<float*>(smem + L::d)),
-        warp(warp_index) {}
-
-  // Rows [row0, row0 + 64) of two head slices (copy_rows_async's src, ld); they arrive
-  // with the first load_inner.
-  __device__ void load_outer(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
-                             int64_t row0, int64_t len) {
-    copy_rows_async<kTileRows, kHS>(outer0, L::ldt, src0, ld0, row0, len);
-    copy_rows_async<kTileRows, kHS>(outer1, L::ldt, src1, ld1, row0, len);
+  // Starts copying outer rows [outer_row0, outer_row0 + 64) and inner tiles 0.
+  __device__ BackwardTiles(unsigned char* shared, int warp_index, HeadRows<T16> outer_src0,
+                           HeadRows<T16> outer_src1, HeadRows<T16> inner_src0,
+                           HeadRows<T16> inner_src1, int64_t outer_row0, int64_t seq_len)
+      : smem(shared),
+        outer0(reinterpret_cast<T16*>(shared + L::outer0)),
+        outer1(reinterpret_cast<T16*>(shared + L::outer1)),
+        inner0(nullptr),
+        inner1(nullptr),
+        lse2(reinterpret_cast<float*>(shared + L::lse)),
+        D(reinterpret_cast<float*>(shared + L::d)),
+        src0(inner_src0),
+        src1(inner_src1),
+        len(seq_len),
+        warp(warp_index) {
+    copy_rows_async<kTileRows, kHS>(outer0, L::ldt, outer_src0.row0, outer_src0.ld, outer_row0, len);
+    copy_rows_async<kTileRows, kHS>(outer1, L::ldt, outer_src1.row0, outer_src1.ld, outer_row0, len);
+    prefetch(0);  // the same group as the outer tiles
   }
-  // Rows [row0, row0 + 32), once every warp is done with the previous ones. The caller adds
-  // its own shared-memory writes, then __syncthreads() before scores().
-  __device__ void load_inner(const T16* src0, int64_t ld0, const T16* src1, int64_t ld1,
-                             int64_t row0, int64_t len) {
-    __syncthreads();
-    copy_rows_async<kBackwardInner, kHS>(inner0, L::ldt, src0, ld0, row0, len);
-    copy_rows_async<kBackwardInner, kHS>(inner1, L::ldt, src1, ld1, row0, len);
+
+  __device__ T16* stage_tile(int stage, int i) const {
+    return reinterpret_cast<T16*>(smem + L::inner_at(stage, i));
+  }
+  // Issues the copies of inner tiles t (rows from t * 32) into stage t % 2 and commits them
+  // (an empty group past the end).
+  __device__ void prefetch(int64_t t) {
+    const int64_t row0 = t * kBackwardInner;
+    if (row0 < len) {
+      copy_rows_async<kBackwardInner, kHS>(stage_tile(t % 2, 0), L::ldt, src0.row0, src0.ld, row0, len);
+      copy_rows_async<kBackwardInner, kHS>(stage_tile(t % 2, 1), L::ldt, src1.row0, src1.ld, row0, len);
+    }
     cp_async_commit();
-    cp_async_wait<0>();
+  }
+  // Makes inner tiles t current: once every warp is done with tiles t - 1 (whose stage
+  // tiles t + 1 take), starts copying those and waits for tiles t. The caller adds its own
+  // shared-memory writes, then __syncthreads() before scores().
+  __device__ void advance(int64_t t) {
+    __syncthreads();
+    prefetch(t + 1);
+    cp_async_wait<1>();
+    inner0 = stage_tile(t % 2, 0);
+    inner1 = stage_tile(t % 2, 1);
   }
   // The warp's two score tiles, (16 outer rows, 32 inner rows) each.
   __device__ void scores(Acc<kNT>& s0, Acc<kNT>& s1) const {
@@ -451,10 +480,10 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
   const int64_t h = blockIdx.y, ld = 3 * s.C;
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-  Tiles t(smem, warp);  // outer: K, V; inner: Q, dO
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
   const T16* dout_head = dout + tile.s0 * s.C + h * kHS;
-  t.load_outer(q_head + s.C, ld, q_head + 2 * s.C, ld, tile.row0, tile.len);
+  Tiles t(smem, warp, {q_head + s.C, ld}, {q_head + 2 * s.C, ld}, {q_head, ld}, {dout_head, s.C},
+          tile.row0, tile.len);  // outer: K, V; inner: Q, dO
   Acc<kHS / 8> dk, dv;
   zero(dk);
   zero(dv);
@@ -465,8 +494,9 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const int64_t j0 = tile.row0 + warp * kWarpRows;  // the warp's first key within the sequence
   const int64_t j[2] = {j0 + acc_row(lane, 0), j0 + acc_row(lane, 2)};
   DropoutDraws drops{key, s.dropout_p, s.keep_scale};
-  for (int64_t q0 = 0; q0 < tile.len; q0 += kBackwardInner) {
-    t.load_inner(q_head, ld, dout_head, s.C, q0, tile.len);
+  for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
+    const int64_t q0 = it * kBackwardInner;
+    t.advance(it);
     if (threadIdx.x < kBackwardInner) {
       const int64_t i = q0 + threadIdx.x;
       const bool valid = i < tile.len;
@@ -520,9 +550,9 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   if (!find_tile(cu_seqlens, s, blockIdx.x, tile, error_flag)) return;
   const int64_t h = blockIdx.y, ld = 3 * s.C;
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-  Tiles t(smem, warp);  // outer: Q, dO; inner: K, V
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
-  t.load_outer(q_head, ld, dout + tile.s0 * s.C + h * kHS, s.C, tile.row0, tile.len);
+  Tiles t(smem, warp, {q_head, ld}, {dout + tile.s0 * s.C + h * kHS, s.C}, {q_head + s.C, ld},
+          {q_head + 2 * s.C, ld}, tile.row0, tile.len);  // outer: Q, dO; inner: K, V
   Acc<kHS / 8> dq;
   zero(dq);
 
@@ -538,8 +568,9 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     Di[r] = valid ? D[h * s.N + tile.s0 + i[r]] : 0.0f;
     drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
   }
-  for (int64_t k0 = 0; k0 < tile.len; k0 += kBackwardInner) {
-    t.load_inner(q_head + s.C, ld, q_head + 2 * s.C, ld, k0, tile.len);
+  for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
+    const int64_t k0 = it * kBackwardInner;
+    t.advance(it);
     __syncthreads();
     Acc<kNT> sc, dp;
     t.scores(sc, dp);
