@@ -26,8 +26,8 @@
 // per row in fp32 (running max m and sum l of the un-dropped exponentials, in log2 units so
 // exp2f does the work); P = exp(S - m) times the dropout scale, rounded to 16 bits;
 // O = O * exp(m_old - m) + P V in fp32 registers. At the end out = O / l (16 bits) and
-// lse = m + log(l) (fp32, natural log). The next K tile is copied while P V runs and the
-// next V tile while the next S does (two cp.async groups in flight).
+// lse = m + log(l) (fp32, natural log). Each V tile is copied while S and the softmax are
+// computed, the next K tile while P V is: two barriers per key tile.
 //
 // Backward, in three launches so that every output element has one writer and a fixed
 // summation order (deterministic, no atomics); M are the dropout scales:
@@ -280,11 +280,10 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   T16* Vs = reinterpret_cast<T16*>(smem + L::v);
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;  // the sequence's row 0 for head h
   const T16 *k_head = q_head + s.C, *v_head = q_head + 2 * s.C;
-  // Groups in flight: {Q, K tile 0}, {V tile 0}; each iteration waits for the older one.
+  // One copy group in flight at a time: V tile t during Q K_t^T and the softmax, K tile
+  // t + 1 during P V_t; each barrier both publishes a tile and frees the other buffer.
   copy_rows_async<kTileRows, kHS>(Qs, L::ldt, q_head, ld, tile.row0, tile.len);
   copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, 0, tile.len);
-  cp_async_commit();
-  copy_rows_async<kForwardKeys, kHS>(Vs, L::ldt, v_head, ld, 0, tile.len);
   cp_async_commit();
 
   constexpr int kNT = kForwardKeys / 8;
@@ -299,15 +298,13 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   for (int r = 0; r < 2; ++r)
     drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
   for (int64_t k0 = 0; k0 < tile.len; k0 += kForwardKeys) {
-    cp_async_wait<1>();
-    __syncthreads();  // this K tile is in
+    cp_async_wait<0>();
+    __syncthreads();  // K tile t is in; every warp is done with V tile t - 1
+    copy_rows_async<kForwardKeys, kHS>(Vs, L::ldt, v_head, ld, k0, tile.len);
+    cp_async_commit();
     Acc<kNT> sc;
     zero(sc);
     warp_mma_abt<kNT, kHS>(sc, Qs + warp * kWarpRows * L::ldt, L::ldt, Ks, L::ldt);
-    __syncthreads();  // every warp is done with K
-    if (k0 + kForwardKeys < tile.len)
-      copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, k0 + kForwardKeys, tile.len);
-    cp_async_commit();
 
     // Key k0 exists, so every row's max over the tile is finite.
     float tile_max[2] = {-INFINITY, -INFINITY};
@@ -350,13 +347,13 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     uint32_t p16[kNT / 2][4];
     acc_to_operand<T16>(p16, sc);
 
-    cp_async_wait<1>();
-    __syncthreads();  // this V tile is in
+    cp_async_wait<0>();
+    __syncthreads();  // V tile t is in; every warp is done with K tile t
+    if (k0 + kForwardKeys < tile.len) {
+      copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, k0 + kForwardKeys, tile.len);
+      cp_async_commit();
+    }
     warp_mma_ab<kHS / 8>(o, p16, Vs, L::ldt);
-    __syncthreads();  // every warp is done with V
-    if (k0 + kForwardKeys < tile.len)
-      copy_rows_async<kForwardKeys, kHS>(Vs, L::ldt, v_head, ld, k0 + kForwardKeys, tile.len);
-    cp_async_commit();
   }
   // Padding rows (i >= len) saw zero queries, so their l > 0 too; they are not written.
   float inv_l[2];

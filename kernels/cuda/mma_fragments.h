@@ -1,8 +1,9 @@
 // Which matrix element each lane holds in the two warp-wide tensor-core instructions the
 // fused attention is built on (PTX ISA: "Matrix fragments for mma.m16n8k16 with floating
-// point type" and "ldmatrix"), as index functions. tests/emulation runs the kernels that
-// use them on the CPU against its own decoding of the ISA's tables. A lane is
-// 4 * group + quad (the ISA's groupID and threadID_in_group).
+// point type" and "ldmatrix"), as index functions, checked against each other at compile
+// time (layouts_agree); tests/emulation runs the kernels that use them on the CPU against
+// its own decoding of the ISA's tables. A lane is 4 * group + quad (the ISA's groupID and
+// threadID_in_group).
 //
 // mma.sync.m16n8k16 (bf16/f16 inputs, fp32 accumulators), D (16x8) = A (16x16) B (16x8) + C:
 //   A: 4 registers of two 16-bit values (low half first); register r, half e holds
@@ -47,5 +48,34 @@ MASKLM_HD constexpr int bt_col(int lane) { return lane / 8 % 2 * 8; }
 // acc_tile(r).
 MASKLM_HD constexpr int acc_tile(int r) { return r / 2; }
 MASKLM_HD constexpr int acc_value(int r) { return 2 * (r % 2); }
+
+// Whether the addresses above, read by ldmatrix as the ISA defines it (header comment),
+// give the mma operands as the ISA lays them out, and whether the accumulator reuse does.
+// The kernels rely on nothing else; tests/emulation checks the whole against the ISA's
+// tables written out on their own.
+constexpr bool layouts_agree() {
+  for (int l = 0; l < 32; ++l)
+    for (int e = 0; e < 2; ++e) {
+      for (int m = 0; m < 4; ++m) {
+        const int row_lane = 8 * m + group(l);             // gives row l / 4 of matrix m
+        const int trans_lane = 8 * m + 2 * quad(l) + e;    // gives row 2 (l % 4) + e, .trans
+        const bool a = tile_row(row_lane) == a_row(l, m) &&
+                       tile_col(row_lane) + 2 * quad(l) + e == a_col(l, m, e);
+        const bool b = tile_row(trans_lane) == b_k(l, m % 2, e) &&
+                       tile_col(trans_lane) + group(l) == 8 * (m / 2) + b_n(l);
+        const bool bt = bt_row(row_lane) == 8 * (m / 2) + b_n(l) &&
+                        bt_col(row_lane) + 2 * quad(l) + e == b_k(l, m % 2, e);
+        if (!(a && b && bt)) return false;
+      }
+      for (int r = 0; r < 4; ++r) {
+        const int v = acc_value(r) + e;
+        if (acc_row(l, v) != a_row(l, r) || 8 * acc_tile(r) + acc_col(l, v) != a_col(l, r, e))
+          return false;
+      }
+    }
+  return true;
+}
+static_assert(layouts_agree(), "mma_fragments.h: the ldmatrix addresses or the accumulator "
+                               "reuse disagree with the mma operand layouts");
 
 }  // namespace masklm::cuda::mma

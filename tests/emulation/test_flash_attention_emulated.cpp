@@ -2,8 +2,9 @@
 // CPU and run under the CUDA emulation of tests/emulation/include (cuda_emulator.h),
 // against the CPU attention op in fp64: tiling, masking past a sequence's end, the online
 // softmax, dropout indices, the fragment layouts of ldmatrix and mma.sync, the barriers and
-// the cp.async groups, with copies landing late and early. Speed, and whatever the PTX ISA
-// leaves to the hardware, need a GPU (tests/gpu/test_flash_attention.cu).
+// the cp.async groups, with copies landing late or early and blocks run in either order.
+// Speed, and whatever the PTX ISA leaves to the hardware, need a GPU
+// (tests/gpu/test_flash_attention.cu).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,6 +22,7 @@ namespace masklm::cuda {
 namespace {
 
 using emulator::CopyTiming;
+using emulator::Schedule;
 
 struct EmulatedCase {
   std::string name;
@@ -32,6 +34,18 @@ struct EmulatedCase {
 };
 
 void PrintTo(const EmulatedCase& c, std::ostream* os) { *os << c.name; }
+}  // namespace
+}  // namespace masklm::cuda
+
+namespace emulator {
+void PrintTo(const Schedule& s, std::ostream* os) {
+  *os << (s.copies == CopyTiming::LAZY ? "late copies" : "early copies")
+      << (s.reverse_blocks ? ", blocks reversed" : ", blocks in order");
+}
+}  // namespace emulator
+
+namespace masklm::cuda {
+namespace {
 
 std::vector<uint16_t> random16(DType dtype, size_t n, double scale, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -109,11 +123,11 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
 }
 
 class FlashAttentionEmulated
-    : public ::testing::TestWithParam<std::tuple<EmulatedCase, CopyTiming>> {};
+    : public ::testing::TestWithParam<std::tuple<EmulatedCase, Schedule>> {};
 
 TEST_P(FlashAttentionEmulated, MatchesTheCpuOpInFp64) {
-  const auto& [c, timing] = GetParam();
-  emulator::copy_timing = timing;
+  const auto& [c, schedule] = GetParam();
+  emulator::schedule = schedule;
   const auto run = [&]<typename T16>() {
     switch (c.head_size) {
       case 32: return check_against_cpu<T16, 32>(c);
@@ -135,18 +149,20 @@ std::vector<EmulatedCase> cases() {
       {"bf16_hs64_mixed_lengths", DType::BF16, 64, 2, {1, 127, 1, 71}, 0.0f},
       {"f16_hs32_tile_edges", DType::F16, 32, 1, {65, 1, 63, 64}, 0.0f},
       {"bf16_hs128_one_sequence", DType::BF16, 128, 1, {70}, 0.0f},
-      {"bf16_hs64_dropout_and_empty", DType::BF16, 64, 2, {100, 0, 70}, 0.2f},
-      {"f16_hs64_dropout", DType::F16, 64, 1, {130}, 0.1f},
+      {"bf16_hs32_dropout_and_empty", DType::BF16, 32, 2, {100, 0, 70}, 0.2f},
+      {"f16_hs128_dropout", DType::F16, 128, 1, {130}, 0.1f},
   };
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, FlashAttentionEmulated,
     ::testing::Combine(::testing::ValuesIn(cases()),
-                       ::testing::Values(CopyTiming::LAZY, CopyTiming::EAGER)),
+                       ::testing::Values(Schedule{CopyTiming::LAZY, false},
+                                         Schedule{CopyTiming::EAGER, true})),
     [](const auto& info) {
-      return std::get<0>(info.param).name +
-             (std::get<1>(info.param) == CopyTiming::LAZY ? "_late_copies" : "_early_copies");
+      return std::get<0>(info.param).name + (std::get<1>(info.param).reverse_blocks
+                                                 ? "_early_copies_blocks_reversed"
+                                                 : "_late_copies_blocks_in_order");
     });
 
 TEST(FlashAttentionEmulatedErrors, BadCuSeqlensRaiseTheDeviceFlag) {

@@ -2,15 +2,21 @@
 // kernels/cuda/flash_attention_kernels.cuh compiles with g++ and runs here: one std::thread
 // per CUDA thread, barriers for __syncthreads and __syncwarp, and warp-wide exchanges for
 // the collectives (shuffles, and ldmatrix / mma.sync in include/kernels/cuda/mma.cuh).
-// Blocks run one after another. It checks the kernels' indexing, tiling, barriers and
-// cp.async groups on the CPU; it says nothing of speed, and fidelity stops at what the
-// PTX ISA specifies (which lane holds what, when a copy lands).
+// Blocks run one after another, in launch order or reversed (a block that writes into
+// another's rows is caught when the other runs first). It checks the kernels' indexing,
+// tiling, barriers and cp.async groups on the CPU; it says nothing of speed, and fidelity
+// stops at what the PTX ISA specifies (which lane holds what, when a copy lands). Limits:
+// each warp collective also acts as a barrier and memory fence for its warp, which the
+// hardware does not promise, so a missing __syncwarp around shared memory passed between
+// lanes would go unnoticed; and a barrier missing before a copy into a buffer other warps
+// still read is caught only when the threads' timing exposes it.
 #pragma once
 
 #include <atomic>
 #include <barrier>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <memory>
@@ -54,11 +60,34 @@ inline thread_local Block* current_block = nullptr;
 inline Warp& warp() { return *current_block->warps[threadIdx.x / kWarpSize]; }
 inline int lane() { return static_cast<int>(threadIdx.x) % kWarpSize; }
 
+// A broken promise of the kernel (an unaligned or out-of-bounds shared-memory access)
+// ends the run: the hardware would fault or corrupt memory.
+inline void require(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "cuda_emulator: %s (block %u,%u thread %u)\n", what, blockIdx.x,
+               blockIdx.y, threadIdx.x);
+  std::abort();
+}
+// Whether the `bytes` at p lie in the block's shared memory and start 16-byte aligned.
+inline bool shared_aligned_16(const void* p, size_t bytes) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  const auto& shared = current_block->shared;
+  return b >= shared.data() && b + bytes <= shared.data() + shared.size() &&
+         reinterpret_cast<uintptr_t>(b) % 16 == 0;
+}
+
 // When cp.async copies land: at the cp_async_wait that retires their group (LAZY: a read
 // before the wait sees stale data) or when issued (EAGER: a copy issued while another warp
-// still reads the buffer overwrites it early). A correct kernel passes in both modes.
+// still reads the buffer overwrites it early).
 enum class CopyTiming { LAZY, EAGER };
-inline CopyTiming copy_timing = CopyTiming::LAZY;
+
+// How the emulation orders what CUDA leaves unordered; a correct kernel passes under every
+// schedule.
+struct Schedule {
+  CopyTiming copies = CopyTiming::LAZY;
+  bool reverse_blocks = false;
+};
+inline Schedule schedule;
 
 struct AsyncCopy {
   void* dst;
@@ -75,21 +104,22 @@ void launch(void (*kernel)(Params...), EmulatedDim3 grid, int threads, size_t sh
             Args... args) {
   blockDim = {static_cast<unsigned>(threads), 1, 1};
   gridDim = grid;
-  for (unsigned by = 0; by < grid.y; ++by)
-    for (unsigned bx = 0; bx < grid.x; ++bx) {
-      Block block(threads, shared_bytes);
-      std::vector<std::thread> cuda_threads;
-      for (int t = 0; t < threads; ++t)
-        cuda_threads.emplace_back([&, t] {
-          current_block = &block;
-          threadIdx = {static_cast<unsigned>(t), 0, 0};
-          blockIdx = {bx, by, 0};
-          open_copies.clear();
-          committed_copies.clear();
-          kernel(static_cast<Params>(args)...);
-        });
-      for (auto& t : cuda_threads) t.join();
-    }
+  for (unsigned n = 0; n < grid.x * grid.y; ++n) {
+    const unsigned b = schedule.reverse_blocks ? grid.x * grid.y - 1 - n : n;
+    const unsigned bx = b % grid.x, by = b / grid.x;
+    Block block(threads, shared_bytes);
+    std::vector<std::thread> cuda_threads;
+    for (int t = 0; t < threads; ++t)
+      cuda_threads.emplace_back([&, t] {
+        current_block = &block;
+        threadIdx = {static_cast<unsigned>(t), 0, 0};
+        blockIdx = {bx, by, 0};
+        open_copies.clear();
+        committed_copies.clear();
+        kernel(static_cast<Params>(args)...);
+      });
+    for (auto& t : cuda_threads) t.join();
+  }
 }
 
 }  // namespace emulator

@@ -60,6 +60,8 @@ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) 
 // lane l receives row l / 4, elements 2 (l % 4) and 2 (l % 4) + 1, or with .trans element
 // l / 4 of rows 2 (l % 4) and 2 (l % 4) + 1.
 inline void ldmatrix(uint32_t (&r)[4], const void* row, bool trans) {
+  emulator::require(emulator::shared_aligned_16(row, 16),
+                    "ldmatrix row address outside shared memory or not 16-byte aligned");
   emulator::Warp& w = emulator::warp();
   const int l = emulator::lane();
   w.address[l] = row;
@@ -87,7 +89,11 @@ inline void run_copy(const emulator::AsyncCopy& c) {
     std::memset(c.dst, 0, 16);
 }
 inline void cp_async_16(void* dst, const void* src, bool valid) {
-  if (emulator::copy_timing == emulator::CopyTiming::EAGER)
+  emulator::require(emulator::shared_aligned_16(dst, 16),
+                    "cp.async destination outside shared memory or not 16-byte aligned");
+  emulator::require(reinterpret_cast<uintptr_t>(src) % 16 == 0,
+                    "cp.async source not 16-byte aligned");
+  if (emulator::schedule.copies == emulator::CopyTiming::EAGER)
     run_copy({dst, src, valid});
   else
     emulator::open_copies.push_back({dst, src, valid});
