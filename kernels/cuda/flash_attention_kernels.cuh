@@ -98,7 +98,9 @@ template <typename T16, int kHS> struct BackwardSmem {
   static constexpr size_t inner_bytes = align128(size_t{kBackwardInner} * ldt * sizeof(T16));
   static constexpr size_t outer0 = 0, outer1 = outer_bytes;
   static constexpr size_t inner = 2 * outer_bytes;  // tile i of stage g at inner_at(g, i)
-  __host__ __device__ static constexpr size_t inner_at(int stage, int i) { return inner + (2 * stage + i) * inner_bytes; }
+  __host__ __device__ static constexpr size_t inner_at(int stage, int i) {
+    return inner + (2 * stage + i) * inner_bytes;
+  }
   static constexpr size_t lse = inner + 4 * inner_bytes;
   static constexpr size_t d = lse + align128(kBackwardInner * sizeof(float));
   static constexpr size_t bytes = d + align128(kBackwardInner * sizeof(float));
@@ -125,8 +127,8 @@ struct SeqTile {
 
 // Tile number x (the header explains the numbering); false for an idle block, or after
 // raising the error flag when the offsets around it are bad (nothing is then read).
-__device__ inline bool find_tile(const int32_t* cu_seqlens, const FlashShape& s, int64_t x, SeqTile& tile,
-                          int* error_flag) {
+__device__ inline bool find_tile(const int32_t* cu_seqlens, const FlashShape& s, int64_t x,
+                                 SeqTile& tile, int* error_flag) {
   int64_t lo = 0, hi = s.B;  // the largest b with first_tile(b) <= x, if offsets are valid
   while (hi - lo > 1) {
     const int64_t mid = (lo + hi) / 2;
@@ -404,7 +406,7 @@ template <typename T16, int kHS> struct BackwardTiles {
   static constexpr int kNT = kBackwardInner / 8;
   unsigned char* smem;
   T16 *outer0, *outer1, *inner0, *inner1;  // inner: the current stage; leading dimension L::ldt
-  float *lse2, *D;  // lse * log2(e) and D of the dK/dV pass's 32 inner queries
+  float *lse2, *D;           // lse * log2(e) and D of the dK/dV pass's 32 inner queries
   HeadRows<T16> src0, src1;  // where the inner tiles come from
   int64_t len;
   int warp;
@@ -424,8 +426,10 @@ template <typename T16, int kHS> struct BackwardTiles {
         src1(inner_src1),
         len(seq_len),
         warp(warp_index) {
-    copy_rows_async<kTileRows, kHS>(outer0, L::ldt, outer_src0.row0, outer_src0.ld, outer_row0, len);
-    copy_rows_async<kTileRows, kHS>(outer1, L::ldt, outer_src1.row0, outer_src1.ld, outer_row0, len);
+    copy_rows_async<kTileRows, kHS>(outer0, L::ldt, outer_src0.row0, outer_src0.ld, outer_row0,
+                                    len);
+    copy_rows_async<kTileRows, kHS>(outer1, L::ldt, outer_src1.row0, outer_src1.ld, outer_row0,
+                                    len);
     prefetch(0);  // the same group as the outer tiles
   }
 
@@ -436,9 +440,12 @@ template <typename T16, int kHS> struct BackwardTiles {
   // (an empty group past the end).
   __device__ void prefetch(int64_t t) {
     const int64_t row0 = t * kBackwardInner;
+    const int stage = static_cast<int>(t % 2);
     if (row0 < len) {
-      copy_rows_async<kBackwardInner, kHS>(stage_tile(t % 2, 0), L::ldt, src0.row0, src0.ld, row0, len);
-      copy_rows_async<kBackwardInner, kHS>(stage_tile(t % 2, 1), L::ldt, src1.row0, src1.ld, row0, len);
+      copy_rows_async<kBackwardInner, kHS>(stage_tile(stage, 0), L::ldt, src0.row0, src0.ld, row0,
+                                           len);
+      copy_rows_async<kBackwardInner, kHS>(stage_tile(stage, 1), L::ldt, src1.row0, src1.ld, row0,
+                                           len);
     }
     cp_async_commit();
   }
@@ -449,8 +456,8 @@ template <typename T16, int kHS> struct BackwardTiles {
     __syncthreads();
     prefetch(t + 1);
     cp_async_wait<1>();
-    inner0 = stage_tile(t % 2, 0);
-    inner1 = stage_tile(t % 2, 1);
+    inner0 = stage_tile(static_cast<int>(t % 2), 0);
+    inner1 = stage_tile(static_cast<int>(t % 2), 1);
   }
   // The warp's two score tiles, (16 outer rows, 32 inner rows) each.
   __device__ void scores(Acc<kNT>& s0, Acc<kNT>& s1) const {
@@ -479,8 +486,8 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
   const T16* dout_head = dout + tile.s0 * s.C + h * kHS;
-  Tiles t(smem, warp, {q_head + s.C, ld}, {q_head + 2 * s.C, ld}, {q_head, ld}, {dout_head, s.C},
-          tile.row0, tile.len);  // outer: K, V; inner: Q, dO
+  Tiles tiles(smem, warp, {q_head + s.C, ld}, {q_head + 2 * s.C, ld}, {q_head, ld},
+              {dout_head, s.C}, tile.row0, tile.len);  // outer: K, V; inner: Q, dO
   Acc<kHS / 8> dk, dv;
   zero(dk);
   zero(dv);
@@ -493,16 +500,16 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   DropoutDraws drops{key, s.dropout_p, s.keep_scale};
   for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
     const int64_t q0 = it * kBackwardInner;
-    t.advance(it);
+    tiles.advance(it);
     if (threadIdx.x < kBackwardInner) {
       const int64_t i = q0 + threadIdx.x;
       const bool valid = i < tile.len;
-      t.lse2[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
-      t.D[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
+      tiles.lse2[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
+      tiles.D[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
     }
     __syncthreads();
     Acc<kNT> st, dpt;
-    t.scores(st, dpt);
+    tiles.scores(st, dpt);
 #pragma unroll
     for (int n = 0; n < kNT; ++n)
 #pragma unroll
@@ -511,11 +518,11 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
         const int64_t i = q0 + c, key_j = j[v / 2];
         float p_dropped = 0.0f, ds = 0.0f;
         if (i < tile.len && key_j < tile.len) {
-          const float p = exp2f(st[n][v] * s.scale_log2 - t.lse2[c]);
-          const float mask = drops.scale(
-              static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0 + key_j));
+          const float p = exp2f(st[n][v] * s.scale_log2 - tiles.lse2[c]);
+          const float mask =
+              drops.scale(static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0 + key_j));
           p_dropped = p * mask;
-          ds = p * (mask * dpt[n][v] - t.D[c]);
+          ds = p * (mask * dpt[n][v] - tiles.D[c]);
         }
         st[n][v] = p_dropped;
         dpt[n][v] = ds;
@@ -523,8 +530,8 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     uint32_t p16[kNT / 2][4], ds16[kNT / 2][4];
     acc_to_operand<T16>(p16, st);
     acc_to_operand<T16>(ds16, dpt);
-    warp_mma_ab<kHS / 8>(dv, p16, t.inner1, Tiles::L::ldt);   // (P M)^T dO
-    warp_mma_ab<kHS / 8>(dk, ds16, t.inner0, Tiles::L::ldt);  // dS^T Q
+    warp_mma_ab<kHS / 8>(dv, p16, tiles.inner1, Tiles::L::ldt);   // (P M)^T dO
+    warp_mma_ab<kHS / 8>(dk, ds16, tiles.inner0, Tiles::L::ldt);  // dS^T Q
   }
   T16* dk_head = dqkv + tile.s0 * ld + s.C + h * kHS;
   store_rows<true>(dk, s.scale, dk_head, ld, j0, tile.len);
@@ -548,8 +555,8 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const int64_t h = blockIdx.y, ld = 3 * s.C;
   const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
   const T16* q_head = qkv + tile.s0 * ld + h * kHS;
-  Tiles t(smem, warp, {q_head, ld}, {dout + tile.s0 * s.C + h * kHS, s.C}, {q_head + s.C, ld},
-          {q_head + 2 * s.C, ld}, tile.row0, tile.len);  // outer: Q, dO; inner: K, V
+  Tiles tiles(smem, warp, {q_head, ld}, {dout + tile.s0 * s.C + h * kHS, s.C}, {q_head + s.C, ld},
+              {q_head + 2 * s.C, ld}, tile.row0, tile.len);  // outer: Q, dO; inner: K, V
   Acc<kHS / 8> dq;
   zero(dq);
 
@@ -567,10 +574,10 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   }
   for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
     const int64_t k0 = it * kBackwardInner;
-    t.advance(it);
+    tiles.advance(it);
     __syncthreads();
     Acc<kNT> sc, dp;
-    t.scores(sc, dp);
+    tiles.scores(sc, dp);
 #pragma unroll
     for (int n = 0; n < kNT; ++n)
 #pragma unroll
@@ -587,7 +594,7 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
       }
     uint32_t ds16[kNT / 2][4];
     acc_to_operand<T16>(ds16, dp);
-    warp_mma_ab<kHS / 8>(dq, ds16, t.inner0, Tiles::L::ldt);  // dS K
+    warp_mma_ab<kHS / 8>(dq, ds16, tiles.inner0, Tiles::L::ldt);  // dS K
   }
   store_rows<true>(dq, s.scale, dqkv + tile.s0 * ld + h * kHS, ld, i0, tile.len);
 #endif  // MASKLM_FLASH_ATTENTION_UNSUPPORTED_ARCH

@@ -12,8 +12,8 @@
 namespace masklm::cuda::mma {
 
 // d += a b for one 16x8x16 tile (fragments as in mma_fragments.h).
-template <typename T16> __device__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                  uint32_t b1);
+template <typename T16>
+__device__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
 template <> __device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4],
                                                                      const uint32_t (&a)[4],
                                                                      uint32_t b0, uint32_t b1) {
@@ -57,8 +57,8 @@ template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, f
 }
 template <> __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
   const __half2 v = __floats2half2_rn(lo, hi);
-  return static_cast<uint32_t>(__half_as_ushort(v.x)) |
-         static_cast<uint32_t>(__half_as_ushort(v.y)) << 16;
+  return static_cast<uint32_t>(__half_as_ushort(v.x)) | static_cast<uint32_t>(__half_as_ushort(v.y))
+                                                            << 16;
 }
 
 // 16 bytes from global to shared memory without passing through registers; with

@@ -51,14 +51,14 @@ MASKLM_HD constexpr int acc_value(int r) { return 2 * (r % 2); }
 
 // Whether the addresses above, read by ldmatrix as the ISA defines it (header comment),
 // give the mma operands as the ISA lays them out, and whether the accumulator reuse does.
-// The kernels rely on nothing else; tests/emulation checks the whole against the ISA's
-// tables written out on their own.
+// That leaves the ISA-side functions (a_*, b_*, acc_*) and the PTX in mma.cuh, which
+// tests/emulation checks against the ISA's tables written out on their own.
 constexpr bool layouts_agree() {
   for (int l = 0; l < 32; ++l)
     for (int e = 0; e < 2; ++e) {
       for (int m = 0; m < 4; ++m) {
-        const int row_lane = 8 * m + group(l);             // gives row l / 4 of matrix m
-        const int trans_lane = 8 * m + 2 * quad(l) + e;    // gives row 2 (l % 4) + e, .trans
+        const int row_lane = 8 * m + group(l);           // gives row l / 4 of matrix m
+        const int trans_lane = 8 * m + 2 * quad(l) + e;  // gives row 2 (l % 4) + e, .trans
         const bool a = tile_row(row_lane) == a_row(l, m) &&
                        tile_col(row_lane) + 2 * quad(l) + e == a_col(l, m, e);
         const bool b = tile_row(trans_lane) == b_k(l, m % 2, e) &&
@@ -75,7 +75,8 @@ constexpr bool layouts_agree() {
     }
   return true;
 }
-static_assert(layouts_agree(), "mma_fragments.h: the ldmatrix addresses or the accumulator "
-                               "reuse disagree with the mma operand layouts");
+static_assert(layouts_agree(),
+              "mma_fragments.h: the ldmatrix addresses or the accumulator "
+              "reuse disagree with the mma operand layouts");
 
 }  // namespace masklm::cuda::mma

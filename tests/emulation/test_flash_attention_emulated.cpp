@@ -34,18 +34,6 @@ struct EmulatedCase {
 };
 
 void PrintTo(const EmulatedCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace
-}  // namespace masklm::cuda
-
-namespace emulator {
-void PrintTo(const Schedule& s, std::ostream* os) {
-  *os << (s.copies == CopyTiming::LAZY ? "late copies" : "early copies")
-      << (s.reverse_blocks ? ", blocks reversed" : ", blocks in order");
-}
-}  // namespace emulator
-
-namespace masklm::cuda {
-namespace {
 
 std::vector<uint16_t> random16(DType dtype, size_t n, double scale, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -61,20 +49,21 @@ std::vector<double> widened(DType dtype, const std::vector<uint16_t>& v) {
   return out;
 }
 
-Tensor f64(std::vector<double>& v, Shape shape) { return {v.data(), shape, DType::F64, Device::CPU}; }
+Tensor f64(std::vector<double>& v, Shape shape) {
+  return {v.data(), shape, DType::F64, Device::CPU};
+}
 
 // Forward and backward through the emulated kernels; out, lse, and dqkv after +=.
-template <typename T16, int kHS> void run_kernels(const EmulatedCase& c,
-                                                  const std::vector<int32_t>& cu,
-                                                  std::vector<uint16_t>& out, std::vector<float>& lse,
-                                                  std::vector<uint16_t>& dqkv,
-                                                  const std::vector<uint16_t>& qkv,
-                                                  const std::vector<uint16_t>& dout,
-                                                  const RngKey& key, int& error_flag) {
+template <typename T16, int kHS>
+void run_kernels(const EmulatedCase& c, const std::vector<int32_t>& cu, std::vector<uint16_t>& out,
+                 std::vector<float>& lse, std::vector<uint16_t>& dqkv,
+                 const std::vector<uint16_t>& qkv, const std::vector<uint16_t>& dout,
+                 const RngKey& key, int& error_flag) {
   const int64_t B = static_cast<int64_t>(cu.size()) - 1, N = cu.back(), C = c.heads * kHS;
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHS));
   const FlashShape s{B, N, C, scale, scale * kLog2e, c.dropout_p, 1.0f / (1.0f - c.dropout_p)};
-  const EmulatedDim3 grid{static_cast<unsigned>(N / kTileRows + B), static_cast<unsigned>(c.heads), 1};
+  const EmulatedDim3 grid{static_cast<unsigned>(N / kTileRows + B), static_cast<unsigned>(c.heads),
+                          1};
   auto* o = reinterpret_cast<T16*>(out.data());
   auto* dq = reinterpret_cast<T16*>(dqkv.data());
   const auto* x = reinterpret_cast<const T16*>(qkv.data());
@@ -95,8 +84,8 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   for (const int32_t len : c.lengths) cu.push_back(cu.back() + len);
   const int64_t N = cu.back(), NH = c.heads, C = NH * kHS;
   const auto n3 = static_cast<size_t>(N * 3 * C), n1 = static_cast<size_t>(N * C);
-  const RngKey key{.seed = 5, .step = 3, .rank = 0, .stream = RngStream::ATTENTION_DROPOUT,
-                   .substream = 2};
+  const RngKey key{
+      .seed = 5, .step = 3, .rank = 0, .stream = RngStream::ATTENTION_DROPOUT, .substream = 2};
   const auto qkv = random16(c.dtype, n3, 1.5, 1), dout = random16(c.dtype, n1, 1.0, 2);
   const auto dqkv0 = random16(c.dtype, n3, 0.1, 3);  // the backward adds into it
 
@@ -107,7 +96,8 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   EXPECT_EQ(error_flag, 0);
 
   std::vector<double> x = widened(c.dtype, qkv), dO = widened(c.dtype, dout);
-  std::vector<double> ref_out(n1), ref_lse(static_cast<size_t>(NH * N)), ref_dqkv = widened(c.dtype, dqkv0);
+  std::vector<double> ref_out(n1), ref_lse(static_cast<size_t>(NH * N)),
+      ref_dqkv = widened(c.dtype, dqkv0);
   std::vector<int32_t> cu_ref = cu;
   const Tensor cu_t{cu_ref.data(), Shape{int64_t(cu.size())}, DType::I32, Device::CPU};
   Ctx cpu;
@@ -122,8 +112,8 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   testing::expect_close(widened(c.dtype, dqkv), ref_dqkv, bound, "dqkv (after +=)");
 }
 
-class FlashAttentionEmulated
-    : public ::testing::TestWithParam<std::tuple<EmulatedCase, Schedule>> {};
+class FlashAttentionEmulated : public ::testing::TestWithParam<std::tuple<EmulatedCase, Schedule>> {
+};
 
 TEST_P(FlashAttentionEmulated, MatchesTheCpuOpInFp64) {
   const auto& [c, schedule] = GetParam();
@@ -154,16 +144,14 @@ std::vector<EmulatedCase> cases() {
   };
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, FlashAttentionEmulated,
-    ::testing::Combine(::testing::ValuesIn(cases()),
-                       ::testing::Values(Schedule{CopyTiming::LAZY, false},
-                                         Schedule{CopyTiming::EAGER, true})),
-    [](const auto& info) {
-      return std::get<0>(info.param).name + (std::get<1>(info.param).reverse_blocks
-                                                 ? "_early_copies_blocks_reversed"
-                                                 : "_late_copies_blocks_in_order");
-    });
+INSTANTIATE_TEST_SUITE_P(Cases, FlashAttentionEmulated,
+                         ::testing::Combine(::testing::ValuesIn(cases()),
+                                            ::testing::Values(Schedule{CopyTiming::LAZY, false},
+                                                              Schedule{CopyTiming::EAGER, true})),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name + "_" +
+                                  emulator::schedule_name(std::get<1>(info.param));
+                         });
 
 TEST(FlashAttentionEmulatedErrors, BadCuSeqlensRaiseTheDeviceFlag) {
   const std::vector<int32_t> cu{0, 40, 20, 64};  // decreasing

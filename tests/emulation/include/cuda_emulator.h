@@ -8,8 +8,7 @@
 // stops at what the PTX ISA specifies (which lane holds what, when a copy lands). Limits:
 // each warp collective also acts as a barrier and memory fence for its warp, which the
 // hardware does not promise, so a missing __syncwarp around shared memory passed between
-// lanes would go unnoticed; and a barrier missing before a copy into a buffer other warps
-// still read is caught only when the threads' timing exposes it.
+// lanes would go unnoticed; and only ldmatrix reads and cp.async writes are race-checked.
 #pragma once
 
 #include <atomic>
@@ -20,6 +19,9 @@
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,11 +49,30 @@ struct Warp {
   float value[kWarpSize];
 };
 
+// What the race checks (below) know of one 16-byte chunk of shared memory.
+struct ChunkHistory {
+  int64_t read_epoch = -1;  // the last epoch an ldmatrix read the chunk
+  uint64_t read_warps = 0;  // the warps that read it in that epoch
+  bool copy_in_flight = false;
+  int64_t copy_waited_epoch = -1;  // when the last copy into it was waited for
+};
+
 struct Block {
-  std::barrier<> barrier;
+  // Barrier epochs: __syncthreads calls the block has completed.
+  struct NextEpoch {
+    int64_t* epoch;
+    void operator()() noexcept { ++*epoch; }
+  };
+  int64_t epoch = 0;
+  std::barrier<NextEpoch> barrier;
   std::vector<std::unique_ptr<Warp>> warps;
   std::vector<unsigned char> shared;  // all bits set: NaN in every float type
-  Block(int threads, size_t shared_bytes) : barrier(threads), shared(shared_bytes, 0xFF) {
+  std::mutex history_mutex;
+  std::vector<ChunkHistory> history;  // one per 16 bytes of `shared`
+  Block(int threads, size_t shared_bytes)
+      : barrier(threads, NextEpoch{&epoch}),
+        shared(shared_bytes, 0xFF),
+        history((shared_bytes + 15) / 16) {
     for (int w = 0; w < threads / kWarpSize; ++w) warps.push_back(std::make_unique<Warp>());
   }
 };
@@ -64,8 +85,8 @@ inline int lane() { return static_cast<int>(threadIdx.x) % kWarpSize; }
 // ends the run: the hardware would fault or corrupt memory.
 inline void require(bool ok, const char* what) {
   if (ok) return;
-  std::fprintf(stderr, "cuda_emulator: %s (block %u,%u thread %u)\n", what, blockIdx.x,
-               blockIdx.y, threadIdx.x);
+  std::fprintf(stderr, "cuda_emulator: %s (block %u,%u thread %u)\n", what, blockIdx.x, blockIdx.y,
+               threadIdx.x);
   std::abort();
 }
 // Whether the `bytes` at p lie in the block's shared memory and start 16-byte aligned.
@@ -74,6 +95,41 @@ inline bool shared_aligned_16(const void* p, size_t bytes) {
   const auto& shared = current_block->shared;
   return b >= shared.data() && b + bytes <= shared.data() + shared.size() &&
          reinterpret_cast<uintptr_t>(b) % 16 == 0;
+}
+
+// Race checks for the shared memory that ldmatrix reads and cp.async writes, per 16-byte
+// chunk and barrier epoch, so that they do not depend on thread timing. A copy may land any
+// time between its issue and its thread's wait, and other threads may rely on it only after
+// a barrier that follows the wait. Hence two races: a copy issued into a chunk another warp
+// read in the same epoch (no barrier orders the read before the landing), and a read of a
+// chunk whose last copy is in flight or was waited for in the current epoch. Plain loads and
+// stores are not tracked.
+inline ChunkHistory& history_of(const void* p) {
+  const auto offset = static_cast<const unsigned char*>(p) - current_block->shared.data();
+  return current_block->history[static_cast<size_t>(offset) / 16];
+}
+inline uint64_t warp_bit() { return uint64_t{1} << (threadIdx.x / kWarpSize); }
+
+inline void note_copy_issued(const void* dst) {
+  std::lock_guard<std::mutex> lock(current_block->history_mutex);
+  ChunkHistory& h = history_of(dst);
+  require(h.read_epoch != current_block->epoch || (h.read_warps & ~warp_bit()) == 0,
+          "race: cp.async into shared memory another warp read with no barrier between");
+  h.copy_in_flight = true;
+}
+inline void note_copy_waited(const void* dst) {
+  std::lock_guard<std::mutex> lock(current_block->history_mutex);
+  ChunkHistory& h = history_of(dst);
+  h.copy_in_flight = false;
+  h.copy_waited_epoch = current_block->epoch;
+}
+inline void note_read(const void* src) {
+  std::lock_guard<std::mutex> lock(current_block->history_mutex);
+  ChunkHistory& h = history_of(src);
+  require(!h.copy_in_flight && h.copy_waited_epoch < current_block->epoch,
+          "race: shared memory read before a barrier made its cp.async visible");
+  if (h.read_epoch != current_block->epoch) h.read_epoch = current_block->epoch, h.read_warps = 0;
+  h.read_warps |= warp_bit();
 }
 
 // When cp.async copies land: at the cp_async_wait that retires their group (LAZY: a read
@@ -89,6 +145,13 @@ struct Schedule {
 };
 inline Schedule schedule;
 
+// "late_copies_blocks_in_order" and the like, for test names and gtest's output.
+inline std::string schedule_name(const Schedule& s) {
+  return std::string(s.copies == CopyTiming::LAZY ? "late_copies" : "early_copies") +
+         (s.reverse_blocks ? "_blocks_reversed" : "_blocks_in_order");
+}
+inline void PrintTo(const Schedule& s, std::ostream* os) { *os << schedule_name(s); }
+
 struct AsyncCopy {
   void* dst;
   const void* src;
@@ -99,9 +162,9 @@ inline thread_local std::deque<std::vector<AsyncCopy>> committed_copies;
 
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
-template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), EmulatedDim3 grid, int threads, size_t shared_bytes,
-            Args... args) {
+template <typename... Params, typename... Args> void launch(void (*kernel)(Params...),
+                                                            EmulatedDim3 grid, int threads,
+                                                            size_t shared_bytes, Args... args) {
   blockDim = {static_cast<unsigned>(threads), 1, 1};
   gridDim = grid;
   for (unsigned n = 0; n < grid.x * grid.y; ++n) {

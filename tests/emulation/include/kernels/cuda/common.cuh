@@ -29,8 +29,6 @@ inline void raise_device_error(int* flag, DeviceError e) {
   atomicCAS(flag, 0, static_cast<int>(e));
 }
 
-inline unsigned char* dynamic_shared_memory() {
-  return emulator::current_block->shared.data();
-}
+inline unsigned char* dynamic_shared_memory() { return emulator::current_block->shared.data(); }
 
 }  // namespace masklm::cuda

@@ -62,13 +62,15 @@ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) 
 inline void ldmatrix(uint32_t (&r)[4], const void* row, bool trans) {
   emulator::require(emulator::shared_aligned_16(row, 16),
                     "ldmatrix row address outside shared memory or not 16-byte aligned");
+  emulator::note_read(row);
   emulator::Warp& w = emulator::warp();
   const int l = emulator::lane();
   w.address[l] = row;
   w.barrier.arrive_and_wait();
   auto element = [&](int lane, int i) { return static_cast<const uint16_t*>(w.address[lane])[i]; };
   for (int m = 0; m < 4; ++m) {
-    const uint16_t lo = trans ? element(8 * m + 2 * (l % 4), l / 4) : element(8 * m + l / 4, 2 * (l % 4));
+    const uint16_t lo =
+        trans ? element(8 * m + 2 * (l % 4), l / 4) : element(8 * m + l / 4, 2 * (l % 4));
     const uint16_t hi =
         trans ? element(8 * m + 2 * (l % 4) + 1, l / 4) : element(8 * m + l / 4, 2 * (l % 4) + 1);
     r[m] = lo | static_cast<uint32_t>(hi) << 16;
@@ -93,10 +95,9 @@ inline void cp_async_16(void* dst, const void* src, bool valid) {
                     "cp.async destination outside shared memory or not 16-byte aligned");
   emulator::require(reinterpret_cast<uintptr_t>(src) % 16 == 0,
                     "cp.async source not 16-byte aligned");
-  if (emulator::schedule.copies == emulator::CopyTiming::EAGER)
-    run_copy({dst, src, valid});
-  else
-    emulator::open_copies.push_back({dst, src, valid});
+  emulator::note_copy_issued(dst);
+  if (emulator::schedule.copies == emulator::CopyTiming::EAGER) run_copy({dst, src, valid});
+  emulator::open_copies.push_back({dst, src, valid});  // a wait still retires it
 }
 inline void cp_async_commit() {
   emulator::committed_copies.push_back(std::move(emulator::open_copies));
@@ -104,7 +105,10 @@ inline void cp_async_commit() {
 }
 template <int kPending> void cp_async_wait() {
   while (emulator::committed_copies.size() > static_cast<size_t>(kPending)) {
-    for (const auto& c : emulator::committed_copies.front()) run_copy(c);
+    for (const auto& c : emulator::committed_copies.front()) {
+      if (emulator::schedule.copies == emulator::CopyTiming::LAZY) run_copy(c);
+      emulator::note_copy_waited(c.dst);
+    }
     emulator::committed_copies.pop_front();
   }
 }
