@@ -23,14 +23,9 @@
 #include <memory>
 #include <vector>
 
-namespace masklm {
+#include "runtime/device_error.h"
 
-// What a kernel found wrong with its inputs (first one raised wins until reported).
-enum class DeviceError : int {
-  NONE = 0,
-  INDEX_OUT_OF_RANGE = 1,  // a token/position/type id, row index or label outside its table
-  BAD_CU_SEQLENS = 2,      // sequence offsets not starting at 0, decreasing, or not ending at N
-};
+namespace masklm {
 
 // Everything cuBLASLt's algorithm choice depends on: operand dtypes, operations, sizes,
 // leading dimensions, epilogue and pointer alignments.

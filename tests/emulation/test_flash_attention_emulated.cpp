@@ -98,8 +98,7 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   std::vector<double> x = widened(c.dtype, qkv), dO = widened(c.dtype, dout);
   std::vector<double> ref_out(n1), ref_lse(static_cast<size_t>(NH * N)),
       ref_dqkv = widened(c.dtype, dqkv0);
-  std::vector<int32_t> cu_ref = cu;
-  const Tensor cu_t{cu_ref.data(), Shape{int64_t(cu.size())}, DType::I32, Device::CPU};
+  const Tensor cu_t{cu.data(), Shape{int64_t(cu.size())}, DType::I32, Device::CPU};
   Ctx cpu;
   attention_forward(cpu, f64(ref_out, {N, C}), f64(ref_lse, {NH, N}), f64(x, {N, 3 * C}), cu_t,
                     int(NH), c.dropout_p, key);

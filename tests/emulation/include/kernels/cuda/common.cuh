@@ -6,10 +6,7 @@
 #include <cstdint>
 
 #include "cuda_emulator.h"
-
-namespace masklm {
-enum class DeviceError : int { NONE = 0, INDEX_OUT_OF_RANGE = 1, BAD_CU_SEQLENS = 2 };
-}  // namespace masklm
+#include "runtime/device_error.h"
 
 namespace masklm::cuda {
 
