@@ -27,6 +27,13 @@ inline VocabInfo plain_vocab(int32_t size) {
   return v;
 }
 
+// plain_vocab(size) with uneven word frequencies, for frequency-weighted replacement draws.
+inline VocabInfo weighted_vocab(int32_t size) {
+  VocabInfo v = plain_vocab(size);
+  for (int32_t id = 0; id < size; ++id) v.frequency.push_back(1 + id % 7);
+  return v;
+}
+
 enum class Family { WORDPIECE, BYTE_LEVEL_BPE, METASPACE };
 
 // Specials first, then `pieces` in order; word starts from each family's convention.
@@ -64,6 +71,25 @@ inline ToyVocab toy_vocab(Family family, const std::vector<std::string>& pieces)
     }
   }
   return v;
+}
+
+// A flat batch of sequences of the given lengths over plain_vocab(vocab): [CLS] words...
+// [SEP], with a [SEP] inside the longer ones; cu_seqlens receives the offsets. For the
+// GPU masking tests (tests/gpu and tests/emulation).
+inline std::vector<int32_t> flat_batch(const std::vector<int32_t>& lengths, int32_t vocab,
+                                       std::vector<int32_t>& cu_seqlens) {
+  std::vector<int32_t> ids;
+  cu_seqlens = {0};
+  uint32_t x = 12345;
+  for (int32_t len : lengths) {
+    for (int32_t t = 0; t < len; ++t) {
+      x = x * 1664525u + 1013904223u;
+      const int32_t word = kFirstWord + static_cast<int32_t>((x >> 8) % (vocab - kFirstWord));
+      ids.push_back(t == 0 ? kCls : t == len - 1 || t == len / 2 ? kSep : word);
+    }
+    cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
+  }
+  return ids;
 }
 
 inline RngKey masking_key(uint32_t step = 0, uint32_t rank = 0, uint64_t seed = 1234) {

@@ -5,72 +5,11 @@
 // rounding per stored value; a += reads the 16-bit value, adds in fp32 and rounds once.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/elementwise_kernels.cuh"
 #include "kernels/cuda/storage.cuh"
 
 namespace masklm::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-
-// ---- kernels -------------------------------------------------------------------------
-
-template <typename T> __global__ void gelu_forward_kernel(T* out, const T* in, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
-    const float x = to_float(in[i]);
-    out[i] = from_float<T>(0.5f * x * (1.0f + erff(x * kInvSqrt2)));
-  }
-}
-
-template <typename T> __global__ void gelu_backward_kernel(T* din, const T* dout, const T* in, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
-    // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
-    const float x = to_float(in[i]);
-    const float cdf = 0.5f * (1.0f + erff(x * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
-    din[i] = from_float<T>(to_float(din[i]) + to_float(dout[i]) * (cdf + x * pdf));
-  }
-}
-
-template <typename T> __global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
-}
-
-template <typename T> __global__ void add_inplace_kernel(T* dst, const T* src, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    dst[i] = from_float<T>(to_float(dst[i]) + to_float(src[i]));
-}
-
-template <typename T> __global__ void scale_kernel(T* x, float s, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    x[i] = from_float<T>(to_float(x[i]) * s);
-}
-
-template <typename Dst, typename Src>
-__global__ void convert_kernel(Dst* dst, const Src* src, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    dst[i] = from_float<Dst>(to_float(src[i]));
-}
-
-// ACCUMULATE false: out = keep ? in * scale : 0 (forward, out may alias in).
-// ACCUMULATE true:  out += keep ? in * scale : 0 (backward).
-template <typename T, bool ACCUMULATE>
-__global__ void dropout_kernel(T* out, const T* in, int64_t n, float p, float scale, RngKey key) {
-  const int64_t blocks = CEIL_DIV(n, 4);
-  for (int64_t b = global_thread_index(); b < blocks; b += global_thread_count()) {
-    const PhiloxCounter words = philox_block(key, static_cast<uint64_t>(b));
-    for (int j = 0; j < 4 && 4 * b + j < n; ++j) {
-      const int64_t i = 4 * b + j;
-      const float kept = u32_to_uniform(words.c[j]) >= p ? to_float(in[i]) * scale : 0.0f;
-      if constexpr (ACCUMULATE)
-        out[i] = from_float<T>(to_float(out[i]) + kept);
-      else
-        out[i] = from_float<T>(kept);
-    }
-  }
-}
 
 // ---- launchers -----------------------------------------------------------------------
 
@@ -89,9 +28,7 @@ void launch_dropout(CudaContext& cc, DType dtype, void* out, const void* in, int
                     const RngKey& key) {
   MASKLM_CHECK(p >= 0.0f && p < 1.0f, "dropout probability must be in [0, 1), got {}", p);
   if (n == 0) return;
-  // The scale is computed once on the host in float, exactly as the CPU computes it, so
-  // kept fp32 values are bitwise equal on both backends.
-  const float scale = 1.0f / (1.0f - p);
+  const float scale = dropout_keep_scale(p);
   dispatch_storage(dtype, "dropout", [&]<typename T>() {
     dropout_kernel<T, ACCUMULATE><<<grid_stride_blocks(CEIL_DIV(n, 4), kThreads), kThreads, 0, cc.stream()>>>(
         static_cast<T*>(out), static_cast<const T*>(in), n, p, scale, key);

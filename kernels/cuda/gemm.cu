@@ -10,23 +10,12 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/gemm_kernels.cuh"
 #include "kernels/cuda/storage.cuh"
 #include "runtime/log.h"
 
 namespace masklm::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-// ---- kernels -------------------------------------------------------------------------
-
-// c[i, j] += bias[j]: only when cuBLASLt has no algorithm with the BIAS epilogue for a shape.
-template <typename T> __global__ void add_bias_kernel(T* c, int64_t ldc, const T* bias, int64_t m, int64_t n) {
-  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count()) {
-    T& cij = c[(idx / n) * ldc + idx % n];
-    cij = from_float<T>(to_float(cij) + to_float(bias[idx % n]));
-  }
-}
 
 // ---- launcher ------------------------------------------------------------------------
 

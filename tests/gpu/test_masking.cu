@@ -26,24 +26,6 @@ struct Case {
   ReplacementDistribution distribution;
 };
 
-// Sequences of the given lengths: [CLS] words... [SEP], a [SEP] inside the longer ones.
-std::vector<int32_t> batch_ids(const std::vector<int32_t>& lengths,
-                               std::vector<int32_t>& cu_seqlens) {
-  std::vector<int32_t> ids;
-  cu_seqlens = {0};
-  uint32_t x = 12345;
-  for (int32_t len : lengths) {
-    for (int32_t t = 0; t < len; ++t) {
-      x = x * 1664525u + 1013904223u;
-      const int32_t word =
-          testing::kFirstWord + static_cast<int32_t>((x >> 8) % (kVocab - testing::kFirstWord));
-      ids.push_back(t == 0 ? kCls : t == len - 1 || t == len / 2 ? kSep : word);
-    }
-    cu_seqlens.push_back(static_cast<int32_t>(ids.size()));
-  }
-  return ids;
-}
-
 class GpuMaskingMatchesCpu : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuMaskingMatchesCpu, TokenForToken) {
@@ -52,16 +34,14 @@ TEST_P(GpuMaskingMatchesCpu, TokenForToken) {
   MaskingConfig config;
   config.random_share = c.random_share;
   config.replacement = c.distribution;
-  VocabInfo vocab = testing::plain_vocab(kVocab);
-  for (int32_t id = 0; id < kVocab; ++id) vocab.frequency.push_back(1 + id % 7);  // uneven weights
-  const Masker masker(config, vocab);
+  const Masker masker(config, testing::weighted_vocab(kVocab));
   const MaskRates rates{c.corrupt, c.predict};
   const RngKey key = testing::masking_key(/*step=*/3, /*rank=*/1);
   constexpr uint64_t kFirstSequence = 40;
 
   std::vector<int32_t> cu_seqlens;
   const std::vector<int32_t> lengths = {1, 127, 513, 2, 128, 64, 3};
-  const std::vector<int32_t> ids = batch_ids(lengths, cu_seqlens);
+  const std::vector<int32_t> ids = testing::flat_batch(lengths, kVocab, cu_seqlens);
   const auto N = static_cast<int64_t>(ids.size());
 
   gpu_testing::GpuOps gpu;

@@ -10,3 +10,4 @@ struct __nv_bfloat16 {
   uint16_t bits;
 };
 inline float __bfloat162float(__nv_bfloat16 x) { return masklm::bf16_to_float(x.bits); }
+inline __nv_bfloat16 __float2bfloat16_rn(float x) { return {masklm::float_to_bf16(x)}; }

@@ -1,7 +1,8 @@
-// A CPU emulation of the CUDA features the fused attention kernels use, so that
-// kernels/cuda/flash_attention_kernels.cuh compiles with g++ and runs here: one std::thread
-// per CUDA thread, barriers for __syncthreads and __syncwarp, and warp-wide exchanges for
-// the collectives (shuffles, and ldmatrix / mma.sync in include/kernels/cuda/mma.cuh).
+// A CPU emulation of the CUDA features the kernels of kernels/cuda use, so that their
+// kernel headers (kernels/cuda/*_kernels.cuh) compile with g++ and run here: one
+// OS thread per CUDA thread, barriers for __syncthreads and __syncwarp, warp-wide
+// exchanges for the collectives (shuffles, and ldmatrix / mma.sync in
+// include/kernels/cuda/mma.cuh), static __shared__ arrays and dynamic shared memory.
 // Blocks run one after another, in launch order or reversed (a block that writes into
 // another's rows is caught when the other runs first). It checks the kernels' indexing,
 // tiling, barriers and cp.async groups on the CPU; it says nothing of speed, and fidelity
@@ -13,16 +14,21 @@
 
 #include <atomic>
 #include <barrier>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <ostream>
+#include <semaphore>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #define __global__
@@ -30,6 +36,9 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(threads)
+// Blocks run one at a time, so a function-local static is exactly one block's array.
+// Unlike the hardware's, it keeps what the previous block left in it.
+#define __shared__ static
 
 struct EmulatedDim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -46,7 +55,8 @@ struct Warp {
   std::barrier<> barrier{kWarpSize};
   const void* address[kWarpSize];
   uint32_t a[kWarpSize][4], b[kWarpSize][2];
-  float value[kWarpSize];
+  uint64_t value[kWarpSize];    // a shuffled value's bytes
+  bool exited[kWarpSize] = {};  // lanes that returned from the kernel
 };
 
 // What the race checks (below) know of one 16-byte chunk of shared memory.
@@ -88,6 +98,12 @@ inline void require(bool ok, const char* what) {
   std::fprintf(stderr, "cuda_emulator: %s (block %u,%u thread %u)\n", what, blockIdx.x, blockIdx.y,
                threadIdx.x);
   std::abort();
+}
+// Whether no lane of w has returned from the kernel (a warp-wide instruction needs them all).
+inline bool whole_warp(const Warp& w) {
+  for (const bool exited : w.exited)
+    if (exited) return false;
+  return true;
 }
 // Whether the `bytes` at p lie in the block's shared memory and start 16-byte aligned.
 inline bool shared_aligned_16(const void* p, size_t bytes) {
@@ -160,28 +176,76 @@ struct AsyncCopy {
 inline thread_local std::vector<AsyncCopy> open_copies;
 inline thread_local std::deque<std::vector<AsyncCopy>> committed_copies;
 
+// The OS threads that play a block's CUDA threads, started once and reused for every block:
+// starting a thread per CUDA thread and block would dominate the tests' time. Each worker
+// waits on its own semaphore, so a block of n threads wakes n workers, however many exist.
+class ThreadPool {
+ public:
+  ~ThreadPool() {
+    stopping_ = true;
+    for (auto& w : workers_) w->start.release();
+    for (auto& w : workers_) w->thread.join();
+  }
+  // Runs fn(0), ..., fn(n - 1) at the same time, on n threads, and returns when all are done.
+  void run(int n, const std::function<void(int)>& fn) {
+    while (static_cast<int>(workers_.size()) < n) {
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->thread = std::thread(&ThreadPool::work, this, w, static_cast<int>(workers_.size()) - 1);
+    }
+    task_ = &fn;
+    remaining_ = n;
+    for (int i = 0; i < n; ++i) workers_[i]->start.release();
+    done_.acquire();
+  }
+
+ private:
+  struct Worker {
+    std::binary_semaphore start{0};
+    std::thread thread;
+  };
+  void work(Worker* w, int index) {
+    for (;;) {
+      w->start.acquire();
+      if (stopping_) return;
+      (*task_)(index);
+      if (remaining_.fetch_sub(1) == 1) done_.release();
+    }
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  const std::function<void(int)>* task_ = nullptr;
+  std::atomic<int> remaining_{0};
+  std::binary_semaphore done_{0};
+  std::atomic<bool> stopping_{false};
+};
+inline ThreadPool thread_pool;
+
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
 template <typename... Params, typename... Args> void launch(void (*kernel)(Params...),
                                                             EmulatedDim3 grid, int threads,
                                                             size_t shared_bytes, Args... args) {
+  require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
+          "launch with a block size that is not whole warps (at most 1024 threads)");
   blockDim = {static_cast<unsigned>(threads), 1, 1};
   gridDim = grid;
   for (unsigned n = 0; n < grid.x * grid.y; ++n) {
     const unsigned b = schedule.reverse_blocks ? grid.x * grid.y - 1 - n : n;
     const unsigned bx = b % grid.x, by = b / grid.x;
     Block block(threads, shared_bytes);
-    std::vector<std::thread> cuda_threads;
-    for (int t = 0; t < threads; ++t)
-      cuda_threads.emplace_back([&, t] {
-        current_block = &block;
-        threadIdx = {static_cast<unsigned>(t), 0, 0};
-        blockIdx = {bx, by, 0};
-        open_copies.clear();
-        committed_copies.clear();
-        kernel(static_cast<Params>(args)...);
-      });
-    for (auto& t : cuda_threads) t.join();
+    thread_pool.run(threads, [&](int t) {
+      current_block = &block;
+      threadIdx = {static_cast<unsigned>(t), 0, 0};
+      blockIdx = {bx, by, 0};
+      open_copies.clear();
+      committed_copies.clear();
+      kernel(static_cast<Params>(args)...);
+      // As on the hardware, barriers stop waiting for threads that have exited.
+      warp().exited[lane()] = true;
+      warp().barrier.arrive_and_drop();
+      block.barrier.arrive_and_drop();
+    });
   }
 }
 
@@ -190,14 +254,30 @@ template <typename... Params, typename... Args> void launch(void (*kernel)(Param
 inline void __syncthreads() { emulator::current_block->barrier.arrive_and_wait(); }
 inline void __syncwarp() { emulator::warp().barrier.arrive_and_wait(); }
 
-inline float __shfl_xor_sync(unsigned /*mask: the kernels pass the whole warp*/, float v,
-                             int lane_mask) {
+// Any value of up to 8 bytes, as CUDA's overloads take (int, float, int64_t, double...).
+template <typename T>
+T __shfl_xor_sync(unsigned /*mask: the kernels pass the whole warp*/, T v, int lane_mask) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(uint64_t));
   emulator::Warp& w = emulator::warp();
-  w.value[emulator::lane()] = v;
+  const int source = emulator::lane() ^ lane_mask;
+  std::memcpy(&w.value[emulator::lane()], &v, sizeof v);
   w.barrier.arrive_and_wait();
-  const float other = w.value[emulator::lane() ^ lane_mask];
+  emulator::require(!w.exited[source], "shuffle from a lane that has exited");
+  T other;
+  std::memcpy(&other, &w.value[source], sizeof other);
   w.barrier.arrive_and_wait();
   return other;
+}
+
+// CUDA's min and max overloads, for arguments of one type; for floats fminf/fmaxf, which
+// return the other operand when one is NaN.
+template <typename T> T min(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) return std::fmin(a, b);
+  return b < a ? b : a;
+}
+template <typename T> T max(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) return std::fmax(a, b);
+  return a < b ? b : a;
 }
 
 inline int atomicCAS(int* address, int expected, int desired) {

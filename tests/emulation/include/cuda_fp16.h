@@ -9,3 +9,4 @@ struct __half {
   uint16_t bits;
 };
 inline float __half2float(__half x) { return masklm::f16_to_float(x.bits); }
+inline __half __float2half_rn(float x) { return {masklm::float_to_f16(x)}; }

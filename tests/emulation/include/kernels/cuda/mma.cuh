@@ -36,6 +36,7 @@ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) 
   w.b[l][0] = b0;
   w.b[l][1] = b1;
   w.barrier.arrive_and_wait();
+  emulator::require(emulator::whole_warp(w), "mma.sync with lanes that have exited");
   float A[16][16], B[16][8];
   for (int lane = 0; lane < emulator::kWarpSize; ++lane) {
     const int g = lane / 4, t = lane % 4;
@@ -67,6 +68,7 @@ inline void ldmatrix(uint32_t (&r)[4], const void* row, bool trans) {
   const int l = emulator::lane();
   w.address[l] = row;
   w.barrier.arrive_and_wait();
+  emulator::require(emulator::whole_warp(w), "ldmatrix with lanes that have exited");
   auto element = [&](int lane, int i) { return static_cast<const uint16_t*>(w.address[lane])[i]; };
   for (int m = 0; m < 4; ++m) {
     const uint16_t lo =

@@ -1,0 +1,81 @@
+// The kernels of elementwise.cu, where the design is described, in a header so that
+// tests/emulation also compiles them for the CPU (cuda_emulator.h).
+#pragma once
+
+#include <cmath>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/storage.cuh"
+#include "runtime/philox.h"
+
+namespace masklm::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+template <typename T> __global__ void gelu_forward_kernel(T* out, const T* in, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
+    const float x = to_float(in[i]);
+    out[i] = from_float<T>(0.5f * x * (1.0f + erff(x * kInvSqrt2)));
+  }
+}
+
+template <typename T>
+__global__ void gelu_backward_kernel(T* din, const T* dout, const T* in, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
+    // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
+    const float x = to_float(in[i]);
+    const float cdf = 0.5f * (1.0f + erff(x * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
+    din[i] = from_float<T>(to_float(din[i]) + to_float(dout[i]) * (cdf + x * pdf));
+  }
+}
+
+template <typename T>
+__global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
+}
+
+template <typename T> __global__ void add_inplace_kernel(T* dst, const T* src, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    dst[i] = from_float<T>(to_float(dst[i]) + to_float(src[i]));
+}
+
+template <typename T> __global__ void scale_kernel(T* x, float s, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    x[i] = from_float<T>(to_float(x[i]) * s);
+}
+
+template <typename Dst, typename Src>
+__global__ void convert_kernel(Dst* dst, const Src* src, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    dst[i] = from_float<Dst>(to_float(src[i]));
+}
+
+// The scale of kept values, computed once on the host in float exactly as the CPU computes
+// it, so kept fp32 values are bitwise equal on both backends.
+inline float dropout_keep_scale(float p) { return 1.0f / (1.0f - p); }
+
+// ACCUMULATE false: out = keep ? in * scale : 0 (forward, out may alias in).
+// ACCUMULATE true:  out += keep ? in * scale : 0 (backward).
+template <typename T, bool ACCUMULATE>
+__global__ void dropout_kernel(T* out, const T* in, int64_t n, float p, float scale, RngKey key) {
+  const int64_t blocks = CEIL_DIV(n, 4);
+  for (int64_t b = global_thread_index(); b < blocks; b += global_thread_count()) {
+    const PhiloxCounter words = philox_block(key, static_cast<uint64_t>(b));
+    for (int j = 0; j < 4 && 4 * b + j < n; ++j) {
+      const int64_t i = 4 * b + j;
+      const float kept = u32_to_uniform(words.c[j]) >= p ? to_float(in[i]) * scale : 0.0f;
+      if constexpr (ACCUMULATE)
+        out[i] = from_float<T>(to_float(out[i]) + kept);
+      else
+        out[i] = from_float<T>(kept);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace masklm::cuda

@@ -1,0 +1,128 @@
+// The elementwise kernels (kernels/cuda/elementwise_kernels.cuh) under the CUDA emulation
+// on 1027 values (not a multiple of dropout's 4-value Philox blocks) with fewer threads
+// than values, so every grid-stride loop goes round: GELU against the CPU op in fp64;
+// residual, add_inplace, scale, dropout and convert bit for bit against the CPU op on the
+// same dtype, which computes the same fp32 values and rounds them once (kernels/f32_views.h).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "emulated_test_support.h"
+#include "kernels/cuda/elementwise_kernels.cuh"
+
+namespace masklm::cuda {
+namespace {
+
+using emulated_testing::bound_for;
+using emulated_testing::cpu_tensor;
+using emulated_testing::expect_close;
+using emulated_testing::f64;
+using emulated_testing::for_each_storage;
+using emulated_testing::random_values;
+using emulated_testing::widen;
+
+constexpr int64_t kN = 1027;
+constexpr EmulatedDim3 kGrid{2, 1, 1};  // 512 threads for 1027 values
+constexpr int kDropoutThreads = 64;     // one block for dropout's 257 Philox blocks
+
+template <typename T> std::vector<uint16_t> bits_of(const std::vector<T>& v) {
+  std::vector<uint16_t> out;
+  for (const T& x : v) out.push_back(x.bits);
+  return out;
+}
+// Bitwise equality of float or 16-bit vectors (NaN-safe, unlike ==).
+template <typename T> void expect_same_bits(const std::vector<T>& got, const std::vector<T>& ref) {
+  if constexpr (std::is_same_v<T, float>) {
+    std::vector<uint32_t> g(got.size()), r(ref.size());
+    std::memcpy(g.data(), got.data(), got.size() * sizeof(float));
+    std::memcpy(r.data(), ref.data(), ref.size() * sizeof(float));
+    EXPECT_EQ(g, r);
+  } else {
+    EXPECT_EQ(bits_of(got), bits_of(ref));
+  }
+}
+
+TEST(ElementwiseEmulated, GeluForwardAndBackwardMatchTheCpuOpsInFp64) {
+  for_each_storage([&]<typename T>() {
+    const auto in = random_values<T>(kN, 2.0, 1), dout = random_values<T>(kN, 1.0, 2);
+    const auto din0 = random_values<T>(kN, 0.5, 3);
+    std::vector<T> out(kN), din = din0;
+    emulator::launch(gelu_forward_kernel<T>, kGrid, kThreads, 0, out.data(), in.data(), kN);
+    emulator::launch(gelu_backward_kernel<T>, kGrid, kThreads, 0, din.data(), dout.data(),
+                     in.data(), kN);
+    auto x = widen(in), dy = widen(dout);
+    std::vector<double> ref_out(kN), ref_din = widen(din0);
+    Ctx cpu;
+    gelu_forward(cpu, f64(ref_out, {kN}), f64(x, {kN}));
+    gelu_backward(cpu, f64(ref_din, {kN}), f64(dy, {kN}), f64(x, {kN}));
+    expect_close(widen(out), ref_out, bound_for<T>(), "out");
+    expect_close(widen(din), ref_din, bound_for<T>(), "din (after +=)");
+  });
+}
+
+TEST(ElementwiseEmulated, SumsAndScalingMatchTheCpuOpsBitwise) {
+  for_each_storage([&]<typename T>() {
+    const auto a = random_values<T>(kN, 1.0, 4), b = random_values<T>(kN, 1.0, 5);
+    std::vector<T> out(kN), dst = a, scaled = a;
+    emulator::launch(residual_forward_kernel<T>, kGrid, kThreads, 0, out.data(), a.data(), b.data(),
+                     kN);
+    emulator::launch(add_inplace_kernel<T>, kGrid, kThreads, 0, dst.data(), b.data(), kN);
+    emulator::launch(scale_kernel<T>, kGrid, kThreads, 0, scaled.data(), 0.37f, kN);
+    std::vector<T> x = a, y = b, ref_out(kN), ref_dst = a, ref_scaled = a;
+    Ctx cpu;
+    residual_forward(cpu, cpu_tensor(ref_out, {kN}), cpu_tensor(x, {kN}), cpu_tensor(y, {kN}));
+    add_inplace(cpu, cpu_tensor(ref_dst, {kN}), cpu_tensor(y, {kN}));
+    scale_inplace(cpu, cpu_tensor(ref_scaled, {kN}), 0.37f);
+    expect_same_bits(out, ref_out);
+    expect_same_bits(dst, ref_dst);
+    expect_same_bits(scaled, ref_scaled);
+  });
+}
+
+TEST(ElementwiseEmulated, DropoutDrawsTheCpuMaskAndScale) {
+  const RngKey key{
+      .seed = 11, .step = 2, .rank = 1, .stream = RngStream::HIDDEN_DROPOUT, .substream = 3};
+  for_each_storage([&]<typename T>() {
+    for (const float p : {0.1f, 0.5f}) {
+      const auto in = random_values<T>(kN, 1.0, 6), dout = random_values<T>(kN, 1.0, 7);
+      const auto din0 = random_values<T>(kN, 1.0, 8);
+      std::vector<T> out(kN), din = din0;
+      const float scale = dropout_keep_scale(p);
+      emulator::launch(dropout_kernel<T, false>, {1, 1, 1}, kDropoutThreads, 0, out.data(),
+                       in.data(), kN, p, scale, key);
+      emulator::launch(dropout_kernel<T, true>, {1, 1, 1}, kDropoutThreads, 0, din.data(),
+                       dout.data(), kN, p, scale, key);
+      std::vector<T> x = in, dy = dout, ref_out(kN), ref_din = din0;
+      Ctx cpu;
+      dropout_forward(cpu, cpu_tensor(ref_out, {kN}), cpu_tensor(x, {kN}), p, key);
+      dropout_backward(cpu, cpu_tensor(ref_din, {kN}), cpu_tensor(dy, {kN}), p, key);
+      expect_same_bits(out, ref_out);
+      expect_same_bits(din, ref_din);
+    }
+  });
+}
+
+// convert's kernel runs between F32 and a 16-bit type (a dtype to itself is a copy).
+TEST(ElementwiseEmulated, ConvertMatchesTheCpuOpBitwise) {
+  for_each_storage([&]<typename Dst>() {
+    for_each_storage([&]<typename Src>() {
+      if constexpr (std::is_same_v<Dst, Src> ||
+                    !(std::is_same_v<Dst, float> || std::is_same_v<Src, float>))
+        return;
+      const auto src = random_values<Src>(kN, 100.0, 9);
+      std::vector<Dst> dst(kN);
+      emulator::launch(convert_kernel<Dst, Src>, kGrid, kThreads, 0, dst.data(), src.data(), kN);
+      std::vector<Src> x = src;
+      std::vector<Dst> ref(kN);
+      Ctx cpu;
+      convert(cpu, cpu_tensor(ref, {kN}), cpu_tensor(x, {kN}));
+      expect_same_bits(dst, ref);
+    });
+  });
+}
+
+}  // namespace
+}  // namespace masklm::cuda
