@@ -1,7 +1,8 @@
 // One warp per row for everything per row (statistics, normalization, din), reading the
-// row from global memory once per pass (rows of a few thousand floats stay in L1/L2). The
-// residual add fused in front of the forward writes the sum and normalizes it in the same
-// pass over the row.
+// row from global memory once per pass (rows of a few thousand floats stay in L1/L2), in
+// 16-byte packs per lane where the rows allow (C a multiple of 8 16-bit or 4 fp32 values,
+// aligned buffers: every BERT shape), scalar loads otherwise. The residual add fused in
+// front of the forward writes the sum and normalizes it in the same pass over the row.
 // dweight and dbias sum over rows: a deterministic two-stage column reduction
 // (kernels/cuda/column_sums.cuh), no atomics. Templated on the storage type T of in, out,
 // weight, bias, dout and din (kernels/cuda/storage.cuh); mean, rstd, dweight and dbias are
@@ -44,9 +45,12 @@ void layernorm_forward(CudaContext& cc, DType dtype, void* out, float* mean, flo
   MASKLM_CHECK(C > 0, "layernorm_forward: cannot normalize rows of 0 values");
   if (N == 0) return;
   dispatch_storage(dtype, "layernorm_forward", [&]<typename T>() {
-    layernorm_forward_kernel<<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-        static_cast<T*>(out), mean, rstd, static_cast<const T*>(in), static_cast<const T*>(weight),
-        static_cast<const T*>(bias), N, C, static_cast<float>(eps));
+    const T *x = static_cast<const T*>(in), *w = static_cast<const T*>(weight), *b = static_cast<const T*>(bias);
+    T* y = static_cast<T*>(out);
+    with_pack_width<T>(rows_fit_packs<T>(C, y, x, w, b), [&]<int W>() {
+      layernorm_forward_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+          y, mean, rstd, x, w, b, N, C, static_cast<float>(eps));
+    });
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -57,9 +61,13 @@ void residual_layernorm_forward(CudaContext& cc, DType dtype, void* sum, void* o
   MASKLM_CHECK(C > 0, "residual_layernorm_forward: cannot normalize rows of 0 values");
   if (N == 0) return;
   dispatch_storage(dtype, "residual_layernorm_forward", [&]<typename T>() {
-    residual_layernorm_forward_kernel<<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-        static_cast<T*>(sum), static_cast<T*>(out), mean, rstd, static_cast<const T*>(a), static_cast<const T*>(b),
-        static_cast<const T*>(weight), static_cast<const T*>(bias), N, C, static_cast<float>(eps));
+    const T *x = static_cast<const T*>(a), *y = static_cast<const T*>(b);
+    const T *w = static_cast<const T*>(weight), *bi = static_cast<const T*>(bias);
+    T *s = static_cast<T*>(sum), *o = static_cast<T*>(out);
+    with_pack_width<T>(rows_fit_packs<T>(C, s, o, x, y, w, bi), [&]<int W>() {
+      residual_layernorm_forward_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+          s, o, mean, rstd, x, y, w, bi, N, C, static_cast<float>(eps));
+    });
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -71,8 +79,12 @@ void layernorm_backward(CudaContext& cc, DType dtype, void* din, float* dweight,
   dispatch_storage(dtype, "layernorm_backward", [&]<typename T>() {
     const T *dy = static_cast<const T*>(dout), *x = static_cast<const T*>(in);
     if (din) {
-      layernorm_din_kernel<<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-          static_cast<T*>(din), dy, x, static_cast<const T*>(weight), mean, rstd, N, C);
+      T* dx = static_cast<T*>(din);
+      const T* w = static_cast<const T*>(weight);
+      with_pack_width<T>(rows_fit_packs<T>(C, dx, dy, x, w), [&]<int W>() {
+        layernorm_din_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+            dx, dy, x, w, mean, rstd, N, C);
+      });
       CUDA_CHECK_LAUNCH();
     }
     if (dweight || dbias) launch_param_grads(cc, dweight, dbias, dy, x, mean, rstd, N, C);

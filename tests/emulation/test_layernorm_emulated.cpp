@@ -2,8 +2,8 @@
 // finish their weight and bias gradients (column_sums_kernels.cuh; also the bias gradients
 // of matmul and the MLM head), run under the CUDA
 // emulation in the order layernorm.cu launches them, against the CPU ops in fp64: hidden
-// sizes around a warp's multiple and above 256 columns, 1 to 70 rows (more than one
-// 64-row chunk of the column sums), every storage type.
+// sizes 59 and 771 (scalar loads only) and 1024 (also 16-byte packs), 1 to 70 rows (more
+// than one 64-row chunk of the column sums), every storage type.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -34,6 +34,19 @@ void add_partials(std::vector<float>& dst, const std::vector<float>& partials, i
                    kThreads, 0, dst.data(), partials.data(), chunks, cols);
 }
 
+// fn.template operator()<W>() for the scalar row kernels and, where rows of C values fit
+// 16-byte packs (the buffers are vectors, 16-byte aligned), for the packed ones.
+template <typename T, typename Fn> void for_each_width(int64_t C, Fn&& fn) {
+  {
+    SCOPED_TRACE("scalar loads");
+    fn.template operator()<1>();
+  }
+  if (C % kPackWidth<T> == 0) {
+    SCOPED_TRACE("16-byte packs");
+    fn.template operator()<kPackWidth<T>>();
+  }
+}
+
 class LayerNormEmulated : public ::testing::TestWithParam<std::tuple<int64_t, int64_t>> {};
 
 TEST_P(LayerNormEmulated, ForwardAndBackwardMatchTheCpuOpsInFp64) {
@@ -45,26 +58,19 @@ TEST_P(LayerNormEmulated, ForwardAndBackwardMatchTheCpuOpsInFp64) {
     const auto din0 = random_values<T>(n, 0.5, 5);
     std::vector<T> out(n), din = din0;
     std::vector<float> mean(N), rstd(N);
-    emulator::launch(layernorm_forward_kernel<T>, {row_blocks(N), 1, 1}, kRowThreads, 0, out.data(),
-                     mean.data(), rstd.data(), in.data(), weight.data(), bias.data(), N, C, kEps);
-    emulator::launch(layernorm_din_kernel<T>, {row_blocks(N), 1, 1}, kRowThreads, 0, din.data(),
-                     dout.data(), in.data(), weight.data(), static_cast<const float*>(mean.data()),
-                     static_cast<const float*>(rstd.data()), N, C);
-    const int64_t chunks = column_sum_chunks(N);
-    std::vector<float> dw_partials(static_cast<size_t>(chunks * C)),
-        db_partials(dw_partials.size());
-    emulator::launch(
-        layernorm_param_partials_kernel<T>,
-        {static_cast<unsigned>(CEIL_DIV(C, kColumnThreads)), static_cast<unsigned>(chunks), 1},
-        kColumnThreads, 0, dw_partials.data(), db_partials.data(), dout.data(), in.data(),
-        static_cast<const float*>(mean.data()), static_cast<const float*>(rstd.data()), N, C);
-    const auto dweight0 = random_values<float>(C, 0.5, 6), dbias0 = random_values<float>(C, 0.5, 7);
-    std::vector<float> dweight = dweight0, dbias = dbias0;
-    add_partials(dweight, dw_partials, chunks, C);
-    add_partials(dbias, db_partials, chunks, C);
-
+    const auto run_rows = [&]<int W>() {
+      out.assign(n, from_float<T>(NAN)), din = din0;
+      emulator::launch(layernorm_forward_kernel<T, W>, {row_blocks(N), 1, 1}, kRowThreads, 0,
+                       out.data(), mean.data(), rstd.data(), in.data(), weight.data(), bias.data(),
+                       N, C, kEps);
+      emulator::launch(layernorm_din_kernel<T, W>, {row_blocks(N), 1, 1}, kRowThreads, 0,
+                       din.data(), dout.data(), in.data(), weight.data(),
+                       static_cast<const float*>(mean.data()),
+                       static_cast<const float*>(rstd.data()), N, C);
+    };
     auto x = widen(in), w = widen(weight), b = widen(bias), dy = widen(dout);
     std::vector<double> ref_out(n), ref_mean(N), ref_rstd(N), ref_din = widen(din0);
+    const auto dweight0 = random_values<float>(C, 0.5, 6), dbias0 = random_values<float>(C, 0.5, 7);
     auto ref_dw = widen(dweight0), ref_db = widen(dbias0);
     Ctx cpu;
     layernorm_forward(cpu, f64(ref_out, {N, C}), f64(ref_mean, {N}), f64(ref_rstd, {N}),
@@ -73,10 +79,25 @@ TEST_P(LayerNormEmulated, ForwardAndBackwardMatchTheCpuOpsInFp64) {
                        f64(dy, {N, C}), f64(x, {N, C}), f64(w, {C}), f64(ref_mean, {N}),
                        f64(ref_rstd, {N}));
     const double bound = bound_for<T>();
-    expect_close(widen(out), ref_out, bound, "out");
-    expect_close(widen(mean), ref_mean, 1e-12, "mean");
-    expect_close(widen(rstd), ref_rstd, 1e-12, "rstd");
-    expect_close(widen(din), ref_din, bound, "din (after +=)");
+    for_each_width<T>(C, [&]<int W>() {
+      run_rows.template operator()<W>();
+      expect_close(widen(out), ref_out, bound, "out");
+      expect_close(widen(mean), ref_mean, 1e-12, "mean");
+      expect_close(widen(rstd), ref_rstd, 1e-12, "rstd");
+      expect_close(widen(din), ref_din, bound, "din (after +=)");
+    });
+
+    const int64_t chunks = column_sum_chunks(N);
+    std::vector<float> dw_partials(static_cast<size_t>(chunks * C)),
+        db_partials(dw_partials.size());
+    emulator::launch(
+        layernorm_param_partials_kernel<T>,
+        {static_cast<unsigned>(CEIL_DIV(C, kColumnThreads)), static_cast<unsigned>(chunks), 1},
+        kColumnThreads, 0, dw_partials.data(), db_partials.data(), dout.data(), in.data(),
+        static_cast<const float*>(mean.data()), static_cast<const float*>(rstd.data()), N, C);
+    std::vector<float> dweight = dweight0, dbias = dbias0;
+    add_partials(dweight, dw_partials, chunks, C);
+    add_partials(dbias, db_partials, chunks, C);
     // fp32 sums of 16-bit products: the 16-bit rounding happened in the inputs, shared by both.
     expect_close(widen(dweight), ref_dw, 1e-10, "dweight (after +=)");
     expect_close(widen(dbias), ref_db, 1e-10, "dbias (after +=)");
@@ -89,22 +110,25 @@ TEST_P(LayerNormEmulated, ResidualForwardIsTheSumThenLayerNorm) {
     const auto n = static_cast<size_t>(N * C);
     const auto a = random_values<T>(n, 1.0, 8), b = random_values<T>(n, 1.0, 9, 0.3);
     const auto weight = random_values<T>(C, 1.0, 10, 1.0), bias = random_values<T>(C, 0.5, 11);
-    std::vector<T> sum(n), out(n), separate_sum(n), separate_out(n);
-    std::vector<float> mean(N), rstd(N), separate_mean(N), separate_rstd(N);
-    emulator::launch(residual_layernorm_forward_kernel<T>, {row_blocks(N), 1, 1}, kRowThreads, 0,
-                     sum.data(), out.data(), mean.data(), rstd.data(), a.data(), b.data(),
-                     weight.data(), bias.data(), N, C, kEps);
+    std::vector<T> separate_sum(n);
     // The unfused path: the sum rounded to T on the host as residual_forward rounds it, then
     // the plain forward kernel. The fused kernel must give the same bits.
     for (size_t i = 0; i < n; ++i) separate_sum[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
-    emulator::launch(layernorm_forward_kernel<T>, {row_blocks(N), 1, 1}, kRowThreads, 0,
-                     separate_out.data(), separate_mean.data(), separate_rstd.data(),
-                     static_cast<const T*>(separate_sum.data()), weight.data(), bias.data(), N, C,
-                     kEps);
-    EXPECT_EQ(widen(sum), widen(separate_sum));
-    EXPECT_EQ(widen(out), widen(separate_out));
-    EXPECT_EQ(mean, separate_mean);
-    EXPECT_EQ(rstd, separate_rstd);
+    for_each_width<T>(C, [&]<int W>() {
+      std::vector<T> sum(n), out(n), separate_out(n);
+      std::vector<float> mean(N), rstd(N), separate_mean(N), separate_rstd(N);
+      emulator::launch(residual_layernorm_forward_kernel<T, W>, {row_blocks(N), 1, 1}, kRowThreads,
+                       0, sum.data(), out.data(), mean.data(), rstd.data(), a.data(), b.data(),
+                       weight.data(), bias.data(), N, C, kEps);
+      emulator::launch(layernorm_forward_kernel<T, W>, {row_blocks(N), 1, 1}, kRowThreads, 0,
+                       separate_out.data(), separate_mean.data(), separate_rstd.data(),
+                       static_cast<const T*>(separate_sum.data()), weight.data(), bias.data(), N, C,
+                       kEps);
+      EXPECT_EQ(widen(sum), widen(separate_sum));
+      EXPECT_EQ(widen(out), widen(separate_out));
+      EXPECT_EQ(mean, separate_mean);
+      EXPECT_EQ(rstd, separate_rstd);
+    });
   });
 }
 
@@ -130,7 +154,7 @@ TEST(ColumnSumsEmulated, AddTheColumnSumsOfAStridedMatrix) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LayerNormEmulated,
                          ::testing::Combine(::testing::Values(1, 5, 70),
-                                            ::testing::Values(59, 771)),
+                                            ::testing::Values(59, 771, 1024)),
                          [](const auto& info) {
                            return fmt::format("N{}_C{}", std::get<0>(info.param),
                                               std::get<1>(info.param));
