@@ -2,7 +2,8 @@
 // epilogue) writes the (P, cv) logits of one chunk into scratch, then
 //  - forward: one warp per row folds the chunk into the row's running max, sum of
 //    exp(logit - max), first argmax and label logit (online log-sum-exp); the last chunk
-//    writes lse, loss and correct;
+//    writes lse, loss and correct. Both kernels read the tile in 16-byte packs when its
+//    rows allow (chunk sizes that are multiples of 8), else value by value;
 //  - backward: the chunk becomes dlogits = loss_scale * (softmax - onehot) in place, then
 //    GEMMs add dlogits @ emb_chunk to dh and dlogits^T @ h to the chunk's demb rows, and a
 //    two-stage column sum adds it to dbias. Every output has one writer per chunk and the
@@ -61,8 +62,10 @@ void mlm_xent_forward(CudaContext& cc, DType dtype, float* losses, float* lse, i
       const int64_t cv = std::min(chunk, V - v0);
       chunk_logits(cc, tile, static_cast<const T*>(h), static_cast<const T*>(emb), static_cast<const T*>(bias), P,
                    C, v0, cv);
-      xent_fold_chunk_kernel<<<blocks, kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-          rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse, correct, cc.error_flag());
+      with_pack_width<T>(rows_fit_packs<T>(cv, tile), [&]<int W>() {
+        xent_fold_chunk_kernel<T, W><<<blocks, kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
+            rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse, correct, cc.error_flag());
+      });
       CUDA_CHECK_LAUNCH();
     }
   });
@@ -84,8 +87,10 @@ void mlm_xent_backward(CudaContext& cc, DType dtype, void* dh, float* demb, floa
     for (int64_t v0 = 0; v0 < V; v0 += chunk) {
       const int64_t cv = std::min(chunk, V - v0);
       chunk_logits(cc, tile, hs, embs, static_cast<const T*>(bias), P, C, v0, cv);
-      xent_dlogits_kernel<<<grid_stride_blocks(P * cv, kThreads), kThreads, 0, cc.stream()>>>(
-          tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
+      with_pack_width<T>(rows_fit_packs<T>(cv, tile), [&]<int W>() {
+        xent_dlogits_kernel<T, W><<<grid_stride_blocks(P * cv / W, kThreads), kThreads, 0, cc.stream()>>>(
+            tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
+      });
       CUDA_CHECK_LAUNCH();
       // dh is an activation gradient in T; demb and dbias are fp32 parameter gradients.
       if (dh) gemm(cc, {dtype, dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C, 1.0f, dh, C);

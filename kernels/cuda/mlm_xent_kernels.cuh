@@ -19,12 +19,16 @@ struct OnlineRow {
   int32_t argmax;
 };
 
+// Both kernels run with W = 1 (scalar loads) or W = kPackWidth<T> (16-byte packs, when the
+// tile's rows fit them: rows_fit_packs(cv, tile)); a lane's columns still come in
+// increasing order, which the first-argmax rule below relies on.
+
 // One warp per row of the chunk tile (P, cv), covering vocabulary [v0, v0 + cv).
-template <typename T> __global__ void xent_fold_chunk_kernel(OnlineRow* rows, const T* tile,
-                                                             const int32_t* labels, int64_t P,
-                                                             int64_t cv, int64_t v0, int64_t V,
-                                                             bool last, float* losses, float* lse,
-                                                             int32_t* correct, int* error_flag) {
+template <typename T, int W>
+__global__ void xent_fold_chunk_kernel(OnlineRow* rows, const T* tile, const int32_t* labels,
+                                       int64_t P, int64_t cv, int64_t v0, int64_t V, bool last,
+                                       float* losses, float* lse, int32_t* correct,
+                                       int* error_flag) {
   const int lane = threadIdx.x % WARP_SIZE;
   const int64_t p = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / WARP_SIZE;
   if (p >= P) return;
@@ -33,8 +37,13 @@ template <typename T> __global__ void xent_fold_chunk_kernel(OnlineRow* rows, co
   // with a strict >, then the warp keeps the larger value, and the smaller index on ties.
   float best = -INFINITY;
   int64_t best_at = cv;
-  for (int64_t c = lane; c < cv; c += WARP_SIZE)
-    if (to_float(logits[c]) > best) best = to_float(logits[c]), best_at = c;
+  for (int64_t c = lane * W; c < cv; c += WARP_SIZE * W) {
+    float x[W];
+    load_pack<T, W>(x, logits + c);
+#pragma unroll
+    for (int i = 0; i < W; ++i)
+      if (x[i] > best) best = x[i], best_at = c + i;
+  }
   for (int offset = WARP_SIZE / 2; offset > 0; offset /= 2) {
     const float other = __shfl_xor_sync(kFullWarpMask, best, offset);
     const int64_t other_at = __shfl_xor_sync(kFullWarpMask, best_at, offset);
@@ -43,7 +52,12 @@ template <typename T> __global__ void xent_fold_chunk_kernel(OnlineRow* rows, co
   OnlineRow row = v0 == 0 ? OnlineRow{-INFINITY, 0.0f, 0.0f, -1} : rows[p];
   const float new_max = fmaxf(row.max, best);
   float chunk_sum = 0.0f;
-  for (int64_t c = lane; c < cv; c += WARP_SIZE) chunk_sum += expf(to_float(logits[c]) - new_max);
+  for (int64_t c = lane * W; c < cv; c += WARP_SIZE * W) {
+    float x[W];
+    load_pack<T, W>(x, logits + c);
+#pragma unroll
+    for (int i = 0; i < W; ++i) chunk_sum += expf(x[i] - new_max);
+  }
   chunk_sum = warp_sum(chunk_sum);
   // Strict > keeps the first maximum across chunks too, as argmax conventionally does.
   if (best > row.max) row.argmax = static_cast<int32_t>(v0 + best_at);
@@ -62,19 +76,25 @@ template <typename T> __global__ void xent_fold_chunk_kernel(OnlineRow* rows, co
   if (correct) correct[p] = row.argmax == label ? 1 : 0;
 }
 
-// tile (P, cv) of logits becomes dlogits = loss_scale * softmax - loss_scale * onehot(label).
-template <typename T> __global__ void xent_dlogits_kernel(T* tile, const float* lse,
-                                                          const int32_t* labels, int64_t P,
-                                                          int64_t cv, int64_t v0, int64_t V,
-                                                          float loss_scale, int* error_flag) {
-  for (int64_t idx = global_thread_index(); idx < P * cv; idx += global_thread_count()) {
+// tile (P, cv) of logits becomes dlogits = loss_scale * softmax - loss_scale * onehot(label),
+// W values (one pack, never straddling rows: cv is a multiple of W) per step.
+template <typename T, int W>
+__global__ void xent_dlogits_kernel(T* tile, const float* lse, const int32_t* labels, int64_t P,
+                                    int64_t cv, int64_t v0, int64_t V, float loss_scale,
+                                    int* error_flag) {
+  for (int64_t idx = global_thread_index() * W; idx < P * cv; idx += global_thread_count() * W) {
     const int64_t p = idx / cv, c = idx % cv;
     const int32_t label = labels[p];
     if (c == 0 && v0 == 0 && (label < 0 || label >= V))
       raise_device_error(error_flag, DeviceError::INDEX_OUT_OF_RANGE);
-    float d = loss_scale * expf(to_float(tile[idx]) - lse[p]);
-    if (label == v0 + c) d -= loss_scale;
-    tile[idx] = from_float<T>(d);
+    float d[W];
+    load_pack<T, W>(d, tile + idx);
+#pragma unroll
+    for (int i = 0; i < W; ++i) {
+      d[i] = loss_scale * expf(d[i] - lse[p]);
+      if (label == v0 + c + i) d[i] -= loss_scale;
+    }
+    store_pack<T, W>(tile + idx, d);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "emulated_test_support.h"
@@ -89,21 +90,26 @@ TEST_P(MlmXentEmulated, ForwardAndBackwardMatchTheCpuOpsInFp64) {
     int error_flag = 0;
     for (int64_t v0 = 0, t = 0; v0 < V; v0 += chunk, ++t) {
       const int64_t cv = std::min(chunk, V - v0);
-      emulator::launch(
-          xent_fold_chunk_kernel<T>, {static_cast<unsigned>(CEIL_DIV(kP, kRowsPerBlock)), 1, 1},
-          kRowsPerBlock * WARP_SIZE, 0, rows.data(), static_cast<const T*>(tiles[t].data()),
-          static_cast<const int32_t*>(labels.data()), kP, cv, v0, V, v0 + cv == V, losses.data(),
-          lse.data(), correct.data(), &error_flag);
+      with_pack_width<T>(rows_fit_packs<T>(cv, tiles[t].data()), [&]<int W>() {
+        emulator::launch(xent_fold_chunk_kernel<T, W>,
+                         {static_cast<unsigned>(CEIL_DIV(kP, kRowsPerBlock)), 1, 1},
+                         kRowsPerBlock * WARP_SIZE, 0, rows.data(),
+                         static_cast<const T*>(tiles[t].data()),
+                         static_cast<const int32_t*>(labels.data()), kP, cv, v0, V, v0 + cv == V,
+                         losses.data(), lse.data(), correct.data(), &error_flag);
+      });
     }
     // Backward: dlogits per chunk from the kernel, the GEMMs and column sums on the host.
     std::vector<double> dh(kP * kC, 0.0), demb(V * kC, 0.0), dbias(V, 0.0);
     for (int64_t v0 = 0, t = 0; v0 < V; v0 += chunk, ++t) {
       const int64_t cv = std::min(chunk, V - v0);
       std::vector<T> tile = tiles[t];
-      emulator::launch(xent_dlogits_kernel<T>, {kStrideBlocks, 1, 1}, kThreads, 0, tile.data(),
-                       static_cast<const float*>(lse.data()),
-                       static_cast<const int32_t*>(labels.data()), kP, cv, v0, V, loss_scale,
-                       &error_flag);
+      with_pack_width<T>(rows_fit_packs<T>(cv, tile.data()), [&]<int W>() {
+        emulator::launch(xent_dlogits_kernel<T, W>, {kStrideBlocks, 1, 1}, kThreads, 0, tile.data(),
+                         static_cast<const float*>(lse.data()),
+                         static_cast<const int32_t*>(labels.data()), kP, cv, v0, V, loss_scale,
+                         &error_flag);
+      });
       for (int64_t p = 0; p < kP; ++p)
         for (int64_t c = 0; c < cv; ++c) {
           const double d = to_float(tile[p * cv + c]);
@@ -139,60 +145,73 @@ TEST_P(MlmXentEmulated, ForwardAndBackwardMatchTheCpuOpsInFp64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, MlmXentEmulated,
-                         ::testing::Values(XentCase{30522, 8192}, XentCase{1000, 300},
-                                           XentCase{50, 64}),
+                         ::testing::Values(XentCase{30522, 8192}, XentCase{1024, 256},
+                                           XentCase{1000, 300}, XentCase{50, 64}),
                          [](const auto& info) {
                            return fmt::format("V{}_chunk{}", info.param.V, info.param.chunk);
                          });
 
-// The first maximum wins, within a chunk, across lanes and across chunks; labels on the
-// maximum score as correct.
+// The first maximum wins, within a lane, across lanes and across chunks; labels on the
+// maximum score as correct. Chunks of 70 take scalar loads, chunks of 64 16-byte packs.
 TEST(MlmXentEmulatedArgmax, TheFirstOfEqualMaximaIsTheArgmax) {
-  const int64_t P = 3, V = 200, chunk = 70;
+  const int64_t P = 3, V = 200;
   std::vector<float> logits(P * V, 0.0f);
-  // Row 0: maxima at 5 and 37 (lanes 5 and 5 of one chunk); row 1: at 69 and 70 (across a
-  // chunk boundary); row 2: at 150 and 199 (lanes 10 and 27 of the last chunk).
+  // Row 0: maxima at 5 and 37; row 1: at 69 and 70; row 2: at 150 and 199. With chunks of 70
+  // (one value per lane and step): lane 5 twice, across a chunk boundary, lanes 10 and 27 of
+  // the last chunk; with chunks of 64 (four per lane and step): lanes 1 and 9, one pack of
+  // lane 1, across a chunk boundary.
   for (const auto& [p, v] : {std::pair{0, 5}, {0, 37}, {1, 69}, {1, 70}, {2, 150}, {2, 199}})
     logits[p * V + v] = 3.0f;
-  std::vector<int32_t> labels{5, 70, 150}, correct(P, -1);
-  std::vector<float> losses(P), lse(P);
-  std::vector<OnlineRow> rows(P);
-  int error_flag = 0;
-  for (int64_t v0 = 0; v0 < V; v0 += chunk) {
-    const int64_t cv = std::min(chunk, V - v0);
-    std::vector<float> tile(P * cv);
+  for (const int64_t chunk : {70, 64}) {
+    SCOPED_TRACE("chunks of " + std::to_string(chunk));
+    std::vector<int32_t> labels{5, 70, 150}, correct(P, -1);
+    std::vector<float> losses(P), lse(P);
+    std::vector<OnlineRow> rows(P);
+    int error_flag = 0;
+    for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+      const int64_t cv = std::min(chunk, V - v0);
+      std::vector<float> tile(P * cv);
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t c = 0; c < cv; ++c) tile[p * cv + c] = logits[p * V + v0 + c];
+      with_pack_width<float>(rows_fit_packs<float>(cv, tile.data()), [&]<int W>() {
+        emulator::launch(xent_fold_chunk_kernel<float, W>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
+                         rows.data(), static_cast<const float*>(tile.data()),
+                         static_cast<const int32_t*>(labels.data()), P, cv, v0, V, v0 + cv == V,
+                         losses.data(), lse.data(), correct.data(), &error_flag);
+      });
+    }
+    EXPECT_EQ(correct, (std::vector<int32_t>{1, 0, 1}));
+    EXPECT_EQ(error_flag, 0);
+    // lse = log(198 e^0 + 2 e^3) in every row.
     for (int64_t p = 0; p < P; ++p)
-      for (int64_t c = 0; c < cv; ++c) tile[p * cv + c] = logits[p * V + v0 + c];
-    emulator::launch(xent_fold_chunk_kernel<float>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
-                     rows.data(), static_cast<const float*>(tile.data()),
-                     static_cast<const int32_t*>(labels.data()), P, cv, v0, V, v0 + cv == V,
-                     losses.data(), lse.data(), correct.data(), &error_flag);
+      EXPECT_NEAR(lse[p], std::log(198.0 + 2.0 * std::exp(3.0)), 1e-5);
   }
-  EXPECT_EQ(correct, (std::vector<int32_t>{1, 0, 1}));
-  EXPECT_EQ(error_flag, 0);
-  // lse = log(198 e^0 + 2 e^3) in every row.
-  for (int64_t p = 0; p < P; ++p) EXPECT_NEAR(lse[p], std::log(198.0 + 2.0 * std::exp(3.0)), 1e-5);
 }
 
+// Both widths flag a label outside [0, V).
 TEST(MlmXentEmulatedErrors, LabelsOutsideTheVocabularyRaiseTheDeviceFlag) {
   const int64_t P = 2, V = 40;
   const std::vector<float> tile(P * V, 0.5f);
-  for (const int32_t bad : {-1, 40}) {
+  const auto check = [&]<int W>(int32_t bad) {
     std::vector<int32_t> labels{3, bad};
-    std::vector<float> losses(P), lse(P);
+    std::vector<float> losses(P), lse(P), dlogits = tile;
     std::vector<OnlineRow> rows(P);
     int fold_flag = 0, dlogits_flag = 0;
-    emulator::launch(xent_fold_chunk_kernel<float>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
+    emulator::launch(xent_fold_chunk_kernel<float, W>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
                      rows.data(), tile.data(), static_cast<const int32_t*>(labels.data()), P, V,
                      int64_t{0}, V, true, losses.data(), lse.data(), static_cast<int32_t*>(nullptr),
                      &fold_flag);
-    std::vector<float> dlogits = tile;
-    emulator::launch(xent_dlogits_kernel<float>, {1, 1, 1}, kThreads, 0, dlogits.data(),
+    emulator::launch(xent_dlogits_kernel<float, W>, {1, 1, 1}, kThreads, 0, dlogits.data(),
                      static_cast<const float*>(lse.data()),
                      static_cast<const int32_t*>(labels.data()), P, V, int64_t{0}, V, 1.0f,
                      &dlogits_flag);
-    EXPECT_EQ(fold_flag, static_cast<int>(DeviceError::INDEX_OUT_OF_RANGE)) << "label " << bad;
-    EXPECT_EQ(dlogits_flag, static_cast<int>(DeviceError::INDEX_OUT_OF_RANGE)) << "label " << bad;
+    const int expected = static_cast<int>(DeviceError::INDEX_OUT_OF_RANGE);
+    EXPECT_EQ(fold_flag, expected) << "label " << bad << ", width " << W;
+    EXPECT_EQ(dlogits_flag, expected) << "label " << bad << ", width " << W;
+  };
+  for (const int32_t bad : {-1, 40}) {
+    check.template operator()<1>(bad);
+    check.template operator()<kPackWidth<float>>(bad);  // rows of 40 floats fit packs
   }
 }
 
