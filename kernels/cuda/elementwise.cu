@@ -1,8 +1,12 @@
-// Elementwise ops and dtype conversion: one value per thread in grid-stride loops, except
-// dropout, where one thread handles the four values that share a Philox block (draw i is
-// word i % 4 of block i / 4, as philox_u32 defines it), so each block is computed once.
+// Elementwise ops and dtype conversion: one value per thread in grid-stride loops, or one
+// 16-byte pack where n and the buffers allow (GELU, residual, add, scale), except dropout,
+// where one thread handles the four values that share a Philox block (draw i is word i % 4
+// of block i / 4, as philox_u32 defines it), so each block is computed once.
 // Every kernel is templated on the storage type (kernels/cuda/storage.cuh): fp32 math, one
 // rounding per stored value; a += reads the 16-bit value, adds in fp32 and rounds once.
+#include <algorithm>
+#include <initializer_list>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/elementwise_kernels.cuh"
@@ -13,12 +17,20 @@ namespace {
 
 // ---- launchers -----------------------------------------------------------------------
 
-// kernel<T><<<...>>>(args cast to T*, n) for the storage type of `dtype`. Kernel is a
-// template over T, passed as a lambda that names the instance.
-template <typename Launch> void launch_flat(CudaContext& cc, DType dtype, const char* op, int64_t n, Launch launch) {
+// kernel<T, W><<<...>>>(args cast to T*, n) for the storage type of `dtype`, with 16-byte
+// packs (W = kPackWidth<T>) when n values at each of `buffers` fit them. Kernel is a
+// template over T and W, passed as a lambda that names the instance.
+template <typename Launch>
+void launch_flat(CudaContext& cc, DType dtype, const char* op, int64_t n,
+                 std::initializer_list<const void*> buffers, Launch launch) {
   if (n == 0) return;
   dispatch_storage(dtype, op, [&]<typename T>() {
-    launch.template operator()<T>(grid_stride_blocks(n, kThreads), cc.stream());
+    const bool packed = std::all_of(buffers.begin(), buffers.end(), [&](const void* p) {
+      return rows_fit_packs<T>(n, static_cast<const T*>(p));
+    });
+    with_pack_width<T>(packed, [&]<int W>() {
+      launch.template operator()<T, W>(grid_stride_blocks(n / W, kThreads), cc.stream());
+    });
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -41,28 +53,30 @@ void launch_dropout(CudaContext& cc, DType dtype, void* out, const void* in, int
 // ---- entry points ----------------------------------------------------------------------
 
 void gelu_forward(CudaContext& cc, DType dtype, void* out, const void* in, int64_t n) {
-  launch_flat(cc, dtype, "gelu_forward", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
-    gelu_forward_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(in), n);
+  launch_flat(cc, dtype, "gelu_forward", n, {out, in}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+    gelu_forward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(in), n);
   });
 }
 
 void gelu_backward(CudaContext& cc, DType dtype, void* din, const void* dout, const void* in, int64_t n) {
-  launch_flat(cc, dtype, "gelu_backward", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
-    gelu_backward_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(din), static_cast<const T*>(dout),
+  launch_flat(cc, dtype, "gelu_backward", n, {din, dout, in},
+              [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+    gelu_backward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(din), static_cast<const T*>(dout),
                                                              static_cast<const T*>(in), n);
   });
 }
 
 void residual_forward(CudaContext& cc, DType dtype, void* out, const void* a, const void* b, int64_t n) {
-  launch_flat(cc, dtype, "residual_forward", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
-    residual_forward_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(a),
+  launch_flat(cc, dtype, "residual_forward", n, {out, a, b},
+              [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+    residual_forward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(a),
                                                                 static_cast<const T*>(b), n);
   });
 }
 
 void add_inplace(CudaContext& cc, DType dtype, void* dst, const void* src, int64_t n) {
-  launch_flat(cc, dtype, "add_inplace", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
-    add_inplace_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(dst), static_cast<const T*>(src), n);
+  launch_flat(cc, dtype, "add_inplace", n, {dst, src}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+    add_inplace_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(dst), static_cast<const T*>(src), n);
   });
 }
 
@@ -83,8 +97,8 @@ void dropout_backward(CudaContext& cc, DType dtype, void* din, const void* dout,
 }
 
 void scale_inplace(CudaContext& cc, DType dtype, void* x, int64_t n, double s) {
-  launch_flat(cc, dtype, "scale_inplace", n, [&]<typename T>(unsigned blocks, cudaStream_t stream) {
-    scale_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(x), static_cast<float>(s), n);
+  launch_flat(cc, dtype, "scale_inplace", n, {x}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+    scale_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(x), static_cast<float>(s), n);
   });
 }
 

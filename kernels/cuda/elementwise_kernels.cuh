@@ -15,38 +15,69 @@ constexpr int kThreads = 256;
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 
-template <typename T> __global__ void gelu_forward_kernel(T* out, const T* in, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
-    const float x = to_float(in[i]);
-    out[i] = from_float<T>(0.5f * x * (1.0f + erff(x * kInvSqrt2)));
+// The flat kernels below take W values per step: 16-byte packs (W = kPackWidth<T>) when n
+// is a multiple of the pack and every buffer is 16-byte aligned, else W = 1. Values do not
+// interact, so both widths compute the same bits.
+
+template <typename T, int W> __global__ void gelu_forward_kernel(T* out, const T* in, int64_t n) {
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float x[W];
+    load_pack<T, W>(x, in + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) x[j] = 0.5f * x[j] * (1.0f + erff(x[j] * kInvSqrt2));
+    store_pack<T, W>(out + i, x);
   }
 }
 
-template <typename T>
+template <typename T, int W>
 __global__ void gelu_backward_kernel(T* din, const T* dout, const T* in, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
-    // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
-    const float x = to_float(in[i]);
-    const float cdf = 0.5f * (1.0f + erff(x * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
-    din[i] = from_float<T>(to_float(din[i]) + to_float(dout[i]) * (cdf + x * pdf));
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float d[W], dy[W], x[W];
+    load_pack<T, W>(d, din + i);
+    load_pack<T, W>(dy, dout + i);
+    load_pack<T, W>(x, in + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) {
+      // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
+      const float cdf = 0.5f * (1.0f + erff(x[j] * kInvSqrt2));
+      const float pdf = kInvSqrt2Pi * expf(-0.5f * x[j] * x[j]);
+      d[j] += dy[j] * (cdf + x[j] * pdf);
+    }
+    store_pack<T, W>(din + i, d);
   }
 }
 
-template <typename T>
+template <typename T, int W>
 __global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float x[W], y[W];
+    load_pack<T, W>(x, a + i);
+    load_pack<T, W>(y, b + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) x[j] += y[j];
+    store_pack<T, W>(out + i, x);
+  }
 }
 
-template <typename T> __global__ void add_inplace_kernel(T* dst, const T* src, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    dst[i] = from_float<T>(to_float(dst[i]) + to_float(src[i]));
+template <typename T, int W> __global__ void add_inplace_kernel(T* dst, const T* src, int64_t n) {
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float x[W], y[W];
+    load_pack<T, W>(x, dst + i);
+    load_pack<T, W>(y, src + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) x[j] += y[j];
+    store_pack<T, W>(dst + i, x);
+  }
 }
 
-template <typename T> __global__ void scale_kernel(T* x, float s, int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
-    x[i] = from_float<T>(to_float(x[i]) * s);
+template <typename T, int W> __global__ void scale_kernel(T* x, float s, int64_t n) {
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float v[W];
+    load_pack<T, W>(v, x + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) v[j] *= s;
+    store_pack<T, W>(x + i, v);
+  }
 }
 
 template <typename Dst, typename Src>

@@ -3,7 +3,8 @@
 //  - forward: one warp per row folds the chunk into the row's running max, sum of
 //    exp(logit - max), first argmax and label logit (online log-sum-exp); the last chunk
 //    writes lse, loss and correct. Both kernels read the tile in 16-byte packs when its
-//    rows allow (chunk sizes that are multiples of 8), else value by value;
+//    rows allow (chunk lengths that are multiples of 8 16-bit or 4 fp32 values), else
+//    value by value;
 //  - backward: the chunk becomes dlogits = loss_scale * (softmax - onehot) in place, then
 //    GEMMs add dlogits @ emb_chunk to dh and dlogits^T @ h to the chunk's demb rows, and a
 //    two-stage column sum adds it to dbias. Every output has one writer per chunk and the

@@ -1,7 +1,8 @@
-// AdamW is one thread per value with the step-wide constants computed on the host in
-// double and the per-value math in fp32, exactly like the CPU; with a compute copy it also
-// stores each updated fp32 master weight rounded to the copy's 16-bit type. sum_squares reduces in two
-// stages over fixed chunks of kSquaresChunk values (the partition depends only on n), each
+// AdamW is one thread per value (or per 4 values, in 16-byte packs, where the buffers
+// allow) with the step-wide constants computed on the host in double and the per-value
+// math in fp32, exactly like the CPU; with a compute copy it also stores each updated fp32
+// master weight rounded to the copy's 16-bit type. sum_squares reduces in two stages over
+// fixed chunks of kSquaresChunk values (the partition depends only on n), each
 // in a fixed tree order, so the result is the same bits on every GPU and every run.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/optim.cuh"
@@ -18,8 +19,10 @@ void adamw_update(CudaContext& cc, float* params, const float* grads, float* m, 
   if (n == 0) return;
   const AdamWConstants k = adamw_constants(lr, beta1, beta2, eps, weight_decay, step, grad_scale);
   const auto launch = [&]<typename CopyT>(CopyT* copy_values) {
-    adamw_kernel<<<grid_stride_blocks(n, kThreads), kThreads, 0, cc.stream()>>>(params, grads, m, v, copy_values,
-                                                                               k, n);
+    with_pack_width<float>(adamw_packs_fit<CopyT>(n, params, grads, m, v, copy_values), [&]<int W>() {
+      adamw_kernel<CopyT, W><<<grid_stride_blocks(n / W, kThreads), kThreads, 0, cc.stream()>>>(
+          params, grads, m, v, copy_values, k, n);
+    });
     CUDA_CHECK_LAUNCH();
   };
   if (copy == nullptr)

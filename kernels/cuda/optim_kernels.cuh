@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -33,22 +34,42 @@ inline AdamWConstants adamw_constants(double lr, double beta1, double beta2, dou
 }
 
 // CopyT: the storage type of the compute copy written beside the fp32 master weights, or
-// void for none.
-template <typename CopyT> __global__ void adamw_kernel(float* params, const float* grads, float* m,
-                                                       float* v, CopyT* copy, AdamWConstants k,
-                                                       int64_t n) {
-  for (int64_t i = global_thread_index(); i < n; i += global_thread_count()) {
-    const float g = grads[i] * k.grad_scale;
-    const float mi = k.beta1 * m[i] + (1.0f - k.beta1) * g;
-    const float vi = k.beta2 * v[i] + (1.0f - k.beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    const float update = (mi * k.m_correction) / (sqrtf(vi * k.v_correction) + k.eps);
-    // Decoupled decay uses the parameter before this step's update.
-    const float p = params[i] - (k.lr * update + k.decay * params[i]);
-    params[i] = p;
-    if constexpr (!std::is_void_v<CopyT>) copy[i] = from_float<CopyT>(p);
+// void for none. W values per step: 4 (16-byte packs of the fp32 buffers, 8-byte packs of a
+// 16-bit copy) when adamw_packs_fit, else 1; values do not interact, so both widths compute
+// the same bits.
+template <typename CopyT, int W> __global__ void adamw_kernel(float* params, const float* grads,
+                                                              float* m, float* v, CopyT* copy,
+                                                              AdamWConstants k, int64_t n) {
+  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
+    float p[W], g[W], mi[W], vi[W];
+    load_pack<float, W>(p, params + i);
+    load_pack<float, W>(g, grads + i);
+    load_pack<float, W>(mi, m + i);
+    load_pack<float, W>(vi, v + i);
+#pragma unroll
+    for (int j = 0; j < W; ++j) {
+      g[j] *= k.grad_scale;
+      mi[j] = k.beta1 * mi[j] + (1.0f - k.beta1) * g[j];
+      vi[j] = k.beta2 * vi[j] + (1.0f - k.beta2) * g[j] * g[j];
+      const float update = (mi[j] * k.m_correction) / (sqrtf(vi[j] * k.v_correction) + k.eps);
+      // Decoupled decay uses the parameter before this step's update.
+      p[j] = p[j] - (k.lr * update + k.decay * p[j]);
+    }
+    store_pack<float, W>(m + i, mi);
+    store_pack<float, W>(v + i, vi);
+    store_pack<float, W>(params + i, p);
+    if constexpr (!std::is_void_v<CopyT>) store_pack<CopyT, W>(copy + i, p);
   }
+}
+
+// Whether adamw_kernel can take packs of kPackWidth<float> values: n a multiple of it and
+// every buffer aligned to its pack (16 bytes for fp32, 8 for a 16-bit copy).
+template <typename CopyT> bool adamw_packs_fit(int64_t n, const float* params, const float* grads,
+                                               const float* m, const float* v, const CopyT* copy) {
+  constexpr int W = kPackWidth<float>;
+  if constexpr (!std::is_void_v<CopyT>)
+    if (reinterpret_cast<uintptr_t>(copy) % alignof(Pack<CopyT, W>) != 0) return false;
+  return rows_fit_packs<float>(n, params, grads, m, v);
 }
 
 // One block per chunk: partials[chunk] = sum of squares over the chunk, in double.

@@ -2,7 +2,8 @@
 // __nv_bfloat16 / __half for activations and compute weights. A kernel templated on the
 // storage type T loads with to_float, computes and accumulates in fp32, and stores with
 // from_float<T> (one round-to-nearest per element). For float both are the identity, so a
-// kernel's fp32 instance computes exactly what it did before it was templated. Kernels load
+// kernel's fp32 instance (with W = 1 where it takes packs) computes exactly what it did
+// before it was templated. Kernels load
 // scalars, so any row length C works, odd ones included; row kernels that gain from wider
 // loads also have a packed instance (Pack below) for rows of whole 16-byte packs.
 // Device code: included by kernels/cuda/*.cu only.
@@ -35,6 +36,7 @@ template <typename T> constexpr int kPackWidth = 16 / static_cast<int>(sizeof(T)
 template <typename T, int W> struct alignas(sizeof(T) * W) Pack { T v[W]; };
 
 template <typename T, int W> __device__ __forceinline__ void load_pack(float (&x)[W], const T* p) {
+  static_assert(sizeof(Pack<T, W>) == sizeof(T) * W, "a pack is its values, no padding");
   const Pack<T, W> pack = *reinterpret_cast<const Pack<T, W>*>(p);
 #pragma unroll
   for (int i = 0; i < W; ++i) x[i] = to_float(pack.v[i]);

@@ -67,6 +67,20 @@ template <typename Fn> void for_each_storage(Fn&& fn) {
   }
 }
 
+// fn.template operator()<W>() for a kernel's scalar instance (W = 1) and, where n values fit
+// 16-byte packs (kernels/cuda/storage.cuh; the tests' buffers are vectors, 16-byte aligned),
+// for its packed one.
+template <typename T, typename Fn> void for_each_width(int64_t n, Fn&& fn) {
+  {
+    SCOPED_TRACE("scalar loads");
+    fn.template operator()<1>();
+  }
+  if (n % cuda::kPackWidth<T> == 0) {
+    SCOPED_TRACE("16-byte packs");
+    fn.template operator()<cuda::kPackWidth<T>>();
+  }
+}
+
 template <typename T> double bound_for() { return nmse_bound(dtype_of<T>()); }
 
 }  // namespace masklm::emulated_testing

@@ -1,8 +1,9 @@
 // The elementwise kernels (kernels/cuda/elementwise_kernels.cuh) under the CUDA emulation
-// on 1027 values (not a multiple of dropout's 4-value Philox blocks) with fewer threads
-// than values, so every grid-stride loop goes round: GELU against the CPU op in fp64;
-// residual, add_inplace, scale, dropout and convert bit for bit against the CPU op on the
-// same dtype, which computes the same fp32 values and rounds them once (kernels/f32_views.h).
+// on 1027 values (not a multiple of dropout's 4-value Philox blocks, nor of a 16-byte pack)
+// and 1024 (scalar and packed), with fewer threads than values, so every grid-stride loop
+// goes round: GELU against the CPU op in fp64; residual, add_inplace, scale, dropout and
+// convert bit for bit against the CPU op on the same dtype, which computes the same fp32
+// values and rounds them once (kernels/f32_views.h).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -21,12 +22,14 @@ using emulated_testing::cpu_tensor;
 using emulated_testing::expect_close;
 using emulated_testing::f64;
 using emulated_testing::for_each_storage;
+using emulated_testing::for_each_width;
 using emulated_testing::random_values;
 using emulated_testing::widen;
 
 constexpr int64_t kN = 1027;
 constexpr EmulatedDim3 kGrid{2, 1, 1};  // 512 threads for 1027 values
 constexpr int kDropoutThreads = 64;     // one block for dropout's 257 Philox blocks
+constexpr int kFlatThreads = 64;        // one block: every grid-stride loop goes round
 
 template <typename T> std::vector<uint16_t> bits_of(const std::vector<T>& v) {
   std::vector<uint16_t> out;
@@ -45,40 +48,52 @@ template <typename T> void expect_same_bits(const std::vector<T>& got, const std
   }
 }
 
-TEST(ElementwiseEmulated, GeluForwardAndBackwardMatchTheCpuOpsInFp64) {
+// 1027 values take scalar loads only, 1024 also 16-byte packs (for_each_width).
+class FlatEmulated : public ::testing::TestWithParam<int64_t> {};
+INSTANTIATE_TEST_SUITE_P(Sizes, FlatEmulated, ::testing::Values(1027, 1024));
+
+TEST_P(FlatEmulated, GeluForwardAndBackwardMatchTheCpuOpsInFp64) {
+  const int64_t n = GetParam();
   for_each_storage([&]<typename T>() {
-    const auto in = random_values<T>(kN, 2.0, 1), dout = random_values<T>(kN, 1.0, 2);
-    const auto din0 = random_values<T>(kN, 0.5, 3);
-    std::vector<T> out(kN), din = din0;
-    emulator::launch(gelu_forward_kernel<T>, kGrid, kThreads, 0, out.data(), in.data(), kN);
-    emulator::launch(gelu_backward_kernel<T>, kGrid, kThreads, 0, din.data(), dout.data(),
-                     in.data(), kN);
+    const auto in = random_values<T>(n, 2.0, 1), dout = random_values<T>(n, 1.0, 2);
+    const auto din0 = random_values<T>(n, 0.5, 3);
     auto x = widen(in), dy = widen(dout);
-    std::vector<double> ref_out(kN), ref_din = widen(din0);
+    std::vector<double> ref_out(n), ref_din = widen(din0);
     Ctx cpu;
-    gelu_forward(cpu, f64(ref_out, {kN}), f64(x, {kN}));
-    gelu_backward(cpu, f64(ref_din, {kN}), f64(dy, {kN}), f64(x, {kN}));
-    expect_close(widen(out), ref_out, bound_for<T>(), "out");
-    expect_close(widen(din), ref_din, bound_for<T>(), "din (after +=)");
+    gelu_forward(cpu, f64(ref_out, {n}), f64(x, {n}));
+    gelu_backward(cpu, f64(ref_din, {n}), f64(dy, {n}), f64(x, {n}));
+    for_each_width<T>(n, [&]<int W>() {
+      std::vector<T> out(n), din = din0;
+      emulator::launch(gelu_forward_kernel<T, W>, {1, 1, 1}, kFlatThreads, 0, out.data(), in.data(),
+                       n);
+      emulator::launch(gelu_backward_kernel<T, W>, {1, 1, 1}, kFlatThreads, 0, din.data(),
+                       dout.data(), in.data(), n);
+      expect_close(widen(out), ref_out, bound_for<T>(), "out");
+      expect_close(widen(din), ref_din, bound_for<T>(), "din (after +=)");
+    });
   });
 }
 
-TEST(ElementwiseEmulated, SumsAndScalingMatchTheCpuOpsBitwise) {
+TEST_P(FlatEmulated, SumsAndScalingMatchTheCpuOpsBitwise) {
+  const int64_t n = GetParam();
   for_each_storage([&]<typename T>() {
-    const auto a = random_values<T>(kN, 1.0, 4), b = random_values<T>(kN, 1.0, 5);
-    std::vector<T> out(kN), dst = a, scaled = a;
-    emulator::launch(residual_forward_kernel<T>, kGrid, kThreads, 0, out.data(), a.data(), b.data(),
-                     kN);
-    emulator::launch(add_inplace_kernel<T>, kGrid, kThreads, 0, dst.data(), b.data(), kN);
-    emulator::launch(scale_kernel<T>, kGrid, kThreads, 0, scaled.data(), 0.37f, kN);
-    std::vector<T> x = a, y = b, ref_out(kN), ref_dst = a, ref_scaled = a;
+    const auto a = random_values<T>(n, 1.0, 4), b = random_values<T>(n, 1.0, 5);
+    std::vector<T> x = a, y = b, ref_out(n), ref_dst = a, ref_scaled = a;
     Ctx cpu;
-    residual_forward(cpu, cpu_tensor(ref_out, {kN}), cpu_tensor(x, {kN}), cpu_tensor(y, {kN}));
-    add_inplace(cpu, cpu_tensor(ref_dst, {kN}), cpu_tensor(y, {kN}));
-    scale_inplace(cpu, cpu_tensor(ref_scaled, {kN}), 0.37f);
-    expect_same_bits(out, ref_out);
-    expect_same_bits(dst, ref_dst);
-    expect_same_bits(scaled, ref_scaled);
+    residual_forward(cpu, cpu_tensor(ref_out, {n}), cpu_tensor(x, {n}), cpu_tensor(y, {n}));
+    add_inplace(cpu, cpu_tensor(ref_dst, {n}), cpu_tensor(y, {n}));
+    scale_inplace(cpu, cpu_tensor(ref_scaled, {n}), 0.37f);
+    for_each_width<T>(n, [&]<int W>() {
+      std::vector<T> out(n), dst = a, scaled = a;
+      emulator::launch(residual_forward_kernel<T, W>, {1, 1, 1}, kFlatThreads, 0, out.data(),
+                       a.data(), b.data(), n);
+      emulator::launch(add_inplace_kernel<T, W>, {1, 1, 1}, kFlatThreads, 0, dst.data(), b.data(),
+                       n);
+      emulator::launch(scale_kernel<T, W>, {1, 1, 1}, kFlatThreads, 0, scaled.data(), 0.37f, n);
+      expect_same_bits(out, ref_out);
+      expect_same_bits(dst, ref_dst);
+      expect_same_bits(scaled, ref_scaled);
+    });
   });
 }
 

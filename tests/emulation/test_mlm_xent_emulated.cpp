@@ -151,41 +151,51 @@ INSTANTIATE_TEST_SUITE_P(Vocabularies, MlmXentEmulated,
                            return fmt::format("V{}_chunk{}", info.param.V, info.param.chunk);
                          });
 
-// The first maximum wins, within a lane, across lanes and across chunks; labels on the
-// maximum score as correct. Chunks of 70 take scalar loads, chunks of 64 16-byte packs.
+// The first maximum wins, within a pack, within a lane across steps, across lanes and
+// across chunks; labels on the maximum score as correct. Chunks of 70 take scalar loads (the
+// last, of 40, packs), chunks of 64 packs 16-byte packs (two steps per lane).
 TEST(MlmXentEmulatedArgmax, TheFirstOfEqualMaximaIsTheArgmax) {
-  const int64_t P = 3, V = 200;
-  std::vector<float> logits(P * V, 0.0f);
-  // Row 0: maxima at 5 and 37; row 1: at 69 and 70; row 2: at 150 and 199. With chunks of 70
-  // (one value per lane and step): lane 5 twice, across a chunk boundary, lanes 10 and 27 of
-  // the last chunk; with chunks of 64 (four per lane and step): lanes 1 and 9, one pack of
-  // lane 1, across a chunk boundary.
-  for (const auto& [p, v] : {std::pair{0, 5}, {0, 37}, {1, 69}, {1, 70}, {2, 150}, {2, 199}})
-    logits[p * V + v] = 3.0f;
-  for (const int64_t chunk : {70, 64}) {
-    SCOPED_TRACE("chunks of " + std::to_string(chunk));
-    std::vector<int32_t> labels{5, 70, 150}, correct(P, -1);
-    std::vector<float> losses(P), lse(P);
-    std::vector<OnlineRow> rows(P);
-    int error_flag = 0;
-    for (int64_t v0 = 0; v0 < V; v0 += chunk) {
-      const int64_t cv = std::min(chunk, V - v0);
-      std::vector<float> tile(P * cv);
+  emulated_testing::for_each_storage([&]<typename T>() {
+    constexpr int64_t P = 4, V = 600, kPacked = 64 * kPackWidth<T>;
+    std::vector<float> logits(P * V, 0.0f);
+    // Row 0: maxima at 5 and 37; row 1: at 69 and 70 (across a chunk boundary of 70, in one
+    // pack otherwise); row 2: at 150 and 199 (two lanes of one chunk); row 3: at 3 and
+    // 3 + 32 W (lane 0 in two steps when packed, lane 3 of two chunks when scalar).
+    const int64_t lane_step = 32 * kPackWidth<T>;
+    for (const auto& [p, v] : {std::pair<int64_t, int64_t>{0, 5},
+                               {0, 37},
+                               {1, 69},
+                               {1, 70},
+                               {2, 150},
+                               {2, 199},
+                               {3, 3},
+                               {3, 3 + lane_step}})
+      logits[p * V + v] = 3.0f;
+    for (const int64_t chunk : {int64_t{70}, kPacked}) {
+      SCOPED_TRACE("chunks of " + std::to_string(chunk));
+      std::vector<int32_t> labels{5, 70, 150, 3}, correct(P, -1);
+      std::vector<float> losses(P), lse(P);
+      std::vector<OnlineRow> rows(P);
+      int error_flag = 0;
+      for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+        const int64_t cv = std::min(chunk, V - v0);
+        std::vector<T> tile(P * cv);
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t c = 0; c < cv; ++c) tile[p * cv + c] = from_float<T>(logits[p * V + v0 + c]);
+        with_pack_width<T>(rows_fit_packs<T>(cv, tile.data()), [&]<int W>() {
+          emulator::launch(xent_fold_chunk_kernel<T, W>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
+                           rows.data(), static_cast<const T*>(tile.data()),
+                           static_cast<const int32_t*>(labels.data()), P, cv, v0, V, v0 + cv == V,
+                           losses.data(), lse.data(), correct.data(), &error_flag);
+        });
+      }
+      EXPECT_EQ(correct, (std::vector<int32_t>{1, 0, 1, 1}));
+      EXPECT_EQ(error_flag, 0);
+      // lse = log(598 e^0 + 2 e^3) in every row.
       for (int64_t p = 0; p < P; ++p)
-        for (int64_t c = 0; c < cv; ++c) tile[p * cv + c] = logits[p * V + v0 + c];
-      with_pack_width<float>(rows_fit_packs<float>(cv, tile.data()), [&]<int W>() {
-        emulator::launch(xent_fold_chunk_kernel<float, W>, {1, 1, 1}, kRowsPerBlock * WARP_SIZE, 0,
-                         rows.data(), static_cast<const float*>(tile.data()),
-                         static_cast<const int32_t*>(labels.data()), P, cv, v0, V, v0 + cv == V,
-                         losses.data(), lse.data(), correct.data(), &error_flag);
-      });
+        EXPECT_NEAR(lse[p], std::log(598.0 + 2.0 * std::exp(3.0)), 1e-5);
     }
-    EXPECT_EQ(correct, (std::vector<int32_t>{1, 0, 1}));
-    EXPECT_EQ(error_flag, 0);
-    // lse = log(198 e^0 + 2 e^3) in every row.
-    for (int64_t p = 0; p < P; ++p)
-      EXPECT_NEAR(lse[p], std::log(198.0 + 2.0 * std::exp(3.0)), 1e-5);
-  }
+  });
 }
 
 // Both widths flag a label outside [0, V).

@@ -39,15 +39,20 @@ TEST(AdamWEmulated, MatchesTheCpuOpAndWritesTheRoundedCopy) {
   Ctx cpu;
   adamw_update(cpu, host_tensor(ref_params), host_tensor(ref_grads), host_tensor(ref_m),
                host_tensor(ref_v), step);
+  // Both widths: scalar, and packs of 4 (5000 values fit them).
   const auto run = [&]<typename CopyT>(std::vector<float>& params, CopyT* copy) {
-    std::vector<float> m = m0, v = v0;
-    params = params0;
-    emulator::launch(adamw_kernel<CopyT>, {kStrideBlocks, 1, 1}, kThreads, 0, params.data(),
-                     grads.data(), m.data(), v.data(), copy, k, n);
-    // The same fp32 operations in the same order as the CPU's kernel.
-    EXPECT_EQ(params, ref_params);
-    EXPECT_EQ(m, ref_m);
-    EXPECT_EQ(v, ref_v);
+    EXPECT_TRUE(
+        adamw_packs_fit<CopyT>(n, params0.data(), grads.data(), m0.data(), v0.data(), copy));
+    emulated_testing::for_each_width<float>(n, [&]<int W>() {
+      std::vector<float> m = m0, v = v0;
+      params = params0;
+      emulator::launch(adamw_kernel<CopyT, W>, {kStrideBlocks, 1, 1}, kThreads, 0, params.data(),
+                       grads.data(), m.data(), v.data(), copy, k, n);
+      // The same fp32 operations in the same order as the CPU's kernel.
+      EXPECT_EQ(params, ref_params);
+      EXPECT_EQ(m, ref_m);
+      EXPECT_EQ(v, ref_v);
+    });
   };
   std::vector<float> params;
   run(params, static_cast<void*>(nullptr));
@@ -55,6 +60,13 @@ TEST(AdamWEmulated, MatchesTheCpuOpAndWritesTheRoundedCopy) {
   run(params, bf16_copy.data());
   std::vector<__half> f16_copy(n);
   run(params, f16_copy.data());
+  // Packs need n a multiple of 4 and aligned buffers (a 16-bit copy: 8 bytes).
+  EXPECT_FALSE(
+      adamw_packs_fit<void>(n - 1, params.data(), grads.data(), m0.data(), v0.data(), nullptr));
+  EXPECT_FALSE(adamw_packs_fit<void>(n - 4, params.data() + 1, grads.data() + 1, m0.data() + 1,
+                                     v0.data() + 1, nullptr));
+  EXPECT_FALSE(adamw_packs_fit<__half>(n - 4, params.data(), grads.data(), m0.data(), v0.data(),
+                                       f16_copy.data() + 2));
   for (int64_t i = 0; i < n; ++i) {
     ASSERT_EQ(bf16_copy[i].bits, float_to_bf16(params[i])) << i;
     ASSERT_EQ(f16_copy[i].bits, float_to_f16(params[i])) << i;
