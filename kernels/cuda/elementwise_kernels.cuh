@@ -47,6 +47,8 @@ __global__ void gelu_backward_kernel(T* din, const T* dout, const T* in, int64_t
   }
 }
 
+// out = a + b; also add_inplace's dst += src, with out = a = dst (each value is read before
+// it is written, by the same thread).
 template <typename T, int W>
 __global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t n) {
   for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
@@ -56,17 +58,6 @@ __global__ void residual_forward_kernel(T* out, const T* a, const T* b, int64_t 
 #pragma unroll
     for (int j = 0; j < W; ++j) x[j] += y[j];
     store_pack<T, W>(out + i, x);
-  }
-}
-
-template <typename T, int W> __global__ void add_inplace_kernel(T* dst, const T* src, int64_t n) {
-  for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
-    float x[W], y[W];
-    load_pack<T, W>(x, dst + i);
-    load_pack<T, W>(y, src + i);
-#pragma unroll
-    for (int j = 0; j < W; ++j) x[j] += y[j];
-    store_pack<T, W>(dst + i, x);
   }
 }
 
