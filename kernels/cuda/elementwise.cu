@@ -1,7 +1,8 @@
 // Elementwise ops and dtype conversion: one value per thread in grid-stride loops, or one
 // 16-byte pack where n and the buffers allow (GELU, residual, add, scale), except dropout,
 // where one thread handles the four values that share a Philox block (draw i is word i % 4
-// of block i / 4, as philox_u32 defines it), so each block is computed once.
+// of block i / 4, as philox_u32 defines it), so each block is computed once, and moves them
+// as one pack where they allow.
 // Every kernel is templated on the storage type (kernels/cuda/storage.cuh): fp32 math, one
 // rounding per stored value; a += reads the 16-bit value, adds in fp32 and rounds once.
 #include <algorithm>
@@ -42,8 +43,13 @@ void launch_dropout(CudaContext& cc, DType dtype, void* out, const void* in, int
   if (n == 0) return;
   const float scale = dropout_keep_scale(p);
   dispatch_storage(dtype, "dropout", [&]<typename T>() {
-    dropout_kernel<T, ACCUMULATE><<<grid_stride_blocks(CEIL_DIV(n, 4), kThreads), kThreads, 0, cc.stream()>>>(
-        static_cast<T*>(out), static_cast<const T*>(in), n, p, scale, key);
+    T* y = static_cast<T*>(out);
+    const T* x = static_cast<const T*>(in);
+    const unsigned blocks = grid_stride_blocks(CEIL_DIV(n, 4), kThreads);
+    if (dropout_packs_fit(n, y, x))
+      dropout_kernel<T, ACCUMULATE, true><<<blocks, kThreads, 0, cc.stream()>>>(y, x, n, p, scale, key);
+    else
+      dropout_kernel<T, ACCUMULATE, false><<<blocks, kThreads, 0, cc.stream()>>>(y, x, n, p, scale, key);
     CUDA_CHECK_LAUNCH();
   });
 }

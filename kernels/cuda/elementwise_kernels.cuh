@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/storage.cuh"
@@ -81,20 +83,40 @@ __global__ void convert_kernel(Dst* dst, const Src* src, int64_t n) {
 // it, so kept fp32 values are bitwise equal on both backends.
 inline float dropout_keep_scale(float p) { return 1.0f / (1.0f - p); }
 
+// The four values of a Philox block as one pack (Pack<T, 4>: 16 bytes of fp32, 8 of a 16-bit
+// type) when n is a multiple of 4 and both buffers are aligned to it.
+template <typename T> bool dropout_packs_fit(int64_t n, const T* out, const T* in) {
+  constexpr size_t kAlign = alignof(Pack<T, 4>);
+  return n % 4 == 0 && reinterpret_cast<uintptr_t>(out) % kAlign == 0 &&
+         reinterpret_cast<uintptr_t>(in) % kAlign == 0;
+}
+
 // ACCUMULATE false: out = keep ? in * scale : 0 (forward, out may alias in).
 // ACCUMULATE true:  out += keep ? in * scale : 0 (backward).
-template <typename T, bool ACCUMULATE>
+// PACKED: the block's four values move as one pack (dropout_packs_fit), else one by one.
+template <typename T, bool ACCUMULATE, bool PACKED>
 __global__ void dropout_kernel(T* out, const T* in, int64_t n, float p, float scale, RngKey key) {
   const int64_t blocks = CEIL_DIV(n, 4);
   for (int64_t b = global_thread_index(); b < blocks; b += global_thread_count()) {
     const PhiloxCounter words = philox_block(key, static_cast<uint64_t>(b));
-    for (int j = 0; j < 4 && 4 * b + j < n; ++j) {
-      const int64_t i = 4 * b + j;
-      const float kept = u32_to_uniform(words.c[j]) >= p ? to_float(in[i]) * scale : 0.0f;
-      if constexpr (ACCUMULATE)
-        out[i] = from_float<T>(to_float(out[i]) + kept);
-      else
-        out[i] = from_float<T>(kept);
+    const auto kept = [&](int j, float x) {
+      return u32_to_uniform(words.c[j]) >= p ? x * scale : 0.0f;
+    };
+    if constexpr (PACKED) {
+      float x[4], y[4];
+      load_pack<T, 4>(x, in + 4 * b);
+      if constexpr (ACCUMULATE) load_pack<T, 4>(y, out + 4 * b);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) y[j] = ACCUMULATE ? y[j] + kept(j, x[j]) : kept(j, x[j]);
+      store_pack<T, 4>(out + 4 * b, y);
+    } else {
+      for (int j = 0; j < 4 && 4 * b + j < n; ++j) {
+        const int64_t i = 4 * b + j;
+        if constexpr (ACCUMULATE)
+          out[i] = from_float<T>(to_float(out[i]) + kept(j, to_float(in[i])));
+        else
+          out[i] = from_float<T>(kept(j, to_float(in[i])));
+      }
     }
   }
 }
