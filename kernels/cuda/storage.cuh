@@ -3,10 +3,10 @@
 // storage type T loads with to_float, computes and accumulates in fp32, and stores with
 // from_float<T> (one round-to-nearest per element). For float both are the identity, so a
 // kernel's fp32 instance (with W = 1 where it takes packs) computes exactly what it did
-// before it was templated. Kernels load
-// scalars, so any row length C works, odd ones included; row kernels that gain from wider
-// loads also have a packed instance (Pack below) for rows of whole 16-byte packs.
-// Device code: included by kernels/cuda/*.cu only.
+// before it was templated. Kernels load scalars, so any row length C works, odd ones
+// included; the bandwidth-bound ones also have a packed instance (Pack below) for rows of
+// whole 16-byte packs. Device code: included by kernels/cuda/*.cu, the kernels headers and
+// the CPU emulation's tests (tests/emulation).
 #pragma once
 
 #include <cstdint>
