@@ -55,6 +55,7 @@
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/mma_fragments.h"
 #include "kernels/cuda/precision.h"
+#include "kernels/cuda/storage.cuh"
 #include "runtime/philox.h"
 
 // mma.sync on bf16 and cp.async exist from sm_80 on; the host entry refuses older GPUs,
@@ -107,9 +108,6 @@ template <typename T16, int kHS> struct BackwardSmem {
 };
 
 // ---- device helpers ----------------------------------------------------------------------
-
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 
 struct FlashShape {
   int64_t B, N, C;

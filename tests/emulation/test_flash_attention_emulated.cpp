@@ -10,17 +10,21 @@
 #include <cmath>
 #include <cstdint>
 #include <ostream>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "emulated_test_support.h"
 #include "kernels/cuda/flash_attention_kernels.cuh"
-#include "kernels/ops.h"
-#include "precision_tolerance.h"
 
 namespace masklm::cuda {
 namespace {
 
+using emulated_testing::bound_for;
+using emulated_testing::expect_close;
+using emulated_testing::f64;
+using emulated_testing::i32;
+using emulated_testing::random_values;
+using emulated_testing::widen;
 using emulator::CopyTiming;
 using emulator::Schedule;
 
@@ -35,39 +39,18 @@ struct EmulatedCase {
 
 void PrintTo(const EmulatedCase& c, std::ostream* os) { *os << c.name; }
 
-std::vector<uint16_t> random16(DType dtype, size_t n, double scale, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, scale);
-  std::vector<uint16_t> v(n);
-  for (auto& x : v) x = float_to_16bit(dtype, static_cast<float>(normal(rng)));
-  return v;
-}
-
-std::vector<double> widened(DType dtype, const std::vector<uint16_t>& v) {
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = float_from_16bit(dtype, v[i]);
-  return out;
-}
-
-Tensor f64(std::vector<double>& v, Shape shape) {
-  return {v.data(), shape, DType::F64, Device::CPU};
-}
-
 // Forward and backward through the emulated kernels; out, lse, and dqkv after +=.
 template <typename T16, int kHS>
-void run_kernels(const EmulatedCase& c, const std::vector<int32_t>& cu, std::vector<uint16_t>& out,
-                 std::vector<float>& lse, std::vector<uint16_t>& dqkv,
-                 const std::vector<uint16_t>& qkv, const std::vector<uint16_t>& dout,
-                 const RngKey& key, int& error_flag) {
+void run_kernels(const EmulatedCase& c, const std::vector<int32_t>& cu, std::vector<T16>& out,
+                 std::vector<float>& lse, std::vector<T16>& dqkv, const std::vector<T16>& qkv,
+                 const std::vector<T16>& dout, const RngKey& key, int& error_flag) {
   const int64_t B = static_cast<int64_t>(cu.size()) - 1, N = cu.back(), C = c.heads * kHS;
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHS));
   const FlashShape s{B, N, C, scale, scale * kLog2e, c.dropout_p, 1.0f / (1.0f - c.dropout_p)};
   const EmulatedDim3 grid{static_cast<unsigned>(N / kTileRows + B), static_cast<unsigned>(c.heads),
                           1};
-  auto* o = reinterpret_cast<T16*>(out.data());
-  auto* dq = reinterpret_cast<T16*>(dqkv.data());
-  const auto* x = reinterpret_cast<const T16*>(qkv.data());
-  const auto* dO = reinterpret_cast<const T16*>(dout.data());
+  T16 *o = out.data(), *dq = dqkv.data();
+  const T16 *x = qkv.data(), *dO = dout.data();
   std::vector<float> D(static_cast<size_t>(c.heads * N));
   emulator::launch(flash_forward_kernel<T16, kHS>, grid, kThreads, ForwardSmem<T16, kHS>::bytes, o,
                    lse.data(), x, cu.data(), s, key, &error_flag);
@@ -86,29 +69,27 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   const auto n3 = static_cast<size_t>(N * 3 * C), n1 = static_cast<size_t>(N * C);
   const RngKey key{
       .seed = 5, .step = 3, .rank = 0, .stream = RngStream::ATTENTION_DROPOUT, .substream = 2};
-  const auto qkv = random16(c.dtype, n3, 1.5, 1), dout = random16(c.dtype, n1, 1.0, 2);
-  const auto dqkv0 = random16(c.dtype, n3, 0.1, 3);  // the backward adds into it
+  const auto qkv = random_values<T16>(n3, 1.5, 1), dout = random_values<T16>(n1, 1.0, 2);
+  const auto dqkv0 = random_values<T16>(n3, 0.1, 3);  // the backward adds into it
 
-  std::vector<uint16_t> out(n1, 0xFFFF), dqkv = dqkv0;
+  std::vector<T16> out(n1, from_float<T16>(NAN)), dqkv = dqkv0;
   std::vector<float> lse(static_cast<size_t>(NH * N), NAN);
   int error_flag = 0;
   run_kernels<T16, kHS>(c, cu, out, lse, dqkv, qkv, dout, key, error_flag);
   EXPECT_EQ(error_flag, 0);
 
-  std::vector<double> x = widened(c.dtype, qkv), dO = widened(c.dtype, dout);
-  std::vector<double> ref_out(n1), ref_lse(static_cast<size_t>(NH * N)),
-      ref_dqkv = widened(c.dtype, dqkv0);
-  const Tensor cu_t{cu.data(), Shape{int64_t(cu.size())}, DType::I32, Device::CPU};
+  std::vector<double> x = widen(qkv), dO = widen(dout);
+  std::vector<double> ref_out(n1), ref_lse(static_cast<size_t>(NH * N)), ref_dqkv = widen(dqkv0);
+  const Tensor cu_t = i32(cu, {int64_t(cu.size())});
   Ctx cpu;
   attention_forward(cpu, f64(ref_out, {N, C}), f64(ref_lse, {NH, N}), f64(x, {N, 3 * C}), cu_t,
                     int(NH), c.dropout_p, key);
   attention_backward(cpu, f64(ref_dqkv, {N, 3 * C}), f64(dO, {N, C}), f64(ref_out, {N, C}),
                      f64(x, {N, 3 * C}), f64(ref_lse, {NH, N}), cu_t, int(NH), c.dropout_p, key);
-  const std::vector<double> got_lse(lse.begin(), lse.end());
-  const double bound = testing::nmse_bound(c.dtype);
-  testing::expect_close(widened(c.dtype, out), ref_out, bound, "out");
-  testing::expect_close(got_lse, ref_lse, 1e-12, "lse");
-  testing::expect_close(widened(c.dtype, dqkv), ref_dqkv, bound, "dqkv (after +=)");
+  const double bound = bound_for<T16>();
+  expect_close(widen(out), ref_out, bound, "out");
+  expect_close(widen(lse), ref_lse, 1e-12, "lse");
+  expect_close(widen(dqkv), ref_dqkv, bound, "dqkv (after +=)");
 }
 
 class FlashAttentionEmulated : public ::testing::TestWithParam<std::tuple<EmulatedCase, Schedule>> {
@@ -155,16 +136,14 @@ INSTANTIATE_TEST_SUITE_P(Cases, FlashAttentionEmulated,
 TEST(FlashAttentionEmulatedErrors, BadCuSeqlensRaiseTheDeviceFlag) {
   const std::vector<int32_t> cu{0, 40, 20, 64};  // decreasing
   const int64_t N = 64, C = 32;
-  const auto qkv = random16(DType::BF16, static_cast<size_t>(N * 3 * C), 1.0, 4);
-  std::vector<uint16_t> out(static_cast<size_t>(N * C));
+  const auto qkv = random_values<__nv_bfloat16>(static_cast<size_t>(N * 3 * C), 1.0, 4);
+  std::vector<__nv_bfloat16> out(static_cast<size_t>(N * C));
   std::vector<float> lse(static_cast<size_t>(N));
   const FlashShape s{3, N, C, 1.0f, kLog2e, 0.0f, 1.0f};
   int error_flag = 0;
   emulator::launch(flash_forward_kernel<__nv_bfloat16, 32>, EmulatedDim3{N / kTileRows + 3, 1, 1},
-                   kThreads, ForwardSmem<__nv_bfloat16, 32>::bytes,
-                   reinterpret_cast<__nv_bfloat16*>(out.data()), lse.data(),
-                   reinterpret_cast<const __nv_bfloat16*>(qkv.data()), cu.data(), s, RngKey{},
-                   &error_flag);
+                   kThreads, ForwardSmem<__nv_bfloat16, 32>::bytes, out.data(), lse.data(),
+                   qkv.data(), cu.data(), s, RngKey{}, &error_flag);
   EXPECT_EQ(error_flag, static_cast<int>(DeviceError::BAD_CU_SEQLENS));
 }
 
