@@ -18,7 +18,7 @@ using cuda::CEIL_DIV;
 
 void launch_uniform_mask(const MaskArgs& a, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>(CEIL_DIV(a.sequences, kThreads));
-  uniform_mask_kernel<<<blocks, kThreads, 0, stream>>>(a);
+  cuda::launch_kernel(uniform_mask_kernel, blocks, kThreads, 0, stream, a);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -42,7 +42,7 @@ void launch_per_token(CudaContext& cc, Kernel kernel, const AttentionShape& s, i
                "the GPU has {}", s.HS, smem, max_smem);
   set_max_dynamic_smem(kernel, smem);
   const dim3 grid(static_cast<unsigned>(CEIL_DIV(s.N, kWarpsPerBlock)), static_cast<unsigned>(NH));
-  kernel<<<grid, kWarpsPerBlock * WARP_SIZE, smem, cc.stream()>>>(args...);
+  launch_kernel(kernel, grid, kWarpsPerBlock * WARP_SIZE, smem, cc.stream(), args...);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -51,8 +51,8 @@ void launch_per_token(CudaContext& cc, Kernel kernel, const AttentionShape& s, i
 // ---- entry points ----------------------------------------------------------------------
 
 void validate_cu_seqlens(CudaContext& cc, const int32_t* cu_seqlens, int64_t B, int64_t N) {
-  validate_cu_seqlens_kernel<<<grid_stride_blocks(B + 1, 256), 256, 0, cc.stream()>>>(cu_seqlens, B, N,
-                                                                                      cc.error_flag());
+  launch_kernel(validate_cu_seqlens_kernel, grid_stride_blocks(B + 1, 256), 256, 0, cc.stream(),
+                cu_seqlens, B, N, cc.error_flag());
   CUDA_CHECK_LAUNCH();
 }
 

@@ -10,8 +10,8 @@ namespace masklm::cuda {
 
 void add_partial_sums(CudaContext& cc, float* dst, const float* partials, int64_t chunks, int64_t cols) {
   if (cols == 0) return;
-  add_partial_sums_kernel<<<static_cast<unsigned>(CEIL_DIV(cols, kThreads)), kThreads, 0, cc.stream()>>>(
-      dst, partials, chunks, cols);
+  launch_kernel(add_partial_sums_kernel, static_cast<unsigned>(CEIL_DIV(cols, kThreads)), kThreads,
+                0, cc.stream(), dst, partials, chunks, cols);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -23,8 +23,8 @@ void add_column_sums(CudaContext& cc, float* dst, DType src_dtype, const void* s
   MASKLM_CHECK(chunks <= 65535, "add_column_sums: {} rows exceed the grid's {} chunks", rows, 65535);
   const dim3 grid(static_cast<unsigned>(CEIL_DIV(cols, kThreads)), static_cast<unsigned>(chunks));
   dispatch_storage(src_dtype, "add_column_sums", [&]<typename T>() {
-    chunk_column_sums_kernel<<<grid, kThreads, 0, cc.stream()>>>(partials, static_cast<const T*>(src), rows, cols,
-                                                                 ld);
+    launch_kernel(chunk_column_sums_kernel<T>, grid, kThreads, 0, cc.stream(), partials,
+                  static_cast<const T*>(src), rows, cols, ld);
     CUDA_CHECK_LAUNCH();
   });
   add_partial_sums(cc, dst, partials, chunks, cols);

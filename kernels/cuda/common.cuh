@@ -1,7 +1,8 @@
 // What the CUDA kernels and their launchers share: the device helpers of
-// kernels/cuda/device_common.cuh, the block's dynamic shared memory, raising its limit, and
-// splitting one scratch request into typed arrays (kernels/cuda/scratch_plan.h). Device
-// code: included by kernels/cuda/*.cu and *_kernels.cuh only.
+// kernels/cuda/device_common.cuh, the block's dynamic shared memory, launching, raising its
+// shared memory limit, and splitting one scratch request into typed arrays
+// (kernels/cuda/scratch_plan.h). Device code: included by kernels/cuda/*.cu and
+// *_kernels.cuh only.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,6 +20,14 @@ namespace masklm::cuda {
 __device__ __forceinline__ unsigned char* dynamic_shared_memory() {
   extern __shared__ __align__(128) unsigned char dynamic_smem[];
   return dynamic_smem;
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...): the launchers' one way to launch, so that
+// the CPU emulation (tests/emulation/include/kernels/cuda/common.cuh) runs them as they are.
+template <typename... Params, typename... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                   cudaStream_t stream, Args... args) {
+  kernel<<<grid, block, smem, stream>>>(args...);
 }
 
 // Raises a kernel's dynamic shared memory limit when it needs more than the default 48 KiB.

@@ -18,7 +18,7 @@ namespace {
 
 // ---- launchers -----------------------------------------------------------------------
 
-// kernel<T, W><<<...>>>(args cast to T*, n) for the storage type of `dtype`, with 16-byte
+// Launches kernel<T, W> on args cast to T* and n, for the storage type of `dtype`, with 16-byte
 // packs (W = kPackWidth<T>) when n values at each of `buffers` fit them. Kernel is a
 // template over T and W, passed as a lambda that names the instance.
 template <typename Launch>
@@ -47,9 +47,11 @@ void launch_dropout(CudaContext& cc, DType dtype, void* out, const void* in, int
     const T* x = static_cast<const T*>(in);
     const unsigned blocks = grid_stride_blocks(CEIL_DIV(n, 4), kThreads);
     if (dropout_packs_fit(n, y, x))
-      dropout_kernel<T, ACCUMULATE, true><<<blocks, kThreads, 0, cc.stream()>>>(y, x, n, p, scale, key);
+      launch_kernel(dropout_kernel<T, ACCUMULATE, true>, blocks, kThreads, 0, cc.stream(), y, x, n,
+                    p, scale, key);
     else
-      dropout_kernel<T, ACCUMULATE, false><<<blocks, kThreads, 0, cc.stream()>>>(y, x, n, p, scale, key);
+      launch_kernel(dropout_kernel<T, ACCUMULATE, false>, blocks, kThreads, 0, cc.stream(), y, x, n,
+                    p, scale, key);
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -59,32 +61,38 @@ void launch_dropout(CudaContext& cc, DType dtype, void* out, const void* in, int
 // ---- entry points ----------------------------------------------------------------------
 
 void gelu_forward(CudaContext& cc, DType dtype, void* out, const void* in, int64_t n) {
-  launch_flat(cc, dtype, "gelu_forward", n, {out, in}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
-    gelu_forward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(in), n);
-  });
+  launch_flat(cc, dtype, "gelu_forward", n, {out, in},
+              [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+                launch_kernel(gelu_forward_kernel<T, W>, blocks, kThreads, 0, stream,
+                              static_cast<T*>(out), static_cast<const T*>(in), n);
+              });
 }
 
 void gelu_backward(CudaContext& cc, DType dtype, void* din, const void* dout, const void* in, int64_t n) {
   launch_flat(cc, dtype, "gelu_backward", n, {din, dout, in},
               [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
-    gelu_backward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(din), static_cast<const T*>(dout),
-                                                             static_cast<const T*>(in), n);
-  });
+                launch_kernel(gelu_backward_kernel<T, W>, blocks, kThreads, 0, stream,
+                              static_cast<T*>(din), static_cast<const T*>(dout),
+                              static_cast<const T*>(in), n);
+              });
 }
 
 void residual_forward(CudaContext& cc, DType dtype, void* out, const void* a, const void* b, int64_t n) {
   launch_flat(cc, dtype, "residual_forward", n, {out, a, b},
               [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
-    residual_forward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(out), static_cast<const T*>(a),
-                                                                static_cast<const T*>(b), n);
-  });
+                launch_kernel(residual_forward_kernel<T, W>, blocks, kThreads, 0, stream,
+                              static_cast<T*>(out), static_cast<const T*>(a),
+                              static_cast<const T*>(b), n);
+              });
 }
 
 void add_inplace(CudaContext& cc, DType dtype, void* dst, const void* src, int64_t n) {
-  launch_flat(cc, dtype, "add_inplace", n, {dst, src}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
-    residual_forward_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(dst), static_cast<const T*>(dst),
-                                                                   static_cast<const T*>(src), n);
-  });
+  launch_flat(cc, dtype, "add_inplace", n, {dst, src},
+              [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+                launch_kernel(residual_forward_kernel<T, W>, blocks, kThreads, 0, stream,
+                              static_cast<T*>(dst), static_cast<const T*>(dst),
+                              static_cast<const T*>(src), n);
+              });
 }
 
 void dropout_forward(CudaContext& cc, DType dtype, void* out, const void* in, int64_t n, float p,
@@ -104,9 +112,11 @@ void dropout_backward(CudaContext& cc, DType dtype, void* din, const void* dout,
 }
 
 void scale_inplace(CudaContext& cc, DType dtype, void* x, int64_t n, double s) {
-  launch_flat(cc, dtype, "scale_inplace", n, {x}, [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
-    scale_kernel<T, W><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(x), static_cast<float>(s), n);
-  });
+  launch_flat(cc, dtype, "scale_inplace", n, {x},
+              [&]<typename T, int W>(unsigned blocks, cudaStream_t stream) {
+                launch_kernel(scale_kernel<T, W>, blocks, kThreads, 0, stream, static_cast<T*>(x),
+                              static_cast<float>(s), n);
+              });
 }
 
 void convert(CudaContext& cc, DType dst_dtype, void* dst, DType src_dtype, const void* src,
@@ -119,8 +129,8 @@ void convert(CudaContext& cc, DType dst_dtype, void* dst, DType src_dtype, const
   }
   dispatch_storage(dst_dtype, "convert", [&]<typename Dst>() {
     dispatch_storage(src_dtype, "convert", [&]<typename Src>() {
-      convert_kernel<Dst, Src><<<grid_stride_blocks(n, kThreads), kThreads, 0, cc.stream()>>>(
-          static_cast<Dst*>(dst), static_cast<const Src*>(src), n);
+      launch_kernel(convert_kernel<Dst, Src>, grid_stride_blocks(n, kThreads), kThreads, 0,
+                    cc.stream(), static_cast<Dst*>(dst), static_cast<const Src*>(src), n);
       CUDA_CHECK_LAUNCH();
     });
   });

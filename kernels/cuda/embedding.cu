@@ -18,9 +18,9 @@ void embedding_forward(CudaContext& cc, DType dtype, void* out, const int32_t* t
   MASKLM_CHECK(N <= INT32_MAX, "embedding_forward: at most 2^31 - 1 tokens, got {}", N);
   const dim3 grid(static_cast<unsigned>(N), static_cast<unsigned>(CEIL_DIV(C, kThreads)));
   dispatch_storage(dtype, "embedding_forward", [&]<typename T>() {
-    embedding_forward_kernel<<<grid, kThreads, 0, cc.stream()>>>(
-        static_cast<T*>(out), tokens, positions, types, static_cast<const T*>(wte), static_cast<const T*>(wpe),
-        static_cast<const T*>(wtt), C, V, max_positions, type_vocab, cc.error_flag());
+    launch_kernel(embedding_forward_kernel<T>, grid, kThreads, 0, cc.stream(), static_cast<T*>(out),
+                  tokens, positions, types, static_cast<const T*>(wte), static_cast<const T*>(wpe),
+                  static_cast<const T*>(wtt), C, V, max_positions, type_vocab, cc.error_flag());
     CUDA_CHECK_LAUNCH();
   });
 }

@@ -64,7 +64,7 @@ template <typename Kernel, typename... Args> void launch_tiles(CudaContext& cc, 
                "fused attention needs {} bytes of shared memory, the GPU has {}", smem, max_smem);
   set_max_dynamic_smem(kernel, smem);
   const dim3 grid(static_cast<unsigned>(s.N / kTileRows + s.B), static_cast<unsigned>(NH));
-  kernel<<<grid, kThreads, smem, cc.stream()>>>(args...);
+  launch_kernel(kernel, grid, kThreads, smem, cc.stream(), args...);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -111,8 +111,8 @@ void flash_attention_backward(CudaContext& cc, DType dtype, void* dqkv, const vo
     auto* dq = static_cast<T16*>(dqkv);
     const auto* dO = static_cast<const T16*>(dout);
     const auto* x = static_cast<const T16*>(qkv);
-    flash_backward_dot_kernel<<<grid_stride_blocks(N * NH * WARP_SIZE, 256), 256, 0, cc.stream()>>>(
-        D, dO, static_cast<const T16*>(out), N, C, NH);
+    launch_kernel(flash_backward_dot_kernel<T16>, grid_stride_blocks(N * NH * WARP_SIZE, 256), 256,
+                  0, cc.stream(), D, dO, static_cast<const T16*>(out), N, C, NH);
     CUDA_CHECK_LAUNCH();
     const size_t smem = BackwardSmem<T16, kHS>::bytes;
     launch_tiles(cc, flash_backward_dkv_kernel<T16, kHS>, smem, s, NH, dq,

@@ -154,8 +154,8 @@ void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_
   }
   try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
   dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
-    add_bias_kernel<<<grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream()>>>(
-        static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);
+    launch_kernel(add_bias_kernel<T>, grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream(),
+                  static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);
     CUDA_CHECK_LAUNCH();
   });
 }

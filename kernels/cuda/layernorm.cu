@@ -29,8 +29,8 @@ void launch_param_grads(CudaContext& cc, float* dweight, float* dbias, const T* 
   float* dw_partials = ScratchPlan::at<float>(scratch, dw_offset);
   float* db_partials = ScratchPlan::at<float>(scratch, db_offset);
   const dim3 grid(static_cast<unsigned>(CEIL_DIV(C, kColumnThreads)), static_cast<unsigned>(chunks));
-  layernorm_param_partials_kernel<<<grid, kColumnThreads, 0, cc.stream()>>>(dw_partials, db_partials, dout, in,
-                                                                             mean, rstd, N, C);
+  launch_kernel(layernorm_param_partials_kernel<T>, grid, kColumnThreads, 0, cc.stream(),
+                dw_partials, db_partials, dout, in, mean, rstd, N, C);
   CUDA_CHECK_LAUNCH();
   if (dweight) add_partial_sums(cc, dweight, dw_partials, chunks, C);
   if (dbias) add_partial_sums(cc, dbias, db_partials, chunks, C);
@@ -48,8 +48,8 @@ void layernorm_forward(CudaContext& cc, DType dtype, void* out, float* mean, flo
     const T *x = static_cast<const T*>(in), *w = static_cast<const T*>(weight), *b = static_cast<const T*>(bias);
     T* y = static_cast<T*>(out);
     with_pack_width<T>(rows_fit_packs<T>(C, y, x, w, b), [&]<int W>() {
-      layernorm_forward_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-          y, mean, rstd, x, w, b, N, C, static_cast<float>(eps));
+      launch_kernel(layernorm_forward_kernel<T, W>, row_blocks(N), kRowsPerBlock * WARP_SIZE, 0,
+                    cc.stream(), y, mean, rstd, x, w, b, N, C, static_cast<float>(eps));
     });
     CUDA_CHECK_LAUNCH();
   });
@@ -65,8 +65,9 @@ void residual_layernorm_forward(CudaContext& cc, DType dtype, void* sum, void* o
     const T *w = static_cast<const T*>(weight), *bi = static_cast<const T*>(bias);
     T *s = static_cast<T*>(sum), *o = static_cast<T*>(out);
     with_pack_width<T>(rows_fit_packs<T>(C, s, o, x, y, w, bi), [&]<int W>() {
-      residual_layernorm_forward_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-          s, o, mean, rstd, x, y, w, bi, N, C, static_cast<float>(eps));
+      launch_kernel(residual_layernorm_forward_kernel<T, W>, row_blocks(N),
+                    kRowsPerBlock * WARP_SIZE, 0, cc.stream(), s, o, mean, rstd, x, y, w, bi, N, C,
+                    static_cast<float>(eps));
     });
     CUDA_CHECK_LAUNCH();
   });
@@ -82,8 +83,8 @@ void layernorm_backward(CudaContext& cc, DType dtype, void* din, float* dweight,
       T* dx = static_cast<T*>(din);
       const T* w = static_cast<const T*>(weight);
       with_pack_width<T>(rows_fit_packs<T>(C, dx, dy, x, w), [&]<int W>() {
-        layernorm_din_kernel<T, W><<<row_blocks(N), kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-            dx, dy, x, w, mean, rstd, N, C);
+        launch_kernel(layernorm_din_kernel<T, W>, row_blocks(N), kRowsPerBlock * WARP_SIZE, 0,
+                      cc.stream(), dx, dy, x, w, mean, rstd, N, C);
       });
       CUDA_CHECK_LAUNCH();
     }

@@ -6,8 +6,9 @@
 //    rows allow (chunk lengths that are multiples of 8 16-bit or 4 fp32 values), else
 //    value by value;
 //  - backward: the chunk becomes dlogits = loss_scale * (softmax - onehot) in place, then
-//    GEMMs add dlogits @ emb_chunk to dh and dlogits^T @ h to the chunk's demb rows, and a
-//    two-stage column sum adds it to dbias. Every output has one writer per chunk and the
+//    GEMMs add dlogits @ emb_chunk to dh (a 16-bit dh through an fp32 sum in scratch, added
+//    and rounded once after the last chunk) and dlogits^T @ h to the chunk's demb rows, and
+//    a two-stage column sum adds it to dbias. Every output has one writer per chunk and the
 //    chunks run in order: deterministic without atomics.
 // Scratch is (P, chunk) logits, never (P, V).
 // h, emb, bias, dh and the logits tile hold the compute dtype T (F32, BF16 or F16;
@@ -15,6 +16,7 @@
 // read it into fp32, so the running max/sum, lse and losses are fp32; demb and dbias are
 // fp32 parameter gradients.
 #include <cfloat>
+#include <type_traits>
 
 #include "kernels/cuda/column_sums.cuh"
 #include "kernels/cuda/common.cuh"
@@ -64,8 +66,9 @@ void mlm_xent_forward(CudaContext& cc, DType dtype, float* losses, float* lse, i
       chunk_logits(cc, tile, static_cast<const T*>(h), static_cast<const T*>(emb), static_cast<const T*>(bias), P,
                    C, v0, cv);
       with_pack_width<T>(rows_fit_packs<T>(cv, tile), [&]<int W>() {
-        xent_fold_chunk_kernel<T, W><<<blocks, kRowsPerBlock * WARP_SIZE, 0, cc.stream()>>>(
-            rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse, correct, cc.error_flag());
+        launch_kernel(xent_fold_chunk_kernel<T, W>, blocks, kRowsPerBlock * WARP_SIZE, 0,
+                      cc.stream(), rows, tile, labels, P, cv, v0, V, v0 + cv == V, losses, lse,
+                      correct, cc.error_flag());
       });
       CUDA_CHECK_LAUNCH();
     }
@@ -79,24 +82,44 @@ void mlm_xent_backward(CudaContext& cc, DType dtype, void* dh, float* demb, floa
   if (P == 0) return;
   const int64_t chunk = std::min(chunk_size, V);
   dispatch_storage(dtype, "mlm_xent_backward", [&]<typename T>() {
+    // A 16-bit dh sums the chunks in fp32 scratch and is rounded once at the end: adding
+    // each chunk into it would round it once per chunk (51 times at vocab 50265, chunk 1000).
+    constexpr bool kSumInScratch = !std::is_same_v<T, float>;
     ScratchPlan plan;
     const size_t tile_at = plan.add<T>(P * chunk), partials_at = plan.add<float>(column_sum_chunks(P) * chunk);
+    const size_t dh_sum_at = plan.add<float>(dh && kSumInScratch ? P * C : 0);
     void* scratch = cc.scratch(plan.bytes);
     T* tile = ScratchPlan::at<T>(scratch, tile_at);
     float* partials = ScratchPlan::at<float>(scratch, partials_at);
+    float* dh_sum = ScratchPlan::at<float>(scratch, dh_sum_at);
+    if (dh && kSumInScratch)
+      CUDA_CHECK(
+          cudaMemsetAsync(dh_sum, 0, static_cast<size_t>(P * C) * sizeof(float), cc.stream()));
     const T *hs = static_cast<const T*>(h), *embs = static_cast<const T*>(emb);
     for (int64_t v0 = 0; v0 < V; v0 += chunk) {
       const int64_t cv = std::min(chunk, V - v0);
       chunk_logits(cc, tile, hs, embs, static_cast<const T*>(bias), P, C, v0, cv);
       with_pack_width<T>(rows_fit_packs<T>(cv, tile), [&]<int W>() {
-        xent_dlogits_kernel<T, W><<<grid_stride_blocks(P * cv / W, kThreads), kThreads, 0, cc.stream()>>>(
-            tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
+        launch_kernel(xent_dlogits_kernel<T, W>, grid_stride_blocks(P * cv / W, kThreads), kThreads,
+                      0, cc.stream(), tile, lse, labels, P, cv, v0, V, loss_scale, cc.error_flag());
       });
       CUDA_CHECK_LAUNCH();
       // dh is an activation gradient in T; demb and dbias are fp32 parameter gradients.
-      if (dh) gemm(cc, {dtype, dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C, 1.0f, dh, C);
-      if (demb) gemm(cc, {dtype, DType::F32}, true, false, cv, C, P, 1.0f, tile, cv, hs, C, 1.0f, demb + v0 * C, C);
+      if (dh && kSumInScratch)
+        gemm(cc, {dtype, DType::F32}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C,
+             1.0f, dh_sum, C);
+      else if (dh)
+        gemm(cc, {dtype, dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C, 1.0f, dh,
+             C);
+      if (demb)
+        gemm(cc, {dtype, DType::F32}, true, false, cv, C, P, 1.0f, tile, cv, hs, C, 1.0f,
+             demb + v0 * C, C);
       if (dbias) add_column_sums(cc, dbias + v0, dtype, tile, P, cv, cv, partials);
+    }
+    if (dh && kSumInScratch) {
+      launch_kernel(add_fp32_sum_kernel<T>, grid_stride_blocks(P * C, kThreads), kThreads, 0,
+                    cc.stream(), static_cast<T*>(dh), dh_sum, P * C);
+      CUDA_CHECK_LAUNCH();
     }
   });
 }

@@ -98,5 +98,11 @@ __global__ void xent_dlogits_kernel(T* tile, const float* lse, const int32_t* la
   }
 }
 
+// dh += sum, rounded once: the 16-bit dh gets the fp32 sum of every chunk's product.
+template <typename T> __global__ void add_fp32_sum_kernel(T* dh, const float* sum, int64_t n) {
+  for (int64_t i = global_thread_index(); i < n; i += global_thread_count())
+    dh[i] = from_float<T>(to_float(dh[i]) + sum[i]);
+}
+
 }  // namespace
 }  // namespace masklm::cuda

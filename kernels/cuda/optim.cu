@@ -19,10 +19,11 @@ void adamw_update(CudaContext& cc, float* params, const float* grads, float* m, 
   if (n == 0) return;
   const AdamWConstants k = adamw_constants(lr, beta1, beta2, eps, weight_decay, step, grad_scale);
   const auto launch = [&]<typename CopyT>(CopyT* copy_values) {
-    with_pack_width<float>(adamw_packs_fit<CopyT>(n, params, grads, m, v, copy_values), [&]<int W>() {
-      adamw_kernel<CopyT, W><<<grid_stride_blocks(n / W, kThreads), kThreads, 0, cc.stream()>>>(
-          params, grads, m, v, copy_values, k, n);
-    });
+    with_pack_width<float>(
+        adamw_packs_fit<CopyT>(n, params, grads, m, v, copy_values), [&]<int W>() {
+          launch_kernel(adamw_kernel<CopyT, W>, grid_stride_blocks(n / W, kThreads), kThreads, 0,
+                        cc.stream(), params, grads, m, v, copy_values, k, n);
+        });
     CUDA_CHECK_LAUNCH();
   };
   if (copy == nullptr)
@@ -40,9 +41,10 @@ double sum_squares(CudaContext& cc, const float* x, int64_t n) {
   void* scratch = cc.scratch(plan.bytes);
   double* partials = ScratchPlan::at<double>(scratch, partials_at);
   double* total = ScratchPlan::at<double>(scratch, total_at);
-  chunk_squares_kernel<<<static_cast<unsigned>(chunks), kThreads, 0, cc.stream()>>>(partials, x, n);
+  launch_kernel(chunk_squares_kernel, static_cast<unsigned>(chunks), kThreads, 0, cc.stream(),
+                partials, x, n);
   CUDA_CHECK_LAUNCH();
-  sum_partials_kernel<<<1, 1024, 0, cc.stream()>>>(total, partials, chunks);
+  launch_kernel(sum_partials_kernel, 1, 1024, 0, cc.stream(), total, partials, chunks);
   CUDA_CHECK_LAUNCH();
   double result = 0.0;
   CUDA_CHECK(cudaMemcpyAsync(&result, total, sizeof(double), cudaMemcpyDeviceToHost, cc.stream()));

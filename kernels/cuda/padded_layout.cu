@@ -13,8 +13,8 @@ template <bool TO_PADDED>
 void launch_move_lse(CudaContext& cc, float* dst, const float* src, const int32_t* cu_seqlens,
                      int64_t B, int64_t S, int64_t NH, int64_t N) {
   if (B * S * NH == 0) return;
-  move_lse_kernel<TO_PADDED><<<grid_stride_blocks(B * S, kThreads), kThreads, 0, cc.stream()>>>(
-      dst, src, cu_seqlens, B, S, NH, N);
+  launch_kernel(move_lse_kernel<TO_PADDED>, grid_stride_blocks(B * S, kThreads), kThreads, 0,
+                cc.stream(), dst, src, cu_seqlens, B, S, NH, N);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -24,8 +24,8 @@ void pad_rows(CudaContext& cc, DType dtype, void* padded, const void* src,
               const int32_t* cu_seqlens, int64_t B, int64_t S, int64_t W) {
   if (B * S * W == 0) return;
   dispatch_storage(dtype, "pad_rows", [&]<typename T>() {
-    pad_rows_kernel<<<static_cast<unsigned>(B * S), kRowThreads, 0, cc.stream()>>>(
-        static_cast<T*>(padded), static_cast<const T*>(src), cu_seqlens, S, W);
+    launch_kernel(pad_rows_kernel<T>, static_cast<unsigned>(B * S), kRowThreads, 0, cc.stream(),
+                  static_cast<T*>(padded), static_cast<const T*>(src), cu_seqlens, S, W);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -34,8 +34,9 @@ void unpad_rows(CudaContext& cc, DType dtype, void* dst, const void* padded,
                 const int32_t* cu_seqlens, int64_t B, int64_t S, int64_t W, bool accumulate) {
   if (B * S * W == 0) return;
   dispatch_storage(dtype, "unpad_rows", [&]<typename T>() {
-    unpad_rows_kernel<<<static_cast<unsigned>(B * S), kRowThreads, 0, cc.stream()>>>(
-        static_cast<T*>(dst), static_cast<const T*>(padded), cu_seqlens, S, W, accumulate);
+    launch_kernel(unpad_rows_kernel<T>, static_cast<unsigned>(B * S), kRowThreads, 0, cc.stream(),
+                  static_cast<T*>(dst), static_cast<const T*>(padded), cu_seqlens, S, W,
+                  accumulate);
   });
   CUDA_CHECK_LAUNCH();
 }

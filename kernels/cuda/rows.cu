@@ -32,8 +32,8 @@ void gather_rows(CudaContext& cc, DType dtype, void* out, const void* in, const 
                  int64_t C, int64_t N) {
   if (P == 0 || C == 0) return;
   dispatch_storage(dtype, "gather_rows", [&]<typename T>() {
-    gather_rows_kernel<<<row_grid(P, C), kThreads, 0, cc.stream()>>>(
-        static_cast<T*>(out), static_cast<const T*>(in), index, C, N, cc.error_flag());
+    launch_kernel(gather_rows_kernel<T>, row_grid(P, C), kThreads, 0, cc.stream(),
+                  static_cast<T*>(out), static_cast<const T*>(in), index, C, N, cc.error_flag());
     CUDA_CHECK_LAUNCH();
   });
 }
@@ -57,16 +57,16 @@ void scatter_add_rows(CudaContext& cc, DType dst_dtype, void* dst, DType src_dty
   int32_t* rows_in = ScratchPlan::at<int32_t>(scratch, rows_in_at);
   int32_t* source_rows = ScratchPlan::at<int32_t>(scratch, rows_at);
 
-  iota_kernel<<<grid_stride_blocks(P, 256), 256, 0, cc.stream()>>>(rows_in, P);
+  launch_kernel(iota_kernel, grid_stride_blocks(P, 256), 256, 0, cc.stream(), rows_in, P);
   CUDA_CHECK_LAUNCH();
   // All 32 key bits: negative or too-large (invalid) indices still form their own runs.
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(ScratchPlan::at<char>(scratch, sort_at), sort_bytes, index,
                                              sorted_index, rows_in, source_rows, items, 0, 32, cc.stream()));
   dispatch_storage(dst_dtype, "scatter_add_rows", [&]<typename DstT>() {
     dispatch_storage(src_dtype, "scatter_add_rows", [&]<typename SrcT>() {
-      scatter_add_runs_kernel<<<grid, kThreads, 0, cc.stream()>>>(static_cast<DstT*>(dst),
-                                                                  static_cast<const SrcT*>(src), sorted_index,
-                                                                  source_rows, P, C, N, cc.error_flag());
+      launch_kernel(scatter_add_runs_kernel<DstT, SrcT>, grid, kThreads, 0, cc.stream(),
+                    static_cast<DstT*>(dst), static_cast<const SrcT*>(src), sorted_index,
+                    source_rows, P, C, N, cc.error_flag());
       CUDA_CHECK_LAUNCH();
     });
   });

@@ -27,7 +27,7 @@ using emulated_testing::random_values;
 using emulated_testing::widen;
 
 constexpr int64_t kN = 1027;
-constexpr EmulatedDim3 kGrid{2, 1, 1};  // 512 threads for 1027 values
+constexpr dim3 kGrid{2, 1, 1};  // 512 threads for 1027 values
 constexpr int kDropoutThreads = 64;     // one block for dropout's 256-257 Philox blocks
 constexpr int kFlatThreads = 64;        // one block: every grid-stride loop goes round
 

@@ -20,7 +20,7 @@ using emulated_testing::widen;
 
 constexpr int64_t kV = 50, kPositions = 40, kTypes = 2;
 
-EmulatedDim3 token_grid(int64_t N, int64_t C) {
+dim3 token_grid(int64_t N, int64_t C) {
   return {static_cast<unsigned>(N), static_cast<unsigned>(CEIL_DIV(C, kThreads)), 1};
 }
 

@@ -47,14 +47,14 @@ void run_kernels(const EmulatedCase& c, const std::vector<int32_t>& cu, std::vec
   const int64_t B = static_cast<int64_t>(cu.size()) - 1, N = cu.back(), C = c.heads * kHS;
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHS));
   const FlashShape s{B, N, C, scale, scale * kLog2e, c.dropout_p, 1.0f / (1.0f - c.dropout_p)};
-  const EmulatedDim3 grid{static_cast<unsigned>(N / kTileRows + B), static_cast<unsigned>(c.heads),
+  const dim3 grid{static_cast<unsigned>(N / kTileRows + B), static_cast<unsigned>(c.heads),
                           1};
   T16 *o = out.data(), *dq = dqkv.data();
   const T16 *x = qkv.data(), *dO = dout.data();
   std::vector<float> D(static_cast<size_t>(c.heads * N));
   emulator::launch(flash_forward_kernel<T16, kHS>, grid, kThreads, ForwardSmem<T16, kHS>::bytes, o,
                    lse.data(), x, cu.data(), s, key, &error_flag);
-  emulator::launch(flash_backward_dot_kernel<T16>, EmulatedDim3{2, 1, 1}, 64, 0, D.data(), dO,
+  emulator::launch(flash_backward_dot_kernel<T16>, dim3{2, 1, 1}, 64, 0, D.data(), dO,
                    static_cast<const T16*>(o), N, C, c.heads);
   const size_t smem = BackwardSmem<T16, kHS>::bytes;
   for (auto kernel : {flash_backward_dkv_kernel<T16, kHS>, flash_backward_dq_kernel<T16, kHS>})
@@ -141,7 +141,7 @@ TEST(FlashAttentionEmulatedErrors, BadCuSeqlensRaiseTheDeviceFlag) {
   std::vector<float> lse(static_cast<size_t>(N));
   const FlashShape s{3, N, C, 1.0f, kLog2e, 0.0f, 1.0f};
   int error_flag = 0;
-  emulator::launch(flash_forward_kernel<__nv_bfloat16, 32>, EmulatedDim3{N / kTileRows + 3, 1, 1},
+  emulator::launch(flash_forward_kernel<__nv_bfloat16, 32>, dim3{N / kTileRows + 3, 1, 1},
                    kThreads, ForwardSmem<__nv_bfloat16, 32>::bytes, out.data(), lse.data(),
                    qkv.data(), cu.data(), s, RngKey{}, &error_flag);
   EXPECT_EQ(error_flag, static_cast<int>(DeviceError::BAD_CU_SEQLENS));

@@ -26,7 +26,7 @@ TEST(PaddedLayoutEmulated, RowsGoToThePaddedLayoutAndBack) {
     const auto src = random_values<T>(kN * kW, 1.0, 1), dst0 = random_values<T>(kN * kW, 1.0, 2);
     std::vector<T> padded(kB * kS * kW, from_float<T>(NAN)), copied(kN * kW, from_float<T>(NAN)),
         added = dst0;
-    const EmulatedDim3 grid{static_cast<unsigned>(kB * kS), 1, 1};
+    const dim3 grid{static_cast<unsigned>(kB * kS), 1, 1};
     emulator::launch(pad_rows_kernel<T>, grid, kRowThreads, 0, padded.data(), src.data(),
                      kCu.data(), kS, kW);
     emulator::launch(unpad_rows_kernel<T>, grid, kRowThreads, 0, copied.data(),
@@ -52,7 +52,7 @@ TEST(PaddedLayoutEmulated, RowsGoToThePaddedLayoutAndBack) {
 TEST(PaddedLayoutEmulated, StatisticsGoToThePaddedLayoutAndBack) {
   const auto lse = random_values<float>(kNH * kN, 1.0, 3);
   std::vector<float> stats(kB * kNH * kS, NAN), back(kNH * kN, NAN);
-  const EmulatedDim3 grid{1, 1, 1};  // one warp for 40 padded rows: the loop goes round
+  const dim3 grid{1, 1, 1};  // one warp for 40 padded rows: the loop goes round
   emulator::launch(move_lse_kernel<true>, grid, WARP_SIZE, 0, stats.data(), lse.data(), kCu.data(),
                    kB, kS, kNH, kN);
   emulator::launch(move_lse_kernel<false>, grid, WARP_SIZE, 0, back.data(),

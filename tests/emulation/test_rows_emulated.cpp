@@ -22,7 +22,7 @@ using emulated_testing::for_each_storage;
 using emulated_testing::random_values;
 using emulated_testing::widen;
 
-EmulatedDim3 row_grid(int64_t P, int64_t C) {
+dim3 row_grid(int64_t P, int64_t C) {
   return {static_cast<unsigned>(P), static_cast<unsigned>(CEIL_DIV(C, kThreads)), 1};
 }
 

@@ -49,9 +49,10 @@ StepResult train_step(const ModelConfig& cfg, const Batch& batch, Ctx& ctx, Devi
   MlmModel model(cfg, {batch.num_tokens(), batch.num_predictions()}, DType::F32, device);
   model.set_vocab_chunk(300);  // several chunks, the last one shorter
   model.init_weights(5);
-  Arena m(model.param_arena().used(), device), v(model.param_arena().used(), device);
-  m.zero();
-  v.zero();
+  const int64_t n = model.param_arena().flat(DType::F32).numel();
+  Arena moments(2 * (static_cast<size_t>(n) * sizeof(float) + kArenaAlignment), device);
+  const Tensor m = moments.alloc({n}, DType::F32), v = moments.alloc({n}, DType::F32);
+  moments.zero();
   const DropoutPlan dropout{RngKey{.seed = 99, .step = 1, .rank = 0}, true};
   StepResult r;
   const MlmStats stats = model.forward(ctx, batch, dropout);
@@ -59,8 +60,10 @@ StepResult train_step(const ModelConfig& cfg, const Batch& batch, Ctx& ctx, Devi
   model.backward(ctx, dropout);
   const Tensor grads = model.grad_arena().flat(DType::F32), params = model.param_arena().flat(DType::F32);
   r.grad_squares = sum_squares(ctx, grads);
-  adamw_update(ctx, params, grads, m.flat(DType::F32), v.flat(DType::F32),
-               AdamWStep{.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01, .step = 1});
+  adamw_update(
+      ctx, params, grads, m, v,
+      AdamWStep{
+          .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01, .step = 1});
   synchronize(ctx);
   r.loss = stats.loss;
   r.correct = stats.correct;

@@ -194,7 +194,9 @@ TEST_P(Elementwise, DropoutIn16BitKeepsTheCpuMask) {
       for (size_t i = 0; i < out.size(); ++i) mask_differences += (out[i] == 0.0) != (out64[i] == 0.0);
       EXPECT_EQ(mask_differences, 0);
       const double bound = nmse_bound(dtype_of<T16>());
-      expect_close(out, out64, bound, "dropout out");
+      // A batch of 1 or 3 values may drop them all; the mask check above then says it all.
+      if (std::any_of(out64.begin(), out64.end(), [](double v) { return v != 0.0; }))
+        expect_close(out, out64, bound, "dropout out");
       expect_bitwise_equal(widen(g.down<T16>(d_inplace)), out, "in-place dropout");
       expect_close(widen(g.down<T16>(d_din)), din64, bound, "dropout din");
       g.expect_guards_intact();

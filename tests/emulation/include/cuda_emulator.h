@@ -40,11 +40,14 @@
 // Unlike the hardware's, it keeps what the previous block left in it.
 #define __shared__ static
 
-struct EmulatedDim3 {
+// CUDA's dim3 (also the type of threadIdx and blockIdx here, CUDA's uint3).
+struct dim3 {
   unsigned x = 1, y = 1, z = 1;
+  constexpr dim3() = default;
+  constexpr dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
-inline thread_local EmulatedDim3 threadIdx, blockIdx;
-inline EmulatedDim3 blockDim, gridDim;
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
 
 namespace emulator {
 
@@ -223,9 +226,8 @@ inline ThreadPool thread_pool;
 
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
-template <typename... Params, typename... Args> void launch(void (*kernel)(Params...),
-                                                            EmulatedDim3 grid, int threads,
-                                                            size_t shared_bytes, Args... args) {
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
   require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
           "launch with a block size that is not whole warps (at most 1024 threads)");
   blockDim = {static_cast<unsigned>(threads), 1, 1};

@@ -7,6 +7,9 @@
 
 struct __half {
   uint16_t bits;
+  __half() = default;
+  __half(float x) : bits(masklm::float_to_f16(x)) {}
+  operator float() const { return masklm::f16_to_float(bits); }
 };
 inline float __half2float(__half x) { return masklm::f16_to_float(x.bits); }
-inline __half __float2half_rn(float x) { return {masklm::float_to_f16(x)}; }
+inline __half __float2half_rn(float x) { return __half(x); }

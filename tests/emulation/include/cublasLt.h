@@ -1,0 +1,225 @@
+// The emulation's cuBLASLt (cuda_runtime.h says why): the matmul kernels/cuda/gemm.cu
+// asks for, column-major D = alpha op(A) op(B) + beta C [+ bias], with the checks cuBLASLt
+// makes on the layouts (a wrong size, transpose or leading dimension fails here as it
+// would on a GPU). Operands are widened to fp32 and multiplied by OpenBLAS's sgemm, which
+// accumulates in fp32 like CUBLAS_COMPUTE_32F; D is rounded once to its type. The BIAS
+// epilogue's vector has D's type and runs along D's rows. With
+// emulator::cublaslt_bias_epilogue false, the heuristic offers no algorithm for the BIAS
+// epilogue, as cuBLASLt may for some shapes, so the fallback path runs too.
+#pragma once
+
+#include <cblas.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
+#include "cuda_runtime.h"
+
+enum cublasStatus_t {
+  CUBLAS_STATUS_SUCCESS = 0,
+  CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_NOT_SUPPORTED = 15,
+};
+enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum cublasComputeType_t { CUBLAS_COMPUTE_32F = 68 };
+enum cudaDataType_t { CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14 };
+enum cublasLtEpilogue_t { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 };
+enum cublasLtMatmulDescAttributes_t {
+  CUBLASLT_MATMUL_DESC_TRANSA = 3,
+  CUBLASLT_MATMUL_DESC_TRANSB = 4,
+  CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
+  CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
+};
+enum cublasLtMatmulPreferenceAttributes_t {
+  CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+};
+
+struct cublasLtContext {};
+using cublasLtHandle_t = cublasLtContext*;
+struct cublasLtMatmulDescOpaque_t {
+  cublasOperation_t trans_a = CUBLAS_OP_N, trans_b = CUBLAS_OP_N;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  const void* bias = nullptr;
+};
+using cublasLtMatmulDesc_t = cublasLtMatmulDescOpaque_t*;
+struct cublasLtMatrixLayoutOpaque_t {
+  cudaDataType_t type;
+  uint64_t rows, cols;
+  int64_t ld;
+};
+using cublasLtMatrixLayout_t = cublasLtMatrixLayoutOpaque_t*;
+struct cublasLtMatmulPreferenceOpaque_t {};
+using cublasLtMatmulPreference_t = cublasLtMatmulPreferenceOpaque_t*;
+struct cublasLtMatmulAlgo_t {
+  uint64_t data[8];
+};
+struct cublasLtMatmulHeuristicResult_t {
+  cublasLtMatmulAlgo_t algo;
+  size_t workspaceSize;
+  cublasStatus_t state;
+  float wavesCount;
+  int reserved[4];
+};
+
+namespace emulator {
+
+inline bool cublaslt_bias_epilogue = true;
+
+// Element (i, j) of a column-major matrix of `type` values, widened to float.
+inline float load_element(cudaDataType_t type, const void* base, int64_t index) {
+  switch (type) {
+    case CUDA_R_32F: return static_cast<const float*>(base)[index];
+    case CUDA_R_16BF: return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[index]);
+    case CUDA_R_16F: return __half2float(static_cast<const __half*>(base)[index]);
+  }
+  return 0;
+}
+inline void store_element(cudaDataType_t type, void* base, int64_t index, float value) {
+  switch (type) {
+    case CUDA_R_32F: static_cast<float*>(base)[index] = value; return;
+    case CUDA_R_16BF: static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(value); return;
+    case CUDA_R_16F: static_cast<__half*>(base)[index] = __float2half_rn(value); return;
+  }
+}
+
+// op(X) of a layout as a dense column-major fp32 (rows, cols) matrix.
+inline std::vector<float> widen_operand(const cublasLtMatrixLayoutOpaque_t& layout, const void* x,
+                                        cublasOperation_t op) {
+  const auto r = static_cast<int64_t>(layout.rows), c = static_cast<int64_t>(layout.cols);
+  const int64_t rows = op == CUBLAS_OP_N ? r : c, cols = op == CUBLAS_OP_N ? c : r;
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  for (int64_t j = 0; j < c; ++j)
+    for (int64_t i = 0; i < r; ++i) {
+      const float v = load_element(layout.type, x, i + j * layout.ld);
+      out[static_cast<size_t>(op == CUBLAS_OP_N ? i + j * rows : j + i * rows)] = v;
+    }
+  return out;
+}
+
+}  // namespace emulator
+
+inline const char* cublasLtGetStatusString(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS (emulated)";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE (emulated)";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED (emulated)";
+  }
+  return "unknown cuBLAS status (emulated)";
+}
+
+inline cublasStatus_t cublasLtCreate(cublasLtHandle_t* h) {
+  *h = new cublasLtContext;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtDestroy(cublasLtHandle_t h) {
+  delete h;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+inline cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* d, cublasComputeType_t compute,
+                                               cudaDataType_t scale) {
+  if (compute != CUBLAS_COMPUTE_32F || scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+  *d = new cublasLtMatmulDescOpaque_t;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
+  delete d;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
+                                                     cublasLtMatmulDescAttributes_t attr,
+                                                     const void* value, size_t bytes) {
+  const auto set = [&](auto& field) {
+    if (bytes != sizeof field) return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&field, value, bytes);
+    return CUBLAS_STATUS_SUCCESS;
+  };
+  switch (attr) {
+    case CUBLASLT_MATMUL_DESC_TRANSA: return set(d->trans_a);
+    case CUBLASLT_MATMUL_DESC_TRANSB: return set(d->trans_b);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE: return set(d->epilogue);
+    case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return set(d->bias);
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+inline cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* l, cudaDataType_t type,
+                                                 uint64_t rows, uint64_t cols, int64_t ld) {
+  if (ld < static_cast<int64_t>(rows) || ld < 1) return CUBLAS_STATUS_INVALID_VALUE;
+  *l = new cublasLtMatrixLayoutOpaque_t{type, rows, cols, ld};
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l) {
+  delete l;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+inline cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* p) {
+  *p = new cublasLtMatmulPreferenceOpaque_t;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p) {
+  delete p;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t,
+                                                           cublasLtMatmulPreferenceAttributes_t,
+                                                           const void*, size_t) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
+                                                     cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                                     cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                                     cublasLtMatmulPreference_t, int requested,
+                                                     cublasLtMatmulHeuristicResult_t* results,
+                                                     int* count) {
+  if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
+  *count = 0;
+  if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS && !emulator::cublaslt_bias_epilogue)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  results[0] = {};
+  *count = 1;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void* alpha,
+                                     const void* a, cublasLtMatrixLayout_t la, const void* b,
+                                     cublasLtMatrixLayout_t lb, const void* beta, const void* c,
+                                     cublasLtMatrixLayout_t lc, void* d, cublasLtMatrixLayout_t ld,
+                                     const cublasLtMatmulAlgo_t*, void*, size_t, cudaStream_t) {
+  const bool ta = desc->trans_a == CUBLAS_OP_T, tb = desc->trans_b == CUBLAS_OP_T;
+  const auto m = static_cast<int64_t>(ld->rows), n = static_cast<int64_t>(ld->cols);
+  const auto k = static_cast<int64_t>(ta ? la->rows : la->cols);
+  const bool shapes_match = static_cast<int64_t>(ta ? la->cols : la->rows) == m &&
+                            static_cast<int64_t>(tb ? lb->cols : lb->rows) == k &&
+                            static_cast<int64_t>(tb ? lb->rows : lb->cols) == n &&
+                            lc->rows == ld->rows && lc->cols == ld->cols && la->type == lb->type &&
+                            lc->type == ld->type;
+  if (!shapes_match) return CUBLAS_STATUS_INVALID_VALUE;
+  const std::vector<float> opa = emulator::widen_operand(*la, a, desc->trans_a);
+  const std::vector<float> opb = emulator::widen_operand(*lb, b, desc->trans_b);
+  std::vector<float> product(static_cast<size_t>(m * n));
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, opa.data(), static_cast<int>(m), opb.data(),
+              static_cast<int>(k), 0.0f, product.data(), static_cast<int>(m));
+  const float alpha_v = *static_cast<const float*>(alpha),
+              beta_v = *static_cast<const float*>(beta);
+  const bool with_bias = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i) {
+      float v = alpha_v * product[static_cast<size_t>(i + j * m)];
+      // As in BLAS, C is not read when beta is 0 (it may hold NaN).
+      if (beta_v != 0.0f) v += beta_v * emulator::load_element(lc->type, c, i + j * lc->ld);
+      if (with_bias) v += emulator::load_element(ld->type, desc->bias, i);
+      emulator::store_element(ld->type, d, i + j * ld->ld, v);
+    }
+  return CUBLAS_STATUS_SUCCESS;
+}

@@ -1,0 +1,177 @@
+// The emulation's CUDA runtime (cuda_emulator.h): the calls masklm makes, for one device
+// whose memory is host memory and whose streams run each kernel, copy and memset at once,
+// in the order issued. With it (and cublasLt.h, cub/ beside it) the whole CUDA backend
+// compiles with the host compiler and its GPU tests run on the CPU (CMake's
+// MASKLM_CUDA_EMULATION). Fresh allocations are filled with 0xFF bytes (NaN in every float
+// type, -1 in integers), so a kernel that reads memory nobody wrote fails its test. Host
+// code that dereferences a device pointer goes unnoticed here: on a GPU it would crash.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "cuda_emulator.h"
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorNotReady = 600,
+};
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost,
+  cudaMemcpyHostToDevice,
+  cudaMemcpyDeviceToHost,
+  cudaMemcpyDeviceToDevice,
+  cudaMemcpyDefault,
+};
+enum cudaDeviceAttr {
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+constexpr unsigned cudaStreamNonBlocking = 1;
+constexpr unsigned cudaEventDisableTiming = 2;
+
+struct CUstream_st {};
+using cudaStream_t = CUstream_st*;
+struct CUevent_st {};
+using cudaEvent_t = CUevent_st*;
+
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  int major, minor;
+  int multiProcessorCount;
+};
+
+namespace emulator {
+
+// The emulated device: an H100's compute capability and shared memory, so every kernel
+// masklm has for sm_90 runs (bf16 included).
+constexpr int kComputeMajor = 9, kComputeMinor = 0;
+constexpr int kMaxDynamicSharedBytes = 227 * 1024;
+constexpr size_t kAllocationAlignment = 256;  // what cudaMalloc guarantees
+
+// A kernel may launch with more than 48 KiB of dynamic shared memory only after
+// cudaFuncSetAttribute raised its limit.
+inline std::map<const void*, int> dynamic_smem_limits;
+inline int dynamic_smem_limit(const void* kernel) {
+  const auto found = dynamic_smem_limits.find(kernel);
+  return found == dynamic_smem_limits.end() ? 48 * 1024 : found->second;
+}
+
+}  // namespace emulator
+
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error (emulated)";
+    case cudaErrorInvalidValue: return "invalid argument (emulated)";
+    case cudaErrorMemoryAllocation: return "out of memory (emulated)";
+    case cudaErrorInvalidDevice: return "invalid device ordinal (emulated)";
+    case cudaErrorNotReady: return "device not ready (emulated)";
+  }
+  return "unknown error (emulated)";
+}
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = 13000;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+}
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  *prop = {};
+  std::strcpy(prop->name, "CUDA emulation on the CPU");
+  prop->totalGlobalMem = size_t{8} << 30;
+  prop->major = emulator::kComputeMajor;
+  prop->minor = emulator::kComputeMinor;
+  prop->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  switch (attr) {
+    case cudaDevAttrComputeCapabilityMajor: *value = emulator::kComputeMajor; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = emulator::kMaxDynamicSharedBytes;
+      return cudaSuccess;
+  }
+  return cudaErrorInvalidValue;
+}
+template <typename... Params>
+cudaError_t cudaFuncSetAttribute(void (*kernel)(Params...), cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      value > emulator::kMaxDynamicSharedBytes)
+    return cudaErrorInvalidValue;
+  emulator::dynamic_smem_limits[reinterpret_cast<const void*>(kernel)] = value;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMalloc(void** p, size_t bytes) {
+  const size_t a = emulator::kAllocationAlignment;
+  *p = std::aligned_alloc(a, std::max<size_t>((bytes + a - 1) / a * a, a));
+  if (!*p) return cudaErrorMemoryAllocation;
+  std::memset(*p, 0xFF, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t = nullptr) {
+  return cudaMemset(p, value, bytes);
+}
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                                   cudaStream_t = nullptr) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+
+// Streams and events only need to be distinct handles: all work is done when issued.
+inline cudaError_t cudaStreamCreate(cudaStream_t* s) {
+  *s = new CUstream_st;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  return cudaStreamCreate(s);
+}
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaEventCreate(cudaEvent_t* e) {
+  *e = new CUevent_st;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { return cudaEventCreate(e); }
+inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t = nullptr) { return cudaSuccess; }
+inline cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned = 0) {
+  return cudaSuccess;
+}
