@@ -72,6 +72,7 @@ void MlmModel::init_weights(uint64_t seed) {
   host.pull();
   ParamLayout host_params = params_;
   for (ParamEntry& e : host_params.table) e.view = host(e.view);
+  host_params.params.word_embeddings = host(params_.params.word_embeddings);  // its padding row
   init_params(host_params, config_, seed);
   host.push();
   master_weights_changed();

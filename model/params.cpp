@@ -183,6 +183,8 @@ void init_params(const ParamLayout& layout, const ModelConfig& config, uint64_t 
       init_entry<float>(e, config.initializer_range, key);
   }
   // Hugging Face zeroes the padding token's embedding at init.
+  MASKLM_CHECK(layout.params.word_embeddings.device == Device::CPU,
+               "init_params zeroes the padding row in host memory; the word embeddings are not");
   const Tensor pad = layout.params.word_embeddings.rows(config.pad_token_id, config.pad_token_id + 1);
   std::memset(pad.data, 0, pad.nbytes());
 }

@@ -71,7 +71,8 @@ int64_t element_span(const ParamLayout& layout);
 
 // BERT-style init: NORMAL entries ~ N(0, initializer_range^2) drawn from Philox keyed by
 // (seed, entry index), so init is the same on every machine; the padding token's embedding
-// row is zero as in Hugging Face.
+// row is zero as in Hugging Face. Writes through the table's views and
+// params.word_embeddings (the padding row), which must all be host memory.
 void init_params(const ParamLayout& layout, const ModelConfig& config, uint64_t seed);
 
 int64_t param_count(const ParamLayout& layout);

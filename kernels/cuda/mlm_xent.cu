@@ -10,7 +10,8 @@
 //    and rounded once after the last chunk) and dlogits^T @ h to the chunk's demb rows, and
 //    a two-stage column sum adds it to dbias. Every output has one writer per chunk and the
 //    chunks run in order: deterministic without atomics.
-// Scratch is (P, chunk) logits, never (P, V).
+// Scratch is (P, chunk) logits, never (P, V), and in the 16-bit backward (P, C) fp32 for
+// dh's sum.
 // h, emb, bias, dh and the logits tile hold the compute dtype T (F32, BF16 or F16;
 // kernels/cuda/storage.cuh): the GEMMs sum in fp32 and round the tile once, the kernels
 // read it into fp32, so the running max/sum, lse and losses are fp32; demb and dbias are
@@ -92,9 +93,13 @@ void mlm_xent_backward(CudaContext& cc, DType dtype, void* dh, float* demb, floa
     T* tile = ScratchPlan::at<T>(scratch, tile_at);
     float* partials = ScratchPlan::at<float>(scratch, partials_at);
     float* dh_sum = ScratchPlan::at<float>(scratch, dh_sum_at);
-    if (dh && kSumInScratch)
-      CUDA_CHECK(
-          cudaMemsetAsync(dh_sum, 0, static_cast<size_t>(P * C) * sizeof(float), cc.stream()));
+    if constexpr (kSumInScratch)
+      if (dh)
+        CUDA_CHECK(
+            cudaMemsetAsync(dh_sum, 0, static_cast<size_t>(P * C) * sizeof(float), cc.stream()));
+    // Where each chunk's dh product is added: the sum in scratch, or an fp32 dh itself.
+    void* dh_target = kSumInScratch ? static_cast<void*>(dh_sum) : dh;
+    const DType dh_target_dtype = kSumInScratch ? DType::F32 : dtype;
     const T *hs = static_cast<const T*>(h), *embs = static_cast<const T*>(emb);
     for (int64_t v0 = 0; v0 < V; v0 += chunk) {
       const int64_t cv = std::min(chunk, V - v0);
@@ -105,21 +110,20 @@ void mlm_xent_backward(CudaContext& cc, DType dtype, void* dh, float* demb, floa
       });
       CUDA_CHECK_LAUNCH();
       // dh is an activation gradient in T; demb and dbias are fp32 parameter gradients.
-      if (dh && kSumInScratch)
-        gemm(cc, {dtype, DType::F32}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C,
-             1.0f, dh_sum, C);
-      else if (dh)
-        gemm(cc, {dtype, dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C, 1.0f, dh,
-             C);
+      if (dh)
+        gemm(cc, {dtype, dh_target_dtype}, false, false, P, C, cv, 1.0f, tile, cv, embs + v0 * C, C,
+             1.0f, dh_target, C);
       if (demb)
         gemm(cc, {dtype, DType::F32}, true, false, cv, C, P, 1.0f, tile, cv, hs, C, 1.0f,
              demb + v0 * C, C);
       if (dbias) add_column_sums(cc, dbias + v0, dtype, tile, P, cv, cv, partials);
     }
-    if (dh && kSumInScratch) {
-      launch_kernel(add_fp32_sum_kernel<T>, grid_stride_blocks(P * C, kThreads), kThreads, 0,
-                    cc.stream(), static_cast<T*>(dh), dh_sum, P * C);
-      CUDA_CHECK_LAUNCH();
+    if constexpr (kSumInScratch) {
+      if (dh) {
+        launch_kernel(add_fp32_sum_kernel<T>, grid_stride_blocks(P * C, kThreads), kThreads, 0,
+                      cc.stream(), static_cast<T*>(dh), dh_sum, P * C);
+        CUDA_CHECK_LAUNCH();
+      }
     }
   });
 }

@@ -1,9 +1,11 @@
 // GPU attention on unpadded variable-length sequences against the CPU: sequences of length
 // 1, 127 and 513 mixed in one batch, head sizes 59, 257 and 64, with and without dropout
 // (same Philox indexing), sharp softmaxes, and bad cu_seqlens reported instead of read.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "expect_error.h"
@@ -35,10 +37,20 @@ std::vector<int32_t> offsets(const std::vector<int32_t>& lengths) {
 class AttentionGpu : public ::testing::TestWithParam<AttentionCase> {};
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionGpu,
-    ::testing::Values(AttentionCase{{1}, 59, 1, 0.0f, 1.0f}, AttentionCase{{127}, 771, 3, 0.0f, 1.0f},
-                      AttentionCase{{513}, 768, 12, 0.1f, 1.0f}, AttentionCase{{1, 127, 513, 3}, 59, 1, 0.1f, 1.0f},
+    ::testing::Values(AttentionCase{{1}, 59, 1, 0.0f, 1.0f},
+                      AttentionCase{{127}, 771, 3, 0.0f, 1.0f},
+                      AttentionCase{{513}, 768, 12, 0.1f, 1.0f},
+                      AttentionCase{{1, 127, 513, 3}, 59, 1, 0.1f, 1.0f},
                       AttentionCase{{1, 127, 513, 3}, 771, 3, 0.0f, 1.0f},
-                      AttentionCase{{7, 1, 127}, 768, 12, 0.0f, 6.0f}));
+                      AttentionCase{{7, 1, 127}, 768, 12, 0.0f, 6.0f}),
+    // "len1_127_513_3_C771_nh3_drop0_sharp1": names that say the shape (and that ctest filters).
+    [](const ::testing::TestParamInfo<AttentionCase>& info) {
+      const AttentionCase& c = info.param;
+      std::string lengths;
+      for (const int32_t len : c.lengths) lengths += fmt::format("{}_", len);
+      return fmt::format("len{}C{}_nh{}_drop{}_sharp{}", lengths, c.C, c.NH,
+                         static_cast<int>(c.dropout_p * 100), static_cast<int>(c.sharpness));
+    });
 
 TEST_P(AttentionGpu, ForwardAndBackwardMatchCpu) {
   MASKLM_SKIP_WITHOUT_GPU();

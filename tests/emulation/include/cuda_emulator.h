@@ -1,19 +1,19 @@
 // A CPU emulation of the CUDA features the kernels of kernels/cuda use, so that their
-// kernel headers (kernels/cuda/*_kernels.cuh) compile with g++ and run here: one
-// OS thread per CUDA thread, barriers for __syncthreads and __syncwarp, warp-wide
-// exchanges for the collectives (shuffles, and ldmatrix / mma.sync in
-// include/kernels/cuda/mma.cuh), static __shared__ arrays and dynamic shared memory.
-// Blocks run one after another, in launch order or reversed (a block that writes into
-// another's rows is caught when the other runs first). It checks the kernels' indexing,
-// tiling, barriers and cp.async groups on the CPU; it says nothing of speed, and fidelity
-// stops at what the PTX ISA specifies (which lane holds what, when a copy lands). Limits:
-// each warp collective also acts as a barrier and memory fence for its warp, which the
-// hardware does not promise, so a missing __syncwarp around shared memory passed between
-// lanes would go unnoticed; and only ldmatrix reads and cp.async writes are race-checked.
+// kernel headers (kernels/cuda/*_kernels.cuh) compile with g++ and run here: a block's CUDA
+// threads as fibers on the launching thread (emulator_fibers.h), barriers for __syncthreads
+// and __syncwarp, warp-wide exchanges for the collectives (shuffles, and ldmatrix /
+// mma.sync in include/kernels/cuda/mma.cuh), static __shared__ arrays and dynamic shared
+// memory. Blocks run one after another, in launch order or reversed (a block that writes
+// into another's rows is caught when the other runs first); within a block, threads run in
+// index order until they wait. It checks the kernels' indexing, tiling, barriers and
+// cp.async groups on the CPU; it says nothing of speed, and fidelity stops at what the PTX
+// ISA specifies (which lane holds what, when a copy lands). Limits: each warp collective
+// also acts as a barrier and memory fence for its warp, which the hardware does not
+// promise, so a missing __syncwarp around shared memory passed between lanes would go
+// unnoticed; and only ldmatrix reads and cp.async writes are race-checked.
 #pragma once
 
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -25,11 +25,11 @@
 #include <memory>
 #include <mutex>
 #include <ostream>
-#include <semaphore>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "emulator_fibers.h"
 
 #define __global__
 #define __device__
@@ -46,7 +46,9 @@ struct dim3 {
   constexpr dim3() = default;
   constexpr dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
-inline thread_local dim3 threadIdx, blockIdx;
+// One launch runs at a time, on one OS thread: the fiber scheduler sets threadIdx before it
+// resumes a thread.
+inline dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
 namespace emulator {
@@ -55,7 +57,7 @@ constexpr int kWarpSize = 32;
 
 // What the lanes of one warp hand each other in a collective.
 struct Warp {
-  std::barrier<> barrier{kWarpSize};
+  FiberBarrier<> barrier{kWarpSize};
   const void* address[kWarpSize];
   uint32_t a[kWarpSize][4], b[kWarpSize][2];
   uint64_t value[kWarpSize];    // a shuffled value's bytes
@@ -70,6 +72,18 @@ struct ChunkHistory {
   int64_t copy_waited_epoch = -1;  // when the last copy into it was waited for
 };
 
+// One cp.async: 16 bytes from src to dst (zeros when !valid).
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  bool valid;
+};
+// A thread's cp.async copies: issued and not yet committed, and committed groups in order.
+struct ThreadCopies {
+  std::vector<AsyncCopy> open;
+  std::deque<std::vector<AsyncCopy>> committed;
+};
+
 struct Block {
   // Barrier epochs: __syncthreads calls the block has completed.
   struct NextEpoch {
@@ -77,22 +91,24 @@ struct Block {
     void operator()() noexcept { ++*epoch; }
   };
   int64_t epoch = 0;
-  std::barrier<NextEpoch> barrier;
+  FiberBarrier<NextEpoch> barrier;
   std::vector<std::unique_ptr<Warp>> warps;
+  std::vector<ThreadCopies> copies;   // per thread
   std::vector<unsigned char> shared;  // all bits set: NaN in every float type
-  std::mutex history_mutex;
   std::vector<ChunkHistory> history;  // one per 16 bytes of `shared`
   Block(int threads, size_t shared_bytes)
       : barrier(threads, NextEpoch{&epoch}),
+        copies(static_cast<size_t>(threads)),
         shared(shared_bytes, 0xFF),
         history((shared_bytes + 15) / 16) {
     for (int w = 0; w < threads / kWarpSize; ++w) warps.push_back(std::make_unique<Warp>());
   }
 };
 
-inline thread_local Block* current_block = nullptr;
+inline Block* current_block = nullptr;
 inline Warp& warp() { return *current_block->warps[threadIdx.x / kWarpSize]; }
 inline int lane() { return static_cast<int>(threadIdx.x) % kWarpSize; }
+inline ThreadCopies& thread_copies() { return current_block->copies[threadIdx.x]; }
 
 // A broken promise of the kernel (an unaligned or out-of-bounds shared-memory access)
 // ends the run: the hardware would fault or corrupt memory.
@@ -130,20 +146,17 @@ inline ChunkHistory& history_of(const void* p) {
 inline uint64_t warp_bit() { return uint64_t{1} << (threadIdx.x / kWarpSize); }
 
 inline void note_copy_issued(const void* dst) {
-  std::lock_guard<std::mutex> lock(current_block->history_mutex);
   ChunkHistory& h = history_of(dst);
   require(h.read_epoch != current_block->epoch || (h.read_warps & ~warp_bit()) == 0,
           "race: cp.async into shared memory another warp read with no barrier between");
   h.copy_in_flight = true;
 }
 inline void note_copy_waited(const void* dst) {
-  std::lock_guard<std::mutex> lock(current_block->history_mutex);
   ChunkHistory& h = history_of(dst);
   h.copy_in_flight = false;
   h.copy_waited_epoch = current_block->epoch;
 }
 inline void note_read(const void* src) {
-  std::lock_guard<std::mutex> lock(current_block->history_mutex);
   ChunkHistory& h = history_of(src);
   require(!h.copy_in_flight && h.copy_waited_epoch < current_block->epoch,
           "race: shared memory read before a barrier made its cp.async visible");
@@ -171,63 +184,13 @@ inline std::string schedule_name(const Schedule& s) {
 }
 inline void PrintTo(const Schedule& s, std::ostream* os) { *os << schedule_name(s); }
 
-struct AsyncCopy {
-  void* dst;
-  const void* src;
-  bool valid;
-};
-inline thread_local std::vector<AsyncCopy> open_copies;
-inline thread_local std::deque<std::vector<AsyncCopy>> committed_copies;
-
-// The OS threads that play a block's CUDA threads, started once and reused for every block:
-// starting a thread per CUDA thread and block would dominate the tests' time. Each worker
-// waits on its own semaphore, so a block of n threads wakes n workers, however many exist.
-class ThreadPool {
- public:
-  ~ThreadPool() {
-    stopping_ = true;
-    for (auto& w : workers_) w->start.release();
-    for (auto& w : workers_) w->thread.join();
-  }
-  // Runs fn(0), ..., fn(n - 1) at the same time, on n threads, and returns when all are done.
-  void run(int n, const std::function<void(int)>& fn) {
-    while (static_cast<int>(workers_.size()) < n) {
-      workers_.push_back(std::make_unique<Worker>());
-      Worker* w = workers_.back().get();
-      w->thread = std::thread(&ThreadPool::work, this, w, static_cast<int>(workers_.size()) - 1);
-    }
-    task_ = &fn;
-    remaining_ = n;
-    for (int i = 0; i < n; ++i) workers_[i]->start.release();
-    done_.acquire();
-  }
-
- private:
-  struct Worker {
-    std::binary_semaphore start{0};
-    std::thread thread;
-  };
-  void work(Worker* w, int index) {
-    for (;;) {
-      w->start.acquire();
-      if (stopping_) return;
-      (*task_)(index);
-      if (remaining_.fetch_sub(1) == 1) done_.release();
-    }
-  }
-
-  std::vector<std::unique_ptr<Worker>> workers_;
-  const std::function<void(int)>* task_ = nullptr;
-  std::atomic<int> remaining_{0};
-  std::binary_semaphore done_{0};
-  std::atomic<bool> stopping_{false};
-};
-inline ThreadPool thread_pool;
-
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
+  // Host code on other OS threads may launch too; launches take turns.
+  static std::mutex one_launch_at_a_time;
+  std::lock_guard<std::mutex> lock(one_launch_at_a_time);
   require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
           "launch with a block size that is not whole warps (at most 1024 threads)");
   blockDim = {static_cast<unsigned>(threads), 1, 1};
@@ -236,18 +199,21 @@ void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_byt
     const unsigned b = schedule.reverse_blocks ? grid.x * grid.y - 1 - n : n;
     const unsigned bx = b % grid.x, by = b / grid.x;
     Block block(threads, shared_bytes);
-    thread_pool.run(threads, [&](int t) {
-      current_block = &block;
-      threadIdx = {static_cast<unsigned>(t), 0, 0};
-      blockIdx = {bx, by, 0};
-      open_copies.clear();
-      committed_copies.clear();
-      kernel(static_cast<Params>(args)...);
-      // As on the hardware, barriers stop waiting for threads that have exited.
-      warp().exited[lane()] = true;
-      warp().barrier.arrive_and_drop();
-      block.barrier.arrive_and_drop();
-    });
+    current_block = &block;
+    blockIdx = {bx, by, 0};
+    fiber_pool.run(
+        threads,
+        [&](int) {
+          kernel(static_cast<Params>(args)...);
+          // As on the hardware, barriers stop waiting for threads that have exited.
+          warp().exited[lane()] = true;
+          warp().barrier.arrive_and_drop();
+          block.barrier.arrive_and_drop();
+        },
+        [](int t) {
+          threadIdx = {static_cast<unsigned>(t), 0, 0};
+        });
+    current_block = nullptr;
   }
 }
 

@@ -99,19 +99,21 @@ inline void cp_async_16(void* dst, const void* src, bool valid) {
                     "cp.async source not 16-byte aligned");
   emulator::note_copy_issued(dst);
   if (emulator::schedule.copies == emulator::CopyTiming::EAGER) run_copy({dst, src, valid});
-  emulator::open_copies.push_back({dst, src, valid});  // a wait still retires it
+  emulator::thread_copies().open.push_back({dst, src, valid});  // a wait still retires it
 }
 inline void cp_async_commit() {
-  emulator::committed_copies.push_back(std::move(emulator::open_copies));
-  emulator::open_copies.clear();
+  emulator::ThreadCopies& copies = emulator::thread_copies();
+  copies.committed.push_back(std::move(copies.open));
+  copies.open.clear();
 }
 template <int kPending> void cp_async_wait() {
-  while (emulator::committed_copies.size() > static_cast<size_t>(kPending)) {
-    for (const auto& c : emulator::committed_copies.front()) {
+  emulator::ThreadCopies& copies = emulator::thread_copies();
+  while (copies.committed.size() > static_cast<size_t>(kPending)) {
+    for (const auto& c : copies.committed.front()) {
       if (emulator::schedule.copies == emulator::CopyTiming::LAZY) run_copy(c);
       emulator::note_copy_waited(c.dst);
     }
-    emulator::committed_copies.pop_front();
+    copies.committed.pop_front();
   }
 }
 
