@@ -184,13 +184,15 @@ inline std::string schedule_name(const Schedule& s) {
 }
 inline void PrintTo(const Schedule& s, std::ostream* os) { *os << schedule_name(s); }
 
+// Launches take turns: the fibers, threadIdx and current_block belong to one launch at a
+// time, whichever OS thread it comes from.
+inline std::mutex launch_mutex;
+
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
-  // Host code on other OS threads may launch too; launches take turns.
-  static std::mutex one_launch_at_a_time;
-  std::lock_guard<std::mutex> lock(one_launch_at_a_time);
+  std::lock_guard<std::mutex> lock(launch_mutex);
   require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
           "launch with a block size that is not whole warps (at most 1024 threads)");
   blockDim = {static_cast<unsigned>(threads), 1, 1};
