@@ -70,9 +70,6 @@ struct Context {
 #endif
 };
 
-// Waits on a barrier: parks the current fiber until *phase differs from `seen`.
-void park_until_changed(const uint64_t* phase, uint64_t seen);
-
 class FiberPool {
  public:
   // Runs fn(0), ..., fn(n - 1) as n fibers, resuming them in turn until all have returned.
@@ -100,7 +97,8 @@ class FiberPool {
     }
   }
 
-  // From inside a fiber: back to the scheduler until the fiber is resumed.
+  // From inside a fiber: back to the scheduler, which resumes the fiber once *phase differs
+  // from `seen` (a barrier's phase has completed), or at its next task when phase is null.
   void park(const uint64_t* phase, uint64_t seen) {
     Fiber& f = *fibers_[static_cast<size_t>(current_)];
     f.parked_on = phase;
@@ -206,10 +204,6 @@ inline void FiberPool::entry() {
   }
 }
 
-inline void park_until_changed(const uint64_t* phase, uint64_t seen) {
-  fiber_pool.park(phase, seen);
-}
-
 // std::barrier for fibers: arrive_and_wait parks until the phase completes, which runs the
 // completion; arrive_and_drop arrives and leaves the barrier for the phases after.
 struct NoCompletion {
@@ -222,7 +216,7 @@ template <typename Completion = NoCompletion> class FiberBarrier {
   void arrive_and_wait() {
     const uint64_t phase = phase_;
     arrive();
-    if (phase_ == phase) park_until_changed(&phase_, phase);
+    if (phase_ == phase) fiber_pool.park(&phase_, phase);
   }
   void arrive_and_drop() {
     --expected_;
