@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -78,10 +77,11 @@ struct AsyncCopy {
   const void* src;
   bool valid;
 };
-// A thread's cp.async copies: issued and not yet committed, and committed groups in order.
+// A thread's cp.async copies: issued and not yet committed, and committed groups in order
+// (vectors: a block makes one of these per thread, and an empty vector allocates nothing).
 struct ThreadCopies {
   std::vector<AsyncCopy> open;
-  std::deque<std::vector<AsyncCopy>> committed;
+  std::vector<std::vector<AsyncCopy>> committed;
 };
 
 struct Block {

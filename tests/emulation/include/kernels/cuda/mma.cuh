@@ -113,7 +113,7 @@ template <int kPending> void cp_async_wait() {
       if (emulator::schedule.copies == emulator::CopyTiming::LAZY) run_copy(c);
       emulator::note_copy_waited(c.dst);
     }
-    copies.committed.pop_front();
+    copies.committed.erase(copies.committed.begin());
   }
 }
 
