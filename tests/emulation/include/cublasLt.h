@@ -199,6 +199,7 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc
                             lc->rows == ld->rows && lc->cols == ld->cols && la->type == lb->type &&
                             lc->type == ld->type;
   if (!shapes_match) return CUBLAS_STATUS_INVALID_VALUE;
+  const auto access = emulator::device_access();
   const std::vector<float> opa = emulator::widen_operand(*la, a, desc->trans_a);
   const std::vector<float> opb = emulator::widen_operand(*lb, b, desc->trans_b);
   std::vector<float> product(static_cast<size_t>(m * n));

@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "emulator_device_memory.h"
 #include "emulator_fibers.h"
 
 #define __global__
@@ -193,6 +194,7 @@ inline std::mutex launch_mutex;
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
   std::lock_guard<std::mutex> lock(launch_mutex);
+  const auto access = device_access();
   require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
           "launch with a block size that is not whole warps (at most 1024 threads)");
   blockDim = {static_cast<unsigned>(threads), 1, 1};

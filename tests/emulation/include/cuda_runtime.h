@@ -3,13 +3,12 @@
 // in the order issued. With it (and cublasLt.h, cub/ beside it) the whole CUDA backend
 // compiles with the host compiler and its GPU tests run on the CPU (CMake's
 // MASKLM_CUDA_EMULATION). Fresh allocations are filled with 0xFF bytes (NaN in every float
-// type, -1 in integers), so a kernel that reads memory nobody wrote fails its test. Host
-// code that dereferences a device pointer goes unnoticed here: on a GPU it would crash.
+// type, -1 in integers), so a kernel that reads memory nobody wrote fails its test; and
+// they are closed to host code (emulator_device_memory.h), so host code that dereferences
+// a device pointer crashes here as it would on a GPU.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -55,7 +54,6 @@ namespace emulator {
 // masklm has for sm_90 runs (bf16 included).
 constexpr int kComputeMajor = 9, kComputeMinor = 0;
 constexpr int kMaxDynamicSharedBytes = 227 * 1024;
-constexpr size_t kAllocationAlignment = 256;  // what cudaMalloc guarantees
 
 // A kernel may launch with more than 48 KiB of dynamic shared memory only after
 // cudaFuncSetAttribute raised its limit.
@@ -120,17 +118,14 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(Params...), cudaFuncAttribute at
 }
 
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
-  const size_t a = emulator::kAllocationAlignment;
-  *p = std::aligned_alloc(a, std::max<size_t>((bytes + a - 1) / a * a, a));
-  if (!*p) return cudaErrorMemoryAllocation;
-  std::memset(*p, 0xFF, bytes);
-  return cudaSuccess;
+  *p = emulator::device_memory.allocate(bytes);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 inline cudaError_t cudaFree(void* p) {
-  std::free(p);
-  return cudaSuccess;
+  return !p || emulator::device_memory.release(p) ? cudaSuccess : cudaErrorInvalidValue;
 }
 inline cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  const auto access = emulator::device_access();
   std::memset(p, value, bytes);
   return cudaSuccess;
 }
@@ -138,6 +133,7 @@ inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_
   return cudaMemset(p, value, bytes);
 }
 inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  const auto access = emulator::device_access();
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
 }

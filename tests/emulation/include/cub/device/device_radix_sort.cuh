@@ -33,6 +33,7 @@ struct DeviceRadixSort {
     if (temp_storage_bytes < kTempBytes || num_items < 0 || begin_bit < 0 || end_bit < begin_bit ||
         end_bit > static_cast<int>(sizeof(Key) * 8))
       return cudaErrorInvalidValue;
+    const auto access = emulator::device_access();
     // The bits radix sort orders by: the sign bit flipped, so negative keys come first.
     const auto radix = [&](Key key) {
       auto bits = static_cast<uint64_t>(static_cast<std::make_unsigned_t<Key>>(key));
