@@ -2,7 +2,8 @@
 // CPU and run under the CUDA emulation of tests/emulation/include (cuda_emulator.h),
 // against the CPU attention op in fp64: tiling, masking past a sequence's end, the online
 // softmax, dropout indices, the fragment layouts of ldmatrix and mma.sync, the barriers and
-// the cp.async groups, with copies landing late or early and blocks run in either order.
+// the cp.async groups, with copies landing late or early and blocks and threads run in either
+// order (ctest runs it under both of the emulator's schedules, cuda_emulator.h).
 // Speed, and whatever the PTX ISA leaves to the hardware, need a GPU
 // (tests/gpu/test_flash_attention.cu).
 #include <gtest/gtest.h>
@@ -25,8 +26,6 @@ using emulated_testing::f64;
 using emulated_testing::i32;
 using emulated_testing::random_values;
 using emulated_testing::widen;
-using emulator::CopyTiming;
-using emulator::Schedule;
 
 struct EmulatedCase {
   std::string name;
@@ -92,12 +91,10 @@ template <typename T16, int kHS> void check_against_cpu(const EmulatedCase& c) {
   expect_close(widen(dqkv), ref_dqkv, bound, "dqkv (after +=)");
 }
 
-class FlashAttentionEmulated : public ::testing::TestWithParam<std::tuple<EmulatedCase, Schedule>> {
-};
+class FlashAttentionEmulated : public ::testing::TestWithParam<EmulatedCase> {};
 
 TEST_P(FlashAttentionEmulated, MatchesTheCpuOpInFp64) {
-  const auto& [c, schedule] = GetParam();
-  emulator::schedule = schedule;
+  const EmulatedCase& c = GetParam();
   const auto run = [&]<typename T16>() {
     switch (c.head_size) {
       case 32: return check_against_cpu<T16, 32>(c);
@@ -124,14 +121,8 @@ std::vector<EmulatedCase> cases() {
   };
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, FlashAttentionEmulated,
-                         ::testing::Combine(::testing::ValuesIn(cases()),
-                                            ::testing::Values(Schedule{CopyTiming::LAZY, false},
-                                                              Schedule{CopyTiming::EAGER, true})),
-                         [](const auto& info) {
-                           return std::get<0>(info.param).name + "_" +
-                                  emulator::schedule_name(std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Cases, FlashAttentionEmulated, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(FlashAttentionEmulatedErrors, BadCuSeqlensRaiseTheDeviceFlag) {
   const std::vector<int32_t> cu{0, 40, 20, 64};  // decreasing

@@ -5,12 +5,13 @@
 // mma.sync in include/kernels/cuda/mma.cuh), static __shared__ arrays and dynamic shared
 // memory. Blocks run one after another, in launch order or reversed (a block that writes
 // into another's rows is caught when the other runs first); within a block, threads run in
-// index order until they wait. It checks the kernels' indexing, tiling, barriers and
-// cp.async groups on the CPU; it says nothing of speed, and fidelity stops at what the PTX
-// ISA specifies (which lane holds what, when a copy lands). Limits: each warp collective
-// also acts as a barrier and memory fence for its warp, which the hardware does not
-// promise, so a missing __syncwarp around shared memory passed between lanes would go
-// unnoticed; and only ldmatrix reads and cp.async writes are race-checked.
+// index order or reversed, each until it waits (see Schedule). It checks the kernels'
+// indexing, tiling, barriers and cp.async groups on the CPU; it says nothing of speed, and
+// fidelity stops at what the PTX ISA specifies (which lane holds what, when a copy lands).
+// Limits: each warp collective also acts as a barrier and memory fence for its warp, which
+// the hardware does not promise, so a missing __syncwarp around shared memory passed
+// between lanes would go unnoticed; and only ldmatrix reads and cp.async writes are
+// race-checked by address (other races show through the schedules).
 #pragma once
 
 #include <atomic>
@@ -23,8 +24,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <ostream>
-#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -171,19 +170,26 @@ inline void note_read(const void* src) {
 enum class CopyTiming { LAZY, EAGER };
 
 // How the emulation orders what CUDA leaves unordered; a correct kernel passes under every
-// schedule.
+// schedule. The default runs blocks and threads in index order with copies landing late;
+// MASKLM_EMULATOR_SCHEDULE=reversed runs blocks and threads in reverse order with copies
+// landing early, so a thread that reads shared memory another thread wrote with no barrier
+// between reads it unwritten (NaN) under one schedule or the other, whichever thread has the
+// lower index. ctest runs the emulated kernel tests under both.
 struct Schedule {
   CopyTiming copies = CopyTiming::LAZY;
   bool reverse_blocks = false;
+  bool reverse_threads = false;
 };
-inline Schedule schedule;
-
-// "late_copies_blocks_in_order" and the like, for test names and gtest's output.
-inline std::string schedule_name(const Schedule& s) {
-  return std::string(s.copies == CopyTiming::LAZY ? "late_copies" : "early_copies") +
-         (s.reverse_blocks ? "_blocks_reversed" : "_blocks_in_order");
+inline Schedule schedule_from_environment() {
+  const char* name = std::getenv("MASKLM_EMULATOR_SCHEDULE");
+  if (!name || std::strcmp(name, "in_order") == 0) return {};
+  if (std::strcmp(name, "reversed") == 0) return {CopyTiming::EAGER, true, true};
+  std::fprintf(stderr,
+               "cuda_emulator: MASKLM_EMULATOR_SCHEDULE is \"%s\"; use in_order or reversed\n",
+               name);
+  std::exit(2);
 }
-inline void PrintTo(const Schedule& s, std::ostream* os) { *os << schedule_name(s); }
+inline const Schedule schedule = schedule_from_environment();
 
 // Launches take turns: the fibers, threadIdx and current_block belong to one launch at a
 // time, whichever OS thread it comes from.
@@ -206,7 +212,7 @@ void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_byt
     current_block = &block;
     blockIdx = {bx, by, 0};
     fiber_pool.run(
-        threads,
+        threads, schedule.reverse_threads,
         [&](int) {
           kernel(static_cast<Params>(args)...);
           // As on the hardware, barriers stop waiting for threads that have exited.

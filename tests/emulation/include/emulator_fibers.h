@@ -4,8 +4,9 @@
 // by the few instructions below; elsewhere ucontext's swapcontext, a system call), where
 // handing a barrier over between OS threads costs microseconds; kernels that shuffle per
 // element (a warp-wide sum per key in the reference attention) pass thousands of barriers
-// per block. The order is deterministic: fibers resume in index order. A pass in which no
-// fiber can resume is a deadlock (a barrier some threads never reach) and stops the run.
+// per block. The order is deterministic: fibers resume in index order, or in reverse. A
+// pass in which no fiber can resume is a deadlock (a barrier some threads never reach) and
+// stops the run.
 #pragma once
 
 #include <cstddef>
@@ -72,16 +73,19 @@ struct Context {
 
 class FiberPool {
  public:
-  // Runs fn(0), ..., fn(n - 1) as n fibers, resuming them in turn until all have returned.
-  // Before each resume, on_resume(i) restores what the fiber sees as its own (threadIdx).
-  void run(int n, const std::function<void(int)>& fn, const std::function<void(int)>& on_resume) {
+  // Runs fn(0), ..., fn(n - 1) as n fibers, resuming them in turn (in index order, or from
+  // n - 1 down when `reverse`) until all have returned. Before each resume, on_resume(i)
+  // restores what the fiber sees as its own (threadIdx).
+  void run(int n, bool reverse, const std::function<void(int)>& fn,
+           const std::function<void(int)>& on_resume) {
     while (static_cast<int>(fibers_.size()) < n) add_fiber();
     task_ = &fn;
     remaining_ = n;
     for (int i = 0; i < n; ++i) fibers_[static_cast<size_t>(i)]->done = false;
     while (remaining_ > 0) {
       bool resumed = false;
-      for (int i = 0; i < n; ++i) {
+      for (int turn = 0; turn < n; ++turn) {
+        const int i = reverse ? n - 1 - turn : turn;
         Fiber& f = *fibers_[static_cast<size_t>(i)];
         if (f.done || (f.parked_on && *f.parked_on == f.parked_at)) continue;
         f.parked_on = nullptr;
