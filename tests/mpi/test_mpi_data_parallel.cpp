@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "data_parallel_runs.h"
 #include "kernels/device_context.h"
 #include "train/comm.h"
 #include "train/data_parallel.h"
@@ -22,34 +23,10 @@ namespace {
 
 using testing::fresh_dir;
 using testing::param_snapshot;
+using testing::relative_error;
+using testing::RunResult;
 using testing::small_run;
-
-struct RunResult {
-  std::vector<float> params;
-  std::vector<double> losses;
-};
-
-RunResult train(const std::vector<std::string>& overrides, std::shared_ptr<Comm> comm,
-                TrainerHooks hooks = {}) {
-  auto run = small_run(overrides);
-  RunResult out;
-  hooks.on_step = [&](const StepResult& r) { out.losses.push_back(r.loss); };
-  Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, std::move(comm));
-  trainer.run();
-  out.params = param_snapshot(trainer.model());
-  return out;
-}
-
-// max |a - b| / max |b|, the relative error of the whole parameter vector.
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return diff / scale;
-}
+using testing::train;
 
 // A directory every rank sees: rank 0 empties it, the others wait.
 std::filesystem::path shared_dir(const std::string& name) {

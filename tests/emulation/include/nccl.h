@@ -1,0 +1,196 @@
+// The emulation's NCCL (cuda_runtime.h says why): the calls train/comm_nccl.cpp makes, as
+// MPI collectives between the processes of an `mpiexec` run, one emulated GPU each (device
+// memory is host memory here). A communicator of n ranks is MPI_COMM_WORLD's, which must
+// have exactly those ranks (the bootstrap in train/comm.cpp guarantees it); one of a single
+// rank needs no MPI. Every call completes before it returns, as the emulated streams do.
+// Sums are NCCL's: in the element type, so 16-bit values are added in float and rounded
+// once per addition. Not emulated: NCCL's failure modes (a dead peer is MPI's problem
+// here, and MPI aborts the job).
+#pragma once
+
+#include <mpi.h>
+
+#include <climits>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
+#include "cuda_runtime.h"
+
+enum ncclResult_t {
+  ncclSuccess = 0,
+  ncclSystemError = 2,
+  ncclInvalidArgument = 4,
+  ncclInProgress = 7,
+};
+enum ncclDataType_t { ncclFloat16 = 6, ncclFloat32 = 7, ncclFloat64 = 8, ncclBfloat16 = 9 };
+enum ncclRedOp_t { ncclSum = 0 };
+
+constexpr int NCCL_UNIQUE_ID_BYTES = 128;
+struct ncclUniqueId {
+  char internal[NCCL_UNIQUE_ID_BYTES];
+};
+struct ncclConfig_t {
+  int blocking;
+};
+#define NCCL_CONFIG_INITIALIZER \
+  { 1 }
+
+struct ncclComm {
+  int rank, ranks;
+  MPI_Comm mpi = MPI_COMM_NULL;  // null for one rank
+};
+using ncclComm_t = ncclComm*;
+
+namespace emulator {
+
+inline size_t nccl_type_bytes(ncclDataType_t type) {
+  return type == ncclFloat64 ? 8 : type == ncclFloat32 ? 4 : 2;
+}
+
+// a[i] = a[i] + b[i] in T, as NCCL sums T.
+template <typename T> void add_in(T* a, const T* b, int n) {
+  for (int i = 0; i < n; ++i) a[i] = T(float(a[i]) + float(b[i]));
+}
+template <typename T> void mpi_sum(void* in, void* inout, int* n, MPI_Datatype*) {
+  add_in(static_cast<T*>(inout), static_cast<const T*>(in), *n);
+}
+
+// The MPI type and sum of an NCCL type: MPI's own for fp32 and fp64, user operations over
+// 2-byte elements for the 16-bit types.
+struct MpiSum {
+  MPI_Datatype type;
+  MPI_Op op;
+};
+inline MpiSum mpi_sum_of(ncclDataType_t type) {
+  static const MpiSum bf16 = [] {
+    MpiSum s{MPI_UINT16_T, MPI_OP_NULL};
+    MPI_Op_create(&mpi_sum<__nv_bfloat16>, /*commute=*/1, &s.op);
+    return s;
+  }();
+  static const MpiSum f16 = [] {
+    MpiSum s{MPI_UINT16_T, MPI_OP_NULL};
+    MPI_Op_create(&mpi_sum<__half>, /*commute=*/1, &s.op);
+    return s;
+  }();
+  switch (type) {
+    case ncclFloat32: return {MPI_FLOAT, MPI_SUM};
+    case ncclFloat64: return {MPI_DOUBLE, MPI_SUM};
+    case ncclBfloat16: return bf16;
+    case ncclFloat16: return f16;
+  }
+  return {MPI_DATATYPE_NULL, MPI_OP_NULL};
+}
+
+// MPI counts are ints: larger buffers are refused (the tests' are far smaller).
+inline bool fits_mpi(size_t bytes) { return bytes <= static_cast<size_t>(INT_MAX); }
+
+inline ncclResult_t nccl_result(int mpi_rc) {
+  return mpi_rc == MPI_SUCCESS ? ncclSuccess : ncclSystemError;
+}
+
+}  // namespace emulator
+
+inline const char* ncclGetErrorString(ncclResult_t r) {
+  switch (r) {
+    case ncclSuccess: return "no error (emulated)";
+    case ncclSystemError: return "an MPI call failed (emulated)";
+    case ncclInvalidArgument: return "invalid argument (emulated)";
+    case ncclInProgress: return "in progress (emulated)";
+  }
+  return "unknown result (emulated)";
+}
+inline const char* ncclGetLastError(ncclComm_t) { return ""; }
+
+inline ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
+  std::memset(id->internal, 0x5A, sizeof id->internal);
+  return ncclSuccess;
+}
+inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniqueId, int rank,
+                                           ncclConfig_t*) {
+  if (ranks < 1 || rank < 0 || rank >= ranks) return ncclInvalidArgument;
+  auto* c = new ncclComm{rank, ranks};
+  if (ranks > 1) {
+    int initialized = 0, world_rank = -1, world_size = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) {
+      MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    }
+    if (world_rank != rank || world_size != ranks) {
+      delete c;
+      return ncclInvalidArgument;
+    }
+    MPI_Comm_dup(MPI_COMM_WORLD, &c->mpi);
+  }
+  *comm = c;
+  return ncclSuccess;
+}
+inline ncclResult_t ncclCommGetAsyncError(ncclComm_t, ncclResult_t* state) {
+  *state = ncclSuccess;
+  return ncclSuccess;
+}
+inline ncclResult_t ncclCommFinalize(ncclComm_t) { return ncclSuccess; }
+inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
+  delete comm;
+  return ncclSuccess;
+}
+inline ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
+
+inline ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type,
+                                  ncclRedOp_t, ncclComm_t comm, cudaStream_t) {
+  const auto access = emulator::device_access();
+  if (send != recv) std::memmove(recv, send, count * emulator::nccl_type_bytes(type));
+  if (comm->ranks == 1) return ncclSuccess;
+  if (!emulator::fits_mpi(count * emulator::nccl_type_bytes(type))) return ncclInvalidArgument;
+  const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+  return emulator::nccl_result(
+      MPI_Allreduce(MPI_IN_PLACE, recv, static_cast<int>(count), sum.type, sum.op, comm->mpi));
+}
+// recv (recv_count elements) = the sum over ranks of block `rank` of send; recv may be that
+// block of send (NCCL's in-place form).
+inline ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t recv_count,
+                                      ncclDataType_t type, ncclRedOp_t, ncclComm_t comm,
+                                      cudaStream_t) {
+  const auto access = emulator::device_access();
+  const size_t bytes = recv_count * emulator::nccl_type_bytes(type);
+  if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
+  std::vector<unsigned char> block(bytes);
+  if (comm->ranks == 1) {
+    std::memcpy(block.data(), send, bytes);
+  } else {
+    const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+    const int rc = MPI_Reduce_scatter_block(send, block.data(), static_cast<int>(recv_count),
+                                            sum.type, sum.op, comm->mpi);
+    if (rc != MPI_SUCCESS) return emulator::nccl_result(rc);
+  }
+  std::memcpy(recv, block.data(), bytes);
+  return ncclSuccess;
+}
+// Block r of recv (send_count elements each) = rank r's send; send may be this rank's block.
+inline ncclResult_t ncclAllGather(const void* send, void* recv, size_t send_count,
+                                  ncclDataType_t type, ncclComm_t comm, cudaStream_t) {
+  const auto access = emulator::device_access();
+  const size_t bytes = send_count * emulator::nccl_type_bytes(type);
+  if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
+  const std::vector<unsigned char> mine(static_cast<const unsigned char*>(send),
+                                        static_cast<const unsigned char*>(send) + bytes);
+  if (comm->ranks == 1) {
+    std::memcpy(recv, mine.data(), bytes);
+    return ncclSuccess;
+  }
+  return emulator::nccl_result(MPI_Allgather(mine.data(), static_cast<int>(bytes), MPI_BYTE, recv,
+                                             static_cast<int>(bytes), MPI_BYTE, comm->mpi));
+}
+inline ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type,
+                                  int root, ncclComm_t comm, cudaStream_t) {
+  const auto access = emulator::device_access();
+  const size_t bytes = count * emulator::nccl_type_bytes(type);
+  if (root < 0 || root >= comm->ranks || !emulator::fits_mpi(bytes)) return ncclInvalidArgument;
+  if (comm->rank == root && send != recv) std::memmove(recv, send, bytes);
+  if (comm->ranks == 1) return ncclSuccess;
+  return emulator::nccl_result(MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, comm->mpi));
+}

@@ -1,0 +1,152 @@
+// Data-parallel training on GPU ranks over NCCL, run as `mpirun -np 2` (tests/mpi/
+// CMakeLists.txt): one GPU per rank, or in the emulated build (no GPU) each rank's emulated
+// GPU with the emulation's NCCL over MPI (tests/emulation/include/nccl.h). The collectives
+// on GPU buffers against sums worked out by hand (each rank's block of a reduce-scatter and
+// an all-gather sits at its own offset, which one rank cannot check), and the trainer's
+// data-parallel promises as test_mpi_data_parallel.cpp checks them on CPU ranks.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data_parallel_runs.h"
+#include "kernels/device_context.h"
+#include "runtime/arena.h"
+#include "runtime/device.h"
+#include "runtime/half.h"
+#include "runtime/launcher.h"
+#include "train/comm.h"
+
+namespace masklm {
+namespace {
+
+using testing::relative_error;
+using testing::RunResult;
+using testing::train;
+
+class NcclTwoRanks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(launcher_world_size(), 2) << "run with mpirun -np 2";
+    if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device present";
+#ifndef MASKLM_TEST_EMULATED_GPUS  // there every process has a GPU of its own
+    if (cuda_devices().size() < 2) GTEST_SKIP() << "2 ranks need 2 GPUs, one each";
+#endif
+    comm = world_comm(Device::CUDA);
+    ASSERT_EQ(comm->name(), "NCCL");
+    rank = comm->rank();
+  }
+
+  // `values` (elements of `dtype`) in GPU memory, a view of `arena`, which the caller keeps.
+  template <typename T>
+  static Tensor upload(Arena& arena, std::vector<T> values, DType dtype = dtype_of<T>()) {
+    const Tensor t = arena.alloc(Shape{static_cast<int64_t>(values.size())}, dtype);
+    copy_tensor(t, Tensor{values.data(), t.shape, dtype, Device::CPU});
+    return t;
+  }
+  template <typename T> static std::vector<T> download(const Tensor& t) {
+    std::vector<T> host(static_cast<size_t>(t.numel()));
+    copy_tensor(Tensor{host.data(), t.shape, t.dtype, Device::CPU}, t);
+    return host;
+  }
+
+  std::shared_ptr<Comm> comm;
+  int rank = -1;
+};
+
+TEST_F(NcclTwoRanks, CollectivesSumGatherAndBroadcastGpuBuffers) {
+  DeviceContext device(Device::CUDA);
+  comm->bind(device.ctx());
+  Arena arena(size_t{1} << 16, Device::CUDA);
+  // Rank r holds (r + 1) * (i + 0.25): the sum over both ranks is 3 * (i + 0.25).
+  std::vector<float> mine(6), sum(6);
+  for (int i = 0; i < 6; ++i) {
+    mine[i] = static_cast<float>(rank + 1) * (static_cast<float>(i) + 0.25f);
+    sum[i] = 3.0f * (static_cast<float>(i) + 0.25f);
+  }
+  const Tensor a = upload(arena, mine), b = upload(arena, mine);
+  comm->all_reduce_sum(a);
+  EXPECT_EQ(download<float>(a), sum);
+  comm->start_all_reduce_sum(b);
+  comm->wait_all();
+  EXPECT_EQ(download<float>(b), sum);
+
+  // Blocks of 3: rank r's block of the reduce-scatter is the sum of block r; the rest of
+  // the buffer is the rank's own input, until the all-gather brings in the other block.
+  const Tensor c = upload(arena, mine);
+  comm->reduce_scatter_sum(c);
+  std::vector<float> scattered = mine;
+  for (int i = 3 * rank; i < 3 * rank + 3; ++i) scattered[i] = sum[i];
+  EXPECT_EQ(download<float>(c), scattered);
+  comm->all_gather(c);
+  EXPECT_EQ(download<float>(c), sum);
+
+  const Tensor d = upload(arena, mine);
+  comm->broadcast(d, 1);
+  std::vector<float> from_rank_1(6);
+  for (int i = 0; i < 6; ++i) from_rank_1[i] = 2.0f * (static_cast<float>(i) + 0.25f);
+  EXPECT_EQ(download<float>(d), from_rank_1);
+
+  // bf16 (8 significant bits): 1 + 2^-7 on each rank sums to 2 + 2^-6, which it holds.
+  const Tensor e =
+      upload(arena, std::vector<uint16_t>(4, float_to_bf16(1.0f + 1.0f / 128)), DType::BF16);
+  comm->all_reduce_sum(e);
+  for (const uint16_t bits : download<uint16_t>(e))
+    EXPECT_EQ(bf16_to_float(bits), 2.0f + 1.0f / 64);
+
+  std::array<double, 2> host{0.5 + rank, -1.0};
+  comm->sum_host(host);
+  EXPECT_EQ(host, (std::array<double, 2>{2.0, -2.0}));
+}
+
+// 2 GPU ranks with micro-batch B each = 1 GPU rank with micro-batch 2B (dropout off: its
+// masks depend on the micro-batch shape), the bound for fp32.
+TEST_F(NcclTwoRanks, TwoRanksMatchOneRankWithTwiceTheBatch) {
+  const std::vector<std::string> recipe{"train.steps=20", "model.hidden_dropout=0",
+                                        "model.attention_dropout=0"};
+  auto with = [&](const char* micro_batch) {
+    std::vector<std::string> r = recipe;
+    r.emplace_back(micro_batch);
+    return r;
+  };
+  const RunResult two = train(with("train.micro_batch_size=4"), comm, {}, Device::CUDA);
+  const RunResult one =
+      train(with("train.micro_batch_size=8"), single_process_comm(), {}, Device::CUDA);
+  const double err = relative_error(two.params, one.params);
+  std::printf("rank %d: 2 GPU ranks vs 1 after 20 steps: relative parameter error %.3g\n", rank,
+              err);
+  EXPECT_LE(err, 1e-6);
+  ASSERT_EQ(two.losses.size(), one.losses.size());
+  for (size_t i = 0; i < one.losses.size(); ++i)
+    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-6 * one.losses[i]) << "step " << i;
+}
+
+// Gradient buckets all-reduced on NCCL's stream during the backward pass (one tensor per
+// bucket) give the bits of the reduction after it; ZeRO-1 (reduce-scatter, sharded AdamW,
+// all-gather) gives the bits of unsharded training when no clipping mixes in the norm.
+TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
+  const std::vector<std::string> recipe{"train.steps=8", "train.batch_size=16",
+                                        "train.bucket_mib=1e-9", "train.optimizer.clip_norm=0"};
+  auto with = [&](const char* option) {
+    std::vector<std::string> r = recipe;
+    r.emplace_back(option);
+    return r;
+  };
+  const RunResult plain = train(with("train.overlap_comm=false"), comm, {}, Device::CUDA);
+  const RunResult overlapped = train(with("train.overlap_comm=true"), comm, {}, Device::CUDA);
+  const RunResult zero1 = train(with("train.zero=1"), comm, {}, Device::CUDA);
+  EXPECT_EQ(overlapped.params, plain.params);
+  EXPECT_EQ(overlapped.losses, plain.losses);
+  EXPECT_EQ(zero1.params, plain.params);
+  EXPECT_EQ(zero1.losses, plain.losses);
+  // And the ranks hold the same parameters.
+  double checksum = 0;
+  for (const float x : plain.params) checksum += x;
+  EXPECT_EQ(comm->sum(checksum), 2 * checksum);
+}
+
+}  // namespace
+}  // namespace masklm
