@@ -14,6 +14,7 @@
 
 #include "data_parallel_runs.h"
 #include "kernels/device_context.h"
+#include "kernels/ops.h"
 #include "runtime/arena.h"
 #include "runtime/device.h"
 #include "runtime/half.h"
@@ -67,7 +68,17 @@ TEST_F(NcclTwoRanks, CollectivesSumGatherAndBroadcastGpuBuffers) {
     mine[i] = static_cast<float>(rank + 1) * (static_cast<float>(i) + 0.25f);
     sum[i] = 3.0f * (static_cast<float>(i) + 0.25f);
   }
-  const Tensor a = upload(arena, mine), b = upload(arena, mine);
+  // Each buffer is half of `mine`, plus the other half added on the compute stream: every
+  // collective must wait for that (a sum would not notice a scaling out of order).
+  std::vector<float> half = mine;
+  for (float& x : half) x *= 0.5f;
+  const Tensor other_half = upload(arena, half);
+  auto written_on_gpu = [&] {
+    const Tensor t = upload(arena, half);
+    add_inplace(device.ctx(), t, other_half);
+    return t;
+  };
+  const Tensor a = written_on_gpu(), b = written_on_gpu();
   comm->all_reduce_sum(a);
   EXPECT_EQ(download<float>(a), sum);
   comm->start_all_reduce_sum(b);
@@ -76,7 +87,7 @@ TEST_F(NcclTwoRanks, CollectivesSumGatherAndBroadcastGpuBuffers) {
 
   // Blocks of 3: rank r's block of the reduce-scatter is the sum of block r; the rest of
   // the buffer is the rank's own input, until the all-gather brings in the other block.
-  const Tensor c = upload(arena, mine);
+  const Tensor c = written_on_gpu();
   comm->reduce_scatter_sum(c);
   std::vector<float> scattered = mine;
   for (int i = 3 * rank; i < 3 * rank + 3; ++i) scattered[i] = sum[i];
@@ -84,7 +95,7 @@ TEST_F(NcclTwoRanks, CollectivesSumGatherAndBroadcastGpuBuffers) {
   comm->all_gather(c);
   EXPECT_EQ(download<float>(c), sum);
 
-  const Tensor d = upload(arena, mine);
+  const Tensor d = written_on_gpu();
   comm->broadcast(d, 1);
   std::vector<float> from_rank_1(6);
   for (int i = 0; i < 6; ++i) from_rank_1[i] = 2.0f * (static_cast<float>(i) + 0.25f);

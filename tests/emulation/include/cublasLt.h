@@ -185,11 +185,14 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
   return CUBLAS_STATUS_SUCCESS;
 }
 
+// Stream work, like a kernel: the descriptors and alpha, beta are read now (the caller may
+// reuse them), the matrices when the stream runs it.
 inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void* alpha,
                                      const void* a, cublasLtMatrixLayout_t la, const void* b,
                                      cublasLtMatrixLayout_t lb, const void* beta, const void* c,
                                      cublasLtMatrixLayout_t lc, void* d, cublasLtMatrixLayout_t ld,
-                                     const cublasLtMatmulAlgo_t*, void*, size_t, cudaStream_t) {
+                                     const cublasLtMatmulAlgo_t*, void*, size_t,
+                                     cudaStream_t stream) {
   const bool ta = desc->trans_a == CUBLAS_OP_T, tb = desc->trans_b == CUBLAS_OP_T;
   const auto m = static_cast<int64_t>(ld->rows), n = static_cast<int64_t>(ld->cols);
   const auto k = static_cast<int64_t>(ta ? la->rows : la->cols);
@@ -199,23 +202,27 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc
                             lc->rows == ld->rows && lc->cols == ld->cols && la->type == lb->type &&
                             lc->type == ld->type;
   if (!shapes_match) return CUBLAS_STATUS_INVALID_VALUE;
-  const auto access = emulator::device_access();
-  const std::vector<float> opa = emulator::widen_operand(*la, a, desc->trans_a);
-  const std::vector<float> opb = emulator::widen_operand(*lb, b, desc->trans_b);
-  std::vector<float> product(static_cast<size_t>(m * n));
-  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, opa.data(), static_cast<int>(m), opb.data(),
-              static_cast<int>(k), 0.0f, product.data(), static_cast<int>(m));
   const float alpha_v = *static_cast<const float*>(alpha),
               beta_v = *static_cast<const float*>(beta);
-  const bool with_bias = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t i = 0; i < m; ++i) {
-      float v = alpha_v * product[static_cast<size_t>(i + j * m)];
-      // As in BLAS, C is not read when beta is 0 (it may hold NaN).
-      if (beta_v != 0.0f) v += beta_v * emulator::load_element(lc->type, c, i + j * lc->ld);
-      if (with_bias) v += emulator::load_element(ld->type, desc->bias, i);
-      emulator::store_element(ld->type, d, i + j * ld->ld, v);
-    }
+  emulator::streams.enqueue(
+      stream, [=, dd = *desc, a_layout = *la, b_layout = *lb, c_layout = *lc, d_layout = *ld] {
+        const auto access = emulator::device_access();
+        const std::vector<float> opa = emulator::widen_operand(a_layout, a, dd.trans_a);
+        const std::vector<float> opb = emulator::widen_operand(b_layout, b, dd.trans_b);
+        std::vector<float> product(static_cast<size_t>(m * n));
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
+                    static_cast<int>(n), static_cast<int>(k), 1.0f, opa.data(), static_cast<int>(m),
+                    opb.data(), static_cast<int>(k), 0.0f, product.data(), static_cast<int>(m));
+        const bool with_bias = dd.epilogue == CUBLASLT_EPILOGUE_BIAS;
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t i = 0; i < m; ++i) {
+            float v = alpha_v * product[static_cast<size_t>(i + j * m)];
+            // As in BLAS, C is not read when beta is 0 (it may hold NaN).
+            if (beta_v != 0.0f)
+              v += beta_v * emulator::load_element(c_layout.type, c, i + j * c_layout.ld);
+            if (with_bias) v += emulator::load_element(d_layout.type, dd.bias, i);
+            emulator::store_element(d_layout.type, d, i + j * d_layout.ld, v);
+          }
+      });
   return CUBLAS_STATUS_SUCCESS;
 }

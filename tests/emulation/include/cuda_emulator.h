@@ -169,21 +169,25 @@ inline void note_read(const void* src) {
 // still reads the buffer overwrites it early).
 enum class CopyTiming { LAZY, EAGER };
 
-// How the emulation orders what CUDA leaves unordered; a correct kernel passes under every
-// schedule. The default runs blocks and threads in index order with copies landing late;
-// MASKLM_EMULATOR_SCHEDULE=reversed runs blocks and threads in reverse order with copies
-// landing early, so a thread that reads shared memory another thread wrote with no barrier
-// between reads it unwritten (NaN) under one schedule or the other, whichever thread has the
-// lower index. ctest runs the emulated kernel tests under both.
+// How the emulation orders what CUDA leaves unordered; correct code passes under every
+// schedule. The default runs blocks and threads in index order with copies landing late,
+// and a non-blocking stream's work at once (emulator_streams.h); MASKLM_EMULATOR_SCHEDULE=
+// reversed runs blocks and threads in reverse order with copies landing early, and defers
+// every stream's work until something waits for it. So a thread that reads shared memory
+// another thread wrote with no barrier between reads it unwritten (NaN) under one schedule
+// or the other, whichever thread has the lower index; and a missing wait between streams,
+// or of the host for a stream, shows under one of them. ctest runs the emulated kernel
+// tests, and the multi-rank NCCL tests, under both.
 struct Schedule {
   CopyTiming copies = CopyTiming::LAZY;
   bool reverse_blocks = false;
   bool reverse_threads = false;
+  bool defer_non_blocking_streams = false;
 };
 inline Schedule schedule_from_environment() {
   const char* name = std::getenv("MASKLM_EMULATOR_SCHEDULE");
   if (!name || std::strcmp(name, "in_order") == 0) return {};
-  if (std::strcmp(name, "reversed") == 0) return {CopyTiming::EAGER, true, true};
+  if (std::strcmp(name, "reversed") == 0) return {CopyTiming::EAGER, true, true, true};
   std::fprintf(stderr,
                "cuda_emulator: MASKLM_EMULATOR_SCHEDULE is \"%s\"; use in_order or reversed\n",
                name);

@@ -1,8 +1,8 @@
 // The emulation's CUDA runtime (cuda_emulator.h): the calls masklm makes, for one device
-// whose memory is host memory and whose streams run each kernel, copy and memset at once,
-// in the order issued. With it (and cublasLt.h, cub/ beside it) the whole CUDA backend
-// compiles with the host compiler and its GPU tests run on the CPU (CMake's
-// MASKLM_CUDA_EMULATION). Fresh allocations are filled with 0xFF bytes (NaN in every float
+// whose memory is host memory and whose streams defer their work or run it at once,
+// whichever exposes a missing dependency (emulator_streams.h). With it (and cublasLt.h, cub/ beside
+// it) the whole CUDA backend compiles with the host compiler and its GPU tests run on the CPU
+// (CMake's MASKLM_CUDA_EMULATION). Fresh allocations are filled with 0xFF bytes (NaN in every float
 // type, -1 in integers), so a kernel that reads memory nobody wrote fails its test; and
 // they are closed to host code (emulator_device_memory.h), so host code that dereferences
 // a device pointer crashes here as it would on a GPU.
@@ -13,6 +13,7 @@
 #include <map>
 
 #include "cuda_emulator.h"
+#include "emulator_streams.h"
 
 enum cudaError_t {
   cudaSuccess = 0,
@@ -35,11 +36,6 @@ enum cudaDeviceAttr {
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 constexpr unsigned cudaStreamNonBlocking = 1;
 constexpr unsigned cudaEventDisableTiming = 2;
-
-struct CUstream_st {};
-using cudaStream_t = CUstream_st*;
-struct CUevent_st {};
-using cudaEvent_t = CUevent_st*;
 
 struct cudaDeviceProp {
   char name[256];
@@ -122,40 +118,57 @@ inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 inline cudaError_t cudaFree(void* p) {
+  emulator::streams.synchronize_device();  // as CUDA's cudaFree does
   return !p || emulator::device_memory.release(p) ? cudaSuccess : cudaErrorInvalidValue;
 }
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s = nullptr) {
+  emulator::streams.enqueue(s, [=] {
+    const auto access = emulator::device_access();
+    std::memset(p, value, bytes);
+  });
+  return cudaSuccess;
+}
 inline cudaError_t cudaMemset(void* p, int value, size_t bytes) {
-  const auto access = emulator::device_access();
-  std::memset(p, value, bytes);
+  return cudaMemsetAsync(p, value, bytes, nullptr);
+}
+// A copy that touches host memory completes before returning (CUDA's rule for pageable
+// memory), after the stream's earlier work; one between device buffers is stream work.
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind,
+                                   cudaStream_t s = nullptr) {
+  auto copy = [=] {
+    const auto access = emulator::device_access();
+    if (bytes) std::memmove(dst, src, bytes);
+  };
+  if (emulator::device_memory.owns(dst) && emulator::device_memory.owns(src)) {
+    emulator::streams.enqueue(s, copy);
+  } else {
+    emulator::streams.synchronize(s);
+    copy();
+  }
   return cudaSuccess;
 }
-inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t = nullptr) {
-  return cudaMemset(p, value, bytes);
-}
-inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
-  const auto access = emulator::device_access();
-  if (bytes) std::memmove(dst, src, bytes);
-  return cudaSuccess;
-}
-inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
-                                   cudaStream_t = nullptr) {
-  return cudaMemcpy(dst, src, bytes, kind);
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
 
-// Streams and events only need to be distinct handles: all work is done when issued.
-inline cudaError_t cudaStreamCreate(cudaStream_t* s) {
-  *s = new CUstream_st;
+// Streams and events: emulator_streams.h.
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
+  *s = emulator::streams.create((flags & cudaStreamNonBlocking) != 0);
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
-  return cudaStreamCreate(s);
-}
+inline cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, 0); }
 inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete s;
+  emulator::streams.destroy(s);
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  emulator::streams.synchronize(s);
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceSynchronize() {
+  emulator::streams.synchronize_device();
+  return cudaSuccess;
+}
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) {
   *e = new CUevent_st;
   return cudaSuccess;
@@ -165,9 +178,17 @@ inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
   delete e;
   return cudaSuccess;
 }
-inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t = nullptr) { return cudaSuccess; }
-inline cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-inline cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned = 0) {
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr) {
+  emulator::streams.record(e, s);
+  return cudaSuccess;
+}
+// Complete once asked about: the emulation runs the work it waits for then.
+inline cudaError_t cudaEventQuery(cudaEvent_t e) {
+  emulator::streams.synchronize(e);
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t e) { return cudaEventQuery(e); }
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned = 0) {
+  emulator::streams.wait(s, e);
   return cudaSuccess;
 }

@@ -61,6 +61,16 @@ class DeviceMemory {
     return true;
   }
 
+  // Whether p points into a live allocation.
+  bool owns(const void* p) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto* b = static_cast<const unsigned char*>(p);
+    auto after = allocations_.upper_bound(const_cast<unsigned char*>(b));
+    if (after == allocations_.begin()) return false;
+    --after;
+    return b < after->first + after->second;
+  }
+
   // While one DeviceAccess lives (on any OS thread), device memory is readable and writable.
   class DeviceAccess {
    public:

@@ -2,7 +2,7 @@
 // MPI collectives between the processes of an `mpiexec` run, one emulated GPU each (device
 // memory is host memory here). A communicator of n ranks is MPI_COMM_WORLD's, which must
 // have exactly those ranks (the bootstrap in train/comm.cpp guarantees it); one of a single
-// rank needs no MPI. Every call completes before it returns, as the emulated streams do.
+// rank needs no MPI. Collectives are work of their stream (emulator_streams.h).
 // Sums are NCCL's: in the element type, so 16-bit values are added in float and rounded
 // once per addition. Not emulated: NCCL's failure modes (a dead peer is MPI's problem
 // here, and MPI aborts the job).
@@ -40,7 +40,8 @@ struct ncclConfig_t {
 
 struct ncclComm {
   int rank, ranks;
-  MPI_Comm mpi = MPI_COMM_NULL;  // null for one rank
+  MPI_Comm mpi = MPI_COMM_NULL;      // null for one rank
+  ncclResult_t error = ncclSuccess;  // the first failure of a collective run on its stream
 };
 using ncclComm_t = ncclComm*;
 
@@ -87,10 +88,6 @@ inline MpiSum mpi_sum_of(ncclDataType_t type) {
 // MPI counts are ints: larger buffers are refused (the tests' are far smaller).
 inline bool fits_mpi(size_t bytes) { return bytes <= static_cast<size_t>(INT_MAX); }
 
-inline ncclResult_t nccl_result(int mpi_rc) {
-  return mpi_rc == MPI_SUCCESS ? ncclSuccess : ncclSystemError;
-}
-
 }  // namespace emulator
 
 inline const char* ncclGetErrorString(ncclResult_t r) {
@@ -128,8 +125,8 @@ inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniq
   *comm = c;
   return ncclSuccess;
 }
-inline ncclResult_t ncclCommGetAsyncError(ncclComm_t, ncclResult_t* state) {
-  *state = ncclSuccess;
+inline ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* state) {
+  *state = comm->error;
   return ncclSuccess;
 }
 inline ncclResult_t ncclCommFinalize(ncclComm_t) { return ncclSuccess; }
@@ -140,57 +137,78 @@ inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 }
 inline ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
 
+// The collectives check their arguments now and run as work of their stream (like NCCL's
+// kernels); an MPI failure then is the communicator's asynchronous error.
+namespace emulator {
+template <typename Collective>
+void enqueue_collective(ncclComm_t comm, cudaStream_t stream, Collective collective) {
+  streams.enqueue(stream, [comm, collective] {
+    const auto access = device_access();
+    const int rc = collective();
+    if (rc != MPI_SUCCESS && comm->error == ncclSuccess) comm->error = ncclSystemError;
+  });
+}
+}  // namespace emulator
+
 inline ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type,
-                                  ncclRedOp_t, ncclComm_t comm, cudaStream_t) {
-  const auto access = emulator::device_access();
-  if (send != recv) std::memmove(recv, send, count * emulator::nccl_type_bytes(type));
-  if (comm->ranks == 1) return ncclSuccess;
-  if (!emulator::fits_mpi(count * emulator::nccl_type_bytes(type))) return ncclInvalidArgument;
-  const emulator::MpiSum sum = emulator::mpi_sum_of(type);
-  return emulator::nccl_result(
-      MPI_Allreduce(MPI_IN_PLACE, recv, static_cast<int>(count), sum.type, sum.op, comm->mpi));
+                                  ncclRedOp_t, ncclComm_t comm, cudaStream_t stream) {
+  const size_t bytes = count * emulator::nccl_type_bytes(type);
+  if (!emulator::fits_mpi(bytes)) return ncclInvalidArgument;
+  emulator::enqueue_collective(comm, stream, [=] {
+    if (send != recv) std::memmove(recv, send, bytes);
+    if (comm->ranks == 1) return MPI_SUCCESS;
+    const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+    return MPI_Allreduce(MPI_IN_PLACE, recv, static_cast<int>(count), sum.type, sum.op, comm->mpi);
+  });
+  return ncclSuccess;
 }
 // recv (recv_count elements) = the sum over ranks of block `rank` of send; recv may be that
 // block of send (NCCL's in-place form).
 inline ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t recv_count,
                                       ncclDataType_t type, ncclRedOp_t, ncclComm_t comm,
-                                      cudaStream_t) {
-  const auto access = emulator::device_access();
+                                      cudaStream_t stream) {
   const size_t bytes = recv_count * emulator::nccl_type_bytes(type);
   if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
-  std::vector<unsigned char> block(bytes);
-  if (comm->ranks == 1) {
-    std::memcpy(block.data(), send, bytes);
-  } else {
-    const emulator::MpiSum sum = emulator::mpi_sum_of(type);
-    const int rc = MPI_Reduce_scatter_block(send, block.data(), static_cast<int>(recv_count),
-                                            sum.type, sum.op, comm->mpi);
-    if (rc != MPI_SUCCESS) return emulator::nccl_result(rc);
-  }
-  std::memcpy(recv, block.data(), bytes);
+  emulator::enqueue_collective(comm, stream, [=] {
+    std::vector<unsigned char> block(bytes);
+    int rc = MPI_SUCCESS;
+    if (comm->ranks == 1) {
+      std::memcpy(block.data(), send, bytes);
+    } else {
+      const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+      rc = MPI_Reduce_scatter_block(send, block.data(), static_cast<int>(recv_count), sum.type,
+                                    sum.op, comm->mpi);
+    }
+    std::memcpy(recv, block.data(), bytes);
+    return rc;
+  });
   return ncclSuccess;
 }
 // Block r of recv (send_count elements each) = rank r's send; send may be this rank's block.
 inline ncclResult_t ncclAllGather(const void* send, void* recv, size_t send_count,
-                                  ncclDataType_t type, ncclComm_t comm, cudaStream_t) {
-  const auto access = emulator::device_access();
+                                  ncclDataType_t type, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = send_count * emulator::nccl_type_bytes(type);
   if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
-  const std::vector<unsigned char> mine(static_cast<const unsigned char*>(send),
-                                        static_cast<const unsigned char*>(send) + bytes);
-  if (comm->ranks == 1) {
-    std::memcpy(recv, mine.data(), bytes);
-    return ncclSuccess;
-  }
-  return emulator::nccl_result(MPI_Allgather(mine.data(), static_cast<int>(bytes), MPI_BYTE, recv,
-                                             static_cast<int>(bytes), MPI_BYTE, comm->mpi));
+  emulator::enqueue_collective(comm, stream, [=] {
+    const std::vector<unsigned char> mine(static_cast<const unsigned char*>(send),
+                                          static_cast<const unsigned char*>(send) + bytes);
+    if (comm->ranks == 1) {
+      std::memcpy(recv, mine.data(), bytes);
+      return MPI_SUCCESS;
+    }
+    return MPI_Allgather(mine.data(), static_cast<int>(bytes), MPI_BYTE, recv,
+                         static_cast<int>(bytes), MPI_BYTE, comm->mpi);
+  });
+  return ncclSuccess;
 }
 inline ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type,
-                                  int root, ncclComm_t comm, cudaStream_t) {
-  const auto access = emulator::device_access();
+                                  int root, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = count * emulator::nccl_type_bytes(type);
   if (root < 0 || root >= comm->ranks || !emulator::fits_mpi(bytes)) return ncclInvalidArgument;
-  if (comm->rank == root && send != recv) std::memmove(recv, send, bytes);
-  if (comm->ranks == 1) return ncclSuccess;
-  return emulator::nccl_result(MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, comm->mpi));
+  emulator::enqueue_collective(comm, stream, [=] {
+    if (comm->rank == root && send != recv) std::memmove(recv, send, bytes);
+    if (comm->ranks == 1) return MPI_SUCCESS;
+    return MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, comm->mpi);
+  });
+  return ncclSuccess;
 }

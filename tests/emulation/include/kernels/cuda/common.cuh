@@ -19,17 +19,18 @@ namespace masklm::cuda {
 
 inline unsigned char* dynamic_shared_memory() { return emulator::current_block->shared.data(); }
 
-// Runs the whole launch before returning: the emulated stream does each item when issued.
+// The launch is stream work (emulator_streams.h): run now, or when the stream is made to.
 template <typename... Params, typename... Args>
-void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t,
-                   Args... args) {
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                   cudaStream_t stream, Args... args) {
   emulator::require(block.y == 1 && block.z == 1 && grid.z == 1,
                     "the emulation runs 1-D blocks on a 2-D grid");
   emulator::require(
       smem <=
           static_cast<size_t>(emulator::dynamic_smem_limit(reinterpret_cast<const void*>(kernel))),
       "launch with more dynamic shared memory than cudaFuncSetAttribute allowed the kernel");
-  emulator::launch(kernel, grid, static_cast<int>(block.x), smem, args...);
+  emulator::streams.enqueue(
+      stream, [=] { emulator::launch(kernel, grid, static_cast<int>(block.x), smem, args...); });
 }
 
 template <typename Kernel> void set_max_dynamic_smem(Kernel kernel, size_t bytes) {

@@ -1,0 +1,130 @@
+// Streams and events for the CUDA emulation (cuda_runtime.h), with CUDA's ordering and no
+// more: a stream runs its work in order, but when is up to the emulation, which picks the
+// order most likely to expose a missing dependency. Work on a stream made with
+// cudaStreamCreate (a compute stream) is deferred until something needs it: a
+// synchronization of the stream, the device or an event recorded on it, another stream's
+// cudaStreamWaitEvent reached in that stream's turn, a blocking call of the legacy default
+// stream (cudaMemcpy, cudaMemset, a launch on stream 0), or cudaFree, which synchronizes the
+// device. Work on a cudaStreamNonBlocking stream (NCCL's) runs as soon as the events it
+// waits for allow, so if it forgot to wait for the compute stream it reads the buffers
+// before the compute stream wrote them, as a GPU may; under the reversed schedule
+// (cuda_emulator.h) it is deferred too, so a host that forgot to wait for it reads what
+// it has not written yet. Copies between host (pageable) and
+// device memory complete before the call returns, as CUDA's do, after the stream's earlier
+// work.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "cuda_emulator.h"
+
+struct CUevent_st;
+
+struct CUstream_st {
+  bool blocking = true;  // synchronizes with the legacy default stream
+  bool eager = false;    // runs work when it can, not when it must
+  std::deque<std::function<void()>> pending;
+  uint64_t issued = 0, done = 0;  // items enqueued and run so far
+};
+using cudaStream_t = CUstream_st*;
+
+struct CUevent_st {
+  cudaStream_t stream = nullptr;  // the stream it was last recorded on (null: complete)
+  uint64_t position = 0;          // that stream's items before the record
+};
+using cudaEvent_t = CUevent_st*;
+
+namespace emulator {
+
+class Streams {
+ public:
+  cudaStream_t create(bool non_blocking) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    auto* s = new CUstream_st;
+    s->blocking = !non_blocking;
+    s->eager = non_blocking && !schedule.defer_non_blocking_streams;
+    streams_.push_back(s);
+    return s;
+  }
+  void destroy(cudaStream_t s) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    run_until(s, s->issued);  // CUDA finishes a destroyed stream's work
+    streams_.erase(std::find(streams_.begin(), streams_.end(), s));
+    delete s;
+  }
+
+  // Runs `work` on stream s: deferred there, or now on the legacy default stream (null),
+  // after the work of every blocking stream.
+  void enqueue(cudaStream_t s, std::function<void()> work) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (!s) {
+      synchronize_blocking();
+      work();
+      return;
+    }
+    s->pending.push_back(std::move(work));
+    ++s->issued;
+    if (s->eager) run_until(s, s->issued);
+  }
+  // s waits until `event`'s stream has run what preceded the record.
+  void wait(cudaStream_t s, cudaEvent_t event) {
+    const cudaStream_t source = event->stream;
+    const uint64_t position = event->position;
+    if (!source) return;
+    enqueue(s, [this, source, position] {
+      if (alive(source)) run_until(source, position);  // a destroyed one is done
+    });
+  }
+  void record(cudaEvent_t event, cudaStream_t s) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (!s) synchronize_blocking();
+    event->stream = s;
+    event->position = s ? s->issued : 0;
+  }
+  void synchronize(cudaEvent_t event) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (alive(event->stream)) run_until(event->stream, event->position);
+  }
+  void synchronize(cudaStream_t s) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (s)
+      run_until(s, s->issued);
+    else
+      synchronize_blocking();
+  }
+  void synchronize_device() {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    for (cudaStream_t s : streams_) run_until(s, s->issued);
+  }
+
+ private:
+  // Runs s's work up to `position` (at most what was issued: a destroyed stream's address
+  // may have been reused by the time an old event is waited for).
+  void run_until(cudaStream_t s, uint64_t position) {
+    while (s->done < std::min(position, s->issued)) {
+      std::function<void()> work = std::move(s->pending.front());
+      s->pending.pop_front();
+      ++s->done;  // before it runs: a wait inside it that reaches back here must skip it
+      work();
+    }
+  }
+  bool alive(cudaStream_t s) const {
+    return std::find(streams_.begin(), streams_.end(), s) != streams_.end();
+  }
+  void synchronize_blocking() {
+    for (cudaStream_t s : streams_)
+      if (s->blocking) run_until(s, s->issued);
+  }
+
+  std::recursive_mutex mutex_;         // work may wait for another stream, which runs it in turn
+  std::vector<cudaStream_t> streams_;  // in creation order, so runs are reproducible
+};
+inline Streams streams;
+
+}  // namespace emulator

@@ -1,0 +1,96 @@
+// The emulation's streams and events (include/emulator_streams.h): a compute stream's work
+// waits until something needs it, a non-blocking stream's runs at once (deferred too under
+// the reversed schedule), and events, synchronizations and the legacy default stream order
+// them as CUDA does. The kernels write into host memory, which the host may read at any time
+// here, to see when they ran.
+#include <gtest/gtest.h>
+
+#include "emulated_test_support.h"
+
+namespace masklm::cuda {
+namespace {
+
+__global__ void store(int* out, int value) {
+  if (threadIdx.x == 0) *out = value;
+}
+__global__ void copy_value(int* out, const int* in) {
+  if (threadIdx.x == 0) *out = *in;
+}
+
+class StreamsEmulated : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(cudaStreamCreate(&compute), cudaSuccess);
+    ASSERT_EQ(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), cudaSuccess);
+    ASSERT_EQ(cudaEventCreate(&event), cudaSuccess);
+  }
+  void TearDown() override {
+    cudaEventDestroy(event);
+    cudaStreamDestroy(side);
+    cudaStreamDestroy(compute);
+  }
+  cudaStream_t compute = nullptr, side = nullptr;
+  cudaEvent_t event = nullptr;
+};
+
+TEST_F(StreamsEmulated, ComputeWorkRunsWhenSomethingWaitsForIt) {
+  int x = 0;
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 1);
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 2);
+  EXPECT_EQ(x, 0) << "deferred";
+  ASSERT_EQ(cudaEventRecord(event, compute), cudaSuccess);
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 3);
+  ASSERT_EQ(cudaEventSynchronize(event), cudaSuccess);
+  EXPECT_EQ(x, 2) << "the work before the record, in order, and no more";
+  ASSERT_EQ(cudaStreamSynchronize(compute), cudaSuccess);
+  EXPECT_EQ(x, 3);
+
+  // The legacy default stream (a blocking copy, a launch on stream 0) waits for it.
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 4);
+  int y = 0, z = 0;
+  ASSERT_EQ(cudaMemcpy(&y, &z, sizeof y, cudaMemcpyHostToHost), cudaSuccess);
+  EXPECT_EQ(x, 4);
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 5);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, nullptr, &y, &x);
+  EXPECT_EQ(y, 5);
+}
+
+TEST_F(StreamsEmulated, ASideStreamWaitsOnlyForTheEventsItIsGiven) {
+  int x = 0, y = 0;
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 7);
+  ASSERT_EQ(cudaEventRecord(event, compute), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(side, event), cudaSuccess);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, side, &y, &x);
+  if (emulator::schedule.defer_non_blocking_streams) {
+    EXPECT_EQ(y, 0) << "deferred until waited for";
+    ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  }
+  EXPECT_EQ(y, 7) << "ran after the compute stream's work it waited for";
+
+  // Without a wait it may run before the compute stream's earlier work, as on a GPU.
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 8);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, side, &y, &x);
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_EQ(y, 7) << "read before the store that nothing made it wait for";
+  ASSERT_EQ(cudaStreamSynchronize(compute), cudaSuccess);
+  EXPECT_EQ(x, 8);
+}
+
+TEST_F(StreamsEmulated, CudaFreeAndStreamDestroyFinishTheWork) {
+  int x = 0;
+  int* device = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), sizeof(int)), cudaSuccess);
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, device, 9);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, compute, &x, device);
+  ASSERT_EQ(cudaFree(device), cudaSuccess);  // synchronizes the device first
+  EXPECT_EQ(x, 9);
+
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 10);
+  ASSERT_EQ(cudaStreamDestroy(compute), cudaSuccess);
+  compute = nullptr;
+  EXPECT_EQ(x, 10);
+  ASSERT_EQ(cudaStreamCreate(&compute), cudaSuccess);  // for TearDown
+}
+
+}  // namespace
+}  // namespace masklm::cuda
