@@ -119,7 +119,10 @@ class NcclComm : public Comm {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       const cudaError_t query = cudaEventQuery(done_);
-      if (query == cudaSuccess) break;
+      if (query == cudaSuccess) {
+        async_state(what);  // a collective NCCL gave up on completes too
+        break;
+      }
       if (query != cudaErrorNotReady) CUDA_CHECK(query);
       check_async(what, start);
       std::this_thread::sleep_for(std::chrono::microseconds(20));
@@ -146,12 +149,17 @@ class NcclComm : public Comm {
     }
     if (rc != ncclSuccess) fail(what, rc);
   }
-  // The communicator's state; fails on an error, exits past the deadline.
-  ncclResult_t check_async(const char* what, std::chrono::steady_clock::time_point start) {
+  // The communicator's state (ncclSuccess or ncclInProgress); fails on an error.
+  ncclResult_t async_state(const char* what) {
     ncclResult_t state = ncclSuccess;
     const ncclResult_t rc = ncclCommGetAsyncError(comm_, &state);
     if (rc != ncclSuccess) fail(what, rc);
     if (state != ncclSuccess && state != ncclInProgress) fail(what, state);
+    return state;
+  }
+  // async_state(), and exits past the deadline.
+  ncclResult_t check_async(const char* what, std::chrono::steady_clock::time_point start) {
+    const ncclResult_t state = async_state(what);
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (waited >= timeout_s_) {

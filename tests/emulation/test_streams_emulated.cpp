@@ -63,6 +63,9 @@ TEST_F(StreamsEmulated, ASideStreamWaitsOnlyForTheEventsItIsGiven) {
   launch_kernel(copy_value, dim3(1), dim3(32), 0, side, &y, &x);
   if (emulator::schedule.defer_non_blocking_streams) {
     EXPECT_EQ(y, 0) << "deferred until waited for";
+    int z = 0;
+    ASSERT_EQ(cudaMemcpy(&z, &z, sizeof z, cudaMemcpyHostToHost), cudaSuccess);
+    EXPECT_EQ(y, 0) << "the legacy default stream does not wait for a non-blocking one";
     ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
   }
   EXPECT_EQ(y, 7) << "ran after the compute stream's work it waited for";
@@ -76,6 +79,29 @@ TEST_F(StreamsEmulated, ASideStreamWaitsOnlyForTheEventsItIsGiven) {
   EXPECT_EQ(x, 8);
 }
 
+// Copies and memsets within device memory are stream work; a copy from the host is done
+// before cudaMemcpyAsync returns.
+TEST_F(StreamsEmulated, DeviceToDeviceCopiesAreStreamWork) {
+  int* a = nullptr;
+  int* b = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&a), sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&b), sizeof(int)), cudaSuccess);
+  int one = 1, seen = 0;
+  ASSERT_EQ(cudaMemcpyAsync(a, &one, sizeof one, cudaMemcpyHostToDevice, compute), cudaSuccess);
+  one = 2;  // the copy has read it already
+  ASSERT_EQ(cudaMemsetAsync(b, 0, sizeof(int), compute), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(b, a, sizeof(int), cudaMemcpyDeviceToDevice, compute), cudaSuccess);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, side, &seen, b);
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_EQ(seen, -1) << "b as allocated (all bits set): the compute stream has not run yet";
+  ASSERT_EQ(cudaStreamSynchronize(compute), cudaSuccess);
+  launch_kernel(copy_value, dim3(1), dim3(32), 0, side, &seen, b);
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_EQ(seen, 1);
+  ASSERT_EQ(cudaFree(b), cudaSuccess);
+  ASSERT_EQ(cudaFree(a), cudaSuccess);
+}
+
 TEST_F(StreamsEmulated, CudaFreeAndStreamDestroyFinishTheWork) {
   int x = 0;
   int* device = nullptr;
@@ -87,7 +113,7 @@ TEST_F(StreamsEmulated, CudaFreeAndStreamDestroyFinishTheWork) {
 
   launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 10);
   ASSERT_EQ(cudaStreamDestroy(compute), cudaSuccess);
-  compute = nullptr;
+  EXPECT_EQ(cudaStreamDestroy(compute), cudaErrorInvalidValue);  // destroyed already
   EXPECT_EQ(x, 10);
   ASSERT_EQ(cudaStreamCreate(&compute), cudaSuccess);  // for TearDown
 }

@@ -175,9 +175,10 @@ enum class CopyTiming { LAZY, EAGER };
 // reversed runs blocks and threads in reverse order with copies landing early, and defers
 // every stream's work until something waits for it. So a thread that reads shared memory
 // another thread wrote with no barrier between reads it unwritten (NaN) under one schedule
-// or the other, whichever thread has the lower index; and a missing wait between streams,
-// or of the host for a stream, shows under one of them. ctest runs the emulated kernel
-// tests, and the multi-rank NCCL tests, under both.
+// or the other, whichever thread has the lower index; and NCCL's stream reads a buffer
+// before the compute stream's pending work unless it waits for it (in order), or runs
+// only when the host waits for it (reversed). ctest runs the emulated kernel tests, and
+// the multi-rank NCCL tests, under both.
 struct Schedule {
   CopyTiming copies = CopyTiming::LAZY;
   bool reverse_blocks = false;
@@ -199,14 +200,18 @@ inline const Schedule schedule = schedule_from_environment();
 // time, whichever OS thread it comes from.
 inline std::mutex launch_mutex;
 
+inline void require_block_size(int threads) {
+  require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
+          "launch with a block size that is not whole warps (at most 1024 threads)");
+}
+
 // Runs kernel(args...) over grid (x, y) blocks of `threads` threads with `shared_bytes` of
 // dynamic shared memory.
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
   std::lock_guard<std::mutex> lock(launch_mutex);
   const auto access = device_access();
-  require(threads > 0 && threads % kWarpSize == 0 && threads <= 1024,
-          "launch with a block size that is not whole warps (at most 1024 threads)");
+  require_block_size(threads);
   blockDim = {static_cast<unsigned>(threads), 1, 1};
   gridDim = grid;
   for (unsigned n = 0; n < grid.x * grid.y; ++n) {

@@ -1,11 +1,12 @@
 // The emulation's CUDA runtime (cuda_emulator.h): the calls masklm makes, for one device
 // whose memory is host memory and whose streams defer their work or run it at once,
-// whichever exposes a missing dependency (emulator_streams.h). With it (and cublasLt.h, cub/ beside
-// it) the whole CUDA backend compiles with the host compiler and its GPU tests run on the CPU
-// (CMake's MASKLM_CUDA_EMULATION). Fresh allocations are filled with 0xFF bytes (NaN in every float
-// type, -1 in integers), so a kernel that reads memory nobody wrote fails its test; and
-// they are closed to host code (emulator_device_memory.h), so host code that dereferences
-// a device pointer crashes here as it would on a GPU.
+// whichever exposes a missing dependency (emulator_streams.h). With it (and cublasLt.h,
+// cub/ and nccl.h beside it) the whole CUDA backend compiles with the host compiler and
+// its GPU tests run on the CPU (CMake's MASKLM_CUDA_EMULATION). Fresh allocations are
+// filled with 0xFF bytes (NaN in every float type, -1 in integers), so a kernel that reads
+// memory nobody wrote fails its test; and they are closed to host code
+// (emulator_device_memory.h), so host code that dereferences a device pointer crashes here
+// as it would on a GPU.
 #pragma once
 
 #include <cstddef>
@@ -158,8 +159,7 @@ inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
 }
 inline cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, 0); }
 inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  emulator::streams.destroy(s);
-  return cudaSuccess;
+  return emulator::streams.destroy(s) ? cudaSuccess : cudaErrorInvalidValue;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   emulator::streams.synchronize(s);

@@ -1,10 +1,12 @@
 // Device memory for the CUDA emulation (cuda_runtime.h's cudaMalloc): host memory that host
 // code cannot touch. Each allocation is its own mapping, kept PROT_NONE except while a
-// DeviceAccess is alive: a kernel launch, a copy or memset, the cuBLASLt and CUB
+// DeviceAccess is alive: a kernel launch, a copy or memset, the cuBLASLt, CUB and NCCL
 // stand-ins. Host code that dereferences a device pointer (which on a GPU reads garbage or
 // crashes) therefore faults here, and a SIGSEGV handler names the allocation before the
-// process dies as it would have anyway. Allocations of 2 MiB and more are aligned to 2 MiB
-// and asked for as transparent huge pages, so protecting a large arena costs microseconds.
+// process dies as it would have anyway. Access is process-wide: while one thread runs a
+// kernel, another thread's stray dereference goes unnoticed. Allocations of 2 MiB and more
+// are aligned to 2 MiB and asked for as transparent huge pages (where the kernel's THP
+// setting allows: then protecting a large arena costs microseconds, else milliseconds).
 #pragma once
 
 #include <execinfo.h>
@@ -29,8 +31,8 @@ class DeviceMemory {
   void* allocate(size_t bytes) {
     const size_t length = mapping_length(bytes);
     const size_t align = length >= kHugePage ? kHugePage : 0;
-    void* raw = mmap(nullptr, length + align, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* raw =
+        mmap(nullptr, length + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return nullptr;
     auto* p = static_cast<unsigned char*>(raw);
     if (align) {  // keep the 2 MiB-aligned part of the mapping

@@ -52,11 +52,14 @@ class Streams {
     streams_.push_back(s);
     return s;
   }
-  void destroy(cudaStream_t s) {
+  // False for a stream that is not alive (null, or destroyed already).
+  bool destroy(cudaStream_t s) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (!alive(s)) return false;
     run_until(s, s->issued);  // CUDA finishes a destroyed stream's work
     streams_.erase(std::find(streams_.begin(), streams_.end(), s));
     delete s;
+    return true;
   }
 
   // Runs `work` on stream s: deferred there, or now on the legacy default stream (null),
@@ -74,6 +77,7 @@ class Streams {
   }
   // s waits until `event`'s stream has run what preceded the record.
   void wait(cudaStream_t s, cudaEvent_t event) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const cudaStream_t source = event->stream;
     const uint64_t position = event->position;
     if (!source) return;

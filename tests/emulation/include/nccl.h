@@ -2,10 +2,16 @@
 // MPI collectives between the processes of an `mpiexec` run, one emulated GPU each (device
 // memory is host memory here). A communicator of n ranks is MPI_COMM_WORLD's, which must
 // have exactly those ranks (the bootstrap in train/comm.cpp guarantees it); one of a single
-// rank needs no MPI. Collectives are work of their stream (emulator_streams.h).
-// Sums are NCCL's: in the element type, so 16-bit values are added in float and rounded
-// once per addition. Not emulated: NCCL's failure modes (a dead peer is MPI's problem
-// here, and MPI aborts the job).
+// rank needs no MPI. Collectives are work of their stream (emulator_streams.h); an MPI
+// call that fails (masklm's MPI returns errors, train/comm_mpi.cpp) becomes the
+// communicator's asynchronous error, which ncclCommGetAsyncError reports. Sums are NCCL's:
+// in the element type, so 16-bit values are added in float and rounded once per addition.
+// Limits: the MPI call blocks the thread that makes the stream run it (the caller, when
+// NCCL's stream runs work at once), so a peer that hangs hangs this rank inside the call,
+// where MASKLM_COLLECTIVE_TIMEOUT_S cannot fire, and ranks must issue their host MPI calls
+// and collectives in one order (NCCL asks that of collectives only). With more than two
+// ranks MPI_Allreduce need not give every rank the same bits, as NCCL's ring does; the
+// tests run two.
 #pragma once
 
 #include <mpi.h>
@@ -42,6 +48,7 @@ struct ncclComm {
   int rank, ranks;
   MPI_Comm mpi = MPI_COMM_NULL;      // null for one rank
   ncclResult_t error = ncclSuccess;  // the first failure of a collective run on its stream
+  bool aborted = false;              // collectives still queued then do nothing
 };
 using ncclComm_t = ncclComm*;
 
@@ -129,13 +136,24 @@ inline ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* state) 
   *state = comm->error;
   return ncclSuccess;
 }
-inline ncclResult_t ncclCommFinalize(ncclComm_t) { return ncclSuccess; }
+// Finalize and Destroy complete the collectives still queued, as NCCL's do.
+inline ncclResult_t ncclCommFinalize(ncclComm_t) {
+  emulator::streams.synchronize_device();
+  return ncclSuccess;
+}
 inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  ncclCommFinalize(comm);
   if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
   delete comm;
   return ncclSuccess;
 }
-inline ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
+// Drops the queued collectives instead (a peer may be gone); the few bytes of the handle
+// stay allocated for them to see that.
+inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  comm->aborted = true;
+  if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
+  return ncclSuccess;
+}
 
 // The collectives check their arguments now and run as work of their stream (like NCCL's
 // kernels); an MPI failure then is the communicator's asynchronous error.
@@ -143,6 +161,7 @@ namespace emulator {
 template <typename Collective>
 void enqueue_collective(ncclComm_t comm, cudaStream_t stream, Collective collective) {
   streams.enqueue(stream, [comm, collective] {
+    if (comm->aborted) return;
     const auto access = device_access();
     const int rc = collective();
     if (rc != MPI_SUCCESS && comm->error == ncclSuccess) comm->error = ncclSystemError;

@@ -19,12 +19,14 @@ namespace masklm::cuda {
 
 inline unsigned char* dynamic_shared_memory() { return emulator::current_block->shared.data(); }
 
-// The launch is stream work (emulator_streams.h): run now, or when the stream is made to.
+// The launch is stream work (emulator_streams.h): run now, or when the stream is made to;
+// its shape is checked now, where the launcher can be found.
 template <typename... Params, typename... Args>
 void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                    cudaStream_t stream, Args... args) {
   emulator::require(block.y == 1 && block.z == 1 && grid.z == 1,
                     "the emulation runs 1-D blocks on a 2-D grid");
+  emulator::require_block_size(static_cast<int>(block.x));
   emulator::require(
       smem <=
           static_cast<size_t>(emulator::dynamic_smem_limit(reinterpret_cast<const void*>(kernel))),
