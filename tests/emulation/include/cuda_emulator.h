@@ -61,6 +61,10 @@ struct Warp {
   uint32_t a[kWarpSize][4], b[kWarpSize][2];
   uint64_t value[kWarpSize];    // a shuffled value's bytes
   bool exited[kWarpSize] = {};  // lanes that returned from the kernel
+  // An mma's operands, decoded once for the warp by its first lane to get there.
+  float A[16][16], B[16][8];
+  uint64_t mma_calls[kWarpSize] = {};  // per lane: the mma.sync calls it has made
+  uint64_t mma_decoded = 0;            // the call whose operands A and B hold
 };
 
 // What the race checks (below) know of one 16-byte chunk of shared memory.

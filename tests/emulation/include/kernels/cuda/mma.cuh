@@ -35,26 +35,31 @@ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) 
   std::memcpy(w.a[l], a, sizeof a);
   w.b[l][0] = b0;
   w.b[l][1] = b1;
+  const uint64_t call = ++w.mma_calls[l];
   w.barrier.arrive_and_wait();
   emulator::require(emulator::whole_warp(w), "mma.sync with lanes that have exited");
-  float A[16][16], B[16][8];
-  for (int lane = 0; lane < emulator::kWarpSize; ++lane) {
-    const int g = lane / 4, t = lane % 4;
-    for (int e = 0; e < 8; ++e) {  // a_e is half e % 2 of register e / 2
-      const int row = g + ((e / 2) % 2 == 1 ? 8 : 0), col = 2 * t + e % 2 + (e >= 4 ? 8 : 0);
-      A[row][col] = widen<T16>(half_of(w.a[lane][e / 2], e % 2));
+  if (w.mma_decoded != call) {  // the first lane past the barrier decodes for the warp
+    for (int lane = 0; lane < emulator::kWarpSize; ++lane) {
+      const int g = lane / 4, t = lane % 4;
+      for (int e = 0; e < 8; ++e) {  // a_e is half e % 2 of register e / 2
+        const int row = g + ((e / 2) % 2 == 1 ? 8 : 0), col = 2 * t + e % 2 + (e >= 4 ? 8 : 0);
+        w.A[row][col] = widen<T16>(half_of(w.a[lane][e / 2], e % 2));
+      }
+      for (int e = 0; e < 4; ++e)
+        w.B[2 * t + e % 2 + (e >= 2 ? 8 : 0)][g] = widen<T16>(half_of(w.b[lane][e / 2], e % 2));
     }
-    for (int e = 0; e < 4; ++e)
-      B[2 * t + e % 2 + (e >= 2 ? 8 : 0)][g] = widen<T16>(half_of(w.b[lane][e / 2], e % 2));
+    w.mma_decoded = call;
   }
-  w.barrier.arrive_and_wait();
   const int g = l / 4, t = l % 4;
   for (int v = 0; v < 4; ++v) {
     const int row = g + (v >= 2 ? 8 : 0), col = 2 * t + v % 2;
     double sum = 0;  // tensor cores add exact products in (at least) fp32
-    for (int k = 0; k < 16; ++k) sum += static_cast<double>(A[row][k]) * B[k][col];
+    for (int k = 0; k < 16; ++k) sum += static_cast<double>(w.A[row][k]) * w.B[k][col];
     d[v] = static_cast<float>(d[v] + sum);
   }
+  // Every lane past the checks above before any moves on (and may exit, or start the
+  // next mma, which decodes over A and B).
+  w.barrier.arrive_and_wait();
 }
 
 // ldmatrix.x4: lanes 8m..8m+7 give the addresses of matrix m's eight rows; register m of
