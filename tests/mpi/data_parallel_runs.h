@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <utility>
@@ -43,6 +44,19 @@ inline double relative_error(const std::vector<float>& a, const std::vector<floa
     scale = std::max(scale, std::abs(static_cast<double>(b[i])));
   }
   return diff / scale;
+}
+
+// `two` ranks' run against `one` rank's with twice the micro-batch: parameters within
+// `bound` relative error (printed, with `what`), and each step's loss within `bound` of its
+// own.
+inline void expect_two_ranks_match_one(const RunResult& two, const RunResult& one, double bound,
+                                       const std::string& what) {
+  const double err = relative_error(two.params, one.params);
+  std::printf("%s: relative parameter error %.3g\n", what.c_str(), err);
+  EXPECT_LE(err, bound);
+  ASSERT_EQ(two.losses.size(), one.losses.size());
+  for (size_t i = 0; i < one.losses.size(); ++i)
+    EXPECT_NEAR(two.losses[i], one.losses[i], bound * one.losses[i]) << "step " << i;
 }
 
 }  // namespace masklm::testing

@@ -1,6 +1,7 @@
 // Data-parallel training over MPI; run as `mpirun -np 2` (tests/mpi/CMakeLists.txt). Every
 // rank runs every test: the 2-rank runs through world_comm(), the single-rank references
 // through single_process_comm() on each rank alone.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -107,13 +108,9 @@ TEST_F(MpiTest, TwoRanksMatchOneRankWithTwiceTheBatch) {
       train({"train.steps=20", "model.hidden_dropout=0", "model.attention_dropout=0",
              "train.micro_batch_size=8"},
             single_process_comm());
-  const double err = relative_error(two.params, one.params);
-  std::printf("rank %d: 2 ranks vs 1 rank after 20 steps: relative parameter error %.3g\n",
-              world_comm()->rank(), err);
-  EXPECT_LE(err, 1e-6);
-  ASSERT_EQ(two.losses.size(), one.losses.size());
-  for (size_t i = 0; i < one.losses.size(); ++i)
-    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-6 * one.losses[i]) << "step " << i;
+  testing::expect_two_ranks_match_one(
+      two, one, 1e-6,
+      fmt::format("rank {}: 2 ranks vs 1 rank after 20 steps", world_comm()->rank()));
 }
 
 // Counts the all-reduces started, and forwards everything to the world's communicator.

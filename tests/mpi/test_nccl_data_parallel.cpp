@@ -4,6 +4,7 @@
 // on GPU buffers against sums worked out by hand (each rank's block of a reduce-scatter and
 // an all-gather sits at its own offset, which one rank cannot check), and the trainer's
 // data-parallel promises as test_mpi_data_parallel.cpp checks them on CPU ranks.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -24,9 +25,14 @@
 namespace masklm {
 namespace {
 
-using testing::relative_error;
 using testing::RunResult;
 using testing::train;
+
+// `recipe` with one more override.
+std::vector<std::string> with(std::vector<std::string> recipe, const char* option) {
+  recipe.emplace_back(option);
+  return recipe;
+}
 
 class NcclTwoRanks : public ::testing::Test {
  protected:
@@ -118,21 +124,11 @@ TEST_F(NcclTwoRanks, CollectivesSumGatherAndBroadcastGpuBuffers) {
 TEST_F(NcclTwoRanks, TwoRanksMatchOneRankWithTwiceTheBatch) {
   const std::vector<std::string> recipe{"train.steps=20", "model.hidden_dropout=0",
                                         "model.attention_dropout=0"};
-  auto with = [&](const char* micro_batch) {
-    std::vector<std::string> r = recipe;
-    r.emplace_back(micro_batch);
-    return r;
-  };
-  const RunResult two = train(with("train.micro_batch_size=4"), comm, {}, Device::CUDA);
+  const RunResult two = train(with(recipe, "train.micro_batch_size=4"), comm, {}, Device::CUDA);
   const RunResult one =
-      train(with("train.micro_batch_size=8"), single_process_comm(), {}, Device::CUDA);
-  const double err = relative_error(two.params, one.params);
-  std::printf("rank %d: 2 GPU ranks vs 1 after 20 steps: relative parameter error %.3g\n", rank,
-              err);
-  EXPECT_LE(err, 1e-6);
-  ASSERT_EQ(two.losses.size(), one.losses.size());
-  for (size_t i = 0; i < one.losses.size(); ++i)
-    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-6 * one.losses[i]) << "step " << i;
+      train(with(recipe, "train.micro_batch_size=8"), single_process_comm(), {}, Device::CUDA);
+  testing::expect_two_ranks_match_one(
+      two, one, 1e-6, fmt::format("rank {}: 2 GPU ranks vs 1 after 20 steps", rank));
 }
 
 // Gradient buckets all-reduced on NCCL's stream during the backward pass (one tensor per
@@ -141,14 +137,10 @@ TEST_F(NcclTwoRanks, TwoRanksMatchOneRankWithTwiceTheBatch) {
 TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
   const std::vector<std::string> recipe{"train.steps=8", "train.batch_size=16",
                                         "train.bucket_mib=1e-9", "train.optimizer.clip_norm=0"};
-  auto with = [&](const char* option) {
-    std::vector<std::string> r = recipe;
-    r.emplace_back(option);
-    return r;
-  };
-  const RunResult plain = train(with("train.overlap_comm=false"), comm, {}, Device::CUDA);
-  const RunResult overlapped = train(with("train.overlap_comm=true"), comm, {}, Device::CUDA);
-  const RunResult zero1 = train(with("train.zero=1"), comm, {}, Device::CUDA);
+  const RunResult plain = train(with(recipe, "train.overlap_comm=false"), comm, {}, Device::CUDA);
+  const RunResult overlapped =
+      train(with(recipe, "train.overlap_comm=true"), comm, {}, Device::CUDA);
+  const RunResult zero1 = train(with(recipe, "train.zero=1"), comm, {}, Device::CUDA);
   EXPECT_EQ(overlapped.params, plain.params);
   EXPECT_EQ(overlapped.losses, plain.losses);
   EXPECT_EQ(zero1.params, plain.params);

@@ -58,12 +58,11 @@ inline size_t nccl_type_bytes(ncclDataType_t type) {
   return type == ncclFloat64 ? 8 : type == ncclFloat32 ? 4 : 2;
 }
 
-// a[i] = a[i] + b[i] in T, as NCCL sums T.
-template <typename T> void add_in(T* a, const T* b, int n) {
-  for (int i = 0; i < n; ++i) a[i] = T(float(a[i]) + float(b[i]));
-}
+// inout[i] = in[i] + inout[i] in T, as NCCL sums T: an MPI user operation.
 template <typename T> void mpi_sum(void* in, void* inout, int* n, MPI_Datatype*) {
-  add_in(static_cast<T*>(inout), static_cast<const T*>(in), *n);
+  const auto* a = static_cast<const T*>(in);
+  auto* b = static_cast<T*>(inout);
+  for (int i = 0; i < *n; ++i) b[i] = T(float(a[i]) + float(b[i]));
 }
 
 // The MPI type and sum of an NCCL type: MPI's own for fp32 and fp64, user operations over
@@ -72,22 +71,20 @@ struct MpiSum {
   MPI_Datatype type;
   MPI_Op op;
 };
+template <typename T16> MpiSum sum_16bit() {
+  static const MpiSum sum = [] {
+    MpiSum s{MPI_UINT16_T, MPI_OP_NULL};
+    MPI_Op_create(&mpi_sum<T16>, /*commute=*/1, &s.op);
+    return s;
+  }();
+  return sum;
+}
 inline MpiSum mpi_sum_of(ncclDataType_t type) {
-  static const MpiSum bf16 = [] {
-    MpiSum s{MPI_UINT16_T, MPI_OP_NULL};
-    MPI_Op_create(&mpi_sum<__nv_bfloat16>, /*commute=*/1, &s.op);
-    return s;
-  }();
-  static const MpiSum f16 = [] {
-    MpiSum s{MPI_UINT16_T, MPI_OP_NULL};
-    MPI_Op_create(&mpi_sum<__half>, /*commute=*/1, &s.op);
-    return s;
-  }();
   switch (type) {
     case ncclFloat32: return {MPI_FLOAT, MPI_SUM};
     case ncclFloat64: return {MPI_DOUBLE, MPI_SUM};
-    case ncclBfloat16: return bf16;
-    case ncclFloat16: return f16;
+    case ncclBfloat16: return sum_16bit<__nv_bfloat16>();
+    case ncclFloat16: return sum_16bit<__half>();
   }
   return {MPI_DATATYPE_NULL, MPI_OP_NULL};
 }
