@@ -5,6 +5,8 @@
 // here, to see when they ran.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "emulated_test_support.h"
 
 namespace masklm::cuda {
@@ -116,6 +118,41 @@ TEST_F(StreamsEmulated, CudaFreeAndStreamDestroyFinishTheWork) {
   EXPECT_EQ(cudaStreamDestroy(compute), cudaErrorInvalidValue);  // destroyed already
   EXPECT_EQ(x, 10);
   ASSERT_EQ(cudaStreamCreate(&compute), cudaSuccess);  // for TearDown
+}
+
+// Asynchronous work (the NCCL stand-in's collectives): the stream's later work waits for
+// it, a query polls it and says "not ready" meanwhile, a synchronization polls until done.
+TEST_F(StreamsEmulated, AsynchronousWorkHoldsUpItsStreamUntilItCompletes) {
+  int x = 0, polls = 0;
+  bool complete = false;
+  cudaEvent_t before = nullptr;
+  ASSERT_EQ(cudaEventCreate(&before), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(before, side), cudaSuccess);
+  emulator::streams.enqueue_async(side, [&]() -> std::function<bool()> {
+    return [&] {
+      ++polls;
+      return complete;
+    };
+  });
+  launch_kernel(store, dim3(1), dim3(32), 0, side, &x, 1);
+  ASSERT_EQ(cudaEventRecord(event, side), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(before), cudaSuccess) << "recorded before the work in flight";
+  EXPECT_EQ(cudaEventQuery(event), cudaErrorNotReady);
+  EXPECT_EQ(cudaEventQuery(event), cudaErrorNotReady);
+  EXPECT_EQ(x, 0) << "held up behind the work in flight";
+  EXPECT_GE(polls, 2) << "each query polls";
+  complete = true;
+  EXPECT_EQ(cudaEventQuery(event), cudaSuccess);
+  EXPECT_EQ(x, 1);
+
+  polls = 0;
+  emulator::streams.enqueue_async(
+      side, [&]() -> std::function<bool()> { return [&] { return ++polls == 3; }; });
+  launch_kernel(store, dim3(1), dim3(32), 0, side, &x, 2);
+  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
+  EXPECT_EQ(polls, 3) << "polled until it completed, then no more";
+  EXPECT_EQ(x, 2);
+  ASSERT_EQ(cudaEventDestroy(before), cudaSuccess);
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 // What the data-parallel tests share (test_mpi_data_parallel.cpp on CPU ranks,
 // test_nccl_data_parallel.cpp on GPU ranks): a short run of the synthetic task with its
-// per-step losses and final parameters, and the relative error between two runs.
+// per-step losses and final parameters, the relative error between two runs, and the rank
+// that hangs in the hung-peer cases.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -17,6 +21,17 @@
 #include "trainer_fixture.h"
 
 namespace masklm::testing {
+
+// The rank MASKLM_TEST_HANG_RANK names, or -1: the hung-peer cases run only under
+// tests/mpi/job_ends.cmake, which sets it.
+inline int rank_told_to_hang() {
+  const char* rank = std::getenv("MASKLM_TEST_HANG_RANK");
+  return rank ? std::atoi(rank) : -1;
+}
+// Never returns: the peer that stops answering (mpiexec kills it when the job ends).
+[[noreturn]] inline void hang() {
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
 
 struct RunResult {
   std::vector<float> params;

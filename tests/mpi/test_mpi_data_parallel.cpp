@@ -310,11 +310,11 @@ TEST_F(MpiTest, CheckpointFromTwoRanksResumesOnTwoAndOne) {
   }
 }
 
-// Not a test on its own: tests/mpi/rank_death.cmake runs it with MASKLM_TEST_KILL_RANK=1
+// Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_KILL_RANK=1
 // and checks that the survivor ends within a bounded time.
 TEST_F(MpiTest, RankDeathEndsTheJob) {
   const char* kill_rank = std::getenv("MASKLM_TEST_KILL_RANK");
-  if (!kill_rank) GTEST_SKIP() << "run by tests/mpi/rank_death.cmake";
+  if (!kill_rank) GTEST_SKIP() << "run by tests/mpi/job_ends.cmake";
   auto run = small_run({"train.steps=100000", "train.micro_batch_size=4"});
   TrainerHooks hooks;
   hooks.on_step = [&](const StepResult& r) {
@@ -323,6 +323,19 @@ TEST_F(MpiTest, RankDeathEndsTheJob) {
   Trainer trainer(run.config, *run.data.train, nullptr, {}, hooks, nullptr, world_comm());
   trainer.run();
   FAIL() << "training went on after a rank died";
+}
+
+// Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_HANG_RANK=1 and
+// checks that rank 0's watchdog ends the job with its message (when a rank dies, mpiexec
+// usually ends the job before the watchdog can).
+TEST_F(MpiTest, HungPeerEndsTheJob) {
+  const int hung = testing::rank_told_to_hang();
+  if (hung < 0) GTEST_SKIP() << "run by tests/mpi/job_ends.cmake";
+  std::vector<float> values(8, 1.0f);
+  const Tensor buf{values.data(), Shape{8}, DType::F32, Device::CPU};
+  if (world_comm()->rank() == hung) testing::hang();
+  world_comm()->all_reduce_sum(buf);
+  FAIL() << "the all-reduce returned although rank " << hung << " never joined it";
 }
 
 }  // namespace

@@ -151,5 +151,20 @@ TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
   EXPECT_EQ(comm->sum(checksum), 2 * checksum);
 }
 
+// Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_HANG_RANK=1 and
+// checks that rank 0, waiting for a collective the hung rank never joins, gives up after
+// MASKLM_COLLECTIVE_TIMEOUT_S and ends the job with a message.
+TEST_F(NcclTwoRanks, HungPeerEndsTheJob) {
+  const int hung = testing::rank_told_to_hang();
+  if (hung < 0) GTEST_SKIP() << "run by tests/mpi/job_ends.cmake";
+  DeviceContext device(Device::CUDA);
+  comm->bind(device.ctx());
+  Arena arena(size_t{1} << 12, Device::CUDA);
+  const Tensor buf = upload(arena, std::vector<float>(8, 1.0f));
+  if (rank == hung) testing::hang();
+  comm->all_reduce_sum(buf);
+  FAIL() << "the all-reduce returned although rank " << hung << " never joined it";
+}
+
 }  // namespace
 }  // namespace masklm

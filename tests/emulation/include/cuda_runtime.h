@@ -182,12 +182,14 @@ inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr) {
   emulator::streams.record(e, s);
   return cudaSuccess;
 }
-// Complete once asked about: the emulation runs the work it waits for then.
+// Asking runs the work the event waits for, up to asynchronous work still in flight.
 inline cudaError_t cudaEventQuery(cudaEvent_t e) {
+  return emulator::streams.query(e) ? cudaSuccess : cudaErrorNotReady;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   emulator::streams.synchronize(e);
   return cudaSuccess;
 }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t e) { return cudaEventQuery(e); }
 inline cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned = 0) {
   emulator::streams.wait(s, e);
   return cudaSuccess;

@@ -11,7 +11,10 @@
 // (cuda_emulator.h) it is deferred too, so a host that forgot to wait for it reads what
 // it has not written yet. Copies between host (pageable) and
 // device memory complete before the call returns, as CUDA's do, after the stream's earlier
-// work.
+// work. Asynchronous work (enqueue_async: the NCCL stand-in's collectives, which wait for
+// other processes) starts in the stream's turn and holds up the stream's later work until
+// it completes; a query (cudaEventQuery) polls it and answers "not ready" meanwhile, so a
+// host that waits with a deadline can still give up, as on a GPU.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,11 +30,17 @@
 
 struct CUevent_st;
 
+namespace emulator {
+// Runs a stream item: null when it has completed, or how to ask whether it has (true: yes).
+using StreamWork = std::function<std::function<bool()>()>;
+}  // namespace emulator
+
 struct CUstream_st {
   bool blocking = true;  // synchronizes with the legacy default stream
   bool eager = false;    // runs work when it can, not when it must
-  std::deque<std::function<void()>> pending;
-  uint64_t issued = 0, done = 0;  // items enqueued and run so far
+  std::deque<emulator::StreamWork> pending;
+  uint64_t issued = 0, done = 0;    // items enqueued and started so far
+  std::function<bool()> in_flight;  // the poll of item done - 1 while it has not completed
 };
 using cudaStream_t = CUstream_st*;
 
@@ -56,7 +66,7 @@ class Streams {
   bool destroy(cudaStream_t s) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (!alive(s)) return false;
-    run_until(s, s->issued);  // CUDA finishes a destroyed stream's work
+    run_until(s, s->issued, kBlock);  // CUDA finishes a destroyed stream's work
     streams_.erase(std::find(streams_.begin(), streams_.end(), s));
     delete s;
     return true;
@@ -65,15 +75,23 @@ class Streams {
   // Runs `work` on stream s: deferred there, or now on the legacy default stream (null),
   // after the work of every blocking stream.
   void enqueue(cudaStream_t s, std::function<void()> work) {
+    enqueue_async(s, [work = std::move(work)]() -> std::function<bool()> {
+      work();
+      return nullptr;
+    });
+  }
+  // As enqueue(), for work that may complete later: `start` returns null when it has
+  // completed, else the poll that says when it has (called again until it says true).
+  void enqueue_async(cudaStream_t s, StreamWork start) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (!s) {
       synchronize_blocking();
-      work();
+      finish(start());
       return;
     }
-    s->pending.push_back(std::move(work));
+    s->pending.push_back(std::move(start));
     ++s->issued;
-    if (s->eager) run_until(s, s->issued);
+    if (s->eager) run_until(s, s->issued, kPoll);
   }
   // s waits until `event`'s stream has run what preceded the record.
   void wait(cudaStream_t s, cudaEvent_t event) {
@@ -82,7 +100,7 @@ class Streams {
     const uint64_t position = event->position;
     if (!source) return;
     enqueue(s, [this, source, position] {
-      if (alive(source)) run_until(source, position);  // a destroyed one is done
+      if (alive(source)) run_until(source, position, kBlock);  // a destroyed one is done
     });
   }
   void record(cudaEvent_t event, cudaStream_t s) {
@@ -93,37 +111,60 @@ class Streams {
   }
   void synchronize(cudaEvent_t event) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    if (alive(event->stream)) run_until(event->stream, event->position);
+    if (alive(event->stream)) run_until(event->stream, event->position, kBlock);
+  }
+  // Runs what `event` waits for as far as it can without blocking; true when all of it
+  // has completed.
+  bool query(cudaEvent_t event) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return !alive(event->stream) || run_until(event->stream, event->position, kPoll);
   }
   void synchronize(cudaStream_t s) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (s)
-      run_until(s, s->issued);
+      run_until(s, s->issued, kBlock);
     else
       synchronize_blocking();
   }
   void synchronize_device() {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    for (cudaStream_t s : streams_) run_until(s, s->issued);
+    for (cudaStream_t s : streams_) run_until(s, s->issued, kBlock);
   }
 
  private:
+  static constexpr bool kBlock = true, kPoll = false;
+
   // Runs s's work up to `position` (at most what was issued: a destroyed stream's address
-  // may have been reused by the time an old event is waited for).
-  void run_until(cudaStream_t s, uint64_t position) {
-    while (s->done < std::min(position, s->issued)) {
-      std::function<void()> work = std::move(s->pending.front());
+  // may have been reused by the time an old event is waited for). With kPoll it stops at
+  // asynchronous work that has not completed yet and returns false.
+  bool run_until(cudaStream_t s, uint64_t position, bool block) {
+    const uint64_t target = std::min(position, s->issued);
+    for (;;) {
+      if (s->in_flight && s->done <= target) {  // the item in flight comes before `target`
+        if (!s->in_flight()) {
+          if (!block) return false;
+          std::this_thread::yield();
+          continue;
+        }
+        s->in_flight = nullptr;
+      }
+      if (s->done >= target) return true;
+      StreamWork work = std::move(s->pending.front());
       s->pending.pop_front();
       ++s->done;  // before it runs: a wait inside it that reaches back here must skip it
-      work();
+      s->in_flight = work();
     }
+  }
+  // Waits for work started outside any stream (the legacy default stream's).
+  static void finish(const std::function<bool()>& poll) {
+    while (poll && !poll()) std::this_thread::yield();
   }
   bool alive(cudaStream_t s) const {
     return std::find(streams_.begin(), streams_.end(), s) != streams_.end();
   }
   void synchronize_blocking() {
     for (cudaStream_t s : streams_)
-      if (s->blocking) run_until(s, s->issued);
+      if (s->blocking) run_until(s, s->issued, kBlock);
   }
 
   std::recursive_mutex mutex_;         // work may wait for another stream, which runs it in turn

@@ -6,11 +6,9 @@
 // call that fails (masklm's MPI returns errors, train/comm_mpi.cpp) becomes the
 // communicator's asynchronous error, which ncclCommGetAsyncError reports. Sums are NCCL's:
 // in the element type, so 16-bit values are added in float and rounded once per addition.
-// Limits: the MPI call blocks the thread that makes the stream run it (the caller, when
-// NCCL's stream runs work at once), so a peer that hangs hangs this rank inside the call,
-// where MASKLM_COLLECTIVE_TIMEOUT_S cannot fire, and ranks must issue their host MPI calls
-// and collectives in one order (NCCL asks that of collectives only). With more than two
-// ranks MPI_Allreduce need not give every rank the same bits, as NCCL's ring does; the
+// Collectives are non-blocking MPI operations, so a host that waits for one with a deadline
+// (train/comm_nccl.cpp) gives up on a peer that hangs, as with NCCL. Limit: with more than
+// two ranks MPI's sums need not give every rank the same bits, as NCCL's ring does; the
 // tests run two.
 #pragma once
 
@@ -19,6 +17,8 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "cuda_bf16.h"
@@ -44,11 +44,15 @@ struct ncclConfig_t {
 #define NCCL_CONFIG_INITIALIZER \
   { 1 }
 
+namespace emulator {
+struct StagedCollective;
+}
 struct ncclComm {
-  int rank, ranks;
+  int rank = 0, ranks = 1;
   MPI_Comm mpi = MPI_COMM_NULL;      // null for one rank
   ncclResult_t error = ncclSuccess;  // the first failure of a collective run on its stream
-  bool aborted = false;              // collectives still queued then do nothing
+  bool aborted = false;              // collectives still queued or in flight then do nothing
+  std::vector<std::shared_ptr<emulator::StagedCollective>> abandoned;  // after the abort
 };
 using ncclComm_t = ncclComm*;
 
@@ -112,7 +116,9 @@ inline ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
 inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniqueId, int rank,
                                            ncclConfig_t*) {
   if (ranks < 1 || rank < 0 || rank >= ranks) return ncclInvalidArgument;
-  auto* c = new ncclComm{rank, ranks};
+  auto* c = new ncclComm;
+  c->rank = rank;
+  c->ranks = ranks;
   if (ranks > 1) {
     int initialized = 0, world_rank = -1, world_size = 0;
     MPI_Initialized(&initialized);
@@ -144,8 +150,8 @@ inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   delete comm;
   return ncclSuccess;
 }
-// Drops the queued collectives instead (a peer may be gone); the few bytes of the handle
-// stay allocated for them to see that.
+// Drops the queued and in-flight collectives instead (a peer may be gone); the handle and
+// the host copies of collectives in flight stay allocated, for them to see that and for MPI.
 inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
   comm->aborted = true;
   if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
@@ -153,16 +159,59 @@ inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
 }
 
 // The collectives check their arguments now and run as work of their stream (like NCCL's
-// kernels); an MPI failure then is the communicator's asynchronous error.
+// kernels): their turn copies the device buffer into host memory and starts a non-blocking
+// MPI collective on it; the stream's later work waits until MPI completes it and its result
+// is copied back (emulator_streams.h). MPI only ever sees the host copies: device memory is
+// closed to host code outside device calls (emulator_device_memory.h). An MPI failure
+// becomes the communicator's asynchronous error.
 namespace emulator {
-template <typename Collective>
-void enqueue_collective(ncclComm_t comm, cudaStream_t stream, Collective collective) {
-  streams.enqueue(stream, [comm, collective] {
-    if (comm->aborted) return;
-    const auto access = device_access();
-    const int rc = collective();
-    if (rc != MPI_SUCCESS && comm->error == ncclSuccess) comm->error = ncclSystemError;
+struct StagedCollective {
+  std::vector<unsigned char> in, out;
+  MPI_Request request = MPI_REQUEST_NULL;  // stays null for a single rank: nothing to wait for
+};
+// start(staged) fills staged.in from device memory, sizes staged.out and starts the MPI
+// operation, returning MPI's code; finish(staged) copies staged.out into device memory.
+template <typename Start, typename Finish>
+void enqueue_collective(ncclComm_t comm, cudaStream_t stream, Start start, Finish finish) {
+  streams.enqueue_async(stream, [=]() -> std::function<bool()> {
+    if (comm->aborted) return nullptr;
+    auto staged = std::make_shared<StagedCollective>();
+    int rc;
+    {
+      const auto access = device_access();
+      rc = start(*staged);
+    }
+    auto failed = [comm] {
+      if (comm->error == ncclSuccess) comm->error = ncclSystemError;
+    };
+    if (rc != MPI_SUCCESS) {
+      failed();
+      return nullptr;
+    }
+    return [comm, staged, finish, failed] {
+      // An aborted communicator drops its collective; MPI may still write the host copies,
+      // so they stay allocated, like the communicator (ncclCommAbort).
+      if (comm->aborted) {
+        comm->abandoned.push_back(staged);
+        return true;
+      }
+      if (staged->request != MPI_REQUEST_NULL) {
+        int complete = 0;
+        if (MPI_Test(&staged->request, &complete, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+          failed();
+          return true;
+        }
+        if (!complete) return false;
+      }
+      const auto access = device_access();
+      finish(*staged);
+      return true;
+    };
   });
+}
+inline void copy_in(std::vector<unsigned char>& to, const void* from, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(from);
+  to.assign(p, p + bytes);
 }
 }  // namespace emulator
 
@@ -170,12 +219,16 @@ inline ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, nc
                                   ncclRedOp_t, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = count * emulator::nccl_type_bytes(type);
   if (!emulator::fits_mpi(bytes)) return ncclInvalidArgument;
-  emulator::enqueue_collective(comm, stream, [=] {
-    if (send != recv) std::memmove(recv, send, bytes);
-    if (comm->ranks == 1) return MPI_SUCCESS;
-    const emulator::MpiSum sum = emulator::mpi_sum_of(type);
-    return MPI_Allreduce(MPI_IN_PLACE, recv, static_cast<int>(count), sum.type, sum.op, comm->mpi);
-  });
+  emulator::enqueue_collective(
+      comm, stream,
+      [=](emulator::StagedCollective& c) {
+        emulator::copy_in(c.out, send, bytes);  // summed in place
+        if (comm->ranks == 1) return MPI_SUCCESS;
+        const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+        return MPI_Iallreduce(MPI_IN_PLACE, c.out.data(), static_cast<int>(count), sum.type, sum.op,
+                              comm->mpi, &c.request);
+      },
+      [=](const emulator::StagedCollective& c) { std::memcpy(recv, c.out.data(), bytes); });
   return ncclSuccess;
 }
 // recv (recv_count elements) = the sum over ranks of block `rank` of send; recv may be that
@@ -185,46 +238,58 @@ inline ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t recv_
                                       cudaStream_t stream) {
   const size_t bytes = recv_count * emulator::nccl_type_bytes(type);
   if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
-  emulator::enqueue_collective(comm, stream, [=] {
-    std::vector<unsigned char> block(bytes);
-    int rc = MPI_SUCCESS;
-    if (comm->ranks == 1) {
-      std::memcpy(block.data(), send, bytes);
-    } else {
-      const emulator::MpiSum sum = emulator::mpi_sum_of(type);
-      rc = MPI_Reduce_scatter_block(send, block.data(), static_cast<int>(recv_count), sum.type,
-                                    sum.op, comm->mpi);
-    }
-    std::memcpy(recv, block.data(), bytes);
-    return rc;
-  });
+  emulator::enqueue_collective(
+      comm, stream,
+      [=](emulator::StagedCollective& c) {
+        emulator::copy_in(c.in, send, bytes * static_cast<size_t>(comm->ranks));
+        if (comm->ranks == 1) {
+          c.out = c.in;
+          return MPI_SUCCESS;
+        }
+        c.out.resize(bytes);
+        const emulator::MpiSum sum = emulator::mpi_sum_of(type);
+        return MPI_Ireduce_scatter_block(c.in.data(), c.out.data(), static_cast<int>(recv_count),
+                                         sum.type, sum.op, comm->mpi, &c.request);
+      },
+      [=](const emulator::StagedCollective& c) { std::memcpy(recv, c.out.data(), bytes); });
   return ncclSuccess;
 }
 // Block r of recv (send_count elements each) = rank r's send; send may be this rank's block.
 inline ncclResult_t ncclAllGather(const void* send, void* recv, size_t send_count,
                                   ncclDataType_t type, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = send_count * emulator::nccl_type_bytes(type);
-  if (!emulator::fits_mpi(bytes * static_cast<size_t>(comm->ranks))) return ncclInvalidArgument;
-  emulator::enqueue_collective(comm, stream, [=] {
-    const std::vector<unsigned char> mine(static_cast<const unsigned char*>(send),
-                                          static_cast<const unsigned char*>(send) + bytes);
-    if (comm->ranks == 1) {
-      std::memcpy(recv, mine.data(), bytes);
-      return MPI_SUCCESS;
-    }
-    return MPI_Allgather(mine.data(), static_cast<int>(bytes), MPI_BYTE, recv,
-                         static_cast<int>(bytes), MPI_BYTE, comm->mpi);
-  });
+  const size_t total = bytes * static_cast<size_t>(comm->ranks);
+  if (!emulator::fits_mpi(total)) return ncclInvalidArgument;
+  emulator::enqueue_collective(
+      comm, stream,
+      [=](emulator::StagedCollective& c) {
+        emulator::copy_in(c.in, send, bytes);
+        if (comm->ranks == 1) {
+          c.out = c.in;
+          return MPI_SUCCESS;
+        }
+        c.out.resize(total);
+        return MPI_Iallgather(c.in.data(), static_cast<int>(bytes), MPI_BYTE, c.out.data(),
+                              static_cast<int>(bytes), MPI_BYTE, comm->mpi, &c.request);
+      },
+      [=](const emulator::StagedCollective& c) { std::memcpy(recv, c.out.data(), total); });
   return ncclSuccess;
 }
 inline ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type,
                                   int root, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = count * emulator::nccl_type_bytes(type);
   if (root < 0 || root >= comm->ranks || !emulator::fits_mpi(bytes)) return ncclInvalidArgument;
-  emulator::enqueue_collective(comm, stream, [=] {
-    if (comm->rank == root && send != recv) std::memmove(recv, send, bytes);
-    if (comm->ranks == 1) return MPI_SUCCESS;
-    return MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, comm->mpi);
-  });
+  emulator::enqueue_collective(
+      comm, stream,
+      [=](emulator::StagedCollective& c) {
+        if (comm->rank == root)
+          emulator::copy_in(c.out, send, bytes);
+        else
+          c.out.resize(bytes);
+        if (comm->ranks == 1) return MPI_SUCCESS;
+        return MPI_Ibcast(c.out.data(), static_cast<int>(bytes), MPI_BYTE, root, comm->mpi,
+                          &c.request);
+      },
+      [=](const emulator::StagedCollective& c) { std::memcpy(recv, c.out.data(), bytes); });
   return ncclSuccess;
 }
