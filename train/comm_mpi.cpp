@@ -204,6 +204,10 @@ class MpiComm : public Comm {
 
 }  // namespace
 
-std::shared_ptr<Comm> mpi_world_comm() { return std::make_shared<MpiComm>(); }
+std::shared_ptr<Comm> mpi_world_comm() {
+  // One per process: MpiComm finalizes MPI when it goes, which no other user may outlive.
+  static const std::shared_ptr<Comm> comm = std::make_shared<MpiComm>();
+  return comm;
+}
 
 }  // namespace masklm

@@ -134,6 +134,8 @@ class NcclComm : public Comm {
   // enqueued so far on the compute stream (which wrote the buffer).
   template <typename Call> void enqueue(const char* what, Call&& call) {
     MASKLM_CHECK(compute_, "NCCL collectives need bind(ctx) with the compute stream first");
+    MASKLM_CHECK(comm_, "rank {}: {} on an NCCL communicator aborted after an earlier failure",
+                 rank(), what);
     CUDA_CHECK(cudaEventRecord(inputs_ready_, compute_));
     CUDA_CHECK(cudaStreamWaitEvent(stream_, inputs_ready_));
     settle(what, call());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "data_parallel_runs.h"
+#include "expect_error.h"
 #include "kernels/device_context.h"
 #include "kernels/ops.h"
 #include "runtime/arena.h"
@@ -21,6 +22,12 @@
 #include "runtime/half.h"
 #include "runtime/launcher.h"
 #include "train/comm.h"
+#ifdef MASKLM_TEST_EMULATED_GPUS
+#include <nccl.h>  // the emulation's, for its failure injection
+
+#include "train/comm_mpi.h"
+#include "train/comm_nccl.h"
+#endif
 
 namespace masklm {
 namespace {
@@ -150,6 +157,26 @@ TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
   for (const float x : plain.params) checksum += x;
   EXPECT_EQ(comm->sum(checksum), 2 * checksum);
 }
+
+#ifdef MASKLM_TEST_EMULATED_GPUS
+// A collective that fails (the emulation's NCCL is told to here; on GPUs a peer's connection
+// closing does it) is reported by the wait for it, on every rank, and the aborted
+// communicator refuses further work instead of handing NCCL a null communicator. A
+// communicator of its own: the fixture's lives on for the process's other tests.
+TEST_F(NcclTwoRanks, AFailedCollectiveIsReportedByItsWait) {
+  DeviceContext device(Device::CUDA);
+  const std::shared_ptr<Comm> comm = nccl_comm(mpi_world_comm());
+  comm->bind(device.ctx());
+  Arena arena(size_t{1} << 12, Device::CUDA);
+  const Tensor buf = upload(arena, std::vector<float>(8, 1.0f));
+  emulator::nccl_collectives_to_fail = 1;
+  comm->start_all_reduce_sum(buf);
+  testing::expect_error(
+      [&] { comm->wait_all(); },
+      {fmt::format("rank {}: ncclAllReduce failed", rank), "did another rank die"});
+  testing::expect_error([&] { comm->all_reduce_sum(buf); }, "aborted after an earlier failure");
+}
+#endif
 
 // Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_HANG_RANK=1 and
 // checks that rank 0, waiting for a collective the hung rank never joins, gives up after

@@ -165,6 +165,10 @@ inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
 // closed to host code outside device calls (emulator_device_memory.h). An MPI failure
 // becomes the communicator's asynchronous error.
 namespace emulator {
+// Tests set it: the next this many collectives to start fail as an MPI call that returns an
+// error would (on a GPU: a peer's connection closing).
+inline int nccl_collectives_to_fail = 0;
+
 struct StagedCollective {
   std::vector<unsigned char> in, out;
   MPI_Request request = MPI_REQUEST_NULL;  // stays null for a single rank: nothing to wait for
@@ -177,7 +181,10 @@ void enqueue_collective(ncclComm_t comm, cudaStream_t stream, Start start, Finis
     if (comm->aborted) return nullptr;
     auto staged = std::make_shared<StagedCollective>();
     int rc;
-    {
+    if (nccl_collectives_to_fail > 0) {
+      --nccl_collectives_to_fail;
+      rc = MPI_ERR_OTHER;
+    } else {
       const auto access = device_access();
       rc = start(*staged);
     }
