@@ -180,6 +180,7 @@ class NcclComm : public Comm {
     const std::string detail = comm_ ? ncclGetLastError(comm_) : "";
     if (comm_) ncclCommAbort(comm_);
     comm_ = nullptr;
+    pending_ = nullptr;  // dropped with the communicator: a later wait has nothing to wait for
     MASKLM_FAIL("rank {}: {} failed: {}{}{} (did another rank die?)", rank(), what,
                 ncclGetErrorString(rc), detail.empty() ? "" : ": ", detail);
   }

@@ -155,5 +155,31 @@ TEST_F(StreamsEmulated, AsynchronousWorkHoldsUpItsStreamUntilItCompletes) {
   ASSERT_EQ(cudaEventDestroy(before), cudaSuccess);
 }
 
+// A stream waiting for an event behind asynchronous work in flight on another stream is not
+// ready either, and asking does not block; the legacy default stream waits for such work.
+TEST_F(StreamsEmulated, AWaitForWorkInFlightLeavesQueriesFree) {
+  int x = 0;
+  bool complete = false;
+  emulator::streams.enqueue_async(
+      side, [&]() -> std::function<bool()> { return [&] { return complete; }; });
+  ASSERT_EQ(cudaEventRecord(event, side), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(compute, event), cudaSuccess);
+  launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 1);
+  cudaEvent_t after = nullptr;
+  ASSERT_EQ(cudaEventCreate(&after), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(after, compute), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(after), cudaErrorNotReady);
+  EXPECT_EQ(x, 0);
+  complete = true;
+  EXPECT_EQ(cudaEventQuery(after), cudaSuccess);
+  EXPECT_EQ(x, 1);
+  ASSERT_EQ(cudaEventDestroy(after), cudaSuccess);
+
+  int polls = 0;
+  emulator::streams.enqueue_async(
+      nullptr, [&]() -> std::function<bool()> { return [&] { return ++polls == 2; }; });
+  EXPECT_EQ(polls, 2) << "the legacy default stream returns once its work completed";
+}
+
 }  // namespace
 }  // namespace masklm::cuda

@@ -159,8 +159,8 @@ TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
 }
 
 #ifdef MASKLM_TEST_EMULATED_GPUS
-// A collective that fails (the emulation's NCCL is told to here; on GPUs a peer's connection
-// closing does it) is reported by the wait for it, on every rank, and the aborted
+// A collective that fails (the emulation's NCCL is told to here, on both ranks alike; on
+// GPUs a peer's connection closing does it) is reported by the wait for it, and the aborted
 // communicator refuses further work instead of handing NCCL a null communicator. A
 // communicator of its own: the fixture's lives on for the process's other tests.
 TEST_F(NcclTwoRanks, AFailedCollectiveIsReportedByItsWait) {

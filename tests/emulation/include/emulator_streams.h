@@ -6,8 +6,9 @@
 // cudaStreamWaitEvent reached in that stream's turn, a blocking call of the legacy default
 // stream (cudaMemcpy, cudaMemset, a launch on stream 0), or cudaFree, which synchronizes the
 // device. Work on a cudaStreamNonBlocking stream (NCCL's) runs as soon as the events it
-// waits for allow, so if it forgot to wait for the compute stream it reads the buffers
-// before the compute stream wrote them, as a GPU may; under the reversed schedule
+// waits for allow (work queued behind asynchronous work still in flight, when something
+// next polls or waits for the stream), so if it forgot to wait for the compute stream it reads the
+// buffers before the compute stream wrote them, as a GPU may; under the reversed schedule
 // (cuda_emulator.h) it is deferred too, so a host that forgot to wait for it reads what
 // it has not written yet. Copies between host (pageable) and
 // device memory complete before the call returns, as CUDA's do, after the stream's earlier
@@ -99,8 +100,13 @@ class Streams {
     const cudaStream_t source = event->stream;
     const uint64_t position = event->position;
     if (!source) return;
-    enqueue(s, [this, source, position] {
-      if (alive(source)) run_until(source, position, kBlock);  // a destroyed one is done
+    // Asynchronous itself: the source may have work in flight, which a query must not block on.
+    auto reached = [this, source, position] {
+      return !alive(source) || run_until(source, position, kPoll);  // a destroyed one is done
+    };
+    enqueue_async(s, [reached]() -> std::function<bool()> {
+      if (reached()) return nullptr;
+      return reached;
     });
   }
   void record(cudaEvent_t event, cudaStream_t s) {

@@ -7,9 +7,14 @@
 // communicator's asynchronous error, which ncclCommGetAsyncError reports. Sums are NCCL's:
 // in the element type, so 16-bit values are added in float and rounded once per addition.
 // Collectives are non-blocking MPI operations, so a host that waits for one with a deadline
-// (train/comm_nccl.cpp) gives up on a peer that hangs, as with NCCL. Limit: with more than
-// two ranks MPI's sums need not give every rank the same bits, as NCCL's ring does; the
-// tests run two.
+// (train/comm_nccl.cpp) gives up on a peer that hangs, as with NCCL. Limits: a collective
+// starts only when its stream's turn comes on the host (at once on NCCL's stream under the
+// in_order schedule, unless earlier work is still in flight; else when the host polls or
+// waits for the stream), where a GPU would start it by itself. So ranks that wait for a
+// collective and make a host MPI call in opposite orders deadlock here, though not on
+// GPUs; masklm's ranks make the same calls in the same order. With more than two ranks
+// MPI's sums need not give every rank the same bits, as NCCL's ring does; the tests run
+// two.
 #pragma once
 
 #include <mpi.h>
@@ -150,11 +155,11 @@ inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   delete comm;
   return ncclSuccess;
 }
-// Drops the queued and in-flight collectives instead (a peer may be gone); the handle and
-// the host copies of collectives in flight stay allocated, for them to see that and for MPI.
+// Drops the queued and in-flight collectives instead (a peer may be gone); the handle, its
+// MPI communicator and the host copies of collectives in flight stay allocated, for them to
+// see that and for MPI, which cannot cancel a collective.
 inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
-  comm->aborted = true;
-  if (comm->mpi != MPI_COMM_NULL) MPI_Comm_free(&comm->mpi);
+  comm->aborted = true;  // its MPI communicator is not freed either: MPI may still use it
   return ncclSuccess;
 }
 
