@@ -1,4 +1,4 @@
-// 200 training steps of a small model on the synthetic task (train/synthetic_task.h) must
+// 600 training steps of a small model on the synthetic task (train/synthetic_task.h) must
 // use context: any predictor that ignores context scores ln(V - 1) nats at best, because
 // every token is uniform over the V - 1 ordinary ids.
 #include <gtest/gtest.h>
@@ -13,14 +13,18 @@
 namespace masklm {
 namespace {
 
+// A gentle learning rate for long enough that every seed tried (0-5) learns the task, with
+// a wide margin under both bounds below; at 5e-3 for 200 steps (3e-3 for 300 skipping
+// corrupted tokens) half the seeds stalled near the context-free loss, so a change in the
+// last bits of any kernel could flip these tests.
 const char* kRecipe = R"(
 model: {preset: tiny, hidden_size: 64, num_heads: 2, intermediate_size: 256, max_position_embeddings: 32,
         hidden_dropout: 0.0, attention_dropout: 0.0}
 train:
-  steps: 200
+  steps: 600
   batch_size: 16
   seq_len: 32
-  lr: {peak: 5.0e-3, warmup_fraction: 0.1, decay: linear}
+  lr: {peak: 1.0e-3, warmup_fraction: 0.1, decay: linear}
   optimizer: {weight_decay: 0.01}
 data: {source: synthetic, vocab_size: 64}
 )";
@@ -46,7 +50,7 @@ double mean_of_last(const std::vector<double>& v, size_t n) {
 
 TEST(SyntheticTraining, LossFallsFarBelowContextFreeBound) {
   const std::vector<double> losses = train_losses();
-  ASSERT_EQ(losses.size(), 200u);
+  ASSERT_EQ(losses.size(), 600u);
   const double context_free = std::log(63.0);  // 4.14 nats
   // At init the model predicts roughly uniformly over V: the loss starts near ln(V).
   EXPECT_NEAR(losses.front(), std::log(64.0), 0.5);
@@ -58,8 +62,8 @@ TEST(SyntheticTraining, LossFallsFarBelowContextFreeBound) {
 // same task, more slowly: the decoder has to carry the neighbours' information to the
 // masked slots. Half the context-free bound still proves it reads context.
 TEST(SyntheticTraining, SkipCorruptedModelAlsoUsesContext) {
-  const std::vector<double> losses = train_losses(
-      {"model.skip_corrupted=true", "model.decoder_layers=2", "train.lr.peak=3.0e-3", "train.steps=300"});
+  const std::vector<double> losses =
+      train_losses({"model.skip_corrupted=true", "model.decoder_layers=2"});
   EXPECT_LT(mean_of_last(losses, 20), 0.5 * std::log(63.0));
 }
 
