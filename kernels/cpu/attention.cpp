@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/gemm_tiles.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
 namespace {
@@ -56,8 +57,9 @@ inline uint64_t dropout_index(int64_t h, int64_t i, int64_t s0, int64_t N) {
 // max keeps exp() finite for any score.
 template <typename T> T softmax_row(T* row, int64_t len) {
   const T max = *std::max_element(row, row + len);
+  exp_shifted(row, len, max);
   T sum = 0;
-  for (int64_t j = 0; j < len; ++j) sum += row[j] = std::exp(row[j] - max);
+  for (int64_t j = 0; j < len; ++j) sum += row[j];
   const T inv = T(1) / sum;
   for (int64_t j = 0; j < len; ++j) row[j] *= inv;
   return max + std::log(sum);
@@ -132,7 +134,7 @@ template <typename T> void attention_backward(T* dqkv, const T* dout, const T* o
         T* dp_row = dprobs + r * len;
         const int64_t i = s0 + i0 + r;
         const T row_lse = lse[h * N + i];
-        for (int64_t j = 0; j < len; ++j) p_row[j] = std::exp(p_row[j] - row_lse);
+        exp_shifted(p_row, len, row_lse);
         T D = 0;
         for (int64_t c = 0; c < HS; ++c) D += dout_h[(i0 + r) * C + c] * out_h[(i0 + r) * C + c];
         if (dropout_p > 0) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/cpu/gemm_tiles.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
 namespace {
@@ -32,16 +33,18 @@ template <typename T> struct OnlineRow {
   int64_t argmax = -1;
   T label_logit = 0;
 
-  void add_chunk(const T* logits, int64_t v0, int64_t cv, int64_t label) {
+  // Consumes the chunk: its logits become their exp.
+  void add_chunk(T* logits, int64_t v0, int64_t cv, int64_t label) {
     const int64_t best = std::max_element(logits, logits + cv) - logits;
     // Strict > keeps the first maximum, as argmax conventionally does.
     if (logits[best] > max) argmax = v0 + best;
+    if (v0 <= label && label < v0 + cv) label_logit = logits[label - v0];
     const T new_max = std::max(max, logits[best]);
+    exp_shifted(logits, cv, new_max);
     T chunk_sum = 0;
-    for (int64_t c = 0; c < cv; ++c) chunk_sum += std::exp(logits[c] - new_max);
+    for (int64_t c = 0; c < cv; ++c) chunk_sum += logits[c];
     sum = sum * std::exp(max - new_max) + chunk_sum;  // rescale the old sum to the new max
     max = new_max;
-    if (v0 <= label && label < v0 + cv) label_logit = logits[label - v0];
   }
   T lse() const { return max + std::log(sum); }
 };
@@ -100,7 +103,7 @@ template <typename T> void mlm_xent_backward(T* dh, T* demb, T* dbias, const T* 
       for (int64_t r = 0; r < nrows; ++r) {
         T* row = tile + r * cv;
         const T row_lse = lse[r0 + r];
-        for (int64_t c = 0; c < cv; ++c) row[c] = loss_scale * std::exp(row[c] - row_lse);
+        exp_shifted(row, cv, row_lse, loss_scale);
         const int64_t label = labels[r0 + r];
         if (v0 <= label && label < v0 + cv) row[label - v0] -= loss_scale;
       }
