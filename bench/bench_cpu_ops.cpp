@@ -1,6 +1,7 @@
 // CPU backend microbenchmarks at BERT shapes: N = 2048 tokens (16 sequences x 128).
-// Matmul reports FLOP/s (OpenBLAS sgemm does the work); LayerNorm reports bytes/s, as it
-// is bound by memory. Wall-clock time, since OpenMP and OpenBLAS use every thread.
+// Matmul reports FLOP/s (OpenBLAS sgemm does the work); LayerNorm and GELU report bytes/s,
+// as memory bounds them once their math is vectorized. Wall-clock time, since OpenMP and OpenBLAS
+// use every thread.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -96,6 +97,37 @@ void bert_hidden_sizes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_layernorm_forward)->Apply(bert_hidden_sizes);
 BENCHMARK(BM_layernorm_backward)->Apply(bert_hidden_sizes);
+
+// Args: FFN width (BERT-base 3072, BERT-large 4096).
+void BM_gelu_forward(benchmark::State& state) {
+  const int64_t n = kTokens * state.range(0);
+  auto in = random_floats(n);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    gelu_forward(cpu_ctx, host_tensor(out, {n}), host_tensor(in, {n}));
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Reads in, writes out.
+  state.SetBytesProcessed(state.iterations() * 2 * n * static_cast<int64_t>(sizeof(float)));
+}
+
+void BM_gelu_backward(benchmark::State& state) {
+  const int64_t n = kTokens * state.range(0);
+  auto in = random_floats(n), dout = random_floats(n);
+  std::vector<float> din(static_cast<size_t>(n));
+  for (auto _ : state) {
+    gelu_backward(cpu_ctx, host_tensor(din, {n}), host_tensor(dout, {n}), host_tensor(in, {n}));
+    benchmark::DoNotOptimize(din.data());
+  }
+  // Reads dout and in, reads and writes din (it accumulates).
+  state.SetBytesProcessed(state.iterations() * 4 * n * static_cast<int64_t>(sizeof(float)));
+}
+
+void bert_ffn_widths(benchmark::internal::Benchmark* b) {
+  b->Arg(3072)->Arg(4096)->ArgName("F")->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+BENCHMARK(BM_gelu_forward)->Apply(bert_ffn_widths);
+BENCHMARK(BM_gelu_backward)->Apply(bert_ffn_widths);
 
 }  // namespace
 }  // namespace masklm

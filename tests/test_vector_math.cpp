@@ -1,11 +1,14 @@
-// kernels/cpu/vector_math.h against std::exp in double: every float of the normal range
-// within the documented 1.5 ulp, the edges of that range, and the row kernel (whose float
-// version may run a compiler's AVX2 clone) on every row length up to a few vector widths.
+// kernels/cpu/vector_math.h against std::exp and std::erfc in double: floats spread over
+// the whole normal range within the documented ulp, the edges of that range, and the row
+// kernels (whose float versions may run a compiler's AVX2 clone) on every row length up to
+// a few vector widths.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <vector>
 
 #include "kernels/cpu/vector_math.h"
@@ -19,22 +22,35 @@ double ulp_error(float got, double want) {
   return std::fabs(static_cast<double>(got) - want) / ulp;
 }
 
-TEST(VectorMath, ExpIsWithinOneAndAHalfUlpOverTheNormalRange) {
-  double worst = 0;
-  float worst_x = 0;
+// Worst ulp_error of got against want over every stride-th float from 0 out to low and
+// to high (both signs, all exponents) where want is a normal float, and where it occurred.
+struct Worst {
+  double ulps = 0;
+  float at = 0;
   int64_t checked = 0;
-  // Every 16th float of [-87.33, 88.37]: 65 million of them, both signs, all exponents.
-  for (float x = -87.33f; x <= 88.37f;) {
-    const double err = ulp_error(exp_approx(x), std::exp(static_cast<double>(x)));
-    if (err > worst) worst = err, worst_x = x;
-    ++checked;
-    const int32_t bits = std::bit_cast<int32_t>(x);
-    x = x < 0 ? (bits - 16 <= static_cast<int32_t>(0x80000000) ? 0.0f
-                                                               : std::bit_cast<float>(bits - 16))
-              : std::bit_cast<float>(bits + 16);
-  }
-  EXPECT_GT(checked, 60'000'000);
-  EXPECT_LE(worst, 1.5) << "at x = " << worst_x;
+};
+template <typename Got, typename Want>
+Worst sweep(float low, float high, int32_t stride, Got got, Want want) {
+  Worst w;
+  auto check = [&](float x) {
+    const double want_x = want(static_cast<double>(x));
+    if (std::fabs(want_x) < std::numeric_limits<float>::min()) return;
+    const double err = ulp_error(got(x), want_x);
+    if (err > w.ulps) w.ulps = err, w.at = x;
+    ++w.checked;
+  };
+  // Adding to a float's bits steps away from zero on either side of it.
+  auto next = [&](float x) { return std::bit_cast<float>(std::bit_cast<int32_t>(x) + stride); };
+  for (float x = 0.0f; x <= high; x = next(x)) check(x);
+  for (float x = -0.0f; x >= low; x = next(x)) check(x);
+  return w;
+}
+
+TEST(VectorMath, ExpIsWithinOneAndAHalfUlpOverTheNormalRange) {
+  // Every 32nd float of [-87.33, 88.37]: 33 million of them.
+  const Worst w = sweep(-87.33f, 88.37f, 32, exp_approx, [](double x) { return std::exp(x); });
+  EXPECT_GT(w.checked, 30'000'000);
+  EXPECT_LE(w.ulps, 1.5) << "at x = " << w.at;
   EXPECT_EQ(exp_approx(0.0f), 1.0f);
   EXPECT_EQ(exp_approx(-0.0f), 1.0f);
 }
@@ -49,6 +65,84 @@ TEST(VectorMath, ExpFlushesBelowTheRangeAndOverflowsAboveIt) {
   EXPECT_EQ(exp_approx(88.38f), inf);
   EXPECT_EQ(exp_approx(inf), inf);
   EXPECT_TRUE(std::isnan(exp_approx(std::numeric_limits<float>::quiet_NaN())));
+}
+
+double normal_cdf_f64(double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
+double normal_pdf_f64(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi); }
+
+TEST(VectorMath, NormalCdfAndDensityAreWithinTheirUlpBounds) {
+  // Every 256th float of [-13.5, 13.5]: 8.6 million of them.
+  const Worst cdf = sweep(-13.5f, 13.5f, 256, normal_cdf, normal_cdf_f64);
+  EXPECT_GT(cdf.checked, 8'000'000);
+  EXPECT_LE(cdf.ulps, 7.0) << "at x = " << cdf.at;
+  const Worst pdf = sweep(-13.5f, 13.5f, 256, normal_pdf, normal_pdf_f64);
+  EXPECT_LE(pdf.ulps, 4.0) << "at x = " << pdf.at;
+  // Far in the lower tail, where 1 + erf(x/√2) in float is 0 or all rounding error.
+  EXPECT_LE(ulp_error(normal_cdf(-9.0f), normal_cdf_f64(-9.0)), 7.0);
+}
+
+TEST(VectorMath, NormalCdfAndDensityAtTheEdges) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  constexpr float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(normal_cdf(0.0f), 0.5f);
+  EXPECT_EQ(normal_cdf(-0.0f), 0.5f);
+  for (const float x : {-14.0f, -1000.0f, -inf}) {
+    EXPECT_EQ(normal_cdf(x), 0.0f) << x;
+    EXPECT_EQ(normal_cdf(-x), 1.0f) << -x;
+    EXPECT_EQ(normal_pdf(x), 0.0f) << x;
+    EXPECT_EQ(normal_pdf(-x), 0.0f) << -x;
+  }
+  EXPECT_TRUE(std::isnan(normal_cdf(nan)));
+  EXPECT_TRUE(std::isnan(normal_pdf(nan)));
+}
+
+// in[i] = 0.61 i - 11: from deep in the lower tail to well past the knee.
+std::vector<float> gelu_inputs(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = 0.61f * static_cast<float>(i) - 11.0f;
+  return x;
+}
+
+TEST(VectorMath, GeluRowsMatchTheExactFormForEveryLength) {
+  for (int64_t n = 0; n <= 37; ++n) {
+    const std::vector<float> x = gelu_inputs(n);
+    std::vector<float> out(x.size()), in_place = x;
+    gelu_contiguous(out.data(), x.data(), n);
+    gelu_contiguous(in_place.data(), in_place.data(), n);
+    EXPECT_EQ(out, in_place) << "n = " << n;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double xi = x[i];
+      EXPECT_LE(ulp_error(out[i], xi * normal_cdf_f64(xi)), 8.0) << "x = " << xi;
+    }
+  }
+  // Φ at these points to 17 digits (mpmath): double rows keep full relative precision in
+  // the lower tail too.
+  const std::vector<double> xs{-9.0, -0.5, 2.0};
+  const std::vector<double> cdf{1.1285884059538406e-19, 0.30853753872598690, 0.97724986805182079};
+  std::vector<double> d = xs;
+  gelu_contiguous(d.data(), d.data(), 3);
+  for (size_t i = 0; i < d.size(); ++i)
+    EXPECT_NEAR(d[i] / (xs[i] * cdf[i]), 1.0, 1e-14) << "double rows, x = " << xs[i];
+}
+
+TEST(VectorMath, GeluBackwardRowsAccumulateTheExactDerivative) {
+  for (int64_t n = 0; n <= 37; ++n) {
+    const std::vector<float> x = gelu_inputs(n);
+    std::vector<float> dout(x.size()), din(x.size(), 0.25f);
+    for (size_t i = 0; i < x.size(); ++i) dout[i] = 1.5f - 0.1f * static_cast<float>(i);
+    gelu_backward_contiguous(din.data(), dout.data(), x.data(), n);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double xi = x[i], cdf = normal_cdf_f64(xi), x_pdf = xi * normal_pdf_f64(xi);
+      // gelu' = Φ + xφ cancels near x = -0.75: bound the error by the terms' size.
+      const double scale = std::fabs(dout[i]) * (cdf + std::fabs(x_pdf)) + 0.25;
+      EXPECT_NEAR(din[i], 0.25 + dout[i] * (cdf + x_pdf), 8 * scale * 0x1p-24) << "x = " << xi;
+    }
+  }
+  const double x = -0.5, dout = 2.0;
+  double din = 1.0;
+  gelu_backward_contiguous(&din, &dout, &x, 1);
+  EXPECT_NEAR(din, 1.0 + dout * (normal_cdf_f64(x) + x * normal_pdf_f64(x)), 1e-15)
+      << "double rows";
 }
 
 TEST(VectorMath, ExpShiftedRowsMatchScaledExpForEveryLength) {

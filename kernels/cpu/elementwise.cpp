@@ -1,14 +1,20 @@
 #include "kernels/cpu/elementwise.h"
 
 #include <algorithm>
-#include <cmath>
 #include <vector>
+
+#include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
 namespace {
 
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+// Calls fn(i, len) for blocks [i, i + len) covering [0, n), spread over the threads.
+template <typename Fn> void for_each_block(int64_t n, Fn&& fn) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) fn(b * kBlock, std::min(kBlock, n - b * kBlock));
+}
 
 // Calls fn(i, keep(i)) for every i in [0, n). Draw i is word i % 4 of Philox block i / 4
 // (as philox_u32 defines it), so one block serves four values.
@@ -25,22 +31,12 @@ template <typename Fn> void for_each_dropout_keep(int64_t n, float p, const RngK
 }  // namespace
 
 template <typename T> void gelu_forward(T* out, const T* in, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T x = in[i];
-    out[i] = T(0.5) * x * (T(1) + std::erf(x * T(kInvSqrt2)));
-  }
+  for_each_block(n, [&](int64_t i, int64_t len) { gelu_contiguous(out + i, in + i, len); });
 }
 
 template <typename T> void gelu_backward(T* din, const T* dout, const T* in, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
-    const T x = in[i];
-    const T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
-    const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
-    din[i] += dout[i] * (cdf + x * pdf);
-  }
+  for_each_block(
+      n, [&](int64_t i, int64_t len) { gelu_backward_contiguous(din + i, dout + i, in + i, len); });
 }
 
 template <typename T> void residual_forward(T* out, const T* a, const T* b, int64_t n) {
