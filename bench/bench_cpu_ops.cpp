@@ -1,7 +1,7 @@
 // CPU backend microbenchmarks at BERT shapes: N = 2048 tokens (16 sequences x 128).
 // Matmul reports FLOP/s (OpenBLAS sgemm does the work); LayerNorm and GELU report bytes/s,
-// as memory bounds them once their math is vectorized. Wall-clock time, since OpenMP and OpenBLAS
-// use every thread.
+// comparable with memory bandwidth (LayerNorm is bound by it, GELU still by its exps).
+// Wall-clock time, since OpenMP and OpenBLAS use every thread.
 #include <benchmark/benchmark.h>
 
 #include <random>

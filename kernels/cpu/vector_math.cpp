@@ -2,9 +2,16 @@
 
 #include <cmath>
 
-// One clone per instruction set, chosen when the program loads (GCC and Clang on x86-64
-// ELF systems, whose loaders resolve the clones through ifuncs).
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+// One clone per instruction set, chosen when the program loads through an ifunc: x86-64
+// glibc, and compilers that know target_clones("arch=...") (GCC 12, Clang 18).
+#if defined(__clang__)
+#define MASKLM_CLONES_COMPILER (__clang_major__ >= 18)
+#elif defined(__GNUC__)
+#define MASKLM_CLONES_COMPILER (__GNUC__ >= 12)
+#else
+#define MASKLM_CLONES_COMPILER 0
+#endif
+#if defined(__x86_64__) && defined(__GLIBC__) && MASKLM_CLONES_COMPILER
 #define MASKLM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MASKLM_CPU_CLONES

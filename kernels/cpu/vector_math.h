@@ -4,13 +4,18 @@
 // the compiler vectorizes.
 #pragma once
 
+// The rounding tricks below ((x + 1.5·2^23) - 1.5·2^23) need IEEE evaluation order.
+#ifdef __FAST_MATH__
+#error "kernels/cpu/vector_math.h needs IEEE float semantics: build without -ffast-math"
+#endif
+
 #include <bit>
 #include <cstdint>
 #include <limits>
 
 namespace masklm::cpu {
 
-// exp(x) within 1.5 ulp (measured: under 1) for -87.33 <= x <= 88.37 (results from the
+// exp(x) within 1.5 ulp (measured 1.0) for -87.33 <= x <= 88.37 (results from the
 // smallest normal float, about 1.2e-38, to 2^127·√2). Below that range it returns 0, above
 // it +inf (so it overflows from 88.38 where exp overflows from 88.73), NaN stays NaN.
 // Cody-Waite reduction x = k·ln2 + r, |r| <= ln2/2, then Cephes' degree-6 polynomial
@@ -32,8 +37,10 @@ inline float exp_approx(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t k_int = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kRound);
-  const float y = p * std::bit_cast<float>((k_int + 127) << 23);
+  // k + 127 in the exponent field, in unsigned arithmetic (NaN inputs bring any bits).
+  const uint32_t biased_k =
+      std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(kRound) + 127u;
+  const float y = p * std::bit_cast<float>(biased_k << 23);
   const float low = x < kLow ? 0.0f : y;
   return x > kHigh ? std::numeric_limits<float>::infinity() : low;
 }
@@ -59,8 +66,9 @@ inline float normal_abs(float x) {
 // Φ(x), the standard normal CDF. The lower tail is Φ(-a) = t/2 · exp(p(u) - a²/2) with
 // t = 1/(1 + a/4), u = 1 - t and p of degree 9 fitted by scripts/fit_normal_cdf.py
 // (relative error 6e-8), so it keeps its relative precision far out, where
-// 1 + erf(x/√2) cancels; the upper half is 1 minus the tail. Within 7 ulp (measured 6.3)
-// wherever Φ is a normal float, 0 where it is subnormal.
+// 1 + erf(x/√2) cancels; the upper half is 1 minus the tail. Within 7 ulp (measured 6.5)
+// wherever Φ is a normal float (x > -12.95); between there and -13.22 Φ is a subnormal
+// with fewer correct bits, below it 0.
 inline float normal_cdf(float x) {
   // degree 9, K = 0.25, largest relative error of the tail 5.94e-08
   constexpr float kTailPoly[] = {1.555532068e-01f,  -7.797462940e-01f, 1.377169609e+00f,
@@ -77,7 +85,7 @@ inline float normal_cdf(float x) {
 }
 
 // φ(x), the standard normal density: within 4 ulp (measured 3.1) where it is a normal
-// float, 0 where it is subnormal.
+// float (|x| < 13.14); a subnormal with fewer correct bits out to 13.22, 0 beyond.
 inline float normal_pdf(float x) {
   const HalfSquare h = half_square(normal_abs(x));
   return 0.398942280f * exp_approx(-h.hi) * exp_approx(-h.lo);
@@ -86,10 +94,12 @@ inline float normal_pdf(float x) {
 // Row kernels: exp_approx and normal_cdf for float rows (built for AVX2 and FMA too where
 // the compiler can, picked at run time), std::exp and std::erfc for double rows (the
 // gradient checks).
-// x[i] = scale · exp(x[i] - shift) for i < n.
+// x[i] = scale · exp(x[i] - shift) for i < n; +inf where x[i] - shift > 88.37 (softmax
+// rows have x[i] - shift <= 0).
 void exp_shifted(float* x, int64_t n, float shift, float scale = 1.0f);
 void exp_shifted(double* x, int64_t n, double shift, double scale = 1.0);
-// out[i] = gelu(in[i]) = in[i] · Φ(in[i]) (the exact form, not the tanh one); out may alias in.
+// out[i] = gelu(in[i]) = in[i] · Φ(in[i]) (the exact form, not the tanh one), within 7.5
+// ulp where Φ(in[i]) is a normal float; out may alias in.
 void gelu_contiguous(float* out, const float* in, int64_t n);
 void gelu_contiguous(double* out, const double* in, int64_t n);
 // din[i] += dout[i] · gelu'(in[i]), gelu'(x) = Φ(x) + x · φ(x).
