@@ -57,7 +57,7 @@ inline HalfSquare half_square(float a) {
   return {0.5f * a_hi * a_hi, 0.5f * (a - a_hi) * (a + a_hi)};
 }
 
-// |x| clamped to 13.5, where φ(x) and Φ(-|x|) have underflowed; NaN stays NaN.
+// |x| clamped to 13.5 (φ and the lower tail of Φ are 0 from 13.22); NaN stays NaN.
 inline float normal_abs(float x) {
   const float abs_x = x < 0 ? -x : x;
   return abs_x > 13.5f ? 13.5f : abs_x;
