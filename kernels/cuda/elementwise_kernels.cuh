@@ -14,19 +14,19 @@ namespace masklm::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 
 // The flat kernels below take W values per step: 16-byte packs (W = kPackWidth<T>) when n
 // is a multiple of the pack and every buffer is 16-byte aligned, else W = 1. Values do not
-// interact, so both widths compute the same bits.
+// interact, so both widths compute the same bits. GELU takes Φ from normcdff, not from
+// (1 + erff(x/√2))/2, which cancels in the lower tail (the CPU reference does the same).
 
 template <typename T, int W> __global__ void gelu_forward_kernel(T* out, const T* in, int64_t n) {
   for (int64_t i = global_thread_index() * W; i < n; i += global_thread_count() * W) {
     float x[W];
     load_pack<T, W>(x, in + i);
 #pragma unroll
-    for (int j = 0; j < W; ++j) x[j] = 0.5f * x[j] * (1.0f + erff(x[j] * kInvSqrt2));
+    for (int j = 0; j < W; ++j) x[j] *= normcdff(x[j]);
     store_pack<T, W>(out + i, x);
   }
 }
@@ -41,7 +41,7 @@ __global__ void gelu_backward_kernel(T* din, const T* dout, const T* in, int64_t
 #pragma unroll
     for (int j = 0; j < W; ++j) {
       // gelu'(x) = Phi(x) + x * phi(x): the normal CDF plus x times the normal density.
-      const float cdf = 0.5f * (1.0f + erff(x[j] * kInvSqrt2));
+      const float cdf = normcdff(x[j]);
       const float pdf = kInvSqrt2Pi * expf(-0.5f * x[j] * x[j]);
       d[j] += dy[j] * (cdf + x[j] * pdf);
     }

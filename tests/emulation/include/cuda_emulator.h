@@ -245,6 +245,9 @@ void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_byt
 inline void __syncthreads() { emulator::current_block->barrier.arrive_and_wait(); }
 inline void __syncwarp() { emulator::warp().barrier.arrive_and_wait(); }
 
+// CUDA's math functions that C++'s <cmath> lacks (the others, expf or erff, are the host's).
+inline float normcdff(float x) { return 0.5f * std::erfc(-x * 0.70710678118654752440f); }
+
 // Any value of up to 8 bytes, as CUDA's overloads take (int, float, int64_t, double...).
 template <typename T>
 T __shfl_xor_sync(unsigned /*mask: the kernels pass the whole warp*/, T v, int lane_mask) {
