@@ -3,17 +3,19 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/gemm_tiles.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
 namespace {
 
-// Calls fn(i, len) for blocks [i, i + len) covering [0, n), spread over the threads.
+// Calls fn(i, len) for blocks [i, i + len) of at most 4096 values covering [0, n), spread
+// over the threads.
 template <typename Fn> void for_each_block(int64_t n, Fn&& fn) {
-  constexpr int64_t kBlock = 4096;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const Blocks blocks = split_blocks(n, 4096);
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) fn(b * kBlock, std::min(kBlock, n - b * kBlock));
+  for (int64_t b = 0; b < blocks.count; ++b)
+    fn(blocks.begin(b), blocks.end(b, n) - blocks.begin(b));
 }
 
 // Calls fn(i, keep(i)) for every i in [0, n). Draw i is word i % 4 of Philox block i / 4
