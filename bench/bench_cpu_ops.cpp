@@ -1,6 +1,7 @@
 // CPU backend microbenchmarks at BERT shapes: N = 2048 tokens (16 sequences x 128).
 // Matmul reports FLOP/s (OpenBLAS sgemm does the work); LayerNorm and GELU report bytes/s,
-// comparable with memory bandwidth (LayerNorm is bound by it, GELU still by its exps).
+// comparable with memory bandwidth (LayerNorm is bound by it, GELU still by its exps,
+// dropout by its Philox draws).
 // Wall-clock time, since OpenMP and OpenBLAS use every thread.
 #include <benchmark/benchmark.h>
 
@@ -128,6 +129,36 @@ void bert_ffn_widths(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_gelu_forward)->Apply(bert_ffn_widths);
 BENCHMARK(BM_gelu_backward)->Apply(bert_ffn_widths);
+
+// Hidden dropout at p = 0.1 on N x C values (one Philox uniform each). Args: hidden size C.
+const RngKey kDropoutKey{42, 1, 0, RngStream::HIDDEN_DROPOUT, 3};
+
+void BM_dropout_forward(benchmark::State& state) {
+  const int64_t n = kTokens * state.range(0);
+  auto in = random_floats(n);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    dropout_forward(cpu_ctx, host_tensor(out, {n}), host_tensor(in, {n}), 0.1f, kDropoutKey);
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Reads in, writes out.
+  state.SetBytesProcessed(state.iterations() * 2 * n * static_cast<int64_t>(sizeof(float)));
+}
+
+void BM_dropout_backward(benchmark::State& state) {
+  const int64_t n = kTokens * state.range(0);
+  auto dout = random_floats(n);
+  std::vector<float> din(static_cast<size_t>(n));
+  for (auto _ : state) {
+    dropout_backward(cpu_ctx, host_tensor(din, {n}), host_tensor(dout, {n}), 0.1f, kDropoutKey);
+    benchmark::DoNotOptimize(din.data());
+  }
+  // Reads dout, reads and writes din (it accumulates).
+  state.SetBytesProcessed(state.iterations() * 3 * n * static_cast<int64_t>(sizeof(float)));
+}
+
+BENCHMARK(BM_dropout_forward)->Apply(bert_hidden_sizes);
+BENCHMARK(BM_dropout_backward)->Apply(bert_hidden_sizes);
 
 }  // namespace
 }  // namespace masklm

@@ -24,17 +24,20 @@ MASKLM_HD void philox_mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo
   lo = static_cast<uint32_t>(p);
 }
 
+// Philox4x32's multipliers and key increments (Weyl sequence), and its round count.
+inline constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
+inline constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
+inline constexpr int kPhiloxRounds = 10;
+
 MASKLM_HD PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
-  constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
-  constexpr uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
     if (round > 0) {
-      key.k[0] += kW0;
-      key.k[1] += kW1;
+      key.k[0] += kPhiloxW0;
+      key.k[1] += kPhiloxW1;
     }
     uint32_t hi0, lo0, hi1, lo1;
-    philox_mulhilo(kM0, ctr.c[0], hi0, lo0);
-    philox_mulhilo(kM1, ctr.c[2], hi1, lo1);
+    philox_mulhilo(kPhiloxM0, ctr.c[0], hi0, lo0);
+    philox_mulhilo(kPhiloxM1, ctr.c[2], hi1, lo1);
     ctr = PhiloxCounter{{hi1 ^ ctr.c[1] ^ key.k[0], lo1, hi0 ^ ctr.c[3] ^ key.k[1], lo0}};
   }
   return ctr;
@@ -59,13 +62,21 @@ struct RngKey {
   uint32_t substream = 0;  // below 2^24: e.g. a layer or a sequence index
 };
 
-// Four random words for draw block `block` of a stream (draw i lives in block i / 4).
-MASKLM_HD PhiloxCounter philox_block(const RngKey& key, uint64_t block) {
+// The Philox key and counter of draw block `block` of a stream (draw i lives in block i / 4).
+MASKLM_HD PhiloxKey philox_key(const RngKey& key) {
   // XOR with the rank is injective for a fixed seed, so ranks of one run never share a key.
-  const PhiloxKey k{{static_cast<uint32_t>(key.seed) ^ key.rank, static_cast<uint32_t>(key.seed >> 32)}};
+  return PhiloxKey{
+      {static_cast<uint32_t>(key.seed) ^ key.rank, static_cast<uint32_t>(key.seed >> 32)}};
+}
+MASKLM_HD PhiloxCounter philox_counter(const RngKey& key, uint64_t block) {
   const uint32_t id = (static_cast<uint32_t>(key.stream) << 24) | (key.substream & 0xFFFFFFu);
-  const PhiloxCounter c{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), key.step, id}};
-  return philox4x32_10(c, k);
+  return PhiloxCounter{
+      {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), key.step, id}};
+}
+
+// Four random words for draw block `block` of a stream.
+MASKLM_HD PhiloxCounter philox_block(const RngKey& key, uint64_t block) {
+  return philox4x32_10(philox_counter(key, block), philox_key(key));
 }
 
 // Draw i of a stream as a word.

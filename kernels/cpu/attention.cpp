@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/gemm_tiles.h"
+#include "kernels/cpu/philox_uniforms.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
@@ -34,18 +35,24 @@ template <typename T> void scaled_scores(T* scores, const HeadQKV<T>& x, int64_t
   gemm<T>(false, true, bq, len, HS, scale, x.q + i0 * x.ld, x.ld, x.k, x.ld, T(0), scores, len);
 }
 
-// Calls fn(j, scale) for keys j in [0, len) with the dropout scale of (query, key j):
-// 0 when dropped, 1/(1-p) when kept. `first` is the Philox index of key 0; neighbouring
-// keys share one Philox block of four draws, so each block is computed once.
+// scales[k] = keep_scale where dropout keeps draw k, else 0. A function of its own, with
+// values for arguments: inside the lambda below, GCC kept the loop a branch.
+template <typename T>
+void dropout_scales(T* scales, const float* uniforms, int64_t n, float p, T keep_scale) {
+  for (int64_t k = 0; k < n; ++k) scales[k] = dropout_keeps(uniforms[k], p) ? keep_scale : T(0);
+}
+
+// Calls fn(j0, scales, count) for runs of keys [j0, j0 + count) covering [0, len), where
+// scales[k] is the dropout scale of (query, key j0 + k): 0 when dropped, 1/(1-p) when kept.
+// `first` is the Philox index of key 0.
 template <typename T, typename Fn>
-void for_each_dropout_scale(int64_t len, uint64_t first, float p, const RngKey& key, Fn&& fn) {
+void for_each_dropout_run(int64_t len, uint64_t first, float p, const RngKey& key, Fn&& fn) {
   const T keep_scale = T(1) / (T(1) - T(p));
-  for (int64_t j = 0; j < len;) {
-    const uint64_t index = first + static_cast<uint64_t>(j);
-    const PhiloxCounter draws = philox_block(key, index >> 2);
-    for (uint64_t w = index & 3; w < 4 && j < len; ++w, ++j)
-      fn(j, u32_to_uniform(draws.c[w]) >= p ? keep_scale : T(0));
-  }
+  for_each_uniform_chunk(key, first, len, [&](int64_t j0, const float* uniforms, int64_t count) {
+    T scales[kUniformChunk];
+    dropout_scales(scales, uniforms, count, p, keep_scale);
+    fn(j0, static_cast<const T*>(scales), count);
+  });
 }
 
 // Philox index of (head h, query token i, key token 0 of the sequence starting at s0).
@@ -95,8 +102,11 @@ void attention_forward(T* out, T* lse, const T* qkv, const int32_t* cu_seqlens, 
         const int64_t i = s0 + i0 + r;
         lse[h * N + i] = softmax_row(row, len);  // before dropout: the backward needs P itself
         if (dropout_p > 0)
-          for_each_dropout_scale<T>(len, dropout_index(h, i, s0, N), dropout_p, key,
-                                    [row](int64_t j, T scale) { row[j] *= scale; });
+          for_each_dropout_run<T>(len, dropout_index(h, i, s0, N), dropout_p, key,
+                                  [row](int64_t j0, const T* scales, int64_t count) {
+                                    T* dropped = row + j0;
+                                    for (int64_t k = 0; k < count; ++k) dropped[k] *= scales[k];
+                                  });
       }
       // out[i0 : i0 + bq] (bq, HS) = dropped probabilities @ v
       gemm<T>(false, false, bq, HS, len, T(1), probs, len, x.v, x.ld, T(0),
@@ -139,11 +149,16 @@ template <typename T> void attention_backward(T* dqkv, const T* dout, const T* o
         for (int64_t c = 0; c < HS; ++c) D += dout_h[(i0 + r) * C + c] * out_h[(i0 + r) * C + c];
         if (dropout_p > 0) {
           T* m_row = dropped + r * len;
-          for_each_dropout_scale<T>(len, dropout_index(h, i, s0, N), dropout_p, key,
-                                    [&](int64_t j, T m) {
-                                      m_row[j] = p_row[j] * m;
-                                      dp_row[j] *= m;
-                                    });
+          for_each_dropout_run<T>(len, dropout_index(h, i, s0, N), dropout_p, key,
+                                  [&](int64_t j0, const T* m, int64_t count) {
+                                    T* kept = m_row + j0;
+                                    const T* probs = p_row + j0;
+                                    T* dp = dp_row + j0;
+                                    for (int64_t k = 0; k < count; ++k) {
+                                      kept[k] = probs[k] * m[k];
+                                      dp[k] *= m[k];
+                                    }
+                                  });
         }
         for (int64_t j = 0; j < len; ++j) dp_row[j] = p_row[j] * (dp_row[j] - D);
       }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_tiles.h"
+#include "kernels/cpu/philox_uniforms.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace masklm::cpu {
@@ -18,16 +19,14 @@ template <typename Fn> void for_each_block(int64_t n, Fn&& fn) {
     fn(blocks.begin(b), blocks.end(b, n) - blocks.begin(b));
 }
 
-// Calls fn(i, keep(i)) for every i in [0, n). Draw i is word i % 4 of Philox block i / 4
-// (as philox_u32 defines it), so one block serves four values.
-template <typename Fn> void for_each_dropout_keep(int64_t n, float p, const RngKey& key, Fn&& fn) {
-  const int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const PhiloxCounter words = philox_block(key, static_cast<uint64_t>(b));
-    for (int64_t j = 0; j < 4 && 4 * b + j < n; ++j)
-      fn(4 * b + j, u32_to_uniform(words.c[j]) >= p);
-  }
+// Calls fn(i, uniforms, len) for runs [i, i + len) covering [0, n), spread over the
+// threads, with uniforms[k] = philox_uniform(key, i + k): dropout's draw for value i + k.
+template <typename Fn> void for_each_uniform_run(int64_t n, const RngKey& key, Fn&& fn) {
+  for_each_block(n, [&](int64_t i, int64_t len) {
+    for_each_uniform_chunk(
+        key, static_cast<uint64_t>(i), len,
+        [&](int64_t j, const float* uniforms, int64_t count) { fn(i + j, uniforms, count); });
+  });
 }
 
 }  // namespace
@@ -59,15 +58,30 @@ void dropout_forward(T* out, const T* in, int64_t n, float p, const RngKey& key)
   }
   // One reciprocal instead of a divide per value: within one rounding of in / (1 - p).
   const T scale = T(1) / (T(1) - T(p));
-  for_each_dropout_keep(n, p, key, [&](int64_t i, bool keep) { out[i] = keep ? in[i] * scale : T(0); });
+  // p and scale by value: a reference would be reloaded after every store to out (they may
+  // alias), which keeps the loop scalar.
+  for_each_uniform_run(n, key, [out, in, p, scale](int64_t i, const float* uniforms, int64_t len) {
+    T* o = out + i;
+    const T* x = in + i;
+    for (int64_t k = 0; k < len; ++k) {
+      const T kept = x[k] * scale;  // loaded either way, so the select needs no branch
+      o[k] = dropout_keeps(uniforms[k], p) ? kept : T(0);
+    }
+  });
 }
 
 template <typename T>
 void dropout_backward(T* din, const T* dout, int64_t n, float p, const RngKey& key) {
   const T scale = T(1) / (T(1) - T(p));
-  for_each_dropout_keep(n, p, key, [&](int64_t i, bool keep) {
-    if (keep) din[i] += dout[i] * scale;
-  });
+  for_each_uniform_run(n, key,
+                       [din, dout, p, scale](int64_t i, const float* uniforms, int64_t len) {
+                         T* d = din + i;
+                         const T* g = dout + i;
+                         for (int64_t k = 0; k < len; ++k) {
+                           const T before = d[k], kept = before + g[k] * scale;
+                           d[k] = dropout_keeps(uniforms[k], p) ? kept : before;
+                         }
+                       });
 }
 
 template <typename T> void scale_inplace(T* x, int64_t n, double s) {
