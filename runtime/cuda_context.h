@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "runtime/device_error.h"
@@ -44,7 +45,11 @@ class CudaContext {
   cublasLtHandle_t cublaslt() const { return cublaslt_; }
   void* gemm_workspace() const { return gemm_workspace_; }
   size_t gemm_workspace_bytes() const { return kGemmWorkspaceBytes; }
-  std::map<GemmShapeKey, cublasLtMatmulAlgo_t>& gemm_algorithms() { return gemm_algorithms_; }
+  // The algorithm chosen per shape; none where cuBLASLt had no algorithm with the bias
+  // epilogue, so gemm() goes straight to its separate bias kernel.
+  std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>>& gemm_algorithms() {
+    return gemm_algorithms_;
+  }
 
   // Device scratch of at least `bytes` for one op call. Valid until the next scratch()
   // call, so an op asks once for everything it needs. Growing synchronizes the stream
@@ -88,7 +93,7 @@ class CudaContext {
   std::vector<DeviceBuffer> staging_;
   std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
-  std::map<GemmShapeKey, cublasLtMatmulAlgo_t> gemm_algorithms_;
+  std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>> gemm_algorithms_;
 };
 
 }  // namespace masklm

@@ -7,6 +7,8 @@
 // The algorithm for each shape is chosen once by cuBLASLt's heuristic and cached in the
 // CudaContext, so the same shape always runs the same algorithm (reproducible results).
 #include <bit>
+#include <mutex>
+#include <optional>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
@@ -54,7 +56,7 @@ struct Preference {
 };
 
 // Column-major D (m, n) = op(X) (m, k) op(Y) (k, n) + beta D [+ bias]; returns false when
-// cuBLASLt offers no algorithm (only possible with the bias epilogue).
+// cuBLASLt offers no algorithm with the bias epilogue (remembered, so it is asked once).
 bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_y, int64_t m, int64_t n, int64_t k,
                    float alpha, const void* x, int64_t ldx, const void* y, int64_t ldy, float beta, void* d,
                    int64_t ldd, const void* bias) {
@@ -110,19 +112,20 @@ bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_
     int count = 0;
     const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cc.cublaslt(), op.desc, lx.layout, ly.layout,
                                                                   ld.layout, ld.layout, pref.pref, 1, &result, &count);
-    if (status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0) {
-      MASKLM_CHECK(bias != nullptr,
-                   "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; alignments {}, "
-                   "{}, {} bytes)",
-                   m, n, k, dtype_name(dtypes.ab), dtype_name(dtypes.c), ldx, ldy, ldd, align_x, align_y, align_d);
-      return false;
-    }
-    CUBLAS_CHECK(status);
-    found = cache.emplace(key, result.algo).first;
+    // NOT_SUPPORTED means no algorithm fits; any other failure is an error of its own.
+    if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
+    const bool none = status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0;
+    MASKLM_CHECK(!none || bias != nullptr,
+                 "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; "
+                 "alignments {}, {}, {} bytes)",
+                 m, n, k, dtype_name(dtypes.ab), dtype_name(dtypes.c), ldx, ldy, ldd, align_x,
+                 align_y, align_d);
+    found = cache.emplace(key, none ? std::nullopt : std::optional(result.algo)).first;
   }
-  CUBLAS_CHECK(cublasLtMatmul(cc.cublaslt(), op.desc, &alpha, x, lx.layout, y, ly.layout, &beta, d, ld.layout, d,
-                              ld.layout, &found->second, cc.gemm_workspace(), cc.gemm_workspace_bytes(),
-                              cc.stream()));
+  if (!found->second) return false;
+  CUBLAS_CHECK(cublasLtMatmul(cc.cublaslt(), op.desc, &alpha, x, lx.layout, y, ly.layout, &beta, d,
+                              ld.layout, d, ld.layout, &*found->second, cc.gemm_workspace(),
+                              cc.gemm_workspace_bytes(), cc.stream()));
   return true;
 }
 
@@ -146,12 +149,11 @@ void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_
   }
   // Row-major C (m, n) is column-major C^T (n, m) = op(B)^T (n, k) op(A)^T (k, m).
   if (try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, bias)) return;
-  static bool logged = false;
-  if (!logged) {
+  static std::once_flag warned;
+  std::call_once(warned, [&] {
     log_warn("cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; adding the bias in a separate kernel", m, n, k,
              dtype_name(dtypes.c));
-    logged = true;
-  }
+  });
   try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
   dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
     launch_kernel(add_bias_kernel<T>, grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream(),

@@ -3,9 +3,12 @@
 // makes on the layouts (a wrong size, transpose or leading dimension fails here as it
 // would on a GPU). Operands are widened to fp32 and multiplied by OpenBLAS's sgemm, which
 // accumulates in fp32 like CUBLAS_COMPUTE_32F; D is rounded once to its type. The BIAS
-// epilogue's vector has D's type and runs along D's rows. The heuristic always offers an
-// algorithm, so gemm.cu's fallback for a refused epilogue (its bias kernel) does not run
-// here; test_gemm_bias_emulated covers that kernel.
+// epilogue's vector has D's type and runs along D's rows. The heuristic offers an algorithm
+// that needs exactly the alignments it was told (the preferences, and the bias pointer's),
+// and cublasLtMatmul refuses pointers less aligned than that, as the hardware's vector
+// loads would: an algorithm cached for one alignment and reused for a smaller one fails
+// here. Tests may make the heuristic refuse the BIAS epilogue, as cuBLASLt may for some
+// shapes, and count its calls (emulator::cublaslt below).
 #pragma once
 
 #include <cblas.h>
@@ -55,7 +58,10 @@ struct cublasLtMatrixLayoutOpaque_t {
   int64_t ld;
 };
 using cublasLtMatrixLayout_t = cublasLtMatrixLayoutOpaque_t*;
-struct cublasLtMatmulPreferenceOpaque_t {};
+struct cublasLtMatmulPreferenceOpaque_t {
+  uint64_t max_workspace = 0;
+  uint32_t min_alignment[4] = {256, 256, 256, 256};  // A, B, C, D in bytes (cuBLASLt's default)
+};
 using cublasLtMatmulPreference_t = cublasLtMatmulPreferenceOpaque_t*;
 struct cublasLtMatmulAlgo_t {
   uint64_t data[8];
@@ -69,6 +75,33 @@ struct cublasLtMatmulHeuristicResult_t {
 };
 
 namespace emulator {
+
+// Test hooks: the heuristic refuses the BIAS epilogue while refuse_bias_epilogue is set, and
+// counts its calls.
+struct CublasLtHooks {
+  bool refuse_bias_epilogue = false;
+  int64_t heuristic_calls = 0;
+};
+inline CublasLtHooks cublaslt;
+
+// What the heuristic's algorithm needs, in cublasLtMatmulAlgo_t::data: the alignment of
+// A, B, C, D and the bias, in bytes.
+enum AlgoAlignment { kAlignA, kAlignB, kAlignC, kAlignD, kAlignBias };
+
+// The largest power of two, up to 256, dividing the address (256 for null).
+inline uint64_t pointer_alignment(const void* p) {
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  uint64_t alignment = 1;
+  while (alignment < 256 && address % (2 * alignment) == 0) alignment *= 2;
+  return address == 0 ? 256 : alignment;
+}
+
+// Sets a descriptor's attribute from `bytes` bytes at `value`, which must be its size.
+template <typename Field> cublasStatus_t set_attribute(Field& field, const void* value, size_t bytes) {
+  if (bytes != sizeof field) return CUBLAS_STATUS_INVALID_VALUE;
+  std::memcpy(&field, value, bytes);
+  return CUBLAS_STATUS_SUCCESS;
+}
 
 // Element (i, j) of a column-major matrix of `type` values, widened to float.
 inline float load_element(cudaDataType_t type, const void* base, int64_t index) {
@@ -134,11 +167,7 @@ inline cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
 inline cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
                                                      cublasLtMatmulDescAttributes_t attr,
                                                      const void* value, size_t bytes) {
-  const auto set = [&](auto& field) {
-    if (bytes != sizeof field) return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&field, value, bytes);
-    return CUBLAS_STATUS_SUCCESS;
-  };
+  const auto set = [&](auto& field) { return emulator::set_attribute(field, value, bytes); };
   switch (attr) {
     case CUBLASLT_MATMUL_DESC_TRANSA: return set(d->trans_a);
     case CUBLASLT_MATMUL_DESC_TRANSB: return set(d->trans_b);
@@ -167,20 +196,35 @@ inline cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t
   delete p;
   return CUBLAS_STATUS_SUCCESS;
 }
-inline cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t,
-                                                           cublasLtMatmulPreferenceAttributes_t,
-                                                           const void*, size_t) {
-  return CUBLAS_STATUS_SUCCESS;
+inline cublasStatus_t cublasLtMatmulPreferenceSetAttribute(
+    cublasLtMatmulPreference_t p, cublasLtMatmulPreferenceAttributes_t attr, const void* value,
+    size_t bytes) {
+  // Each attribute has its own type (uint64 for the workspace, uint32 for alignments).
+  const auto set = [&](auto& field) { return emulator::set_attribute(field, value, bytes); };
+  switch (attr) {
+    case CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES: return set(p->max_workspace);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES: return set(p->min_alignment[0]);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES: return set(p->min_alignment[1]);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES: return set(p->min_alignment[2]);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES: return set(p->min_alignment[3]);
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
 }
 
-inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t,
+inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
                                                      cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
                                                      cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
-                                                     cublasLtMatmulPreference_t, int requested,
+                                                     cublasLtMatmulPreference_t pref, int requested,
                                                      cublasLtMatmulHeuristicResult_t* results,
                                                      int* count) {
+  ++emulator::cublaslt.heuristic_calls;
   if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
+  *count = 0;
+  if (emulator::cublaslt.refuse_bias_epilogue && desc->epilogue == CUBLASLT_EPILOGUE_BIAS)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
   results[0] = {};
+  for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_alignment[i];
+  results[0].algo.data[emulator::kAlignBias] = emulator::pointer_alignment(desc->bias);
   *count = 1;
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -191,8 +235,15 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc
                                      const void* a, cublasLtMatrixLayout_t la, const void* b,
                                      cublasLtMatrixLayout_t lb, const void* beta, const void* c,
                                      cublasLtMatrixLayout_t lc, void* d, cublasLtMatrixLayout_t ld,
-                                     const cublasLtMatmulAlgo_t*, void*, size_t,
+                                     const cublasLtMatmulAlgo_t* algo, void*, size_t,
                                      cudaStream_t stream) {
+  using emulator::pointer_alignment;
+  const bool aligned = pointer_alignment(a) >= algo->data[emulator::kAlignA] &&
+                       pointer_alignment(b) >= algo->data[emulator::kAlignB] &&
+                       pointer_alignment(c) >= algo->data[emulator::kAlignC] &&
+                       pointer_alignment(d) >= algo->data[emulator::kAlignD] &&
+                       pointer_alignment(desc->bias) >= algo->data[emulator::kAlignBias];
+  if (!aligned) return CUBLAS_STATUS_NOT_SUPPORTED;
   const bool ta = desc->trans_a == CUBLAS_OP_T, tb = desc->trans_b == CUBLAS_OP_T;
   const auto m = static_cast<int64_t>(ld->rows), n = static_cast<int64_t>(ld->cols);
   const auto k = static_cast<int64_t>(ta ? la->rows : la->cols);

@@ -1,0 +1,151 @@
+// kernels/cuda/gemm.cu's paths that only the emulation's cuBLASLt can force
+// (tests/emulation/include/cublasLt.h; emulated build only): a refused BIAS epilogue falls
+// back to the separate bias kernel with the same result and is asked about once per shape,
+// and an algorithm is never run on pointers less aligned than those it was chosen for.
+#include <gtest/gtest.h>
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cuda/gemm.cuh"
+#include "runtime/cuda_context.h"
+
+namespace masklm::cuda {
+namespace {
+
+// Host values on the emulated device, freed at the end of the scope.
+struct DeviceFloats {
+  float* data = nullptr;
+  explicit DeviceFloats(const std::vector<float>& host) {
+    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&data), host.size() * sizeof(float)),
+              cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(data, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+  ~DeviceFloats() { (void)cudaFree(data); }
+  std::vector<float> to_host(CudaContext& cc, size_t n) const {
+    std::vector<float> host(n);
+    EXPECT_EQ(cudaStreamSynchronize(cc.stream()), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(host.data(), data, n * sizeof(float), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    return host;
+  }
+};
+
+// Sets the emulated cuBLASLt to refuse the BIAS epilogue for one test.
+struct RefuseBiasEpilogue {
+  RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = true; }
+  ~RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = false; }
+};
+
+// A small linear layer, row-major c (m, n) = a (m, k) b (k, n) + bias, and its value in double.
+struct Problem {
+  static constexpr int64_t m = 5, n = 7, k = 3;
+  std::vector<float> a, b, bias;
+  std::vector<double> expected;
+  Problem() {
+    for (int64_t i = 0; i < m * k; ++i) a.push_back(0.25f * static_cast<float>(i % 7) - 0.5f);
+    for (int64_t i = 0; i < k * n; ++i) b.push_back(0.125f * static_cast<float>(i % 5) - 0.25f);
+    for (int64_t j = 0; j < n; ++j) bias.push_back(1.0f + static_cast<float>(j));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = bias[j];
+        for (int64_t p = 0; p < k; ++p) sum += static_cast<double>(a[i * k + p]) * b[p * n + j];
+        expected.push_back(sum);
+      }
+  }
+  // Runs the GEMM on the context and returns c; the operand a starts `a_offset` floats in.
+  std::vector<float> run(CudaContext& cc, int64_t a_offset = 0) const {
+    std::vector<float> a_shifted(static_cast<size_t>(a_offset), 0.0f);
+    a_shifted.insert(a_shifted.end(), a.begin(), a.end());
+    const DeviceFloats da(a_shifted), db(b), dbias(bias), dc(std::vector<float>(m * n, NAN));
+    gemm(cc, false, false, m, n, k, 1.0f, da.data + a_offset, k, db.data, n, 0.0f, dc.data, n,
+         dbias.data);
+    return dc.to_host(cc, m * n);
+  }
+  void expect_matches(const std::vector<float>& c) const {
+    ASSERT_EQ(c.size(), expected.size());
+    for (size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(c[i], expected[i], 1e-5) << "element " << i;
+  }
+};
+
+TEST(GemmPathsEmulated, ARefusedBiasEpilogueFallsBackToTheBiasKernelAndIsRemembered) {
+  const RefuseBiasEpilogue refuse;
+  CudaContext cc;
+  const Problem problem;
+  const int64_t calls_before = emulator::cublaslt.heuristic_calls;
+  problem.expect_matches(problem.run(cc));
+  // Asked with the bias epilogue (refused), then without it.
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2);
+  problem.expect_matches(problem.run(cc));
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
+}
+
+TEST(GemmPathsEmulated, TheBiasEpilogueGivesTheSameResult) {
+  CudaContext cc;
+  const Problem problem;
+  const int64_t calls_before = emulator::cublaslt.heuristic_calls;
+  problem.expect_matches(problem.run(cc));
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 1);
+}
+
+TEST(GemmPathsEmulated, LessAlignedOperandsGetAnAlgorithmOfTheirOwn) {
+  CudaContext cc;
+  const Problem problem;
+  problem.expect_matches(problem.run(cc));
+  const int64_t calls_before = emulator::cublaslt.heuristic_calls;
+  // a one float in: 4-byte aligned instead of 256. Reusing the first algorithm would fail.
+  problem.expect_matches(problem.run(cc, 1));
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 1);
+}
+
+TEST(GemmPathsEmulated, TheStandInRefusesPointersLessAlignedThanItsAlgorithm) {
+  // What the test above relies on: an algorithm chosen for 16-byte operands refuses a
+  // 4-byte aligned one.
+  cublasLtHandle_t handle;
+  ASSERT_EQ(cublasLtCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulDesc_t desc;
+  ASSERT_EQ(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatrixLayout_t layout;
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, 4, 4, 4), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulPreference_t pref;
+  ASSERT_EQ(cublasLtMatmulPreferenceCreate(&pref), CUBLAS_STATUS_SUCCESS);
+  const uint32_t sixteen = 16;
+  for (auto attribute :
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    ASSERT_EQ(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &sixteen, sizeof sixteen),
+              CUBLAS_STATUS_SUCCESS);
+  // Attributes have their types: a 64-bit alignment is refused.
+  const uint64_t wide = 16;
+  EXPECT_EQ(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                 &wide, sizeof wide),
+            CUBLAS_STATUS_INVALID_VALUE);
+  cublasLtMatmulHeuristicResult_t result{};
+  int count = 0;
+  ASSERT_EQ(cublasLtMatmulAlgoGetHeuristic(handle, desc, layout, layout, layout, layout, pref, 1,
+                                           &result, &count),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(count, 1);
+  const DeviceFloats x(std::vector<float>(20, 1.0f)), y(std::vector<float>(16, 1.0f));
+  const float one = 1.0f, zero = 0.0f;
+  CudaContext cc;
+  EXPECT_EQ(cublasLtMatmul(handle, desc, &one, x.data, layout, x.data, layout, &zero, y.data,
+                           layout, y.data, layout, &result.algo, nullptr, 0, cc.stream()),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cublasLtMatmul(handle, desc, &one, x.data + 1, layout, x.data, layout, &zero, y.data,
+                           layout, y.data, layout, &result.algo, nullptr, 0, cc.stream()),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cudaStreamSynchronize(cc.stream()), cudaSuccess);
+  (void)cublasLtMatmulPreferenceDestroy(pref);
+  (void)cublasLtMatrixLayoutDestroy(layout);
+  (void)cublasLtMatmulDescDestroy(desc);
+  (void)cublasLtDestroy(handle);
+}
+
+}  // namespace
+}  // namespace masklm::cuda
