@@ -16,6 +16,10 @@ namespace masklm {
 
 namespace {
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 ncclDataType_t nccl_type(DType dtype) {
   switch (dtype) {
     case DType::F32: return ncclFloat32;
@@ -48,12 +52,18 @@ class NcclComm : public Comm {
   ~NcclComm() override {
     if (comm_) {
       // Errors here cannot be reported any more; the process is ending the communicator.
-      if (ncclCommFinalize(comm_) == ncclInProgress) {
-        ncclResult_t state = ncclInProgress;
-        while (state == ncclInProgress && ncclCommGetAsyncError(comm_, &state) == ncclSuccess)
-          std::this_thread::yield();
+      // Finalizing waits for every rank, which never comes when this rank leaves on an
+      // error while the others wait in a collective: past the collective timeout it aborts.
+      const auto start = std::chrono::steady_clock::now();
+      ncclResult_t state = ncclCommFinalize(comm_);
+      while (state == ncclInProgress && seconds_since(start) < timeout_s_) {
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+        if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) break;
       }
-      ncclCommDestroy(comm_);
+      if (state == ncclSuccess)
+        ncclCommDestroy(comm_);
+      else
+        ncclCommAbort(comm_);
     }
     cudaEventDestroy(done_);
     cudaEventDestroy(inputs_ready_);
@@ -162,8 +172,7 @@ class NcclComm : public Comm {
   // async_state(), and exits past the deadline.
   ncclResult_t check_async(const char* what, std::chrono::steady_clock::time_point start) {
     const ncclResult_t state = async_state(what);
-    const double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double waited = seconds_since(start);
     if (waited >= timeout_s_) {
       std::fprintf(stderr,
                    "masklm: rank %d: %s has waited %.0f s for the other ranks "

@@ -225,10 +225,11 @@ class PaddedCall {
     S = (*std::max_element(lengths.begin(), lengths.end()) + kSeqAlign - 1) / kSeqAlign * kSeqAlign;
     // cuDNN's Philox stream is keyed by a 64-bit seed: ours comes from the RngKey's first
     // block, so every (seed, step, rank, stream, substream) gets its own; the offset stays 0.
+    // Each its own 16-byte aligned tensor, as the graph declares them.
     const PhiloxCounter draw = philox_block(key, 0);
-    const int64_t seed_and_offset[2] = {
-        static_cast<int64_t>(draw.c[0] | (uint64_t{draw.c[1]} << 32)), 0};
-    append(seed_and_offset, sizeof(seed_and_offset));
+    const int64_t seed = static_cast<int64_t>(draw.c[0] | (uint64_t{draw.c[1]} << 32)), offset = 0;
+    seed_at_ = append(&seed, sizeof(seed));
+    offset_at_ = append(&offset, sizeof(offset));
     lengths_at_ = append(lengths.data(), lengths.size() * sizeof(int32_t));
     offsets_at_ = append(offsets.data(), offsets.size() * sizeof(int32_t));
     graph_ = &state_.graph(GraphKey{backward, dtype, batch, S, NH, C / NH, dropout_p});
@@ -262,8 +263,8 @@ class PaddedCall {
   void execute(std::unordered_map<int64_t, void*> pack, const char* what) {
     pack[SEQ_LEN_Q] = pack[SEQ_LEN_KV] = params_on_device_ + lengths_at_;
     if (dropout_) {
-      pack[SEED] = params_on_device_;
-      pack[OFFSET] = params_on_device_ + sizeof(int64_t);
+      pack[SEED] = params_on_device_ + seed_at_;
+      pack[OFFSET] = params_on_device_ + offset_at_;
     }
     check(graph_->execute(state_.handle(), pack, workspace_), what);
   }
@@ -284,7 +285,7 @@ class PaddedCall {
   CudnnState& state_;
   bool dropout_;
   std::vector<char> params_;  // seed, offset, lengths, offsets (see above)
-  size_t lengths_at_ = 0, offsets_at_ = 0;
+  size_t seed_at_ = 0, offset_at_ = 0, lengths_at_ = 0, offsets_at_ = 0;
   const fe::graph::Graph* graph_ = nullptr;
   char* params_on_device_ = nullptr;
   char* workspace_ = nullptr;
