@@ -341,7 +341,9 @@ TEST(Dropout, FollowsThePhiloxContract) {
   // keep(i) = philox_uniform(key, i) >= p, kept values scaled by 1 / (1 - p), as ops.h says.
   const float p = 0.25f;
   const RngKey key = dropout_key();
-  const auto in = random_vector<float>(1001, 60, 0.5, 1.5);  // non-zero, odd length
+  // Non-zero; odd length over several threads' blocks of 4096 and uniform chunks of 1024.
+  const int64_t n = 3 * 4096 + 1001;
+  const auto in = random_vector<float>(n, 60, 0.5, 1.5);
   const auto out = run_dropout(in, p, key);
   int64_t wrong = 0, kept = 0;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -352,7 +354,7 @@ TEST(Dropout, FollowsThePhiloxContract) {
   }
   EXPECT_EQ(wrong, 0);
   EXPECT_GT(kept, 0);
-  EXPECT_LT(kept, 1001);
+  EXPECT_LT(kept, n);
 }
 
 TEST(Dropout, SameKeySameMaskOtherKeysDiffer) {
@@ -392,7 +394,7 @@ TEST(Dropout, InPlaceMatchesOutOfPlace) {
 }
 
 TEST(Dropout, BackwardRecomputesTheForwardMask) {
-  const int64_t n = 1000;
+  const int64_t n = 3 * 4096 + 1001;  // over several threads' blocks and uniform chunks
   const float p = 0.2f;
   const auto out = run_dropout(std::vector<float>(n, 1.0f), p, dropout_key());
   std::vector<float> dout(n, 1.0f), din(n, 0.0f);

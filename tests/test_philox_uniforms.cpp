@@ -1,11 +1,13 @@
 // kernels/cpu/philox_uniforms.h against the scalar definition philox_uniform() (itself
 // checked against Random123's published answers in test_runtime.cpp): bitwise, at every
 // offset within a Philox block, for lengths around the vector path's 16-block steps, across
-// a block index's 2^32 carry, and for every field of the key.
+// a block index's 2^32 carry, and for every field of the key; through philox_uniforms() and
+// each of its two implementations (the AVX2 one where the CPU has AVX2).
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/philox_uniforms.h"
@@ -13,11 +15,26 @@
 namespace masklm::cpu {
 namespace {
 
-// Draws philox_uniforms() got wrong, or wrote past out[n] (a sentinel guards it).
-int64_t count_wrong(const RngKey& key, uint64_t first, int64_t n) {
+using Uniforms = void (*)(const RngKey&, uint64_t, int64_t, float*);
+
+bool have_avx2_path() { return philox_uniforms_avx2(RngKey{}, 0, 0, nullptr); }
+
+// philox_uniforms() and the implementations it picks from, by name.
+std::vector<std::pair<const char*, Uniforms>> implementations() {
+  std::vector<std::pair<const char*, Uniforms>> list{{"dispatch", philox_uniforms},
+                                                     {"scalar", philox_uniforms_scalar}};
+  if (have_avx2_path())
+    list.emplace_back("avx2", [](const RngKey& key, uint64_t first, int64_t n, float* out) {
+      (void)philox_uniforms_avx2(key, first, n, out);
+    });
+  return list;
+}
+
+// Draws `uniforms` got wrong, or wrote past out[n] (a sentinel guards it).
+int64_t count_wrong(Uniforms uniforms, const RngKey& key, uint64_t first, int64_t n) {
   constexpr float kSentinel = -1.0f;  // no uniform is negative
   std::vector<float> out(static_cast<size_t>(n) + 1, kSentinel);
-  philox_uniforms(key, first, n, out.data());
+  uniforms(key, first, n, out.data());
   int64_t wrong = out[static_cast<size_t>(n)] != kSentinel;
   for (int64_t j = 0; j < n; ++j)
     wrong += std::bit_cast<uint32_t>(out[static_cast<size_t>(j)]) !=
@@ -30,11 +47,20 @@ const RngKey kKey{0x0123456789ABCDEFull, 17, 3, RngStream::HIDDEN_DROPOUT, 0xABC
 TEST(PhiloxUniforms, MatchTheScalarDrawsAtEveryOffsetAndLength) {
   // Lengths up to 4 vector steps of 16 blocks (64 draws each) and beyond, from each offset
   // within a block; 2^34 - 50 starts 13 blocks before the block index's low word wraps.
-  for (uint64_t first :
-       {0ull, 1ull, 2ull, 3ull, 4ull, 1001ull, (1ull << 34) - 50, (1ull << 45) + 6})
-    for (int64_t n = 0; n <= 300; ++n)
-      ASSERT_EQ(count_wrong(kKey, first, n), 0) << first << " " << n;
-  EXPECT_EQ(count_wrong(kKey, 7, 5000), 0);
+  for (const auto& [name, uniforms] : implementations()) {
+    SCOPED_TRACE(name);
+    for (uint64_t first :
+         {0ull, 1ull, 2ull, 3ull, 4ull, 1001ull, (1ull << 34) - 50, (1ull << 45) + 6})
+      for (int64_t n = 0; n <= 300; ++n)
+        ASSERT_EQ(count_wrong(uniforms, kKey, first, n), 0) << first << " " << n;
+    EXPECT_EQ(count_wrong(uniforms, kKey, 7, 5000), 0);
+  }
+}
+
+TEST(PhiloxUniforms, TheAvx2PathIsTestedWhereTheCpuHasIt) {
+  // The tests above include the AVX2 implementation only where it runs; say so when not.
+  if (!have_avx2_path()) GTEST_SKIP() << "no AVX2 on this CPU or in this build: scalar path only";
+  EXPECT_EQ(implementations().size(), 3u);
 }
 
 TEST(PhiloxUniforms, EveryFieldOfTheKeyIsUsed) {
@@ -46,7 +72,8 @@ TEST(PhiloxUniforms, EveryFieldOfTheKeyIsUsed) {
   keys[5].substream += 1;
   std::vector<std::vector<float>> draws;
   for (const RngKey& key : keys) {
-    EXPECT_EQ(count_wrong(key, 5, 259), 0);
+    for (const auto& [name, uniforms] : implementations())
+      EXPECT_EQ(count_wrong(uniforms, key, 5, 259), 0) << name;
     draws.emplace_back(259);
     philox_uniforms(key, 5, 259, draws.back().data());
   }

@@ -7,9 +7,8 @@
 #endif
 
 namespace masklm::cpu {
-namespace {
 
-void uniforms_scalar(const RngKey& key, uint64_t first, int64_t n, float* out) {
+void philox_uniforms_scalar(const RngKey& key, uint64_t first, int64_t n, float* out) {
   const uint64_t end = first + static_cast<uint64_t>(n);
   for (uint64_t draw = first; draw < end;) {  // one Philox block's words at a time
     const PhiloxCounter words = philox_block(key, draw / 4);
@@ -19,6 +18,7 @@ void uniforms_scalar(const RngKey& key, uint64_t first, int64_t n, float* out) {
 }
 
 #ifdef MASKLM_PHILOX_AVX2
+namespace {
 
 // Eight 32 x 32 -> 64-bit products a * m, split into their high and low words.
 MASKLM_AVX2 inline void mulhilo8(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
@@ -96,9 +96,15 @@ MASKLM_AVX2 void step_avx2(const RngKey& key, uint64_t block, float* out) {
   }
 }
 
+}  // namespace
+#endif  // MASKLM_PHILOX_AVX2
+
 // Steps that lie inside [first, first + n) go straight to out; the first and last steps,
 // which may stick out, go through a buffer.
-MASKLM_AVX2 void uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, float* out) {
+bool philox_uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, float* out) {
+#ifdef MASKLM_PHILOX_AVX2
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (!has_avx2) return false;
   const uint64_t end = first + static_cast<uint64_t>(n);
   for (uint64_t block = first / 4; 4 * block < end; block += kBlocksPerStep) {
     const uint64_t begin = 4 * block;
@@ -111,19 +117,16 @@ MASKLM_AVX2 void uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, flo
       std::copy(step + (from - begin), step + (to - begin), out + (from - first));
     }
   }
+  return true;
+#else
+  (void)key, (void)first, (void)n, (void)out;
+  return false;
+#endif
 }
-
-#endif  // MASKLM_PHILOX_AVX2
-
-}  // namespace
 
 void philox_uniforms(const RngKey& key, uint64_t first, int64_t n, float* out) {
   if (n <= 0) return;
-#ifdef MASKLM_PHILOX_AVX2
-  static const bool has_avx2 = __builtin_cpu_supports("avx2");
-  if (has_avx2) return uniforms_avx2(key, first, n, out);
-#endif
-  uniforms_scalar(key, first, n, out);
+  if (!philox_uniforms_avx2(key, first, n, out)) philox_uniforms_scalar(key, first, n, out);
 }
 
 }  // namespace masklm::cpu

@@ -12,13 +12,18 @@
 
 namespace masklm::cpu {
 
-// out[j] = philox_uniform(key, first + j) for j in [0, n).
+// out[j] = philox_uniform(key, first + j) for j in [0, n); first + n at most 2^62.
 void philox_uniforms(const RngKey& key, uint64_t first, int64_t n, float* out);
 
-// Dropout's keep test, uniform >= p, on the bit patterns: non-negative floats order as their
-// bits (and p = -0 or NaN keep or drop everything, as the float comparison does). GCC keeps
-// a float comparison a branch under -ftrapping-math, which mispredicts at random here; the
-// integer one becomes a select and vectorizes.
+// The two implementations philox_uniforms() picks from, for tests: the scalar one, and the
+// AVX2 one, which returns false without writing where the CPU (or the build) lacks AVX2.
+void philox_uniforms_scalar(const RngKey& key, uint64_t first, int64_t n, float* out);
+bool philox_uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, float* out);
+
+// Dropout's keep test, uniform >= p for p in [0, 1) (which the ops check), on the bit
+// patterns: non-negative floats order as their bits. GCC keeps a float comparison a branch
+// under -ftrapping-math, which mispredicts at random here; the integer one becomes a select
+// and vectorizes.
 inline bool dropout_keeps(float uniform, float p) {
   return std::bit_cast<int32_t>(uniform) >= std::bit_cast<int32_t>(p);
 }
