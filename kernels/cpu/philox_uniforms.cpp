@@ -9,6 +9,7 @@
 namespace masklm::cpu {
 
 void philox_uniforms_scalar(const RngKey& key, uint64_t first, int64_t n, float* out) {
+  if (n <= 0) return;
   const uint64_t end = first + static_cast<uint64_t>(n);
   for (uint64_t draw = first; draw < end;) {  // one Philox block's words at a time
     const PhiloxCounter words = philox_block(key, draw / 4);
@@ -105,6 +106,7 @@ bool philox_uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, float* o
 #ifdef MASKLM_PHILOX_AVX2
   static const bool has_avx2 = __builtin_cpu_supports("avx2");
   if (!has_avx2) return false;
+  if (n <= 0) return true;
   const uint64_t end = first + static_cast<uint64_t>(n);
   for (uint64_t block = first / 4; 4 * block < end; block += kBlocksPerStep) {
     const uint64_t begin = 4 * block;
@@ -125,7 +127,6 @@ bool philox_uniforms_avx2(const RngKey& key, uint64_t first, int64_t n, float* o
 }
 
 void philox_uniforms(const RngKey& key, uint64_t first, int64_t n, float* out) {
-  if (n <= 0) return;
   if (!philox_uniforms_avx2(key, first, n, out)) philox_uniforms_scalar(key, first, n, out);
 }
 
