@@ -24,11 +24,11 @@ void ModelConfig::validate() const {
                initializer_range);
   MASKLM_CHECK(0 <= pad_token_id && pad_token_id < vocab_size,
                "model.pad_token_id ({}) must be a token id below vocab_size ({})", pad_token_id, vocab_size);
-  MASKLM_CHECK(decoder_layers >= 0, "model.decoder_layers must be >= 0, got {}", decoder_layers);
+  MASKLM_CHECK(decoder_layers >= 0, "model.decoder.layers must be >= 0, got {}", decoder_layers);
   MASKLM_CHECK(skip_corrupted || decoder_layers == 0,
-               "model.decoder_layers ({}) needs model.skip_corrupted: true", decoder_layers);
+               "model.decoder.layers ({}) needs model.encoder.skip_corrupted: true", decoder_layers);
   MASKLM_CHECK(!skip_corrupted || (0 <= mask_token_id && mask_token_id < vocab_size),
-               "model.skip_corrupted needs the [MASK] token id (model.mask_token_id) below vocab_size ({}), got {}",
+               "model.encoder.skip_corrupted needs the [MASK] token id (model.mask_token_id) below vocab_size ({}), got {}",
                vocab_size, mask_token_id);
 }
 

@@ -1,6 +1,6 @@
 // The skip-corrupted (MAE-style) MLM model (Wettig et al. 2023's closing suggestion; as in
 // MAE-LM and 3ML): the encoder runs only on the uncorrupted tokens, so its cost falls with
-// the corruption rate; a shallow decoder of model.decoder_layers blocks then sees the
+// the corruption rate; a shallow decoder of model.decoder.layers blocks then sees the
 // encoder outputs plus [MASK] embeddings (with their position ids) at the corrupted
 // positions, in token order, and the sparse head predicts from the decoder output.
 // With no decoder layers and nothing corrupted it is exactly the standard model.

@@ -150,6 +150,28 @@ TEST(RunConfig, ImpossibleValuesAreErrorsNamingTheKey) {
   expect_override_error("data=null", {"'data.source' is required"});
 }
 
+// Issue 9's spelling: model.encoder.skip_corrupted and model.decoder.layers.
+TEST(RunConfig, SkipCorruptedIsAnEncoderAndDecoderOption) {
+  json tree = tiny_tree();
+  apply_override(tree, "model.encoder.skip_corrupted=true");
+  apply_override(tree, "model.decoder.layers=2");
+  apply_override(tree, "model.mask_token_id=4");
+  const RunConfig c = parse_run_config(tree);
+  EXPECT_TRUE(c.model.skip_corrupted);
+  EXPECT_EQ(c.model.decoder_layers, 2);
+  EXPECT_EQ(c.model.mask_token_id, 4);
+  const json resolved = run_config_to_json(c);
+  EXPECT_EQ(resolved["model"]["encoder"], json({{"skip_corrupted", true}}));
+  EXPECT_EQ(resolved["model"]["decoder"], json({{"layers", 2}}));
+  EXPECT_EQ(run_config_to_json(parse_run_config(resolved)), resolved);
+
+  expect_override_error("model.encoder.skip=true", {"unknown config key 'model.encoder.skip'"});
+  expect_override_error("model.decoder.depth=1", {"unknown config key 'model.decoder.depth'"});
+  expect_override_error("model.decoder.layers=1",
+                        {"model.decoder.layers (1)", "model.encoder.skip_corrupted: true"});
+  expect_override_error("model.decoder=2", {"'model.decoder'", "mapping"});
+}
+
 TEST(RunConfig, ExplicitShapeWithoutPresetNeedsEveryDimension) {
   json tree = tiny_tree();
   tree["model"] = yaml_to_json("{hidden_size: 64, num_heads: 2, intermediate_size: 128}");

@@ -116,7 +116,7 @@ TEST(MixedPrecision, TrainingTracksFp32) { expect_training_tracks_fp32({}); }
 // The skip-corrupted model (encoder on the kept tokens, a decoder layer over all of them).
 TEST(MixedPrecision, SkipCorruptedTrainingTracksFp32) {
   expect_training_tracks_fp32(
-      {"model.skip_corrupted=true", "model.decoder_layers=1", "model.mask_token_id=23"});
+      {"model.encoder.skip_corrupted=true", "model.decoder.layers=1", "model.mask_token_id=23"});
 }
 
 TrainerHooks poison_with_inf_at(int64_t poisoned_step) {

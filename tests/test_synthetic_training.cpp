@@ -63,7 +63,7 @@ TEST(SyntheticTraining, LossFallsFarBelowContextFreeBound) {
 // masked slots. Half the context-free bound still proves it reads context.
 TEST(SyntheticTraining, SkipCorruptedModelAlsoUsesContext) {
   const std::vector<double> losses =
-      train_losses({"model.skip_corrupted=true", "model.decoder_layers=2"});
+      train_losses({"model.encoder.skip_corrupted=true", "model.decoder.layers=2"});
   EXPECT_LT(mean_of_last(losses, 20), 0.5 * std::log(63.0));
 }
 

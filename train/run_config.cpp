@@ -64,8 +64,13 @@ ModelConfig parse_model(const json& node) {
   m.layer_norm_eps = r.get("layer_norm_eps", m.layer_norm_eps);
   m.initializer_range = r.get("initializer_range", m.initializer_range);
   m.pad_token_id = r.get("pad_token_id", m.pad_token_id);
-  m.skip_corrupted = r.get("skip_corrupted", m.skip_corrupted);
-  m.decoder_layers = r.get("decoder_layers", m.decoder_layers);
+  // The skip-corrupted variant: model.encoder.skip_corrupted, model.decoder.layers.
+  ConfigReader encoder(r.section("encoder"), "model.encoder");
+  m.skip_corrupted = encoder.get("skip_corrupted", m.skip_corrupted);
+  encoder.finish();
+  ConfigReader decoder(r.section("decoder"), "model.decoder");
+  m.decoder_layers = decoder.get("layers", m.decoder_layers);
+  decoder.finish();
   m.mask_token_id = r.get("mask_token_id", m.mask_token_id);
   r.finish();
   MASKLM_CHECK(m.vocab_size >= 0, "config key 'model.vocab_size' must be positive, got {}",
@@ -254,8 +259,8 @@ json run_config_to_json(const RunConfig& c) {
       {"pad_token_id", m.pad_token_id},
   };
   if (m.skip_corrupted) {
-    model["skip_corrupted"] = true;
-    model["decoder_layers"] = m.decoder_layers;
+    model["encoder"] = {{"skip_corrupted", true}};
+    model["decoder"] = {{"layers", m.decoder_layers}};
     if (m.mask_token_id >= 0) model["mask_token_id"] = m.mask_token_id;
   }
   if (m.vocab_size > 0) model["vocab_size"] = m.vocab_size;

@@ -147,7 +147,7 @@ TEST_F(MpiTest, OverlappedReductionMatchesEndOfBackward) {
   const std::vector<std::vector<std::string>> models{
       {"model.pre_layernorm=true", "model.num_layers=2"},
       {"model.pre_layernorm=false", "model.num_layers=2"},
-      {"model.skip_corrupted=true", "model.decoder_layers=1", "model.mask_token_id=3"}};
+      {"model.encoder.skip_corrupted=true", "model.decoder.layers=1", "model.mask_token_id=3"}};
   for (const std::vector<std::string>& model : models) {
     SCOPED_TRACE(model.front());
     auto run = [&](bool overlap, TrainerHooks hooks, std::shared_ptr<Comm> comm) {
