@@ -28,9 +28,12 @@ void SkipSplit::reserve(int64_t max_tokens, Device device) {
 // Array `k` of arrays() as the ops read it: the host vector itself, or its device copy.
 Tensor SkipSplit::view(size_t k) {
   const std::vector<int32_t>& v = *arrays()[k];
-  if (device_buffers_.empty()) return host_view(v);
-  const Tensor rows = device_buffers_[k].rows(0, static_cast<int64_t>(v.size()));
-  copy_tensor(rows, host_view(v));
+  const auto n = static_cast<int64_t>(v.size());
+  // (n) ids also when n is 0 (nothing corrupted, or nothing kept): the ops check shapes.
+  // The CPU ops read the vector in place and never write through it.
+  if (device_buffers_.empty()) return host_tensor(const_cast<int32_t*>(v.data()), Shape{n});
+  const Tensor rows = device_buffers_[k].rows(0, n);
+  if (n > 0) copy_tensor(rows, host_view(v));
   return rows;
 }
 

@@ -1,7 +1,8 @@
 // The whole pipeline on a small generated text, through the same library calls the CLI
 // makes: train a BPE vocabulary → prepare token shards → pretrain a tiny model from a
 // recipe on them (source: shards, on-the-fly masking) → the loss falls → the validation
-// split evaluates to finite numbers; and a bitwise-exact resume on the shard source.
+// split evaluates to finite numbers; and a bitwise-exact resume on the shard source, also
+// of the skip-corrupted model under every masking strategy.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include "data/prepare.h"
 #include "data/tokenizer_train.h"
+#include "masking/pmi_builder.h"
 #include "trainer_fixture.h"
 
 namespace masklm {
@@ -68,13 +70,21 @@ class EndToEnd : public ::testing::Test {
     options.tokenizer_path = tokenizer_path;
     options.val_fraction = 0.1;
     options.threads = 1;
-    prepare_dataset(options, *Tokenizer::load(tokenizer_path));
+    const auto tokenizer = Tokenizer::load(tokenizer_path);
+    prepare_dataset(options, *tokenizer);
+
+    // A PMI vocabulary of the same text, for the pmi strategy.
+    const TokenCorpus encoded = [&](const TokenSpanVisitor& visit) {
+      for (const std::string& d : documents) visit(tokenizer->encode(d, false).ids);
+    };
+    build_pmi_vocabulary(encoded, {.max_n = 3, .min_count = 5, .top_k = 200})
+        .save(data_dir_ / "pmi.txt");
   }
 
   static void TearDownTestSuite() { std::filesystem::remove_all(data_dir_); }
 
   // The recipe, with `source: shards` reading the prepared directory (its tokenizer.json).
-  static testing::SmallRun shard_run(std::initializer_list<std::string> overrides = {}) {
+  static testing::SmallRun shard_run(const std::vector<std::string>& overrides = {}) {
     nlohmann::json tree = yaml_to_json(R"(
 model: {num_layers: 1, hidden_size: 32, num_heads: 2, intermediate_size: 64, max_position_embeddings: 32,
         hidden_dropout: 0.1, attention_dropout: 0.0, pre_layernorm: true}
@@ -94,8 +104,36 @@ masking: {strategy: uniform, mask_rate: 0.4, mask_split: {mask: 0.8, random: 0.1
     for (const std::string& o : overrides) apply_override(tree, o);
     testing::SmallRun run{parse_run_config(tree), {}};
     run.data = open_training_data(run.config);
-    resolve_vocab_size(run.config, run.data.vocab_size);
+    resolve_vocab_size(run.config, run.data.vocab_size, run.data.mask_token_id);
     return run;
+  }
+
+  // 2N steps straight against N steps, a checkpoint, and N steps in a new trainer on
+  // reopened shards: the same losses and parameters, bit for bit.
+  static void expect_bitwise_resume(const std::vector<std::string>& overrides,
+                                    const std::string& name) {
+    constexpr int64_t N = 3;
+    std::vector<std::string> all = overrides;
+    all.push_back("train.steps=6");
+    auto run = shard_run(all);
+    const auto dir = fresh_dir(name);
+    Trainer straight(run.config, *run.data.train, nullptr, "");
+    const std::vector<double> expected = run_steps(straight, 2 * N);
+
+    std::vector<double> losses;
+    {
+      Trainer first(run.config, *run.data.train, nullptr, dir);
+      losses = run_steps(first, N);
+      first.save_checkpoint();
+    }
+    // A new process would reopen the shards: the source keeps no state beyond the step.
+    auto reopened = shard_run(all);
+    Trainer second(reopened.config, *reopened.data.train, nullptr, dir);
+    EXPECT_TRUE(second.resume());
+    for (double l : run_steps(second, N)) losses.push_back(l);
+
+    EXPECT_EQ(losses, expected);  // bit for bit
+    EXPECT_EQ(param_snapshot(second.model()), param_snapshot(straight.model()));
   }
 
   static inline std::filesystem::path data_dir_;
@@ -131,27 +169,30 @@ TEST_F(EndToEnd, PretrainingOnPreparedShardsLearnsAndEvaluates) {
   EXPECT_NEAR(rate, 0.15, 0.05);
 }
 
-TEST_F(EndToEnd, ResumeOnShardsIsBitwiseExact) {
-  constexpr int64_t N = 3;
-  auto run = shard_run({"train.steps=6"});
-  const auto dir = fresh_dir("end_to_end_resume");
-  Trainer straight(run.config, *run.data.train, nullptr, "");
-  const std::vector<double> expected = run_steps(straight, 2 * N);
+TEST_F(EndToEnd, ResumeOnShardsIsBitwiseExact) { expect_bitwise_resume({}, "end_to_end_resume"); }
 
-  std::vector<double> losses;
-  {
-    Trainer first(run.config, *run.data.train, nullptr, dir);
-    losses = run_steps(first, N);
-    first.save_checkpoint();
+// The skip-corrupted model (issue 9) under each masking strategy: the masker's corrupted
+// tokens are exactly the ones the encoder leaves out, and a resume is bitwise exact.
+class SkipCorruptedOnShards : public EndToEnd, public ::testing::WithParamInterface<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Strategies, SkipCorruptedOnShards,
+                         ::testing::Values("uniform", "whole_word", "span", "pmi"));
+
+TEST_P(SkipCorruptedOnShards, EncoderSkipsTheMaskersCorruptionAndResumesBitwise) {
+  std::vector<std::string> overrides = {"model.encoder.skip_corrupted=true",
+                                        "model.decoder.layers=1",
+                                        "masking.strategy=" + GetParam()};
+  if (GetParam() == "pmi") {
+    const auto vocabulary = data_dir_ / "pmi.txt";
+    ASSERT_FALSE(PmiVocabulary::load(vocabulary).ngrams().empty());  // n-gram units exist
+    overrides.push_back("masking.pmi_vocab=" + vocabulary.string());
   }
-  // A new process would reopen the shards: the source keeps no state beyond the step.
-  auto reopened = shard_run({"train.steps=6"});
-  Trainer second(reopened.config, *reopened.data.train, nullptr, dir);
-  ASSERT_TRUE(second.resume());
-  for (double l : run_steps(second, N)) losses.push_back(l);
-
-  EXPECT_EQ(losses, expected);  // bit for bit
-  EXPECT_EQ(param_snapshot(second.model()), param_snapshot(straight.model()));
+  const auto run = shard_run(overrides);
+  Trainer trainer(run.config, *run.data.train, nullptr, "");
+  trainer.train_step();
+  const Batch last = run.data.train->batch(0, 1);  // the step's second micro-batch
+  EXPECT_GT(last.num_corrupted(), 0);
+  EXPECT_EQ(trainer.model().encoder_tokens(), last.num_tokens() - last.num_corrupted());
+  expect_bitwise_resume(overrides, "end_to_end_skip_" + GetParam());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The skip-corrupted (MAE-style) model: identical to the standard model with no decoder
-// layers and nothing corrupted; the encoder sees exactly the uncorrupted tokens; and the
-// decoder path's gradients match finite differences.
+// layers and nothing corrupted; the encoder sees exactly the uncorrupted tokens, with their
+// position ids; and the decoder path's gradients match finite differences, also when
+// nothing or everything is corrupted.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -24,17 +25,23 @@ ModelConfig skip_config(bool pre_ln, int64_t decoder_layers) {
   return c;
 }
 
-// Corrupts the predicted tokens of every other prediction (input becomes [MASK]) and one
-// whole short sequence, so some sequence reaches the encoder empty.
-Batch corrupted_batch(const ModelConfig& c) {
+enum class Corruption { SOME, NONE, ALL };
+
+// SOME corrupts the predicted tokens of every other prediction (input becomes [MASK]) and
+// one whole short sequence, so some sequence reaches the encoder empty; ALL corrupts every
+// token, so the encoder sees none.
+Batch corrupted_batch(const ModelConfig& c, Corruption corruption = Corruption::SOME) {
   Batch b = random_batch(c, {5, 2, 9, 1}, 17);
   b.corrupted.assign(b.tokens.size(), 0);
-  for (size_t p = 0; p < b.predict_index.size(); p += 2) {
-    b.corrupted[static_cast<size_t>(b.predict_index[p])] = 1;
-    b.tokens[static_cast<size_t>(b.predict_index[p])] = kMaskId;
-  }
-  const int32_t last = b.cu_seqlens[3];  // the length-1 sequence
-  b.corrupted[static_cast<size_t>(last)] = 1;
+  const auto corrupt = [&](int32_t i) {
+    b.corrupted[static_cast<size_t>(i)] = 1;
+    b.tokens[static_cast<size_t>(i)] = kMaskId;
+  };
+  if (corruption == Corruption::ALL)
+    for (int32_t i = 0; i < b.num_tokens(); ++i) corrupt(i);
+  if (corruption != Corruption::SOME) return b;
+  for (size_t p = 0; p < b.predict_index.size(); p += 2) corrupt(b.predict_index[p]);
+  corrupt(b.cu_seqlens[3]);  // the length-1 sequence
   return b;
 }
 
@@ -77,12 +84,47 @@ TEST(SkipCorrupted, EncoderSeesExactlyTheUncorruptedTokens) {
   EXPECT_EQ(model.encoder_tokens(), batch.num_tokens() - batch.num_corrupted());
 }
 
-class SkipCorruptedGradCheck : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+// A hand-made batch split, spelled out: sequences [10 11 12 13] at positions 0-3 and
+// [20 21] at positions 5-6, flat tokens 1, 2 and 5 corrupted. The encoder's tokens keep
+// their position ids (0 and 3, not 0 and 1) and types, and so do the [MASK] rows.
+TEST(SkipCorrupted, SplitKeepsEachTokensPositionAndType) {
+  Batch b;
+  b.add_sequence({10, 11, 12, 13});
+  b.add_sequence({20, 21}, 5);
+  b.types = {0, 1, 1, 0, 1, 0};
+  b.corrupted = {0, 1, 1, 0, 0, 1};
+  SkipSplit split;
+  split.reserve(b.num_tokens());
+  split.split(skip_config(false, 1), b);
+  using Ids = std::vector<int32_t>;
+  EXPECT_EQ(split.kept_index, (Ids{0, 3, 4}));
+  EXPECT_EQ(split.kept_tokens, (Ids{10, 13, 20}));
+  EXPECT_EQ(split.kept_positions, (Ids{0, 3, 5}));
+  EXPECT_EQ(split.kept_types, (Ids{0, 0, 1}));
+  EXPECT_EQ(split.kept_cu_seqlens, (Ids{0, 2, 3}));
+  EXPECT_EQ(split.masked_index, (Ids{1, 2, 5}));
+  EXPECT_EQ(split.mask_tokens, (Ids{kMaskId, kMaskId, kMaskId}));
+  EXPECT_EQ(split.mask_positions, (Ids{1, 2, 6}));
+  EXPECT_EQ(split.mask_types, (Ids{1, 1, 0}));
+  // What the encoder and the [MASK] embeddings read.
+  const auto ids = [](const Tensor& t) { return Ids(t.ptr<int32_t>(), t.ptr<int32_t>() + t.numel()); };
+  EXPECT_EQ(split.kept.num_tokens, 3);
+  EXPECT_EQ(ids(split.kept.tokens), (Ids{10, 13, 20}));
+  EXPECT_EQ(ids(split.kept.positions), (Ids{0, 3, 5}));
+  EXPECT_EQ(ids(split.kept.types), (Ids{0, 0, 1}));
+  EXPECT_EQ(ids(split.kept.cu_seqlens), (Ids{0, 2, 3}));
+  EXPECT_EQ(ids(split.kept_rows), (Ids{0, 3, 4}));
+  EXPECT_EQ(split.masked.num_tokens, 3);
+  EXPECT_EQ(ids(split.masked.positions), (Ids{1, 2, 6}));
+  EXPECT_EQ(ids(split.masked_rows), (Ids{1, 2, 5}));
+}
+
+class SkipCorruptedGradCheck : public ::testing::TestWithParam<std::tuple<bool, int, Corruption>> {};
 
 TEST_P(SkipCorruptedGradCheck, EveryParameterMatchesFiniteDifferences) {
-  const auto [pre_ln, decoder_layers] = GetParam();
+  const auto [pre_ln, decoder_layers, corruption] = GetParam();
   const ModelConfig cfg = skip_config(pre_ln, decoder_layers);
-  const Batch batch = corrupted_batch(cfg);
+  const Batch batch = corrupted_batch(cfg, corruption);
   MlmModel model(cfg, {batch.num_tokens(), batch.num_predictions()}, DType::F64);
   model.set_vocab_chunk(8);
   randomize(model, 4);
@@ -91,11 +133,17 @@ TEST_P(SkipCorruptedGradCheck, EveryParameterMatchesFiniteDifferences) {
                                         8);
 }
 
+std::string grad_check_name(const ::testing::TestParamInfo<SkipCorruptedGradCheck::ParamType>& info) {
+  const auto [pre_ln, decoder_layers, corruption] = info.param;
+  const char* corrupted = corruption == Corruption::SOME ? "some" : corruption == Corruption::NONE ? "none" : "all";
+  return std::string(pre_ln ? "pre_ln" : "post_ln") + "_decoder" + std::to_string(decoder_layers) + "_corrupted_" +
+         corrupted;
+}
+
 INSTANTIATE_TEST_SUITE_P(Decoders, SkipCorruptedGradCheck,
-                         ::testing::Combine(::testing::Bool(), ::testing::Values(0, 1)), [](const auto& info) {
-                           return std::string(std::get<0>(info.param) ? "pre_ln" : "post_ln") + "_decoder" +
-                                  std::to_string(std::get<1>(info.param));
-                         });
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(0, 1),
+                                            ::testing::Values(Corruption::SOME, Corruption::NONE, Corruption::ALL)),
+                         grad_check_name);
 
 TEST(SkipCorrupted, ConfigNeedsAMaskTokenAndDecoderNeedsSkip) {
   ModelConfig c = small_config(false);

@@ -49,7 +49,7 @@ inline SmallRun small_run(const std::vector<std::string>& overrides = {}) {
   for (const std::string& o : overrides) apply_override(tree, o);
   SmallRun run{parse_run_config(tree), {}};
   run.data = open_training_data(run.config);
-  resolve_vocab_size(run.config, run.data.vocab_size);
+  resolve_vocab_size(run.config, run.data.vocab_size, run.data.mask_token_id);
   return run;
 }
 
