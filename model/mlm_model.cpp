@@ -84,6 +84,34 @@ void MlmModel::refresh_compute_copy(Ctx& ctx) {
   compute_copy_stale_ = false;
 }
 
+void MlmModel::reserve_device_memory(Ctx& ctx, int64_t seq_len) {
+  if (device_ == Device::CPU) return;
+  MASKLM_CHECK(seq_len > 0 && seq_len <= config_.max_position_embeddings,
+               "reserve_device_memory: sequence length {} outside [1, {}]", seq_len,
+               config_.max_position_embeddings);
+  // Every op's scratch grows with the token count N or the prediction count P (never with
+  // how N splits into sequences), so N and P at capacity reach every maximum; the encoder
+  // of the skip-corrupted model sees all N tokens when nothing is corrupted.
+  Batch full;
+  std::vector<int32_t> ids;
+  while (full.num_tokens() < capacity_.max_tokens) {
+    const int64_t n = std::min(seq_len, capacity_.max_tokens - full.num_tokens());
+    ids.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      ids[static_cast<size_t>(i)] = static_cast<int32_t>((full.num_tokens() + i) % config_.vocab_size);
+    full.add_sequence(ids);
+  }
+  const int64_t predictions = std::min(capacity_.max_predictions, full.num_tokens());
+  for (int64_t p = 0; p < predictions; ++p)
+    full.add_prediction(static_cast<int32_t>(p), full.tokens[static_cast<size_t>(p)]);
+  const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
+  forward(ctx, full, dropout);
+  backward(ctx, dropout);
+  sum_squares(ctx, grad_arena_.flat(dtype_));  // the gradient norm's partial sums
+  zero_grads(ctx);
+  synchronize(ctx);
+}
+
 void MlmModel::set_vocab_chunk(int64_t chunk) {
   MASKLM_CHECK(chunk > 0, "vocab chunk must be positive, got {}", chunk);
   vocab_chunk_ = chunk;

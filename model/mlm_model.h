@@ -48,6 +48,14 @@ class MlmModel {
   void backward(Ctx& ctx, const DropoutPlan& dropout, const GradsReady& ready = {},
                 double loss_scale = 1.0);
   void zero_grads(Ctx& ctx) { fill_zero(ctx, grad_arena_.flat(dtype_)); }
+  // On a GPU: one forward and backward on a batch that fills the capacity (sequences of
+  // `seq_len` tokens, every token predicted, none corrupted), so that the op scratch of the
+  // Ctx's CUDA context reaches its largest size now, not in some later step (growing it
+  // synchronizes and reallocates), and a batch too large for the GPU fails at start-up; the
+  // gradient norm over all gradients too.
+  // Leaves the gradients zero. Nothing to do on the CPU. cuDNN's attention may still grow
+  // the scratch for a batch whose padded shape is new (it also builds a graph then).
+  void reserve_device_memory(Ctx& ctx, int64_t seq_len);
   // (P, V) logits of the last forward (evaluation and tests), in the compute dtype.
   void logits(Ctx& ctx, const Tensor& out) {
     mlm_head_logits(ctx, weights(), acts_, batch_.num_predictions, out);

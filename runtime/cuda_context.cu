@@ -37,6 +37,7 @@ void CudaContext::grow(DeviceBuffer& buffer, size_t bytes) {
   const size_t rounded = (bytes + kGranule - 1) / kGranule * kGranule;
   CUDA_CHECK(cudaMalloc(&buffer.data, rounded));
   buffer.bytes = rounded;
+  ++buffer_allocations_;
 }
 
 void* CudaContext::scratch(size_t bytes) {

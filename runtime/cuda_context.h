@@ -3,8 +3,9 @@
 //  - a cuBLASLt handle, one workspace allocated at construction, and the algorithm that
 //    cuBLASLt's heuristic picked for each GEMM shape (asked once per shape, then reused, so
 //    a shape always runs the same algorithm and results are reproducible);
-//  - op scratch that grows to the largest size any op asked for and is then reused, so a
-//    training step allocates nothing once the first step has run;
+//  - op scratch that grows to the largest size any op asked for and is then reused; a
+//    model reserves it for its largest batch at start-up (MlmModel::reserve_device_memory),
+//    so no training step allocates;
 //  - the state of an optional library (cuDNN's handle and attention graphs), made on first
 //    use, so a context that never asks for it never initializes the library;
 //  - a device-side error flag: kernels that find bad input (an id out of range, bad
@@ -60,6 +61,9 @@ class CudaContext {
   // kernel may still ask for its own; valid until the next staging() of the same slot.
   // Growing synchronizes the stream first.
   void* staging(size_t slot, size_t bytes);
+  // How often scratch() and staging() have allocated so far (tests: once a model has
+  // reserved its memory, MlmModel::reserve_device_memory, a step allocates nothing).
+  int64_t buffer_allocations() const { return buffer_allocations_; }
 
   // What an optional library keeps per context; owned here, destroyed before the stream.
   struct Extension {
@@ -91,6 +95,7 @@ class CudaContext {
 
   DeviceBuffer scratch_;
   std::vector<DeviceBuffer> staging_;
+  int64_t buffer_allocations_ = 0;
   std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>> gemm_algorithms_;

@@ -34,6 +34,7 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
                                       t.precision, device);
   model_->init_weights(t.seed);
+  model_->reserve_device_memory(ctx_, t.seq_len);
   if (t.precision == DType::F16) loss_scaler_.emplace();
   dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(device), *model_, ctx_,
                                        t.zero == 1,

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "gpu/op_harness.cuh"
 #include "model_test_support.h"
+#include "train/run_config.h"
 
 namespace masklm {
 namespace {
@@ -151,6 +154,76 @@ TEST_P(SkipCorruptedStepGpu, TwoGpuRunsAreBitwiseIdentical) {
   MASKLM_SKIP_WITHOUT_GPU();
   const ModelConfig cfg = config(GetParam());
   expect_gpu_step_reproducible(cfg, batch(cfg));
+}
+
+// After reserve_device_memory no step allocates device memory (issue 5: all memory at
+// start-up), whatever the batch below the capacity: more tokens or predictions than the
+// steps before it, other sequence splits, corrupted tokens for the skip-corrupted model.
+// Parameters: compute dtype, attention kernel, skip-corrupted.
+class ReservedMemoryGpu
+    : public ::testing::TestWithParam<std::tuple<DType, AttentionKernel, bool>> {};
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, ReservedMemoryGpu,
+    ::testing::Values(std::tuple{DType::F32, AttentionKernel::AUTO, false},
+                      std::tuple{DType::BF16, AttentionKernel::FUSED, false},
+                      std::tuple{DType::BF16, AttentionKernel::REFERENCE, false},
+                      std::tuple{DType::BF16, AttentionKernel::FUSED, true}),
+    [](const auto& info) {
+      return std::string(dtype_name(std::get<0>(info.param))) + "_" +
+             std::string(attention_kernel_name(std::get<1>(info.param))) +
+             (std::get<2>(info.param) ? "_skip" : "");
+    });
+
+TEST_P(ReservedMemoryGpu, NoStepAllocatesAfterTheReservation) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [dtype, attention, skip] = GetParam();
+  ModelConfig cfg = step_config(true);  // head size 32: the fused kernel takes it
+  constexpr int32_t kMaskId = 3;
+  if (skip) {
+    cfg.skip_corrupted = true;
+    cfg.decoder_layers = 1;
+    cfg.mask_token_id = kMaskId;
+  }
+  constexpr int64_t kSeqLen = 40, kTokens = 3 * kSeqLen;
+  CudaContext cuda;
+  Ctx gpu{Device::CUDA, &cuda};
+  gpu.attention = attention;
+  MlmModel model(cfg, Capacity{kTokens, kTokens}, dtype, Device::CUDA);
+  model.set_vocab_chunk(300);
+  model.init_weights(5);
+  model.reserve_device_memory(gpu, kSeqLen);
+  const int64_t reserved = cuda.buffer_allocations();
+  EXPECT_GT(reserved, 0);
+
+  // Every token predicted; for the skip-corrupted model every `corrupt_every`-th token
+  // corrupted (0: none, 1: all, so the encoder sees nothing).
+  const auto predict_all = [&](Batch b, int corrupt_every) {
+    b.predict_index.clear();
+    b.labels.clear();
+    b.corrupted.assign(b.tokens.size(), 0);
+    for (int64_t i = 0; i < b.num_tokens(); ++i) {
+      b.add_prediction(static_cast<int32_t>(i), b.tokens[static_cast<size_t>(i)]);
+      if (skip && corrupt_every > 0 && i % corrupt_every == 0) {
+        b.corrupted[static_cast<size_t>(i)] = 1;
+        b.tokens[static_cast<size_t>(i)] = kMaskId;
+      }
+    }
+    return b;
+  };
+  const DropoutPlan dropout{RngKey{.seed = 99, .step = 1, .rank = 0}, true};
+  for (const Batch& batch : {testing::random_batch(cfg, {1, 27, 50}, 11),
+                             predict_all(testing::random_batch(cfg, {40, 40, 40}, 12), 2),
+                             predict_all(testing::random_batch(cfg, {20, 20, 20, 20, 20, 20}, 13), 0),
+                             predict_all(testing::random_batch(cfg, {1, 1, 1, 40, 40, 37}, 14), 1)}) {
+    model.zero_grads(gpu);
+    model.forward(gpu, batch, dropout);
+    model.backward(gpu, dropout);
+    sum_squares(gpu, model.grad_arena().flat(DType::F32));
+    synchronize(gpu);
+    EXPECT_EQ(cuda.buffer_allocations(), reserved)
+        << "a step of " << batch.num_tokens() << " tokens and " << batch.num_predictions()
+        << " predictions allocated";
+  }
 }
 
 }  // namespace
