@@ -72,9 +72,17 @@ Trainer::~Trainer() = default;
 
 bool Trainer::resume() {
   const auto latest = latest_checkpoint(checkpoints_dir());
-  if (!latest) return false;
-  resume_from(*latest);
-  return true;
+  if (latest) resume_from(*latest);
+  // Ranks that went on from different steps would sum gradients of different weights. The
+  // steps are equal on all ranks exactly when (sum s)^2 == n sum s^2 (exact in doubles).
+  const auto step = static_cast<double>(state_.step);
+  std::array<double, 2> sums{step, step * step};
+  dp_->comm().sum_host(sums);
+  MASKLM_CHECK(sums[0] * sums[0] == dp_->world_size() * sums[1],
+               "the ranks did not resume from the same checkpoint (rank {} is at step {} from "
+               "{}): every rank must see the run directory, on a filesystem they share",
+               dp_->rank(), state_.step, latest ? latest->string() : "no checkpoint");
+  return latest.has_value();
 }
 
 void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {

@@ -71,7 +71,9 @@ class Trainer {
           std::shared_ptr<Comm> comm = nullptr, Device device = Device::CPU);
   ~Trainer();
 
-  // Restores the newest checkpoint in run_dir/checkpoints; false when there is none.
+  // Restores the newest checkpoint in run_dir/checkpoints; false when there is none. Every
+  // rank must find the same one (the run directory on a filesystem they all see): an error
+  // on every rank otherwise.
   bool resume();
   void resume_from(const std::filesystem::path& checkpoint_dir);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "data_parallel_runs.h"
+#include "expect_error.h"
 #include "kernels/device_context.h"
 #include "train/comm.h"
 #include "train/data_parallel.h"
@@ -308,6 +309,24 @@ TEST_F(MpiTest, CheckpointFromTwoRanksResumesOnTwoAndOne) {
     trainer.run();
     EXPECT_LE(relative_error(param_snapshot(trainer.model()), uninterrupted), 1e-6) << zero;
   }
+}
+
+// A run directory that is not shared (each rank its own, as on nodes without a shared
+// filesystem): rank 0 finds a checkpoint, rank 1 none. Both refuse to go on, rather than
+// train from different weights.
+TEST_F(MpiTest, RanksThatFindDifferentCheckpointsRefuseToResume) {
+  const int rank = world_comm()->rank();
+  const auto dir = fresh_dir(fmt::format("mpi_unshared_rank{}", rank));
+  auto run = small_run({"train.steps=2"});
+  if (rank == 0) {
+    Trainer alone(run.config, *run.data.train, nullptr, dir, {}, nullptr, single_process_comm());
+    alone.train_step();
+    alone.save_checkpoint();
+  }
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, world_comm());
+  testing::expect_error([&] { trainer.resume(); },
+                        {"did not resume from the same checkpoint",
+                         fmt::format("rank {} is at step {}", rank, rank == 0 ? 1 : 0)});
 }
 
 // Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_KILL_RANK=1
