@@ -2,6 +2,7 @@
 // tensor-core kernel (Ctx::attention AUTO or FUSED) or cuDNN's (CUDNN) runs 16-bit tensors
 // on a GPU; otherwise the simple kernel (CUDA or CPU) runs, in F32, on widened copies of
 // 16-bit tensors (kernels/f32_views.h).
+#include <mutex>
 #include <utility>
 
 #include "kernels/cpu/attention.h"
@@ -11,6 +12,7 @@
 #include "kernels/cuda/flash_attention.cuh"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
+#include "runtime/log.h"
 
 namespace masklm {
 namespace {
@@ -77,6 +79,16 @@ Route route(Ctx& ctx, DType dtype, int64_t head_size, const char* op) {
         run_on_cuda(ctx, dtype, op, [&](auto& cc) {
           applies = cuda::flash_attention_applies(cc, head_size);
         }, CudaDTypes::ONLY_16BIT);
+      if (gpu_16bit && !applies) {
+        // Once per process: a model has one head size, and the GPU does not change.
+        static std::once_flag warned;
+        std::call_once(warned, [&] {
+          log_warn("{}: the fused attention has no kernel for head size {} on this GPU (it needs "
+                   "32, 64 or 128 and compute capability 8.0+): the reference kernel runs, in fp32 "
+                   "on widened copies, which is slower (train.attention cudnn may apply)",
+                   op, head_size);
+        });
+      }
       return applies ? Route::FUSED : Route::SIMPLE;
   }
   return Route::SIMPLE;
