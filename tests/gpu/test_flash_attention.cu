@@ -41,7 +41,7 @@ struct FlashCase {
   float dropout_p;
   float sharpness;  // inputs uniform in [-sharpness, sharpness]: large values saturate the softmax
   DType dtype;
-  AttentionKernel kernel = AttentionKernel::AUTO;  // AUTO: the fused kernel at these head sizes
+  AttentionKernel kernel = AttentionKernel::FUSED;  // named, so no fallback stands in for it
 };
 
 std::string case_name(const ::testing::TestParamInfo<FlashCase>& info) {
@@ -142,13 +142,14 @@ template <typename T16> struct GpuRun {
   std::vector<T16> dqkv;
 };
 
-// Forward and backward through ops.h on g's GPU context with Ctx::attention `kernel` (AUTO
-// picks the fused kernel for these head sizes). Runs of one test share g, so cuDNN builds
-// each graph once per test.
+// Forward and backward through ops.h on g's GPU context with Ctx::attention `kernel` (the
+// fused kernel unless named: not AUTO, whose fallback would take over silently if the fused
+// kernel stopped applying). Runs of one test share g, so cuDNN builds each graph once per
+// test.
 template <typename T16>
 GpuRun<T16> run_on_gpu(GpuOps& g, const FlashCase& fc, const std::vector<float>& qkv,
                        const std::vector<float>& dout, const std::vector<float>& dqkv0,
-                       AttentionKernel kernel = AttentionKernel::AUTO) {
+                       AttentionKernel kernel = AttentionKernel::FUSED) {
   const auto cu = offsets(fc.lengths);
   const int64_t N = cu.back(), C = fc.NH * fc.HS, B = static_cast<int64_t>(fc.lengths.size());
   const int heads = static_cast<int>(fc.NH);

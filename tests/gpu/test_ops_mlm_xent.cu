@@ -1,9 +1,11 @@
 // GPU sparse MLM cross-entropy against the CPU: vocabularies 30522 and 50265, hidden 59 and
 // 771, one to many chunks (including a last chunk of a different width), with and without
-// the bias; argmax (correct) must agree exactly. In BF16/F16 (16-bit h, emb, bias, dh and
+// the bias; argmax (correct) must agree exactly (in fp32 also on rows made to predict their
+// label). In BF16/F16 (16-bit h, emb, bias, dh and
 // logits chunk; fp32 losses, lse, demb, dbias) against the CPU in F64 on the same inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "gpu/op_harness.cuh"
@@ -41,11 +43,27 @@ std::vector<int32_t> xent_labels(int64_t P, int64_t V) {
   return labels;
 }
 
+// Makes every fourth row predict its label: h = 50 emb[label] puts the label's logit far
+// above every other (about 50 C / 300 against 50 sqrt(C) / 300 · 4.5 for the largest of the
+// rest, emb uniform in [-0.1, 0.1]), beyond any rounding and the bias in [-1, 1]. So the
+// argmax check sees ones, not only zeros.
+void plant_correct_rows(std::vector<float>& h, const std::vector<float>& emb,
+                        const std::vector<int32_t>& labels, int64_t C) {
+  for (size_t p = 0; p < labels.size(); p += 4)
+    for (int64_t c = 0; c < C; ++c)
+      h[p * C + c] = 50.0f * emb[static_cast<size_t>(labels[p] * C + c)];
+}
+
+int64_t count_correct(const std::vector<int32_t>& correct) {
+  return std::count(correct.begin(), correct.end(), 1);
+}
+
 TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto [P, C, V, chunk, with_bias] = GetParam();
   auto labels = xent_labels(P, V);
   auto h = random_vector<float>(P * C, 1), emb = random_vector<float>(V * C, 2, -0.1, 0.1);
+  plant_correct_rows(h, emb, labels, C);
   auto bias = random_vector<float>(V, 3);
   // demb and dbias start at zero: their gradients (~ 1 / (P V)) would vanish next to noise
   // of order 1 in the NMSE; accumulation is checked below by running the backward twice.
@@ -76,6 +94,7 @@ TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
   const double bound = nmse_bound(DType::F32);
   expect_close(g.down<float>(d_losses), losses, bound, "losses");
   expect_close(g.down<float>(d_lse), lse, bound, "lse");
+  EXPECT_GE(count_correct(correct), (P + 3) / 4);  // the planted rows, on the CPU
   expect_bitwise_equal(g.down<int32_t>(d_correct), correct, "correct");
   expect_close(g.down<float>(d_dh), dh, bound, "dh");
   const auto gpu_demb = g.down<float>(d_demb), gpu_dbias = g.down<float>(d_dbias);
@@ -137,7 +156,10 @@ TEST_P(MlmXentGpu, In16BitMatchesCpuInF64) {
     const double bound = nmse_bound(dtype_of<T16>());
     expect_close(widen(g.down<float>(d_losses)), losses64, bound, "losses");
     expect_close(widen(g.down<float>(d_lse)), lse64, bound, "lse");
-    // Random labels are nowhere near a tie for the argmax, so rounding cannot flip it.
+    // Random labels are nowhere near a tie for the argmax, so rounding cannot flip it; the
+    // argmax itself (the same kernel template) is checked on planted rows in fp32 above:
+    // their logits, ten times the others', round ten times as coarsely in 16 bits and
+    // would dominate dh's error here.
     expect_bitwise_equal(g.down<int32_t>(d_correct), correct, "correct");
     expect_close(widen(g.down<T16>(d_dh)), dh64, bound, "dh");
     expect_close(widen(g.down<float>(d_demb)), demb64, bound, "demb");

@@ -119,11 +119,14 @@ TEST(TrainerMixedGpu, Fp16OverflowSkipsTheStepWithoutCountingABadStep) {
     copy_tensor(model.grads().params.head_bias.rows(0, 1), host_tensor(&inf, {1}));
   };
   const auto trainer = gpu_trainer(run, std::move(hooks));
+  const auto loss_scale = [&] { return trainer->state().loss_scaler.at("scale").get<double>(); };
   trainer->train_step();
   const auto before = param_snapshot(trainer->model());
+  const double scale = loss_scale();
   EXPECT_TRUE(trainer->train_step().skipped);
   EXPECT_EQ(param_snapshot(trainer->model()), before);
   EXPECT_EQ(trainer->state().bad_steps_in_row, 0);
+  EXPECT_EQ(loss_scale(), scale * LossScalerConfig{}.backoff_factor);  // backed off
   EXPECT_FALSE(trainer->train_step().skipped);
   EXPECT_NE(param_snapshot(trainer->model()), before);
 }
