@@ -2,8 +2,8 @@
 // sequences of 128 or 32 of 512, BERT-base (12 heads) and BERT-large (16 heads), head size
 // 64, with and without attention dropout 0.1. FLOPs counted as for dense attention:
 // forward 4·N·T·C (QKᵀ and A·V), backward 2.5x that (QKᵀ recomputed, then dV, dP, dQ, dK),
-// against the FP32 peak (bench/cuda_bench.cuh). The cuDNN SDPA and PyTorch SDPA
-// comparisons of issue 6 are not here yet.
+// against the FP32 peak (bench/cuda_bench.cuh). The fused 16-bit kernel, cuDNN's SDPA and
+// the PyTorch peers are in bench_cuda_flash_attention.cu and bench/attention_peer.py.
 #include "cuda_bench.cuh"
 
 namespace masklm::bench {

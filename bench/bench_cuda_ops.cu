@@ -3,7 +3,10 @@
 // tokens (Args: 0 = base, 1 = large). Matmuls run in F32 and BF16 and report TFLOP/s and the
 // fraction of the FP32 (BF16: tensor-core) peak; the memory-bound ops report GB/s and the
 // fraction of HBM bandwidth, counting the least traffic each op needs (each tensor read or
-// written once; `+=` outputs read and written). Attention and the MLM head have their own files. bench/cuda_bench.cuh has the
+// written once; `+=` outputs read and written). LayerNorm and the elementwise ops run in
+// F32 and in BF16, as bf16 training runs them (16-bit activations and weights, F32
+// statistics and parameter gradients); AdamW with and without writing the BF16 compute
+// copy. Attention and the MLM head have their own files. bench/cuda_bench.cuh has the
 // timing and the peaks.
 #include "cuda_bench.cuh"
 #include "model/params.h"
@@ -71,16 +74,26 @@ void linear_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_matmul_forward)->Apply(linear_args)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_matmul_backward)->Apply(linear_args)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+// Args index 1 of the memory-bound ops: 0 F32, 1 BF16 activations (and LayerNorm weights,
+// the compute copy's); statistics and parameter gradients stay F32.
+DType activation_dtype(benchmark::State& state) {
+  const DType dt = state.range(1) ? DType::BF16 : DType::F32;
+  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " + dtype_name(dt).data());
+  return dt;
+}
+
 void BM_layernorm_forward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
+  const DType dt = activation_dtype(state);
+  const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
-  const Tensor in = d.uniform({N, C}), w = d.uniform({C}), b = d.uniform({C}),
-               out = d.zeros({N, C}), mean = d.zeros({N}), rstd = d.zeros({N});
+  const Tensor in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}), b = d.uniform_as(dt, {C}),
+               out = d.uniform_as(dt, {N, C}), mean = d.zeros({N}), rstd = d.zeros({N});
   const double s = time_on_gpu(state, *ctx, true,
                                [&] { layernorm_forward(*ctx, out, mean, rstd, in, w, b, 1e-5); });
-  report_bytes(state, kF32 * (2.0 * N * C + 2.0 * N), s);  // in, out, mean and rstd
+  report_bytes(state, e * 2.0 * N * C + kF32 * 2.0 * N, s);  // in, out, mean and rstd
 }
 
 // The residual add fused in front (the encoder's residual + LayerNorm pairs): a and b read,
@@ -89,42 +102,47 @@ void BM_residual_layernorm_forward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
+  const DType dt = activation_dtype(state);
+  const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
-  const Tensor a = d.uniform({N, C}), b_in = d.uniform({N, C}), w = d.uniform({C}),
-               bias = d.uniform({C}), sum = d.zeros({N, C}), out = d.zeros({N, C}),
+  const Tensor a = d.uniform_as(dt, {N, C}), b_in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}),
+               bias = d.uniform_as(dt, {C}), sum = d.uniform_as(dt, {N, C}), out = d.uniform_as(dt, {N, C}),
                mean = d.zeros({N}), rstd = d.zeros({N});
   const double s = time_on_gpu(state, *ctx, true, [&] {
     residual_layernorm_forward(*ctx, sum, out, mean, rstd, a, b_in, w, bias, 1e-5);
   });
-  report_bytes(state, kF32 * (4.0 * N * C + 2.0 * N), s);
+  report_bytes(state, e * 4.0 * N * C + kF32 * 2.0 * N, s);
 }
 
 void BM_layernorm_backward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
+  const DType dt = activation_dtype(state);
+  const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
-  const Tensor in = d.uniform({N, C}), w = d.uniform({C}), dout = d.uniform({N, C}),
-               mean = d.uniform({N}), rstd = d.uniform({N}, 0.5f, 2.0f), din = d.zeros({N, C}),
+  const Tensor in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}), dout = d.uniform_as(dt, {N, C}),
+               mean = d.uniform({N}), rstd = d.uniform({N}, 0.5f, 2.0f), din = d.uniform_as(dt, {N, C}),
                dw = d.zeros({C}), db = d.zeros({C});
   const double s = time_on_gpu(
       state, *ctx, true, [&] { layernorm_backward(*ctx, din, dw, db, dout, in, w, mean, rstd); });
-  report_bytes(state, kF32 * (4.0 * N * C + 2.0 * N),
-               s);  // dout, in, din (+=: read and write); stats
+  // dout, in, din (+=: read and write); stats
+  report_bytes(state, e * 4.0 * N * C + kF32 * 2.0 * N, s);
 }
 
-// A memory-bound op on `count` tensors of `rows` x `width` floats, moving `traffic` x rows
-// x width floats per call. Values are random in [0.5, 2): positive, so AdamW's second moment
-// is valid; outputs are overwritten or accumulated into, so their start values do not matter.
-template <typename Op> void bench_streaming(benchmark::State& state, int64_t rows, int64_t width,
-                                            int count, double traffic, Op op) {
+// A memory-bound op on `count` tensors of `rows` x `width` values of `dtype`, moving
+// `traffic` x rows x width values per call. Values are random in [0.5, 2): positive, so
+// AdamW's second moment is valid; outputs are overwritten or accumulated into, so their
+// start values do not matter.
+template <typename Op> void bench_streaming(benchmark::State& state, DType dtype, int64_t rows,
+                                            int64_t width, int count, double traffic, Op op) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   DeviceTensors d;
   std::vector<Tensor> t;
-  for (int i = 0; i < count; ++i) t.push_back(d.uniform({rows, width}, 0.5f, 2.0f));
+  for (int i = 0; i < count; ++i) t.push_back(d.uniform_as(dtype, {rows, width}, 0.5f, 2.0f));
   const double s = time_on_gpu(state, *ctx, true, [&] { op(*ctx, t); });
-  report_bytes(state, kF32 * traffic * static_cast<double>(rows * width), s);
+  report_bytes(state, static_cast<double>(dtype_size(dtype)) * traffic * static_cast<double>(rows * width), s);
 }
 
 int64_t ffn_width(const benchmark::State& state) { return kBertShapes[state.range(0)].F; }
@@ -132,27 +150,27 @@ int64_t hidden(const benchmark::State& state) { return kBertShapes[state.range(0
 const RngKey kDropoutKey{.seed = 1, .step = 2};
 
 void BM_gelu_forward(benchmark::State& state) {  // in, out
-  bench_streaming(state, kTokens, ffn_width(state), 2, 2,
+  bench_streaming(state, activation_dtype(state), kTokens, ffn_width(state), 2, 2,
                   [](Ctx& c, auto& t) { gelu_forward(c, t[1], t[0]); });
 }
 void BM_gelu_backward(benchmark::State& state) {  // dout, in, din (+=)
-  bench_streaming(state, kTokens, ffn_width(state), 3, 4,
+  bench_streaming(state, activation_dtype(state), kTokens, ffn_width(state), 3, 4,
                   [](Ctx& c, auto& t) { gelu_backward(c, t[2], t[0], t[1]); });
 }
 void BM_residual_forward(benchmark::State& state) {  // a, b, out
-  bench_streaming(state, kTokens, hidden(state), 3, 3,
+  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 3, 3,
                   [](Ctx& c, auto& t) { residual_forward(c, t[2], t[0], t[1]); });
 }
 void BM_add_inplace(benchmark::State& state) {  // src, dst (+=)
-  bench_streaming(state, kTokens, hidden(state), 2, 3,
+  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 3,
                   [](Ctx& c, auto& t) { add_inplace(c, t[1], t[0]); });
 }
 void BM_dropout_forward(benchmark::State& state) {  // in, out
-  bench_streaming(state, kTokens, hidden(state), 2, 2,
+  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 2,
                   [](Ctx& c, auto& t) { dropout_forward(c, t[1], t[0], 0.1f, kDropoutKey); });
 }
 void BM_dropout_backward(benchmark::State& state) {  // dout, din (+=)
-  bench_streaming(state, kTokens, hidden(state), 2, 3,
+  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 3,
                   [](Ctx& c, auto& t) { dropout_backward(c, t[1], t[0], 0.1f, kDropoutKey); });
 }
 
@@ -228,41 +246,60 @@ int64_t model_parameters(int64_t shape) {
 }
 
 // The flat buffers AdamW and the gradient norm walk every step: n = the model's parameters.
-void BM_adamw_update(benchmark::State& state) {  // params, m, v read and written; grads read
+// params, m, v read and written, grads read (F32); with Args index 1 also the BF16 compute
+// copy written, as in bf16 training.
+void BM_adamw_update(benchmark::State& state) {
+  Ctx* ctx = gpu_ctx(state);
+  if (!ctx) return;
+  const int64_t n = model_parameters(state.range(0));
+  const bool copy = state.range(1) == 1;
+  state.SetLabel(std::string(kBertShapes[state.range(0)].name) + (copy ? " + bf16 copy" : ""));
   const AdamWStep step{.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01};
-  bench_streaming(state, model_parameters(state.range(0)), 1, 4, 7,
-                  [&](Ctx& c, auto& t) { adamw_update(c, t[0], t[1], t[2], t[3], step); });
+  DeviceTensors d;
+  const Tensor params = d.uniform({n}, 0.5f, 2.0f), grads = d.uniform({n}, 0.5f, 2.0f),
+               m = d.uniform({n}, 0.5f, 2.0f), v = d.uniform({n}, 0.5f, 2.0f);
+  const Tensor compute_copy = copy ? d.uniform_as(DType::BF16, {n}) : Tensor{};
+  const double s = time_on_gpu(state, *ctx, true,
+                               [&] { adamw_update(*ctx, params, grads, m, v, step, compute_copy); });
+  report_bytes(state, (kF32 * 7.0 + (copy ? 2.0 : 0.0)) * static_cast<double>(n), s);
 }
 void BM_sum_squares(benchmark::State& state) {  // includes the copy of the result to the host
-  bench_streaming(state, model_parameters(state.range(0)), 1, 1, 1,
+  bench_streaming(state, DType::F32, model_parameters(state.range(0)), 1, 1, 1,
                   [](Ctx& c, auto& t) { benchmark::DoNotOptimize(sum_squares(c, t[0])); });
 }
 void BM_scale_inplace(benchmark::State& state) {
-  bench_streaming(state, model_parameters(state.range(0)), 1, 1, 2,
+  bench_streaming(state, DType::F32, model_parameters(state.range(0)), 1, 1, 2,
                   [](Ctx& c, auto& t) { scale_inplace(c, t[0], 0.5); });
 }
 void BM_fill_zero(benchmark::State& state) {
-  bench_streaming(state, model_parameters(state.range(0)), 1, 1, 1,
+  bench_streaming(state, DType::F32, model_parameters(state.range(0)), 1, 1, 1,
                   [](Ctx& c, auto& t) { fill_zero(c, t[0]); });
 }
 
 void shape_args(benchmark::internal::Benchmark* b) {
   b->Arg(0)->Arg(1)->ArgName("shape")->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
-BENCHMARK(BM_layernorm_forward)->Apply(shape_args);
-BENCHMARK(BM_layernorm_backward)->Apply(shape_args);
-BENCHMARK(BM_residual_layernorm_forward)->Apply(shape_args);
-BENCHMARK(BM_gelu_forward)->Apply(shape_args);
-BENCHMARK(BM_gelu_backward)->Apply(shape_args);
-BENCHMARK(BM_residual_forward)->Apply(shape_args);
-BENCHMARK(BM_add_inplace)->Apply(shape_args);
-BENCHMARK(BM_dropout_forward)->Apply(shape_args);
-BENCHMARK(BM_dropout_backward)->Apply(shape_args);
+void shape_dtype_args(benchmark::internal::Benchmark* b) {
+  b->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"shape", "bf16"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+BENCHMARK(BM_layernorm_forward)->Apply(shape_dtype_args);
+BENCHMARK(BM_layernorm_backward)->Apply(shape_dtype_args);
+BENCHMARK(BM_residual_layernorm_forward)->Apply(shape_dtype_args);
+BENCHMARK(BM_gelu_forward)->Apply(shape_dtype_args);
+BENCHMARK(BM_gelu_backward)->Apply(shape_dtype_args);
+BENCHMARK(BM_residual_forward)->Apply(shape_dtype_args);
+BENCHMARK(BM_add_inplace)->Apply(shape_dtype_args);
+BENCHMARK(BM_dropout_forward)->Apply(shape_dtype_args);
+BENCHMARK(BM_dropout_backward)->Apply(shape_dtype_args);
 BENCHMARK(BM_embedding_forward)->Apply(shape_args);
 BENCHMARK(BM_embedding_backward)->Apply(shape_args);
 BENCHMARK(BM_gather_rows)->Apply(shape_args);
 BENCHMARK(BM_scatter_add_rows)->Apply(shape_args);
-BENCHMARK(BM_adamw_update)->Apply(shape_args);
+BENCHMARK(BM_adamw_update)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgNames({"shape", "copy"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sum_squares)->Apply(shape_args);
 BENCHMARK(BM_scale_inplace)->Apply(shape_args);
 BENCHMARK(BM_fill_zero)->Apply(shape_args);

@@ -8,9 +8,9 @@
 //    at boost clock: sm_80 A100 SXM (FP32 19.5, BF16 tensor 312 TFLOP/s), sm_86 A10 (31.2,
 //    125), sm_90 H100 SXM (66.9, 989.4; an H200 is the same, an H100 PCIe lower: 51.2, 756).
 //    Other GPUs get no FLOP fraction.
-// masklm computes in fp32 today, GEMMs included (CUBLAS_COMPUTE_32F, TF32 off), so FLOP
-// fractions are against the FP32 (non-tensor) peak; BF16 is listed for the mixed-precision
-// work to come and for the PyTorch peer.
+// fp32 cases keep TF32 off (CUBLAS_COMPUTE_32F), so their FLOP fractions are of the FP32
+// (non-tensor) peak; 16-bit cases (training's bf16 mixed precision) are of the BF16
+// tensor-core peak.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -73,8 +73,8 @@ inline const bool kPeaksInHeader = [] {
   benchmark::AddCustomContext(
       "gpu",
       fmt::format("{} (sm_{}): HBM {:.0f} GB/s (queried); FP32 {:.1f}, BF16 {:.1f} TFLOP/s (spec "
-                  "table, 0: not in it); masklm computes in fp32 with TF32 off, so FLOP fractions "
-                  "are of the FP32 peak",
+                  "table, 0: not in it); FLOP fractions: fp32 cases (TF32 off) of the FP32 peak, "
+                  "16-bit cases of the BF16 peak",
                   p.name, p.sm, p.hbm_bytes_per_s / 1e9, p.fp32_flops / 1e12, p.bf16_flops / 1e12));
   return true;
 }();
