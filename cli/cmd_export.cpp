@@ -23,6 +23,14 @@ struct ExportOptions {
   std::string tokenizer;
 };
 
+// Whether the checkpoint's run trained the skip-corrupted model (its run configuration says
+// so; a checkpoint without trainer state, e.g. an imported model, did not).
+bool trained_skip_corrupted(const fs::path& checkpoint) {
+  if (!fs::is_regular_file(checkpoint / "trainer_state.json")) return false;
+  const nlohmann::json model = read_checkpoint_run_config(checkpoint).value("model", nlohmann::json::object());
+  return model.value("encoder", nlohmann::json::object()).value("skip_corrupted", false);
+}
+
 void run_export(const ExportOptions& o) {
   MASKLM_CHECK(o.format == "hf", "--format '{}': the only export format is hf", o.format);
   const fs::path checkpoint = fs::absolute(o.checkpoint).lexically_normal();
@@ -30,6 +38,11 @@ void run_export(const ExportOptions& o) {
   MlmModel model(config, Capacity{1, 1});
   load_model_weights(checkpoint, model);
   export_hf_model(o.out, config, model.params());
+  if (trained_skip_corrupted(checkpoint))
+    log_warn("{} was trained with model.encoder.skip_corrupted: the export is its encoder (for "
+             "fine-tuning); its MLM head learned to read the decoder's output, which the export "
+             "leaves out, so its masked-token predictions are not the run's (masklm eval)",
+             checkpoint.string());
 
   const std::optional<fs::path> tokenizer =
       o.tokenizer.empty() ? find_run_tokenizer(checkpoint) : std::optional<fs::path>(o.tokenizer);

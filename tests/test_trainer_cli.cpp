@@ -1,6 +1,7 @@
 // `masklm pretrain` and `masklm eval` as a user runs them: a real process stopped with
 // SIGTERM writes a checkpoint and exits with 128 + 15, then --resume finishes the run;
-// eval reads the checkpoint; user errors exit 1 with a message.
+// eval reads the checkpoint; export of a skip-corrupted run warns; user errors exit 1 with a
+// message.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "cli_test_support.h"
+#include "model/safetensors.h"
 #include "runtime/device.h"
 #include "train/checkpoint.h"
 #include "trainer_fixture.h"
@@ -103,6 +105,31 @@ TEST(PretrainCli, SigtermCheckpointsAndResumeFinishes) {
               1e-9);
   EXPECT_GT(result.at("predictions").get<int64_t>(), 0);
   EXPECT_GE(result.at("accuracy").get<double>(), 0.0);
+}
+
+// A skip-corrupted run exports its encoder and MLM head, without the decoder, and says that
+// the head's predictions are then not the run's.
+TEST(ExportCli, SkipCorruptedRunExportsTheEncoderWithAWarning) {
+  const auto dir = fresh_dir("cli_export_skip");
+  const Output trained =
+      run_cli("pretrain --config " + kTiny + " --out " + (dir / "run").string() +
+              " --set train.steps=2 --set train.checkpoint_every=2 --set train.eval_every=0"
+              " --set model.encoder.skip_corrupted=true --set model.decoder.layers=1");
+  ASSERT_EQ(trained.status, 0) << trained.text;
+  const auto checkpoint = checkpoint_path(dir / "run" / "checkpoints", 2);
+  ASSERT_TRUE(std::filesystem::is_directory(checkpoint)) << trained.text;
+  const Output exported =
+      run_cli("export --checkpoint " + checkpoint.string() + " --out " + (dir / "hf").string());
+  ASSERT_EQ(exported.status, 0) << exported.text;
+  EXPECT_NE(exported.text.find("trained with model.encoder.skip_corrupted"), std::string::npos)
+      << exported.text;
+  const SafetensorsFile weights(dir / "hf" / "model.safetensors");
+  int64_t encoder_tensors = 0;
+  for (const std::string& name : weights.names()) {
+    encoder_tensors += name.find("encoder.layer.") != std::string::npos;
+    EXPECT_EQ(name.find("decoder.layer"), std::string::npos) << name;
+  }
+  EXPECT_GT(encoder_tensors, 0);
 }
 
 TEST(PretrainCli, UserErrorsExitOneWithAMessage) {
