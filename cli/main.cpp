@@ -7,12 +7,15 @@
 #include "cli/commands.h"
 #include "masklm/version.h"
 #include "runtime/error.h"
+#include "runtime/launcher.h"
+#include "runtime/log.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"masklm: masked-language-model pretraining research"};
   app.set_version_flag("--version", std::string("masklm ") + MASKLM_VERSION);
   app.require_subcommand(1);
   masklm::cli::register_commands(app);
+  masklm::set_log_rank(masklm::launcher_rank(), masklm::launcher_world_size());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,4 +1,5 @@
-// Runtime: Philox against the published answers, arenas, tensor views, dtypes, checks.
+// Runtime: Philox against the published answers, arenas, tensor views, dtypes, checks, and
+// which rank of a job logs what.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "runtime/arena.h"
 #include "runtime/dtype.h"
 #include "runtime/error.h"
+#include "runtime/log.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
 
@@ -95,6 +97,24 @@ std::vector<Tensor> allocate_mixed(Arena& arena) {
   return {arena.alloc({3}, DType::F32),        arena.alloc({7, 5}, DType::BF16),
           arena.alloc_packed({2, 2}, DType::BF16), arena.alloc({1}, DType::I64),
           arena.alloc({4, 4, 4}, DType::F64),   arena.alloc({0}, DType::F32)};
+}
+
+// In a job of two processes rank 0 alone writes info lines; warnings come from every rank,
+// tagged with it. A single process writes both, untagged.
+TEST(Log, OnlyRankZeroWritesInfoAndEveryRankWarns) {
+  const LogLevel level = log_level();
+  set_log_level(LogLevel::INFO);
+  const auto written = [](int rank, int world_size) {
+    set_log_rank(rank, world_size);
+    ::testing::internal::CaptureStderr();
+    log_info("step {}", 7);
+    log_warn("careful {}", 8);
+    return ::testing::internal::GetCapturedStderr();
+  };
+  EXPECT_EQ(written(1, 2), "[masklm warn, rank 1] careful 8\n");
+  EXPECT_EQ(written(0, 2), "[masklm info] step 7\n[masklm warn, rank 0] careful 8\n");
+  EXPECT_EQ(written(0, 1), "[masklm info] step 7\n[masklm warn] careful 8\n");
+  set_log_level(level);
 }
 
 TEST(Arena, EveryAllocIs256ByteAligned) {

@@ -210,9 +210,10 @@ StepResult Trainer::train_step() {
                step, loss_scale, loss_scaler_->scale());
     } else {
       ++state_.bad_steps_in_row;
-      log_warn("step {}: non-finite loss or gradient norm, step skipped (the parameters are "
-               "unchanged)",
-               step);
+      if (dp_->rank() == 0)  // every rank skips it: one line says so
+        log_warn("step {}: non-finite loss or gradient norm, step skipped (the parameters are "
+                 "unchanged)",
+                 step);
     }
   }
   if (hooks_.on_step) hooks_.on_step(r);
