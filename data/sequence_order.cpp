@@ -15,15 +15,9 @@ constexpr uint32_t kFeistelRounds = 4;
 
 }  // namespace
 
-SequenceOrder::SequenceOrder(int64_t num_sequences, uint64_t seed, int rank, int world_size)
-    : n_(num_sequences), seed_(seed), rank_(rank), world_size_(world_size) {
-  MASKLM_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "rank {} of world size {} is invalid", rank,
-               world_size);
-  MASKLM_CHECK(num_sequences >= world_size,
-               "{} packed sequences cannot be shared by {} ranks (need at least one per rank)", num_sequences,
-               world_size);
+SequenceOrder::SequenceOrder(int64_t num_sequences, uint64_t seed) : n_(num_sequences), seed_(seed) {
+  MASKLM_CHECK(num_sequences >= 1, "no packed sequences to order");
   MASKLM_CHECK(num_sequences < (int64_t{1} << 62), "{} sequences are too many to order", num_sequences);
-  per_rank_epoch_ = n_ / world_size_;
   half_bits_ = 1;
   while ((int64_t{1} << (2 * half_bits_)) < n_) ++half_bits_;
 }
@@ -51,9 +45,7 @@ int64_t SequenceOrder::permuted(int64_t epoch, int64_t i) const {
 
 int64_t SequenceOrder::at(int64_t k) const {
   MASKLM_CHECK(k >= 0, "sequence position {} is negative", k);
-  const int64_t epoch = k / per_rank_epoch_;
-  const int64_t i = k % per_rank_epoch_;
-  return permuted(epoch, i * world_size_ + rank_);
+  return permuted(k / n_, k % n_);
 }
 
 }  // namespace masklm

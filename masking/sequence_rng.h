@@ -1,7 +1,8 @@
 // The random draws of one sequence: Philox stream (seed, step, rank, MASKING, substream)
-// with the sequence index in the high bits of the draw counter, so sequences, steps and
-// ranks never share draws and any one sequence can be masked alone (data-parallel
-// workers, resume, tests, the GPU masker).
+// with the sequence index in the high bits of the draw counter, so sequences and steps
+// never share draws and any one sequence can be masked alone (data-parallel ranks, resume,
+// tests, the GPU masker). Training keys by the sequence's place in the global step, with
+// rank 0, so a step's masks do not depend on how many ranks share it.
 #pragma once
 
 #include <cstdint>

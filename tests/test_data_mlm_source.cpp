@@ -32,14 +32,12 @@ class MlmSourceTest : public testing::TempDirTest {
     masker_ = std::make_shared<Masker>(MaskingConfig{}, vocab_info_from_tokenizer(tokenizer_));
   }
 
-  MlmBatchSource source(int64_t micro_batch_size, int64_t micro_steps, int rank = 0, int world_size = 1) const {
+  MlmBatchSource source(int64_t micro_batch_size, int64_t micro_steps) const {
     MlmSourceOptions o;
     o.micro_batch_size = micro_batch_size;
     o.micro_steps = micro_steps;
     o.total_steps = 100;
     o.seed = 11;
-    o.rank = rank;
-    o.world_size = world_size;
     return MlmBatchSource(data_, masker_, o);
   }
 
@@ -62,7 +60,7 @@ class MlmSourceTest : public testing::TempDirTest {
 
 TEST_F(MlmSourceTest, BatchesHoldMaskedPackedSequencesInTheDataOrder) {
   const MlmBatchSource s = source(4, 2);
-  const SequenceOrder order(data_->num_sequences(), 11, 0, 1);
+  const SequenceOrder order(data_->num_sequences(), 11);
   for (int64_t step : {0, 3, 9}) {  // 9 runs past the first epoch
     for (int64_t micro = 0; micro < 2; ++micro) {
       const Batch b = s.batch(step, micro);
@@ -89,17 +87,18 @@ TEST_F(MlmSourceTest, MicroBatchSplitDoesNotChangeTheStep) {
   EXPECT_EQ(labels, c.labels);
 }
 
-TEST_F(MlmSourceTest, AnyStepIsComputedDirectlyAndRanksDiffer) {
+// Data-parallel ranks read different micro-batches of a step: those share no sequence.
+TEST_F(MlmSourceTest, AnyStepIsComputedDirectlyAndItsMicroBatchesAreDisjoint) {
   const Batch first = source(4, 2).batch(7, 1);
   const Batch again = source(4, 2).batch(7, 1);  // a fresh process resuming at step 7
   EXPECT_EQ(first.tokens, again.tokens);
   EXPECT_EQ(first.predict_index, again.predict_index);
   EXPECT_NE(source(4, 2).batch(8, 1).tokens, first.tokens);
 
-  const auto rank0 = originals(source(4, 1, 0, 2).batch(0, 0));
-  const auto rank1 = originals(source(4, 1, 1, 2).batch(0, 0));
-  for (const auto& s : rank0)
-    for (const auto& t : rank1) EXPECT_NE(s, t) << "ranks share a sequence";
+  const auto micro0 = originals(source(4, 2).batch(0, 0));
+  const auto micro1 = originals(source(4, 2).batch(0, 1));
+  for (const auto& s : micro0)
+    for (const auto& t : micro1) EXPECT_NE(s, t) << "micro-batches of a step share a sequence";
 }
 
 }  // namespace

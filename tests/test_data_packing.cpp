@@ -95,7 +95,7 @@ std::vector<int64_t> permutation(const SequenceOrder& order, int64_t n, int64_t 
 
 TEST(SequenceOrder, EachEpochIsAPermutationThatDependsOnSeedAndEpoch) {
   for (int64_t n : {1, 2, 3, 5, 16, 17, 1000, 4097}) {
-    const SequenceOrder order(n, 42, 0, 1);
+    const SequenceOrder order(n, 42);
     for (int64_t epoch : {0, 1, 7}) {
       std::vector<int64_t> p = permutation(order, n, epoch);
       std::vector<int64_t> sorted = p;
@@ -103,11 +103,11 @@ TEST(SequenceOrder, EachEpochIsAPermutationThatDependsOnSeedAndEpoch) {
       std::vector<int64_t> identity(static_cast<size_t>(n));
       std::iota(identity.begin(), identity.end(), 0);
       EXPECT_EQ(sorted, identity) << "n=" << n << " epoch " << epoch << " is not a permutation";
-      EXPECT_EQ(p, permutation(SequenceOrder(n, 42, 0, 1), n, epoch)) << "not deterministic";
+      EXPECT_EQ(p, permutation(SequenceOrder(n, 42), n, epoch)) << "not deterministic";
       if (n >= 16) {
         EXPECT_NE(p, identity) << "n=" << n << " not shuffled";
         EXPECT_NE(p, permutation(order, n, epoch + 1)) << "n=" << n << " same order in the next epoch";
-        EXPECT_NE(p, permutation(SequenceOrder(n, 43, 0, 1), n, epoch)) << "n=" << n << " ignores the seed";
+        EXPECT_NE(p, permutation(SequenceOrder(n, 43), n, epoch)) << "n=" << n << " ignores the seed";
       }
     }
   }
@@ -120,48 +120,38 @@ TEST(SequenceOrder, PositionsAreUniformOverSeeds) {
   constexpr int64_t n = 10, trials = 4000;
   std::vector<int> where(n);
   for (int64_t seed = 0; seed < trials; ++seed) {
-    const SequenceOrder order(n, static_cast<uint64_t>(seed), 0, 1);
+    const SequenceOrder order(n, static_cast<uint64_t>(seed));
     for (int64_t i = 0; i < n; ++i)
       if (order.permuted(0, i) == 0) ++where[static_cast<size_t>(i)];
   }
   for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(where[static_cast<size_t>(i)], trials / n, 114) << "position " << i;
 }
 
-TEST(SequenceOrder, RanksAreDisjointAndCoverEachEpoch) {
+TEST(SequenceOrder, EpochsFollowEachOtherAndEachCoversEverySequence) {
   constexpr int64_t n = 103;
-  constexpr int world = 4;
-  std::vector<SequenceOrder> ranks;
-  for (int r = 0; r < world; ++r) ranks.emplace_back(n, 7, r, world);
-  const int64_t per_rank = ranks[0].per_rank_epoch();
-  EXPECT_EQ(per_rank, 25);
+  const SequenceOrder order(n, 7);
+  EXPECT_EQ(order.epoch_length(), n);
   for (int64_t epoch = 0; epoch < 3; ++epoch) {
     std::set<int64_t> seen;
-    for (int r = 0; r < world; ++r)
-      for (int64_t k = epoch * per_rank; k < (epoch + 1) * per_rank; ++k) {
-        const int64_t s = ranks[static_cast<size_t>(r)].at(k);
-        EXPECT_TRUE(seen.insert(s).second) << "sequence " << s << " seen twice in epoch " << epoch;
-      }
-    // The epoch covers the first world·per_rank positions of its permutation; the 3 left
-    // out are the permutation's last 3.
-    std::set<int64_t> expected;
-    for (int64_t i = 0; i < world * per_rank; ++i) expected.insert(ranks[0].permuted(epoch, i));
-    EXPECT_EQ(seen, expected);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t s = order.at(epoch * n + i);
+      EXPECT_EQ(s, order.permuted(epoch, i));
+      EXPECT_TRUE(seen.insert(s).second) << "sequence " << s << " seen twice in epoch " << epoch;
+    }
+    EXPECT_EQ(seen.size(), static_cast<size_t>(n));
   }
-  expect_error([] { SequenceOrder(3, 0, 0, 4); }, {"3 packed sequences", "4 ranks"});
-  expect_error([] { SequenceOrder(10, 0, 4, 4); }, {"rank 4 of world size 4"});
+  expect_error([] { SequenceOrder(0, 0); }, {"no packed sequences"});
 }
 
 TEST(SequenceOrder, ResumeIsDirectComputation) {
   // A run that stops after 37 sequences and a fresh process that resumes from the count
   // alone see the same continuation, across the epoch boundary.
-  const SequenceOrder first(50, 3, 1, 2);
+  const SequenceOrder first(50, 3);
   std::vector<int64_t> uninterrupted;
   for (int64_t k = 0; k < 80; ++k) uninterrupted.push_back(first.at(k));
-  const SequenceOrder resumed(50, 3, 1, 2);
+  const SequenceOrder resumed(50, 3);
   for (int64_t k = 37; k < 80; ++k) EXPECT_EQ(resumed.at(k), uninterrupted[static_cast<size_t>(k)]) << k;
-  // Rank 1 of 2 takes odd positions of each epoch's permutation.
-  EXPECT_EQ(first.at(0), first.permuted(0, 1));
-  EXPECT_EQ(first.at(26), first.permuted(1, 3));
+  EXPECT_EQ(first.at(53), first.permuted(1, 3));  // epoch 1 begins after 50
 }
 
 }  // namespace

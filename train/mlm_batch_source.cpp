@@ -11,7 +11,7 @@ MlmBatchSource::MlmBatchSource(std::shared_ptr<const PackedDataset> data, std::s
     : data_(std::move(data)),
       masker_(std::move(masker)),
       options_(options),
-      order_(data_->num_sequences(), options.seed, options.rank, options.world_size) {
+      order_(data_->num_sequences(), options.seed) {
   MASKLM_CHECK(options.micro_batch_size > 0 && options.micro_steps > 0,
                "micro-batch size {} and micro-steps {} must be positive", options.micro_batch_size,
                options.micro_steps);
@@ -20,7 +20,7 @@ MlmBatchSource::MlmBatchSource(std::shared_ptr<const PackedDataset> data, std::s
 }
 
 double MlmBatchSource::steps_per_epoch() const {
-  return static_cast<double>(order_.per_rank_epoch()) /
+  return static_cast<double>(order_.epoch_length()) /
          static_cast<double>(options_.micro_batch_size * options_.micro_steps);
 }
 
@@ -28,8 +28,7 @@ Batch MlmBatchSource::batch(int64_t step, int64_t micro) const {
   MASKLM_CHECK(step >= 0 && micro >= 0 && micro < options_.micro_steps, "step {} micro-batch {} out of range (0..{})",
                step, micro, options_.micro_steps - 1);
   const MaskRates rates = options_.fixed_rates ? *options_.fixed_rates : masker_->rates_at(step, options_.total_steps);
-  const RngKey key{options_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(options_.rank),
-                   RngStream::MASKING, 0};
+  const RngKey key{options_.seed, static_cast<uint32_t>(step), 0, RngStream::MASKING, 0};
   const int64_t per_step = options_.micro_batch_size * options_.micro_steps;
   Batch out;
   std::vector<int32_t> ids;
