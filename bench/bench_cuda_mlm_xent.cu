@@ -39,10 +39,7 @@ XentInputs xent_inputs(DeviceTensors& d, const benchmark::State& state) {
 
 void report_xent(benchmark::State& state, double flops, double seconds) {
   const DType dt = xent_dtype(state);
-  if (dt == DType::F32)
-    report_flops(state, flops, seconds);
-  else
-    report_tensor_flops(state, flops, seconds);
+  report_compute(state, dt, flops, seconds);
   state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " + dtype_name(dt).data());
 }
 

@@ -32,10 +32,7 @@ DType linear_dtype(const benchmark::State& state) { return state.range(2) ? DTyp
 
 void report_linear(benchmark::State& state, double flops, double seconds) {
   const DType dt = linear_dtype(state);
-  if (dt == DType::F32)
-    report_flops(state, flops, seconds);
-  else
-    report_tensor_flops(state, flops, seconds);
+  report_compute(state, dt, flops, seconds);
   state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " +
                  kLinearNames[state.range(1)] + " " + dtype_name(dt).data());
 }

@@ -198,6 +198,15 @@ inline void report_tensor_flops(benchmark::State& state, double flops, double se
     state.counters["%BF16"] = 100.0 * rate / device_peaks().bf16_flops;
 }
 
+// The counters of a compute-bound op in `dtype`: against the FP32 peak for F32, else the
+// BF16 tensor-core peak.
+inline void report_compute(benchmark::State& state, DType dtype, double flops, double seconds) {
+  if (dtype == DType::F32)
+    report_flops(state, flops, seconds);
+  else
+    report_tensor_flops(state, flops, seconds);
+}
+
 // The BERT shapes the kernel benchmarks run at (Args index 0 = base, 1 = large).
 struct BertShape {
   const char* name;
