@@ -262,52 +262,57 @@ TEST_F(MpiTest, Zero1ShardsTheOptimizerState) {
   EXPECT_EQ(trainer.optimizer().first_moment().numel(), owned.size());
 }
 
-// A ZeRO-1 checkpoint written by 2 ranks at step 6 of 12, resumed on 2 ranks (bitwise the
-// uninterrupted run) and on 1 rank (bitwise the saved state; the continuation sums in
-// another order, so it matches to the 2-vs-1-rank tolerance).
+// A checkpoint written by 2 ranks at step 6 of 12, plain or ZeRO-1, resumed on 2 ranks
+// (bitwise the uninterrupted run) and on 1 rank (bitwise the saved state; the continuation
+// sums in another order, so it matches to the 2-vs-1-rank tolerance), with and without
+// ZeRO-1.
 TEST_F(MpiTest, CheckpointFromTwoRanksResumesOnTwoAndOne) {
   const int rank = world_comm()->rank();
-  const auto original = shared_dir("mpi_resume_original");
-  const auto resumed = shared_dir("mpi_resume_two");
-  const std::initializer_list<std::string> recipe{
-      "train.steps=12", "train.checkpoint_every=6", "train.keep_last=4", "train.zero=1",
-      "train.micro_batch_size=4"};
+  for (const auto& [tag, written_by] :
+       {std::pair{"plain", "train.zero=0"}, std::pair{"zero1", "train.zero=1"}}) {
+    SCOPED_TRACE(written_by);
+    const auto original = shared_dir(std::string("mpi_resume_original_") + tag);
+    const auto resumed = shared_dir(std::string("mpi_resume_two_") + tag);
+    const std::initializer_list<std::string> recipe{"train.steps=12", "train.checkpoint_every=6",
+                                                    "train.keep_last=4", written_by,
+                                                    "train.micro_batch_size=4"};
 
-  std::vector<float> at_step6;
-  std::vector<float> uninterrupted;
-  {
-    auto run = small_run(recipe);
-    TrainerHooks hooks;
-    Trainer* self = nullptr;
-    hooks.on_step = [&](const StepResult& r) {
-      if (r.step == 5) at_step6 = param_snapshot(self->model());
-    };
-    Trainer trainer(run.config, *run.data.train, nullptr, original, hooks, nullptr, world_comm());
-    self = &trainer;
-    trainer.run();
-    uninterrupted = param_snapshot(trainer.model());
-  }
-  const auto checkpoint = checkpoint_path(original / "checkpoints", 6);
-  world_comm()->barrier();
-  ASSERT_TRUE(std::filesystem::is_directory(checkpoint));
+    std::vector<float> at_step6;
+    std::vector<float> uninterrupted;
+    {
+      auto run = small_run(recipe);
+      TrainerHooks hooks;
+      Trainer* self = nullptr;
+      hooks.on_step = [&](const StepResult& r) {
+        if (r.step == 5) at_step6 = param_snapshot(self->model());
+      };
+      Trainer trainer(run.config, *run.data.train, nullptr, original, hooks, nullptr, world_comm());
+      self = &trainer;
+      trainer.run();
+      uninterrupted = param_snapshot(trainer.model());
+    }
+    const auto checkpoint = checkpoint_path(original / "checkpoints", 6);
+    world_comm()->barrier();
+    ASSERT_TRUE(std::filesystem::is_directory(checkpoint));
 
-  {
-    auto run = small_run(recipe);
-    Trainer trainer(run.config, *run.data.train, nullptr, resumed, {}, nullptr, world_comm());
-    trainer.resume_from(checkpoint);
-    EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
-    trainer.run();
-    EXPECT_EQ(param_snapshot(trainer.model()), uninterrupted) << "rank " << rank;
-  }
-  for (const char* zero : {"train.zero=0", "train.zero=1"}) {
-    // Two accumulated micro-batches of 4: the same dropout draws as the 2 ranks had.
-    auto run = small_run({"train.steps=12", "train.micro_batch_size=4", zero});
-    Trainer trainer(run.config, *run.data.train, nullptr, {}, {}, nullptr, single_process_comm());
-    trainer.resume_from(checkpoint);
-    EXPECT_EQ(trainer.step(), 6);
-    EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
-    trainer.run();
-    EXPECT_LE(relative_error(param_snapshot(trainer.model()), uninterrupted), 1e-6) << zero;
+    {
+      auto run = small_run(recipe);
+      Trainer trainer(run.config, *run.data.train, nullptr, resumed, {}, nullptr, world_comm());
+      trainer.resume_from(checkpoint);
+      EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
+      trainer.run();
+      EXPECT_EQ(param_snapshot(trainer.model()), uninterrupted) << "rank " << rank;
+    }
+    for (const char* zero : {"train.zero=0", "train.zero=1"}) {
+      // Two accumulated micro-batches of 4: the same dropout draws as the 2 ranks had.
+      auto run = small_run({"train.steps=12", "train.micro_batch_size=4", zero});
+      Trainer trainer(run.config, *run.data.train, nullptr, {}, {}, nullptr, single_process_comm());
+      trainer.resume_from(checkpoint);
+      EXPECT_EQ(trainer.step(), 6);
+      EXPECT_EQ(param_snapshot(trainer.model()), at_step6);
+      trainer.run();
+      EXPECT_LE(relative_error(param_snapshot(trainer.model()), uninterrupted), 1e-6) << zero;
+    }
   }
 }
 
