@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
 
 #include "runtime/log.h"
@@ -34,7 +35,6 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   model_ = std::make_unique<MlmModel>(config_.model, Capacity{max_tokens, max_tokens},
                                       t.precision, device);
   model_->init_weights(t.seed);
-  model_->reserve_device_memory(ctx_, t.seq_len);
   if (t.precision == DType::F16) loss_scaler_.emplace();
   dp_ = std::make_unique<DataParallel>(comm ? std::move(comm) : world_comm(device), *model_, ctx_,
                                        t.zero == 1,
@@ -48,6 +48,8 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
                "train.batch_size ({}) must be a multiple of train.micro_batch_size ({}) times "
                "the {} data-parallel ranks",
                t.batch_size, t.micro_batch_size, world);
+  // Once the configuration has passed its checks: one full-capacity step.
+  model_->reserve_device_memory(ctx_, t.seq_len);
   // Under ZeRO-1 the copy is refreshed whole after the parameters' all-gather, so AdamW
   // does not write its shard of it.
   const ParamLayout* compute_copy = dp_->zero1() ? nullptr : model_->compute_copy();
@@ -72,15 +74,27 @@ Trainer::~Trainer() = default;
 
 bool Trainer::resume() {
   const auto latest = latest_checkpoint(checkpoints_dir());
-  if (latest) resume_from(*latest);
+  // A rank that cannot load its checkpoint still takes part in the comparison below (as
+  // step -1), so the others stop with a reason instead of waiting for it.
+  std::exception_ptr failed;
+  if (latest) {
+    try {
+      resume_from(*latest);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  }
   // Ranks that went on from different steps would sum gradients of different weights. The
-  // steps are equal on all ranks exactly when (sum s)^2 == n sum s^2 (exact in doubles).
-  const auto step = static_cast<double>(state_.step);
+  // steps are all equal exactly when (sum s)^2 == n sum s^2, which doubles compute exactly
+  // while n s^2 < 2^53 (1000 ranks at 3 million steps).
+  const double step = failed ? -1.0 : static_cast<double>(state_.step);
   std::array<double, 2> sums{step, step * step};
   dp_->comm().sum_host(sums);
+  if (failed) std::rethrow_exception(failed);
   MASKLM_CHECK(sums[0] * sums[0] == dp_->world_size() * sums[1],
                "the ranks did not resume from the same checkpoint (rank {} is at step {} from "
-               "{}): every rank must see the run directory, on a filesystem they share",
+               "{}): every rank must see the run directory, on a filesystem they share, and "
+               "load it (a rank that could not says why)",
                dp_->rank(), state_.step, latest ? latest->string() : "no checkpoint");
   return latest.has_value();
 }

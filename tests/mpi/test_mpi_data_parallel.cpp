@@ -334,6 +334,26 @@ TEST_F(MpiTest, RanksThatFindDifferentCheckpointsRefuseToResume) {
                          fmt::format("rank {} is at step {}", rank, rank == 0 ? 1 : 0)});
 }
 
+// Rank 1's checkpoint cannot be read (its weights file is cut short): rank 1 fails with
+// that error, and rank 0, whose checkpoint loads, stops too instead of waiting for it.
+TEST_F(MpiTest, ARankThatCannotLoadItsCheckpointStopsEveryRank) {
+  const int rank = world_comm()->rank();
+  const auto dir = fresh_dir(fmt::format("mpi_unreadable_rank{}", rank));
+  auto run = small_run({"train.steps=2"});
+  {
+    Trainer alone(run.config, *run.data.train, nullptr, dir, {}, nullptr, single_process_comm());
+    alone.train_step();
+    alone.save_checkpoint();
+  }
+  if (rank == 1)
+    std::filesystem::resize_file(checkpoint_path(dir / "checkpoints", 1) / "model.safetensors", 10);
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, world_comm());
+  if (rank == 1)
+    EXPECT_THROW(trainer.resume(), Error);
+  else
+    testing::expect_error([&] { trainer.resume(); }, "did not resume from the same checkpoint");
+}
+
 // Not a test on its own: tests/mpi/job_ends.cmake runs it with MASKLM_TEST_KILL_RANK=1
 // and checks that the survivor ends within a bounded time.
 TEST_F(MpiTest, RankDeathEndsTheJob) {
