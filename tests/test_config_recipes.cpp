@@ -170,6 +170,9 @@ TEST(RunConfig, SkipCorruptedIsAnEncoderAndDecoderOption) {
   expect_override_error("model.decoder.layers=1",
                         {"model.decoder.layers (1)", "model.encoder.skip_corrupted: true"});
   expect_override_error("model.decoder=2", {"'model.decoder'", "mapping"});
+  expect_override_error("model.skip_corrupted=true",
+                        {"'model.skip_corrupted' is now 'model.encoder.skip_corrupted'"});
+  expect_override_error("model.decoder_layers=1", {"'model.decoder_layers' is now 'model.decoder.layers'"});
 }
 
 TEST(RunConfig, ExplicitShapeWithoutPresetNeedsEveryDimension) {

@@ -64,7 +64,14 @@ ModelConfig parse_model(const json& node) {
   m.layer_norm_eps = r.get("layer_norm_eps", m.layer_norm_eps);
   m.initializer_range = r.get("initializer_range", m.initializer_range);
   m.pad_token_id = r.get("pad_token_id", m.pad_token_id);
-  // The skip-corrupted variant: model.encoder.skip_corrupted, model.decoder.layers.
+  // The skip-corrupted variant: model.encoder.skip_corrupted, model.decoder.layers. Runs
+  // written before 2026-12-07 spelled them model.skip_corrupted and model.decoder_layers.
+  for (const auto& [old_key, new_key] : {std::pair{"skip_corrupted", "encoder.skip_corrupted"},
+                                         std::pair{"decoder_layers", "decoder.layers"}})
+    MASKLM_CHECK(!r.has(old_key),
+                 "config key 'model.{}' is now 'model.{}': rename it (in a run directory, in "
+                 "its config.yaml)",
+                 old_key, new_key);
   ConfigReader encoder(r.section("encoder"), "model.encoder");
   m.skip_corrupted = encoder.get("skip_corrupted", m.skip_corrupted);
   encoder.finish();
