@@ -21,7 +21,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const masklm::Error& e) {
-    std::fprintf(stderr, "masklm: error: %s\n", e.what());
+    if (masklm::launcher_world_size() > 1)
+      std::fprintf(stderr, "masklm: error (rank %d): %s\n", masklm::launcher_rank(), e.what());
+    else
+      std::fprintf(stderr, "masklm: error: %s\n", e.what());
     return 1;
   }
   return 0;
