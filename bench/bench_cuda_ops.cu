@@ -72,8 +72,8 @@ BENCHMARK(BM_matmul_forward)->Apply(linear_args)->UseManualTime()->Unit(benchmar
 BENCHMARK(BM_matmul_backward)->Apply(linear_args)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // Args index 1 of the memory-bound ops: 0 F32, 1 BF16 activations (and LayerNorm weights,
-// the compute copy's); statistics and parameter gradients stay F32.
-DType activation_dtype(benchmark::State& state) {
+// the compute copy's); statistics and parameter gradients stay F32. Also labels the case.
+DType activation_dtype_labelled(benchmark::State& state) {
   const DType dt = state.range(1) ? DType::BF16 : DType::F32;
   state.SetLabel(std::string(kBertShapes[state.range(0)].name) + " " + dtype_name(dt).data());
   return dt;
@@ -83,7 +83,7 @@ void BM_layernorm_forward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
-  const DType dt = activation_dtype(state);
+  const DType dt = activation_dtype_labelled(state);
   const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
   const Tensor in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}), b = d.uniform_as(dt, {C}),
@@ -99,7 +99,7 @@ void BM_residual_layernorm_forward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
-  const DType dt = activation_dtype(state);
+  const DType dt = activation_dtype_labelled(state);
   const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
   const Tensor a = d.uniform_as(dt, {N, C}), b_in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}),
@@ -115,7 +115,7 @@ void BM_layernorm_backward(benchmark::State& state) {
   Ctx* ctx = gpu_ctx(state);
   if (!ctx) return;
   const int64_t N = kTokens, C = kBertShapes[state.range(0)].C;
-  const DType dt = activation_dtype(state);
+  const DType dt = activation_dtype_labelled(state);
   const double e = static_cast<double>(dtype_size(dt));
   DeviceTensors d;
   const Tensor in = d.uniform_as(dt, {N, C}), w = d.uniform_as(dt, {C}), dout = d.uniform_as(dt, {N, C}),
@@ -147,27 +147,27 @@ int64_t hidden(const benchmark::State& state) { return kBertShapes[state.range(0
 const RngKey kDropoutKey{.seed = 1, .step = 2};
 
 void BM_gelu_forward(benchmark::State& state) {  // in, out
-  bench_streaming(state, activation_dtype(state), kTokens, ffn_width(state), 2, 2,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, ffn_width(state), 2, 2,
                   [](Ctx& c, auto& t) { gelu_forward(c, t[1], t[0]); });
 }
 void BM_gelu_backward(benchmark::State& state) {  // dout, in, din (+=)
-  bench_streaming(state, activation_dtype(state), kTokens, ffn_width(state), 3, 4,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, ffn_width(state), 3, 4,
                   [](Ctx& c, auto& t) { gelu_backward(c, t[2], t[0], t[1]); });
 }
 void BM_residual_forward(benchmark::State& state) {  // a, b, out
-  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 3, 3,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, hidden(state), 3, 3,
                   [](Ctx& c, auto& t) { residual_forward(c, t[2], t[0], t[1]); });
 }
 void BM_add_inplace(benchmark::State& state) {  // src, dst (+=)
-  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 3,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, hidden(state), 2, 3,
                   [](Ctx& c, auto& t) { add_inplace(c, t[1], t[0]); });
 }
 void BM_dropout_forward(benchmark::State& state) {  // in, out
-  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 2,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, hidden(state), 2, 2,
                   [](Ctx& c, auto& t) { dropout_forward(c, t[1], t[0], 0.1f, kDropoutKey); });
 }
 void BM_dropout_backward(benchmark::State& state) {  // dout, din (+=)
-  bench_streaming(state, activation_dtype(state), kTokens, hidden(state), 2, 3,
+  bench_streaming(state, activation_dtype_labelled(state), kTokens, hidden(state), 2, 3,
                   [](Ctx& c, auto& t) { dropout_backward(c, t[1], t[0], 0.1f, kDropoutKey); });
 }
 
