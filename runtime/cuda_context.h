@@ -5,7 +5,7 @@
 //    a shape always runs the same algorithm and results are reproducible);
 //  - op scratch that grows to the largest size any op asked for and is then reused; a
 //    model reserves it for its largest batch at start-up (MlmModel::reserve_device_memory),
-//    so no training step allocates;
+//    so no training step allocates (cuDNN's attention aside: a new padded shape may);
 //  - the state of an optional library (cuDNN's handle and attention graphs), made on first
 //    use, so a context that never asks for it never initializes the library;
 //  - a device-side error flag: kernels that find bad input (an id out of range, bad

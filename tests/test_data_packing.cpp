@@ -1,4 +1,4 @@
-// Packing documents into fixed-length sequences, and the shuffled, rank-sharded order.
+// Packing documents into fixed-length sequences, and the shuffled order of the sequences.
 #include <gtest/gtest.h>
 
 #include <algorithm>

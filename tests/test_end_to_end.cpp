@@ -171,8 +171,9 @@ TEST_F(EndToEnd, PretrainingOnPreparedShardsLearnsAndEvaluates) {
 
 TEST_F(EndToEnd, ResumeOnShardsIsBitwiseExact) { expect_bitwise_resume({}, "end_to_end_resume"); }
 
-// The skip-corrupted model (issue 9) under each masking strategy: the masker's corrupted
-// tokens are exactly the ones the encoder leaves out, and a resume is bitwise exact.
+// The skip-corrupted model (issue 9) under each masking strategy: the encoder runs on as
+// many tokens as the masker left uncorrupted (which ones: test_skip_corrupted.cpp's split
+// test), and a resume is bitwise exact.
 class SkipCorruptedOnShards : public EndToEnd, public ::testing::WithParamInterface<std::string> {};
 INSTANTIATE_TEST_SUITE_P(Strategies, SkipCorruptedOnShards,
                          ::testing::Values("uniform", "whole_word", "span", "pmi"));
