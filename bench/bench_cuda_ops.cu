@@ -273,6 +273,18 @@ void BM_fill_zero(benchmark::State& state) {
                   [](Ctx& c, auto& t) { fill_zero(c, t[0]); });
 }
 
+// The 16-bit compute copy made whole from the fp32 master weights (after a checkpoint load
+// or ZeRO-1's all-gather): F32 read, BF16 written.
+void BM_convert_to_bf16(benchmark::State& state) {
+  Ctx* ctx = gpu_ctx(state);
+  if (!ctx) return;
+  const int64_t n = model_parameters(state.range(0));
+  DeviceTensors d;
+  const Tensor master = d.uniform({n}), copy = d.uniform_as(DType::BF16, {n});
+  const double s = time_on_gpu(state, *ctx, true, [&] { convert(*ctx, copy, master); });
+  report_bytes(state, (kF32 + 2.0) * static_cast<double>(n), s);
+}
+
 void shape_args(benchmark::internal::Benchmark* b) {
   b->Arg(0)->Arg(1)->ArgName("shape")->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
@@ -300,6 +312,7 @@ BENCHMARK(BM_adamw_update)
 BENCHMARK(BM_sum_squares)->Apply(shape_args);
 BENCHMARK(BM_scale_inplace)->Apply(shape_args);
 BENCHMARK(BM_fill_zero)->Apply(shape_args);
+BENCHMARK(BM_convert_to_bf16)->Apply(shape_args);
 
 }  // namespace
 }  // namespace masklm::bench
