@@ -84,14 +84,16 @@ bool Trainer::resume() {
       failed = std::current_exception();
     }
   }
-  // Ranks that went on from different steps would sum gradients of different weights. The
-  // steps are all equal exactly when (sum s)^2 == n sum s^2, which doubles compute exactly
-  // while n s^2 < 2^53 (1000 ranks at 3 million steps).
+  // Ranks that went on from different steps would sum gradients of different weights. Each
+  // rank compares its step with the sum over all (sums of such integers are exact in
+  // doubles); if any step differs, some rank's differs from the mean, and all hear of it.
   const double step = failed ? -1.0 : static_cast<double>(state_.step);
-  std::array<double, 2> sums{step, step * step};
-  dp_->comm().sum_host(sums);
+  std::array<double, 1> total{step};
+  dp_->comm().sum_host(total);
+  std::array<double, 1> differing{total[0] == step * dp_->world_size() ? 0.0 : 1.0};
+  dp_->comm().sum_host(differing);
   if (failed) std::rethrow_exception(failed);
-  MASKLM_CHECK(sums[0] * sums[0] == dp_->world_size() * sums[1],
+  MASKLM_CHECK(differing[0] == 0,
                "the ranks did not resume from the same checkpoint (rank {} is at step {} from "
                "{}): every rank must see the run directory, on a filesystem they share, and "
                "load it (a rank that could not says why)",
