@@ -35,11 +35,16 @@ template <typename T> struct OnlineRow {
 
   // Consumes the chunk: its logits become their exp.
   void add_chunk(T* logits, int64_t v0, int64_t cv, int64_t label) {
-    const int64_t best = std::max_element(logits, logits + cv) - logits;
-    // Strict > keeps the first maximum, as argmax conventionally does.
-    if (logits[best] > max) argmax = v0 + best;
+    // The chunk's first largest logit; a NaN never compares larger (as on the GPU), so it
+    // reaches the loss through the sum alone and the argmax stays that of the rest.
+    T best = -std::numeric_limits<T>::infinity();
+    int64_t best_at = -1;
+    for (int64_t c = 0; c < cv; ++c)
+      if (logits[c] > best) best = logits[c], best_at = c;
+    // Strict > keeps the first maximum across chunks too, as argmax conventionally does.
+    if (best > max) argmax = v0 + best_at;
     if (v0 <= label && label < v0 + cv) label_logit = logits[label - v0];
-    const T new_max = std::max(max, logits[best]);
+    const T new_max = std::max(max, best);
     exp_shifted(logits, cv, new_max);
     T chunk_sum = 0;
     for (int64_t c = 0; c < cv; ++c) chunk_sum += logits[c];

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "gpu/op_harness.cuh"
@@ -112,6 +114,53 @@ TEST_P(MlmXentGpu, ForwardAndBackwardMatchCpu) {
   expect_bitwise_equal(g.down<float>(d_demb), twice(gpu_demb), "demb after two backwards");
   expect_bitwise_equal(g.down<float>(d_dbias), twice(gpu_dbias), "dbias after two backwards");
   g.expect_guards_intact();
+}
+
+// Non-finite inputs, against the CPU: a row of h that is NaN makes that row's loss and lse
+// NaN and nothing else; a NaN in the bias (the first logit of the second chunk, every row)
+// makes every loss NaN, while the argmax stays that of the finite logits on both backends
+// (rows planted to predict labels in that chunk are still correct).
+TEST(MlmXentGpuNonFinite, NanInputsGiveNanWhereTheCpuDoesAndLeaveTheArgmax) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  constexpr int64_t P = 9, C = 59, V = 5000, chunk = 1000;
+  std::vector<int32_t> labels(P);
+  for (int64_t p = 0; p < P; ++p) labels[static_cast<size_t>(p)] = static_cast<int32_t>(1001 + 37 * p);
+  auto emb = random_vector<float>(V * C, 2, -0.1, 0.1);
+  auto h = random_vector<float>(P * C, 1);
+  plant_correct_rows(h, emb, labels, C);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const bool nan_in_bias : {false, true}) {
+    SCOPED_TRACE(nan_in_bias ? "NaN in the bias" : "a NaN row of h");
+    auto rows = h, bias = random_vector<float>(V, 3);
+    if (nan_in_bias)
+      bias[chunk] = nan;
+    else
+      std::fill_n(rows.begin() + 2 * C, C, nan);
+    std::vector<float> losses(P), lse(P);
+    std::vector<int32_t> correct(P);
+    Ctx cpu = cpu_ctx();
+    mlm_xent_forward(cpu, host_tensor(losses), host_tensor(lse), host_tensor(correct), host_tensor(rows, {P, C}),
+                     host_tensor(emb, {V, C}), host_tensor(bias), host_tensor(labels), chunk);
+    GpuOps g;
+    const Tensor d_losses = g.output({P}), d_lse = g.output({P});
+    const Tensor d_correct = g.up(std::vector<int32_t>(static_cast<size_t>(P), -7));
+    mlm_xent_forward(g.ctx, d_losses, d_lse, d_correct, g.up(rows, {P, C}), g.up(emb, {V, C}), g.up(bias),
+                     g.up(labels), chunk);
+    const auto gpu_losses = g.down<float>(d_losses), gpu_lse = g.down<float>(d_lse);
+    for (int64_t p = 0; p < P; ++p) {
+      const bool want_nan = nan_in_bias || p == 2;
+      EXPECT_EQ(std::isnan(losses[p]), want_nan) << "CPU loss of row " << p;
+      EXPECT_EQ(std::isnan(gpu_losses[p]), want_nan) << "GPU loss of row " << p;
+      EXPECT_EQ(std::isnan(gpu_lse[p]), want_nan) << "GPU lse of row " << p;
+    }
+    if (!nan_in_bias) {
+      expect_close(gpu_losses, losses, nmse_bound(DType::F32), "losses");
+      expect_close(gpu_lse, lse, nmse_bound(DType::F32), "lse");
+    }
+    EXPECT_GE(count_correct(correct), (P + 3) / 4);  // the planted rows (not row 2)
+    expect_bitwise_equal(g.down<int32_t>(d_correct), correct, "correct");
+    g.expect_guards_intact();
+  }
 }
 
 // Every output, fp32 ones included, inherits the rounding of the 16-bit logits chunk and
