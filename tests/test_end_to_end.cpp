@@ -129,7 +129,7 @@ masking: {strategy: uniform, mask_rate: 0.4, mask_split: {mask: 0.8, random: 0.1
     // A new process would reopen the shards: the source keeps no state beyond the step.
     auto reopened = shard_run(all);
     Trainer second(reopened.config, *reopened.data.train, nullptr, dir);
-    EXPECT_TRUE(second.resume());
+    ASSERT_TRUE(second.resume());
     for (double l : run_steps(second, N)) losses.push_back(l);
 
     EXPECT_EQ(losses, expected);  // bit for bit

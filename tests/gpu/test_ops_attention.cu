@@ -106,18 +106,17 @@ template <typename T16> void expect_reference_in_16bit_matches_cpu(const Attenti
   auto cu = offsets(ac.lengths);
   const int64_t N = cu.back(), C = ac.C, NH = ac.NH, B = static_cast<int64_t>(ac.lengths.size());
   const int heads = static_cast<int>(NH);
-  const auto qkv = to_storage<T16>(random_vector<float>(N * 3 * C, 1, -ac.sharpness, ac.sharpness));
-  const auto dout = to_storage<T16>(random_vector<float>(N * C, 2));
+  auto qkv = to_storage<T16>(random_vector<float>(N * 3 * C, 1, -ac.sharpness, ac.sharpness));
+  auto dout = to_storage<T16>(random_vector<float>(N * C, 2));
   const auto dqkv0 = to_storage<T16>(random_vector<float>(N * 3 * C, 3));
   const RngKey key{.seed = 78, .step = 3, .rank = 0, .stream = RngStream::ATTENTION_DROPOUT, .substream = 1};
   std::vector<T16> out(static_cast<size_t>(N * C)), dqkv = dqkv0;
   std::vector<float> lse(static_cast<size_t>(NH * N));
-  auto qkv_cpu = qkv, dout_cpu = dout;
   Ctx cpu = cpu_ctx();
-  attention_forward(cpu, host_tensor(out, {N, C}), host_tensor(lse, {NH, N}), host_tensor(qkv_cpu, {N, 3 * C}),
+  attention_forward(cpu, host_tensor(out, {N, C}), host_tensor(lse, {NH, N}), host_tensor(qkv, {N, 3 * C}),
                     host_tensor(cu), heads, ac.dropout_p, key);
-  attention_backward(cpu, host_tensor(dqkv, {N, 3 * C}), host_tensor(dout_cpu, {N, C}), host_tensor(out, {N, C}),
-                     host_tensor(qkv_cpu, {N, 3 * C}), host_tensor(lse, {NH, N}), host_tensor(cu), heads,
+  attention_backward(cpu, host_tensor(dqkv, {N, 3 * C}), host_tensor(dout, {N, C}), host_tensor(out, {N, C}),
+                     host_tensor(qkv, {N, 3 * C}), host_tensor(lse, {NH, N}), host_tensor(cu), heads,
                      ac.dropout_p, key);
 
   GpuOps g;
