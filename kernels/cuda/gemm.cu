@@ -112,9 +112,11 @@ bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_
     int count = 0;
     const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cc.cublaslt(), op.desc, lx.layout, ly.layout,
                                                                   ld.layout, ld.layout, pref.pref, 1, &result, &count);
-    // NOT_SUPPORTED means no algorithm fits; any other failure is an error of its own.
+    // NOT_SUPPORTED means no algorithm fits; any other failure is an error of its own. A
+    // result counts only when its own state says it is usable (cublasLt.h).
     if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
-    const bool none = status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0;
+    const bool none =
+        status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0 || result.state != CUBLAS_STATUS_SUCCESS;
     MASKLM_CHECK(!none || bias != nullptr,
                  "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; "
                  "alignments {}, {}, {} bytes)",

@@ -36,10 +36,12 @@ struct DeviceFloats {
   }
 };
 
-// Sets the emulated cuBLASLt to refuse the BIAS epilogue for one test.
+// Sets the emulated cuBLASLt to refuse the BIAS epilogue, in the given way, for one test.
 struct RefuseBiasEpilogue {
-  RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = true; }
-  ~RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = false; }
+  explicit RefuseBiasEpilogue(emulator::BiasRefusal how) {
+    emulator::cublaslt.refuse_bias_epilogue = how;
+  }
+  ~RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = emulator::BiasRefusal::NONE; }
 };
 
 // A small linear layer, row-major c (m, n) = a (m, k) b (k, n) + bias, and its value in double.
@@ -73,8 +75,10 @@ struct Problem {
   }
 };
 
-TEST(GemmPathsEmulated, ARefusedBiasEpilogueFallsBackToTheBiasKernelAndIsRemembered) {
-  const RefuseBiasEpilogue refuse;
+class RefusedBiasEpilogue : public ::testing::TestWithParam<emulator::BiasRefusal> {};
+
+TEST_P(RefusedBiasEpilogue, FallsBackToTheBiasKernelAndIsRemembered) {
+  const RefuseBiasEpilogue refuse(GetParam());
   CudaContext cc;
   const Problem problem;
   const int64_t calls_before = emulator::cublaslt.heuristic_calls;
@@ -84,6 +88,14 @@ TEST(GemmPathsEmulated, ARefusedBiasEpilogueFallsBackToTheBiasKernelAndIsRemembe
   problem.expect_matches(problem.run(cc));
   EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
 }
+
+INSTANTIATE_TEST_SUITE_P(GemmPathsEmulated, RefusedBiasEpilogue,
+                         ::testing::Values(emulator::BiasRefusal::STATUS,
+                                           emulator::BiasRefusal::RESULT_STATE),
+                         [](const auto& info) {
+                           return info.param == emulator::BiasRefusal::STATUS ? "ByStatus"
+                                                                              : "ByResultState";
+                         });
 
 TEST(GemmPathsEmulated, TheBiasEpilogueGivesTheSameResult) {
   CudaContext cc;

@@ -76,10 +76,12 @@ struct cublasLtMatmulHeuristicResult_t {
 
 namespace emulator {
 
-// Test hooks: the heuristic refuses the BIAS epilogue while refuse_bias_epilogue is set, and
-// counts its calls.
+// Test hooks: how the heuristic refuses the BIAS epilogue (not at all, with the status
+// NOT_SUPPORTED, or with a result whose state is NOT_SUPPORTED, both of which cublasLt.h
+// allows), and the count of its calls.
+enum class BiasRefusal { NONE, STATUS, RESULT_STATE };
 struct CublasLtHooks {
-  bool refuse_bias_epilogue = false;
+  BiasRefusal refuse_bias_epilogue = BiasRefusal::NONE;
   int64_t heuristic_calls = 0;
 };
 inline CublasLtHooks cublaslt;
@@ -220,9 +222,12 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
   ++emulator::cublaslt.heuristic_calls;
   if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
   *count = 0;
-  if (emulator::cublaslt.refuse_bias_epilogue && desc->epilogue == CUBLASLT_EPILOGUE_BIAS)
+  const bool refuse = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
+  if (refuse && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::STATUS)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   results[0] = {};
+  if (refuse && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::RESULT_STATE)
+    results[0].state = CUBLAS_STATUS_NOT_SUPPORTED;
   for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_alignment[i];
   results[0].algo.data[emulator::kAlignBias] = emulator::pointer_alignment(desc->bias);
   *count = 1;
