@@ -8,6 +8,7 @@
 #include "expect_error.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
+#include "runtime/file_io.h"
 #include "train/checkpoint.h"
 #include "trainer_fixture.h"
 
@@ -79,6 +80,36 @@ TEST(Checkpoint, DirectoryIsAHuggingFaceModelPlusTrainerState) {
   // The resolved run configuration travels with the checkpoint.
   const RunConfig saved = parse_run_config(read_checkpoint_run_config(ckpt));
   EXPECT_EQ(run_config_to_json(saved), run_config_to_json(run.config));
+}
+
+// The partial log window travels in trainer_state.json field by field; one written before
+// the corrupted-token count existed reads it as 0.
+TEST(Checkpoint, TrainerStateKeepsTheLogWindow) {
+  auto run = small_run();
+  Trainer trainer(run.config, *run.data.train, nullptr, "");
+  TrainerState state;
+  state.step = 9;
+  state.log_window = {.loss = 1.25, .accuracy = 0.5, .seconds = 3.5, .steps = 2,
+                      .finite_steps = 1, .tokens = 256, .predictions = 40, .corrupted = 36};
+  const auto dir = fresh_dir("log_window") / "step-00000009";
+  save_checkpoint(dir, trainer.model(), trainer.optimizer(), state, nlohmann::json::object());
+  const LogWindow back = load_checkpoint(dir, trainer.model(), trainer.optimizer()).log_window;
+  const LogWindow& w = state.log_window;
+  EXPECT_EQ(back.loss, w.loss);
+  EXPECT_EQ(back.accuracy, w.accuracy);
+  EXPECT_EQ(back.seconds, w.seconds);
+  EXPECT_EQ(back.steps, w.steps);
+  EXPECT_EQ(back.finite_steps, w.finite_steps);
+  EXPECT_EQ(back.tokens, w.tokens);
+  EXPECT_EQ(back.predictions, w.predictions);
+  EXPECT_EQ(back.corrupted, w.corrupted);
+
+  nlohmann::json saved = read_json_file(dir / "trainer_state.json");
+  ASSERT_EQ(saved.at("log_window").erase("corrupted"), 1u);
+  std::ofstream(dir / "trainer_state.json") << saved.dump();
+  const LogWindow older = load_checkpoint(dir, trainer.model(), trainer.optimizer()).log_window;
+  EXPECT_EQ(older.corrupted, 0);
+  EXPECT_EQ(older.predictions, w.predictions);
 }
 
 TEST(Checkpoint, KeepsTheLastKAndIgnoresCrashLeftovers) {

@@ -189,10 +189,13 @@ TEST_P(SkipCorruptedOnShards, EncoderSkipsTheMaskersCorruptionAndResumesBitwise)
   }
   const auto run = shard_run(overrides);
   Trainer trainer(run.config, *run.data.train, nullptr, "");
-  trainer.train_step();
-  const Batch last = run.data.train->batch(0, 1);  // the step's second micro-batch
+  const StepResult step = trainer.train_step();
+  const Batch first = run.data.train->batch(0, 0), last = run.data.train->batch(0, 1);
   EXPECT_GT(last.num_corrupted(), 0);
   EXPECT_EQ(trainer.model().encoder_tokens(), last.num_tokens() - last.num_corrupted());
+  // What the step's FLOP count (train/flops.h) reads.
+  EXPECT_EQ(step.tokens, first.num_tokens() + last.num_tokens());
+  EXPECT_EQ(step.corrupted, first.num_corrupted() + last.num_corrupted());
   expect_bitwise_resume(overrides, "end_to_end_skip_" + GetParam());
 }
 

@@ -34,6 +34,7 @@ struct LogWindow {
   double loss = 0, accuracy = 0;  // over the finite steps
   double seconds = 0;             // of the steps' own time (a resume's gap not counted)
   int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
+  int64_t corrupted = 0;  // absent from older checkpoints: 0
 };
 
 struct TrainerState {

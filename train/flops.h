@@ -7,6 +7,9 @@
 //   L · (2·4C²  +  2·2CF  +  2·2TC)        QKV + output projections, FFN, QKᵀ and A·V
 // and the sparse MLM head's forward, per predicted token only (P of them), is
 //   2C² + 2CV                               dense transform, logits against the embeddings
+// The skip-corrupted model (model/skip_corrupted.h) counts what it computes: its encoder
+// runs on the uncorrupted tokens only, in sequences shortened in proportion, and its k
+// decoder layers, blocks of the same shape, on every token at the full length.
 #pragma once
 
 #include <cstdint>
@@ -15,10 +18,16 @@
 
 namespace masklm {
 
-// Training FLOPs (forward + backward) of `tokens` tokens in sequences of `seq_len` tokens
-// with `predictions` predicted positions. Packed shards fill every sequence; for shorter
-// sequences seq_len overstates the attention term, an upper bound.
-double mlm_training_flops(const ModelConfig& model, int64_t tokens, int64_t predictions,
-                          int64_t seq_len);
+// What a stretch of training processed.
+struct TokenCounts {
+  int64_t tokens = 0;       // in sequences of the run's seq_len tokens
+  int64_t predictions = 0;  // the sparse head's rows
+  int64_t corrupted = 0;    // what the skip-corrupted model's encoder leaves out
+};
+
+// Training FLOPs (forward + backward) of `counts` in sequences of `seq_len` tokens.
+// Packed shards fill every sequence; for shorter sequences seq_len overstates the
+// attention term, an upper bound.
+double mlm_training_flops(const ModelConfig& model, const TokenCounts& counts, int64_t seq_len);
 
 }  // namespace masklm

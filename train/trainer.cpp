@@ -131,6 +131,7 @@ StepResult Trainer::train_step() {
     batches.push_back(train_.batch(step, first + k));
     r.tokens += batches.back().num_tokens();
     r.predictions += batches.back().num_predictions();
+    r.corrupted += batches.back().num_corrupted();
   }
 
   // backward() adds the gradient of micro-batch k's MEAN loss (times the fp16 loss scale).
@@ -145,10 +146,12 @@ StepResult Trainer::train_step() {
   if (distributed) {
     // Each rank's gradient, weighted by its share of the step's predictions, is summed; the
     // share is known before the backward, whose buckets may start the sum.
-    std::array<double, 2> counts{static_cast<double>(r.tokens), local_predictions};
+    std::array<double, 3> counts{static_cast<double>(r.tokens), local_predictions,
+                                 static_cast<double>(r.corrupted)};
     dp_->comm().sum_host(counts);
     r.tokens = static_cast<int64_t>(counts[0]);
     r.predictions = static_cast<int64_t>(counts[1]);
+    r.corrupted = static_cast<int64_t>(counts[2]);
     grad_scale *= local_predictions / static_cast<double>(r.predictions);
     if (overlap_comm_) dp_->start_reduction(ctx_, *model_, grad_scale);
   }
@@ -305,6 +308,7 @@ void Trainer::log_progress(const StepResult& r) {
   ++w.steps;
   w.tokens += r.tokens;
   w.predictions += r.predictions;
+  w.corrupted += r.corrupted;
   if (!r.skipped) {
     ++w.finite_steps;
     w.loss += r.loss;
@@ -323,7 +327,10 @@ void Trainer::log_progress(const StepResult& r) {
     rec.grad_norm = r.grad_norm;
     rec.tokens_per_second = static_cast<double>(w.tokens) / w.seconds;
     rec.model_flops_per_second =
-        mlm_training_flops(config_.model, w.tokens, w.predictions, t.seq_len) / w.seconds;
+        mlm_training_flops(config_.model,
+                           {.tokens = w.tokens, .predictions = w.predictions, .corrupted = w.corrupted},
+                           t.seq_len) /
+        w.seconds;
     rec.eta_seconds =
         w.seconds / static_cast<double>(w.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;

@@ -37,7 +37,7 @@ struct StepResult {
   int64_t step = 0;               // 0-based index of the step just done
   double loss = 0, accuracy = 0;  // over the global batch (NaN when the loss was not finite)
   double lr = 0, grad_norm = 0;
-  int64_t tokens = 0, predictions = 0;
+  int64_t tokens = 0, predictions = 0, corrupted = 0;  // over the global batch
   // Non-finite loss or gradient (or, in fp16, gradients that overflowed at the loss scale,
   // which lowers the scale): the parameters were not touched.
   bool skipped = false;
