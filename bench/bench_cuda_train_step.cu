@@ -7,6 +7,9 @@
 // tensor cores, or FP32; bench/cuda_bench.cuh); device memory the model, its optimizer and
 // op scratch took (allocated once, so also the peak). bench/gpu_throughput sets these
 // beside the PyTorch peer (bench/gpu_throughput_peer.py, bf16) measured in the same run.
+// The skip-corrupted model (model/skip_corrupted.h) runs the bf16 cases with every
+// predicted token corrupted ([MASK] only) and a 2-layer decoder, as bench_cpu_train_step
+// runs it on the CPU; its FLOPs count the shortened encoder and the decoder (train/flops.h).
 #include <memory>
 #include <optional>
 
@@ -27,7 +30,8 @@ size_t free_device_bytes() {
   return free;
 }
 
-// Args: preset (0 base, 1 large), predicted percent, 16-bit (1: bf16 mixed precision, 0: fp32).
+// Args: preset (0 base, 1 large), predicted percent, 16-bit (1: bf16 mixed precision, 0: fp32),
+// decoder layers of the skip-corrupted model (-1: the standard model).
 void BM_TrainStepGpu(benchmark::State& state) {
   if (cuda_devices().empty()) {
     state.SkipWithError("no CUDA device");
@@ -37,6 +41,11 @@ void BM_TrainStepGpu(benchmark::State& state) {
   ModelConfig cfg = model_preset(preset, 30522);
   cfg.pre_layernorm = true;  // the paper's recipe, and the PyTorch peer's architecture
   cfg.max_position_embeddings = kSeqLen;
+  if (state.range(3) >= 0) {
+    cfg.skip_corrupted = true;
+    cfg.decoder_layers = state.range(3);
+    cfg.mask_token_id = 4;  // any id: the benchmark's inputs are random
+  }
   const Batch batch = random_mlm_batch(kSequences, kSeqLen, cfg.vocab_size,
                                        static_cast<double>(state.range(1)) / 100.0, 1);
 
@@ -60,10 +69,14 @@ void BM_TrainStepGpu(benchmark::State& state) {
       static_cast<double>(free_before) - static_cast<double>(free_device_bytes());
 
   const double steps = static_cast<double>(state.iterations());
-  const double flops =
-      mlm_training_flops(cfg, batch.num_tokens(), batch.num_predictions(), kSeqLen);
+  const double flops = mlm_training_flops(cfg,
+                                          {.tokens = batch.num_tokens(),
+                                           .predictions = batch.num_predictions(),
+                                           .corrupted = batch.num_corrupted()},
+                                          kSeqLen);
   const double peak = bf16 ? device_peaks().bf16_flops : device_peaks().fp32_flops;
-  state.SetLabel(std::string(preset) + (bf16 ? " bf16" : " fp32"));
+  state.SetLabel(std::string(preset) + (bf16 ? " bf16" : " fp32") +
+                 (cfg.skip_corrupted ? " skip-corrupted" : ""));
   state.counters["tokens/s"] = static_cast<double>(batch.num_tokens()) * steps / seconds;
   state.counters["tokens/step"] = static_cast<double>(batch.num_tokens());
   state.counters["predicted"] = static_cast<double>(batch.num_predictions());
@@ -75,8 +88,9 @@ void BM_TrainStepGpu(benchmark::State& state) {
   state.counters["peak_bf16_TFLOP/s"] = device_peaks().bf16_flops / 1e12;
 }
 BENCHMARK(BM_TrainStepGpu)
-    ->ArgsProduct({{0, 1}, {15, 40, 80}, {1, 0}})
-    ->ArgNames({"preset", "rate", "bf16"})
+    ->ArgsProduct({{0, 1}, {15, 40, 80}, {1, 0}, {-1}})
+    ->ArgsProduct({{0, 1}, {15, 40, 80}, {1}, {2}})
+    ->ArgNames({"preset", "rate", "bf16", "skip_decoder"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
