@@ -21,7 +21,6 @@ namespace masklm {
 namespace {
 
 using testing::fresh_dir;
-using testing::param_snapshot;
 using testing::run_steps;
 
 // Documents of simple sentences over a small lexicon, with word-order regularities a
@@ -108,32 +107,12 @@ masking: {strategy: uniform, mask_rate: 0.4, mask_split: {mask: 0.8, random: 0.1
     return run;
   }
 
-  // 2N steps straight against N steps, a checkpoint, and N steps in a new trainer on
-  // reopened shards: the same losses and parameters, bit for bit.
+  // Resuming on reopened shards continues bit for bit (trainer_fixture.h).
   static void expect_bitwise_resume(const std::vector<std::string>& overrides,
                                     const std::string& name) {
-    constexpr int64_t N = 3;
     std::vector<std::string> all = overrides;
     all.push_back("train.steps=6");
-    auto run = shard_run(all);
-    const auto dir = fresh_dir(name);
-    Trainer straight(run.config, *run.data.train, nullptr, "");
-    const std::vector<double> expected = run_steps(straight, 2 * N);
-
-    std::vector<double> losses;
-    {
-      Trainer first(run.config, *run.data.train, nullptr, dir);
-      losses = run_steps(first, N);
-      first.save_checkpoint();
-    }
-    // A new process would reopen the shards: the source keeps no state beyond the step.
-    auto reopened = shard_run(all);
-    Trainer second(reopened.config, *reopened.data.train, nullptr, dir);
-    ASSERT_TRUE(second.resume());
-    for (double l : run_steps(second, N)) losses.push_back(l);
-
-    EXPECT_EQ(losses, expected);  // bit for bit
-    EXPECT_EQ(param_snapshot(second.model()), param_snapshot(straight.model()));
+    testing::expect_bitwise_resume([&] { return shard_run(all); }, fresh_dir(name));
   }
 
   static inline std::filesystem::path data_dir_;

@@ -3,7 +3,10 @@
 // --set style overrides, parse_run_config, open_training_data).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -71,6 +74,39 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// 2n steps of one trainer against n steps, a checkpoint in `dir` and n steps of a new
+// trainer that resumes from it: the same losses, parameters and optimizer state, bit for
+// bit. Each trainer reads its own make_run(): a new process reopens the data, and the
+// source keeps no state beyond the step.
+inline void expect_bitwise_resume(const std::function<SmallRun()>& make_run,
+                                  const std::filesystem::path& dir, int64_t n = 3) {
+  const SmallRun straight_run = make_run();
+  Trainer straight(straight_run.config, *straight_run.data.train, nullptr, "");
+  const std::vector<double> expected = run_steps(straight, 2 * n);
+
+  std::vector<double> losses;
+  {
+    const SmallRun first_run = make_run();
+    Trainer first(first_run.config, *first_run.data.train, nullptr, dir);
+    losses = run_steps(first, n);
+    first.save_checkpoint();
+  }
+  const SmallRun second_run = make_run();
+  Trainer second(second_run.config, *second_run.data.train, nullptr, dir);
+  ASSERT_TRUE(second.resume());
+  EXPECT_EQ(second.step(), n);
+  EXPECT_EQ(second.optimizer().steps_taken(), n);
+  for (double l : run_steps(second, n)) losses.push_back(l);
+
+  EXPECT_EQ(losses, expected);  // bit for bit
+  EXPECT_EQ(param_snapshot(second.model()), param_snapshot(straight.model()));
+  EXPECT_EQ(arena_snapshot(second.optimizer().state_arena()),
+            arena_snapshot(straight.optimizer().state_arena()));
+  // And not vacuously: the parameters moved.
+  Trainer fresh(straight_run.config, *straight_run.data.train, nullptr, "");
+  EXPECT_NE(param_snapshot(fresh.model()), param_snapshot(straight.model()));
 }
 
 }  // namespace masklm::testing
