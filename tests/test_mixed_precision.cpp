@@ -144,6 +144,24 @@ TEST(MixedPrecision, Fp16OverflowSkipsTheStepAndBacksOffTheScaleWithoutCountingA
   EXPECT_NE(param_snapshot(trainer.model()), before);
 }
 
+// No injected value: at the largest loss scale the backward's own fp16 values overflow (the
+// head's logit gradients, about 2^24 / 13 predictions, against fp16's 65504), the step is
+// skipped and the scale halves, step after step, until the gradients fit.
+TEST(MixedPrecision, Fp16OverflowInTheBackwardItselfBacksOffUntilTheGradientsFit) {
+  const auto dir = fresh_dir("fp16_backward_overflow");
+  auto run = small_run({"train.precision=fp16", "train.steps=40"});
+  testing::checkpoint_with_loss_scale(run, dir, LossScalerConfig{}.max_scale);
+  Trainer trainer(run.config, *run.data.train, nullptr, dir);
+  ASSERT_TRUE(trainer.resume());
+  const auto before = param_snapshot(trainer.model());
+  std::vector<double> scales;
+  while (trainer.train_step().skipped) scales.push_back(trainer.state().loss_scaler.at("scale"));
+  ASSERT_FALSE(scales.empty()) << "no overflow at the largest scale";
+  for (size_t i = 0; i < scales.size(); ++i)
+    EXPECT_EQ(scales[i], LossScalerConfig{}.max_scale / std::pow(2.0, i + 1));
+  EXPECT_NE(param_snapshot(trainer.model()), before);
+}
+
 // metrics.jsonl records the scale after each logged step in fp16 runs, and only there.
 TEST(MixedPrecision, Fp16MetricsRecordTheLossScale) {
   for (const char* precision : {"fp16", "bf16"}) {

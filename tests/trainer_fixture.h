@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "runtime/host_mirror.h"
+#include "runtime/file_io.h"
+#include "train/checkpoint.h"
 #include "train/config_file.h"
 #include "train/run_config.h"
 #include "train/trainer.h"
@@ -74,6 +76,21 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// One step of `run` (fp16), then a checkpoint in `dir` whose loss scaler holds `scale`.
+inline void checkpoint_with_loss_scale(const SmallRun& run, const std::filesystem::path& dir,
+                                       double scale, Device device = Device::CPU) {
+  std::filesystem::path saved;
+  {
+    Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, nullptr, device);
+    trainer.train_step();
+    trainer.save_checkpoint();
+    saved = checkpoint_path(trainer.checkpoints_dir(), 1) / "trainer_state.json";
+  }
+  nlohmann::json state = read_json_file(saved);
+  state.at("loss_scaler").at("scale") = scale;
+  write_file_atomic(saved, state.dump());
 }
 
 // 2n steps of one trainer against n steps, a checkpoint in `dir` and n steps of a new

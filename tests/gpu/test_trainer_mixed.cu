@@ -131,6 +131,26 @@ TEST(TrainerMixedGpu, Fp16OverflowSkipsTheStepWithoutCountingABadStep) {
   EXPECT_NE(param_snapshot(trainer->model()), before);
 }
 
+// No injected value: resumed at the largest loss scale, the backward's own fp16 values
+// overflow on the GPU as in the CPU's emulation of the kernels, for as many steps in a row
+// (the scale halving each time) before a step fits.
+TEST(TrainerMixedGpu, Fp16OverflowInTheBackwardItselfBacksOffAsOnTheCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto run = small_run({"train.precision=fp16", "train.steps=40"});
+  const auto skipped_steps = [&](Device device, const std::string& name) {
+    const auto dir = fresh_dir(name);
+    testing::checkpoint_with_loss_scale(run, dir, LossScalerConfig{}.max_scale, device);
+    Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, nullptr, device);
+    EXPECT_TRUE(trainer.resume());
+    int64_t skipped = 0;
+    while (trainer.train_step().skipped) ++skipped;
+    return skipped;
+  };
+  const int64_t on_cpu = skipped_steps(Device::CPU, "fp16_overflow_cpu");
+  EXPECT_GT(on_cpu, 0);
+  EXPECT_EQ(skipped_steps(Device::CUDA, "fp16_overflow_gpu"), on_cpu);
+}
+
 TEST(TrainerMixedGpu, ResumeIsBitwiseExact) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto run = small_run({"train.precision=bf16"});
