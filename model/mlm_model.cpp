@@ -4,7 +4,6 @@
 
 #include "kernels/dispatch.h"
 #include "runtime/device.h"
-#include "runtime/host_mirror.h"
 
 namespace masklm {
 
@@ -66,15 +65,7 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_d
 }
 
 void MlmModel::init_weights(uint64_t seed) {
-  // On a GPU: initialized in a host mirror and copied over in one piece (the padding
-  // between tensors is zero on both sides), so every device gets the same weights.
-  HostMirror host(param_arena_);
-  host.pull();
-  ParamLayout host_params = params_;
-  for (ParamEntry& e : host_params.table) e.view = host(e.view);
-  host_params.params.word_embeddings = host(params_.params.word_embeddings);  // its padding row
-  init_params(host_params, config_, seed);
-  host.push();
+  init_params_in(param_arena_, params_, config_, seed);
   master_weights_changed();
 }
 

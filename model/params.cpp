@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/host_mirror.h"
 #include "runtime/philox.h"
 
 namespace masklm {
@@ -187,6 +188,17 @@ void init_params(const ParamLayout& layout, const ModelConfig& config, uint64_t 
                "init_params zeroes the padding row in host memory; the word embeddings are not");
   const Tensor pad = layout.params.word_embeddings.rows(config.pad_token_id, config.pad_token_id + 1);
   std::memset(pad.data, 0, pad.nbytes());
+}
+
+void init_params_in(const Arena& arena, const ParamLayout& layout, const ModelConfig& config,
+                    uint64_t seed) {
+  HostMirror host(arena);
+  host.pull();
+  ParamLayout host_layout = layout;
+  for (ParamEntry& e : host_layout.table) e.view = host(e.view);
+  host_layout.params.word_embeddings = host(layout.params.word_embeddings);  // its padding row
+  init_params(host_layout, config, seed);
+  host.push();
 }
 
 int64_t param_count(const ParamLayout& layout) {

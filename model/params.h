@@ -74,6 +74,11 @@ int64_t element_span(const ParamLayout& layout);
 // row is zero as in Hugging Face. Writes through the table's views and
 // params.word_embeddings (the padding row), which must all be host memory.
 void init_params(const ParamLayout& layout, const ModelConfig& config, uint64_t seed);
+// init_params for a layout carved from `arena`, on any device: initialized in a host mirror
+// of the arena and copied over in one piece (the padding between tensors stays zero), so
+// every device gets the same weights.
+void init_params_in(const Arena& arena, const ParamLayout& layout, const ModelConfig& config,
+                    uint64_t seed);
 
 int64_t param_count(const ParamLayout& layout);
 
