@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "kernels/device_context.h"
 #include "runtime/threads.h"
 #include "train/finetune.h"
 #include "train/finetune_grid.h"
@@ -18,13 +19,15 @@ namespace {
 struct FineTuneCliOptions {
   std::string checkpoint, task, data, out, tokenizer;
   std::vector<std::string> settings, grid;
+  std::string device = "cpu";
   int threads = 0;
 };
 
 void run_grid(const FineTuneCliOptions& o) {
   FineTuneGrid grid{finetune_settings(o.settings), {}};
   for (const std::string& axis : o.grid) grid.axes.push_back(parse_grid_axis(axis));
-  const FineTuneTarget target = finetune_target({o.checkpoint, o.task, o.data, o.tokenizer});
+  const FineTuneTarget target =
+      finetune_target({o.checkpoint, o.task, o.data, o.tokenizer, parse_device(o.device)});
   const std::optional<FineTuneGridSummary> summary = run_finetune_grid(grid, target, o.out, stdout);
   fmt::print(
       "{}wrote {}/grid_summary.json and the best configuration's medians to {}/finetune.json\n",
@@ -33,7 +36,7 @@ void run_grid(const FineTuneCliOptions& o) {
 
 void run_squad(const FineTuneCliOptions& o) {
   const SquadFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
-                             parse_squad_options(finetune_settings(o.settings))};
+                             parse_squad_options(finetune_settings(o.settings)), parse_device(o.device)};
   const SquadFineTuneResult r = run_squad_finetune(job);
   for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.2f}\n", metric, value);
@@ -42,10 +45,11 @@ void run_squad(const FineTuneCliOptions& o) {
 
 void run_finetune(const FineTuneCliOptions& o) {
   set_num_threads(o.threads);
+  require_device(parse_device(o.device));  // before anything is read or written
   if (!o.grid.empty()) return run_grid(o);
   if (is_squad_task(o.task)) return run_squad(o);
   const GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
-                            parse_finetune_options(finetune_settings(o.settings))};
+                            parse_finetune_options(finetune_settings(o.settings)), parse_device(o.device)};
   const GlueFineTuneResult r = run_glue_finetune(job);
   for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.4f}\n", glue_metric_name(metric), value);
@@ -83,6 +87,9 @@ void register_finetune(CLI::App& app) {
       "--grid", opts->grid,
       "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
       "axis (repeatable; e.g. --grid lr=1e-5,2e-5 --grid seed=1,2,3)");
+  cmd->add_option("--device", opts->device, "cpu or cuda (this process's GPU, in fp32)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();
   cmd->callback([opts] { run_finetune(*opts); });
 }

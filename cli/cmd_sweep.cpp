@@ -62,7 +62,7 @@ void register_sweep(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", opts->out, "Sweep directory: one subdirectory per cell")->required();
   cmd->add_option("--device", opts->device,
-                  "Pretraining on cpu or cuda (GPU 0; fine-tuning runs on the CPU)")
+                  "Pretraining and fine-tuning on cpu or cuda (this process's GPU)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--dry-run", opts->dry_run, "List the cells and their parameters, run nothing");

@@ -42,8 +42,8 @@ TrainOutcome pretrain_cell(const SweepPlan& plan, const SweepCellPlan& cell, con
 // Fine-tunes the final checkpoint on one task into DIR/finetune/<task>/ and copies the task's
 // scores into DIR/finetune.json. False when stopped before the task finished.
 bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs::path& dir,
-                   FILE* terminal) {
-  const FineTuneTarget target = finetune_target({checkpoint, f.task, f.data, f.tokenizer});
+                   Device device, FILE* terminal) {
+  const FineTuneTarget target = finetune_target({checkpoint, f.task, f.data, f.tokenizer, device});
   const fs::path out = dir / "finetune" / target.task;
   if (!f.grid.axes.empty()) {
     if (!run_finetune_grid(f.grid, target, out, terminal)) return false;
@@ -101,7 +101,7 @@ TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const 
       return TrainOutcome::STOPPED;
     const fs::path checkpoint = checkpoint_path(dir / "checkpoints", cell.steps);
     for (const SweepFineTune& f : plan.finetune)
-      if (!finetune_cell(f, checkpoint, dir, terminal)) return TrainOutcome::STOPPED;
+      if (!finetune_cell(f, checkpoint, dir, device, terminal)) return TrainOutcome::STOPPED;
     const double seconds = seconds_since(cell_start);
     write_file_atomic(dir / "done.json", nlohmann::json{{"seconds", seconds}}.dump() + "\n");
     ++ran;

@@ -22,7 +22,7 @@
 
 namespace masklm {
 
-// Pretraining runs on `device` (fine-tuning on the CPU). Progress across the grid (cell i/N,
+// Pretraining and fine-tuning run on `device`. Progress across the grid (cell i/N,
 // name, elapsed time, ETA from the cells finished in this run) and the runs' own output go to
 // `terminal` (nullptr: silent). STOPPED when a stop was requested before the last cell finished.
 TrainOutcome run_sweep(const SweepPlan& plan, const std::filesystem::path& sweep_file,

@@ -4,15 +4,19 @@
 // same layout, activations and the head's output logits in a third, all sized once for the
 // largest batch, so forward() and backward() of the models built on it allocate nothing.
 // The task models (model/sequence_classifier.h, model/span_extraction.h) add their head's
-// forward, loss and backward. CPU backend.
+// forward, loss and backward. On the CPU or a GPU (in fp32 there): the buffers live on the
+// model's device, and the heads' small outputs (B x K logits, or N x 2 span logits) come
+// to the host, where the task losses and predictions read them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "model/batch.h"
+#include "model/batch_arrays.h"
 #include "model/encoder.h"
 
 namespace masklm {
@@ -43,14 +47,17 @@ class FineTuneEncoder {
   const ModelConfig& config() const { return config_; }
   const ParamLayout& params() const { return params_; }
   const ParamLayout& grads() const { return grads_; }
+  const Arena& param_arena() const { return param_arena_; }
+  const Arena& grad_arena() const { return grad_arena_; }
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
 
  protected:
   // Up to capacity.max_tokens tokens in capacity.max_predictions sequences per batch;
   // `logits` is the shape of the head's output buffer (and of its gradient's). dtype F32,
-  // or F64 for gradient checks.
+  // or F64 (CPU only) for gradient checks.
   FineTuneEncoder(const ModelConfig& config, const std::vector<HeadParamSpec>& head,
-                  Capacity capacity, Shape logits, DType dtype);
+                  Capacity capacity, Shape logits, DType dtype, Device device);
 
   // Checks `seqs` against the model and its capacity and runs the encoder; returns its
   // (N, C) output. `seqs` must stay alive and unchanged until the backward.
@@ -59,6 +66,18 @@ class FineTuneEncoder {
   Tensor zeroed_encoder_grad(Ctx& ctx);
   // Accumulates the encoder's gradients from the buffer zeroed_encoder_grad() returned.
   void encode_backward(Ctx& ctx, const DropoutPlan& dropout, const Tensor& d_enc);
+
+  // The first `rows` rows of the logits as host memory: the buffer itself on the CPU, on a
+  // GPU a copy made once the work queued before has finished (and reported bad inputs).
+  // Valid until the next call.
+  Tensor host_logits(Ctx& ctx, int64_t rows);
+  // The first `rows` rows of the logits' gradient, zeroed, as host memory for a task loss
+  // to accumulate into; upload_d_logits() then puts them where the head's backward reads
+  // them (nothing to do on the CPU) and returns that device view.
+  Tensor zeroed_host_d_logits(Ctx& ctx, int64_t rows);
+  Tensor upload_d_logits(const Tensor& host);
+  // `t` (at most as large as the logits) readable on the host, as host_logits() does it.
+  Tensor host_copy(Ctx& ctx, const Tensor& t, std::vector<std::byte>& staging) const;
 
   // Head tensor i, in the order of the specs, among the parameters or the gradients.
   const Tensor& head_param(size_t i) const { return params_.table[head_begin_ + i].view; }
@@ -70,10 +89,13 @@ class FineTuneEncoder {
   GradScratch scratch_;
   Tensor logits_, d_logits_;
   BatchTensors batch_;
+  Device device_;
 
  private:
   Capacity capacity_;
   Arena param_arena_, grad_arena_, act_arena_;
+  BatchArrays batch_arrays_;
+  std::vector<std::byte> host_logits_, host_d_logits_;  // GPU only: staging, sized once
   ParamLayout params_, grads_;
   size_t head_begin_ = 0;  // the first head entry of the tables
 };

@@ -78,12 +78,18 @@ void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<do
 }
 
 FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
-                             DType dtype)
+                             DType dtype, Device device)
     : FineTuneEncoder(config, classifier_head_specs(config, num_labels), Capacity{max_tokens, max_sequences},
-                      Shape{max_sequences, num_labels}, dtype),
+                      Shape{max_sequences, num_labels}, dtype, device),
       num_labels_(num_labels),
       head_{head_param(0), head_param(1), head_param(2), head_param(3)},
-      head_grads_{head_grad(0), head_grad(1), head_grad(2), head_grad(3)} {}
+      head_grads_{head_grad(0), head_grad(1), head_grad(2), head_grad(3)},
+      host_logits_rows_(logits_.rows(0, 0)) {
+  if (device != Device::CPU) {
+    host_losses_.resize(acts_.losses.nbytes());
+    host_correct_.resize(acts_.correct.nbytes());
+  }
+}
 
 FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout) {
   const Batch& seqs = batch.seqs;
@@ -103,16 +109,18 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
   dropout_forward(ctx, pooled, act, hidden_p(config_, dropout),
                   site_key(dropout, RngStream::HIDDEN_DROPOUT, kClassifierDropoutSite));
   matmul_forward(ctx, logits_rows(), pooled, h.out_weight, h.out_bias);
+  host_logits_rows_ = host_logits(ctx, B);
 
   FineTuneStats stats;
   stats.examples = B;
   if (is_regression()) {
-    stats.loss = mse_forward(logits_rows(), batch.targets);
+    stats.loss = mse_forward(host_logits_rows_, batch.targets);
     return stats;
   }
-  const Tensor losses = acts_.losses.rows(0, B), correct = acts_.correct.rows(0, B);
-  mlm_xent_forward(ctx, losses, acts_.lse.rows(0, B), correct, pooled, h.out_weight, h.out_bias,
-                   batch_.labels, num_labels_);
+  mlm_xent_forward(ctx, acts_.losses.rows(0, B), acts_.lse.rows(0, B), acts_.correct.rows(0, B), pooled,
+                   h.out_weight, h.out_bias, batch_.labels, num_labels_);
+  const Tensor losses = host_copy(ctx, acts_.losses.rows(0, B), host_losses_);
+  const Tensor correct = host_copy(ctx, acts_.correct.rows(0, B), host_correct_);
   for (int64_t b = 0; b < B; ++b) {
     stats.loss += logit_at(losses, b);
     stats.correct += correct.ptr<int32_t>()[b];
@@ -133,10 +141,10 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   const double mean = 1.0 / static_cast<double>(B);
 
   if (is_regression()) {
-    const Tensor d_logits = d_logits_.rows(0, B);
-    fill_zero(ctx, d_logits);
-    mse_backward(d_logits, logits_rows(), host_batch_->targets, mean);
-    matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, d_logits, pooled, h.out_weight);
+    const Tensor host_d_logits = zeroed_host_d_logits(ctx, B);
+    mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, mean);
+    matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
+                    h.out_weight);
   } else {
     mlm_xent_backward(ctx, d_pooled, g.out_weight, g.out_bias, pooled, h.out_weight, h.out_bias, batch_.labels,
                       acts_.lse.rows(0, B), mean, num_labels_);
@@ -153,7 +161,7 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
 
 std::vector<int32_t> FineTuneModel::predicted_labels() const {
   MASKLM_CHECK(!is_regression(), "a regression model predicts scores, not labels");
-  const Tensor logits = logits_rows();
+  const Tensor& logits = host_logits_rows_;
   std::vector<int32_t> out(static_cast<size_t>(logits.shape[0]));
   for (int64_t b = 0; b < logits.shape[0]; ++b) {
     int32_t best = 0;
@@ -166,7 +174,7 @@ std::vector<int32_t> FineTuneModel::predicted_labels() const {
 
 std::vector<double> FineTuneModel::predicted_scores() const {
   MASKLM_CHECK(is_regression(), "a classification model predicts labels, not scores");
-  const Tensor logits = logits_rows();
+  const Tensor& logits = host_logits_rows_;
   std::vector<double> out(static_cast<size_t>(logits.shape[0]));
   for (int64_t b = 0; b < logits.shape[0]; ++b) out[static_cast<size_t>(b)] = logit_at(logits, b);
   return out;

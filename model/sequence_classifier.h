@@ -12,7 +12,8 @@
 // error, below.
 //
 // The encoder, the buffers and loading a checkpoint are model/finetune_encoder.h's; forward()
-// and backward() allocate nothing. It runs on the CPU backend.
+// and backward() allocate nothing. On the CPU or a GPU; the mean squared error and the
+// predictions are computed on the host from the (B, K) logits.
 #pragma once
 
 #include <vector>
@@ -58,9 +59,9 @@ struct FineTuneStats {
 class FineTuneModel : public FineTuneEncoder {
  public:
   // num_labels 1 means regression (MSE); more means classification. dtype F32, or F64 for
-  // gradient checks.
+  // gradient checks on the CPU.
   FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
-                DType dtype = DType::F32);
+                DType dtype = DType::F32, Device device = Device::CPU);
 
   // Forward with loss; `batch` must stay alive and unchanged until backward().
   FineTuneStats forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout);
@@ -80,6 +81,8 @@ class FineTuneModel : public FineTuneEncoder {
   int num_labels_;
   ClassifierHeadParams head_, head_grads_;
   const ClassificationBatch* host_batch_ = nullptr;
+  Tensor host_logits_rows_;  // the last forward's (B, K) logits, on the host
+  std::vector<std::byte> host_losses_, host_correct_;  // GPU only: staging, sized once
 };
 
 }  // namespace masklm

@@ -115,9 +115,9 @@ void span_xent_backward(const Tensor& d_logits, const Tensor& logits,
 }
 
 SpanExtractionModel::SpanExtractionModel(const ModelConfig& config, int64_t max_tokens,
-                                         int64_t max_sequences, DType dtype)
+                                         int64_t max_sequences, DType dtype, Device device)
     : FineTuneEncoder(config, span_head_specs(config), Capacity{max_tokens, max_sequences},
-                      Shape{max_tokens, 2}, dtype),
+                      Shape{max_tokens, 2}, dtype, device),
       qa_weight_(head_param(0)),
       qa_bias_(head_param(1)),
       qa_weight_grad_(head_grad(0)),
@@ -127,24 +127,25 @@ double SpanExtractionModel::forward(Ctx& ctx, const SpanBatch& batch, const Drop
   encoded_ = encode(ctx, batch.seqs, dropout);
   host_batch_ = &batch;
   matmul_forward(ctx, logits_rows(), encoded_, qa_weight_, qa_bias_);
-  return span_xent_forward(logits_rows(), batch.seqs.cu_seqlens, batch.starts, batch.ends);
+  host_logits_rows_ = host_logits(ctx, batch_.num_tokens);
+  return span_xent_forward(host_logits_rows_, batch.seqs.cu_seqlens, batch.starts, batch.ends);
 }
 
 void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
   const SpanBatch& b = *host_batch_;
-  const Tensor d_logits = d_logits_.rows(0, batch_.num_tokens);
-  fill_zero(ctx, d_logits);
-  span_xent_backward(d_logits, logits_rows(), b.seqs.cu_seqlens, b.starts, b.ends,
+  const Tensor host_d_logits = zeroed_host_d_logits(ctx, batch_.num_tokens);
+  span_xent_backward(host_d_logits, host_logits_rows_, b.seqs.cu_seqlens, b.starts, b.ends,
                      1.0 / static_cast<double>(b.size()));
   const Tensor d_enc = zeroed_encoder_grad(ctx);
-  matmul_backward(ctx, d_enc, qa_weight_grad_, qa_bias_grad_, d_logits, encoded_, qa_weight_);
+  matmul_backward(ctx, d_enc, qa_weight_grad_, qa_bias_grad_, upload_d_logits(host_d_logits),
+                  encoded_, qa_weight_);
   encode_backward(ctx, dropout, d_enc);
 }
 
 std::vector<SpanLogits> SpanExtractionModel::span_logits() const {
   MASKLM_CHECK(host_batch_ != nullptr, "span_logits() needs a forward() first");
-  const Tensor logits = logits_rows();
+  const Tensor& logits = host_logits_rows_;
   auto at = [&](int64_t i) {
     return logits.dtype == DType::F64 ? logits.ptr<double>()[i]
                                       : static_cast<double>(logits.ptr<float>()[i]);

@@ -6,7 +6,8 @@
 // window holds no answer targets position 0 ([CLS] / <s>) for both.
 //
 // The encoder, the buffers and loading a checkpoint are model/finetune_encoder.h's;
-// forward() and backward() allocate nothing. It runs on the CPU backend.
+// forward() and backward() allocate nothing. On the CPU or a GPU; the span loss and the
+// logits handed to post-processing are computed on the host from the (N, 2) logits.
 #pragma once
 
 #include <cstdint>
@@ -48,9 +49,9 @@ struct SpanLogits {
 
 class SpanExtractionModel : public FineTuneEncoder {
  public:
-  // dtype F32, or F64 for gradient checks.
+  // dtype F32, or F64 for gradient checks on the CPU.
   SpanExtractionModel(const ModelConfig& config, int64_t max_tokens, int64_t max_sequences,
-                      DType dtype = DType::F32);
+                      DType dtype = DType::F32, Device device = Device::CPU);
 
   // Forward with the batch's mean loss; `batch` must stay alive and unchanged until backward().
   double forward(Ctx& ctx, const SpanBatch& batch, const DropoutPlan& dropout);
@@ -66,6 +67,7 @@ class SpanExtractionModel : public FineTuneEncoder {
   Tensor qa_weight_, qa_bias_, qa_weight_grad_, qa_bias_grad_;  // (2, C), (2)
   Tensor encoded_;  // (N, C) the last forward's encoder output, the head's input
   const SpanBatch* host_batch_ = nullptr;
+  Tensor host_logits_rows_;  // the last forward's (N, 2) logits, on the host
 };
 
 }  // namespace masklm

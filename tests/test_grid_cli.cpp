@@ -1,12 +1,14 @@
 // `masklm sweep` and `masklm finetune --grid` as a user runs them: --dry-run lists a sweep's
 // cells without running or writing anything; a sweep file or a --grid value that is wrong
-// exits 1 with a message naming the file, the cell and the key, before anything is written.
+// exits 1 with a message naming the file, the cell and the key, before anything is written,
+// and so does `finetune --device cuda` where no GPU can be used.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "cli_test_support.h"
+#include "runtime/device.h"
 #include "trainer_fixture.h"
 
 namespace masklm {
@@ -79,6 +81,24 @@ TEST(FineTuneGridCli, AMalformedGridValueExitsOneNamingIt) {
                                 "positive, got 0"),
             std::string::npos)
       << squad_key.text;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+// --device cuda where no GPU can be used is refused first, saying why, with or without a grid.
+TEST(FineTuneCli, ADeviceThatIsMissingExitsOneBeforeAnythingIsWritten) {
+  if (cuda_compiled() && !cuda_devices().empty()) GTEST_SKIP() << "a GPU is present";
+  const fs::path dir = fresh_dir("cli_finetune_device");
+  fs::create_directories(dir / "checkpoint");
+  fs::create_directories(dir / "data");
+  const std::string why = cuda_compiled() ? "no CUDA GPU is visible" : "built without CUDA";
+  for (const std::string grid : {"", " --grid seed=1,2"}) {
+    const testing::CliOutput r =
+        run_cli("finetune --checkpoint " + (dir / "checkpoint").string() + " --data " +
+                (dir / "data").string() + " --out " + (dir / "out").string() +
+                " --task glue/sst2 --device cuda" + grid);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.text.find(why), std::string::npos) << r.text;
+  }
   EXPECT_FALSE(fs::exists(dir / "out"));
 }
 

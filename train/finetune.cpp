@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kernels/device_context.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "runtime/log.h"
@@ -67,11 +68,10 @@ EncodedExample encode_glue_example(const Tokenizer& tokenizer, const GlueExample
   return out;
 }
 
-std::vector<EpochLog> finetune_train(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
+std::vector<EpochLog> finetune_train(Ctx& ctx, FineTuneModel& model, const std::vector<EncodedExample>& inputs,
                                      const std::vector<GlueExample>& gold, const FineTuneOptions& o) {
   MASKLM_CHECK(inputs.size() == gold.size(), "fine-tuning needs one label per input ({} inputs, {} labels)",
                inputs.size(), gold.size());
-  Ctx ctx;
   ClassificationBatch batch;
   auto step = [&](std::span<const size_t> examples, const DropoutPlan& dropout) {
     batch.clear();
@@ -82,12 +82,11 @@ std::vector<EpochLog> finetune_train(FineTuneModel& model, const std::vector<Enc
     model.backward(ctx, dropout);
     return loss;
   };
-  return run_finetune_epochs(model.params(), model.grads(), inputs.size(), o, step);
+  return run_finetune_epochs(ctx, model.params(), model.grads(), inputs.size(), o, step);
 }
 
-GluePredictions finetune_predict(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
+GluePredictions finetune_predict(Ctx& ctx, FineTuneModel& model, const std::vector<EncodedExample>& inputs,
                                  int64_t batch_size) {
-  Ctx ctx;
   ClassificationBatch batch;
   GluePredictions out;
   const int64_t n = static_cast<int64_t>(inputs.size());
@@ -113,6 +112,7 @@ const GlueTask& glue_finetune_task(std::string_view task) {
 }
 
 GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
+  DeviceContext device(job.device);  // before the work: a missing GPU is the first error
   const GlueTask& task = glue_finetune_task(job.task);
   const fs::path dir = fs::is_regular_file(job.data / task.train_file) ? job.data : job.data / task.directory;
   MASKLM_CHECK(fs::is_regular_file(dir / task.train_file) && fs::is_regular_file(dir / task.dev_file),
@@ -134,12 +134,13 @@ GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
   const std::vector<EncodedExample> dev_inputs =
       encode_all(tokenizer, dev.examples, o.max_length, config.type_vocab_size);
 
-  FineTuneModel model(config, task.num_labels(), o.batch_size * o.max_length, o.batch_size);
+  FineTuneModel model(config, task.num_labels(), o.batch_size * o.max_length, o.batch_size, DType::F32,
+                      job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
   GlueFineTuneResult result;
-  result.epochs = finetune_train(model, train_inputs, train.examples, o);
-  const GluePredictions predictions = finetune_predict(model, dev_inputs, o.batch_size);
+  result.epochs = finetune_train(device.ctx(), model, train_inputs, train.examples, o);
+  const GluePredictions predictions = finetune_predict(device.ctx(), model, dev_inputs, o.batch_size);
   result.dev_scores = score_glue(task, dev.examples, predictions);
 
   fs::create_directories(job.out);

@@ -41,11 +41,12 @@ struct EpochLog {
   double train_loss = 0;  // mean over the epoch's batches
 };
 
-// Trains `model` on the examples (labels, or scores for regression); returns per-epoch losses.
-std::vector<EpochLog> finetune_train(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
+// Trains `model` (on ctx's device) on the examples (labels, or scores for regression);
+// returns per-epoch losses.
+std::vector<EpochLog> finetune_train(Ctx& ctx, FineTuneModel& model, const std::vector<EncodedExample>& inputs,
                                      const std::vector<GlueExample>& gold, const FineTuneOptions& options);
 // The model's predictions, batch_size examples at a time, dropout off.
-GluePredictions finetune_predict(FineTuneModel& model, const std::vector<EncodedExample>& inputs,
+GluePredictions finetune_predict(Ctx& ctx, FineTuneModel& model, const std::vector<EncodedExample>& inputs,
                                  int64_t batch_size);
 
 struct GlueFineTuneJob {
@@ -55,6 +56,7 @@ struct GlueFineTuneJob {
   std::filesystem::path out;
   std::filesystem::path tokenizer;   // empty: the checkpoint run's (train/checkpoint.h)
   FineTuneOptions options;
+  Device device = Device::CPU;       // a GPU computes in fp32
 };
 
 struct GlueFineTuneResult {

@@ -11,9 +11,9 @@
 
 namespace masklm {
 
-std::vector<EpochLog> run_finetune_epochs(const ParamLayout& params, const ParamLayout& grads,
-                                          size_t num_examples, const FineTuneOptions& o,
-                                          const FineTuneStep& step) {
+std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const ParamLayout& params,
+                                          const ParamLayout& grads, size_t num_examples,
+                                          const FineTuneOptions& o, const FineTuneStep& step) {
   MASKLM_CHECK(num_examples > 0, "fine-tuning needs training examples");
   const size_t batch_size = static_cast<size_t>(o.batch_size);
   const int64_t steps_per_epoch =
@@ -28,7 +28,6 @@ std::vector<EpochLog> run_finetune_epochs(const ParamLayout& params, const Param
   adam.clip_norm = o.clip_norm;
   AdamW optimizer(params, grads, adam);
 
-  Ctx ctx;
   std::vector<size_t> order(num_examples);
   std::iota(order.begin(), order.end(), size_t{0});
   std::mt19937_64 rng(o.seed);

@@ -19,9 +19,10 @@ namespace masklm {
 using FineTuneStep =
     std::function<double(std::span<const size_t> examples, const DropoutPlan& dropout)>;
 
-// Runs options.epochs epochs over `num_examples` examples; returns the per-epoch mean losses.
-std::vector<EpochLog> run_finetune_epochs(const ParamLayout& params, const ParamLayout& grads,
-                                          size_t num_examples, const FineTuneOptions& options,
-                                          const FineTuneStep& step);
+// Runs options.epochs epochs over `num_examples` examples, the optimizer on `ctx`'s device
+// (the model's); returns the per-epoch mean losses.
+std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const ParamLayout& params,
+                                          const ParamLayout& grads, size_t num_examples,
+                                          const FineTuneOptions& options, const FineTuneStep& step);
 
 }  // namespace masklm

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/device_context.h"
 #include "runtime/config_reader.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
@@ -115,10 +116,9 @@ std::string squad_task_name(std::string_view task) {
   return "squad_" + std::string(task.substr(task.find('/') + 1));
 }
 
-std::vector<EpochLog> squad_train(SpanExtractionModel& model,
+std::vector<EpochLog> squad_train(Ctx& ctx, SpanExtractionModel& model,
                                   const std::vector<SquadFeature>& features,
                                   const FineTuneOptions& options) {
-  Ctx ctx;
   SpanBatch batch;
   auto step = [&](std::span<const size_t> windows, const DropoutPlan& dropout) {
     batch.clear();
@@ -129,13 +129,12 @@ std::vector<EpochLog> squad_train(SpanExtractionModel& model,
     model.backward(ctx, dropout);
     return loss;
   };
-  return run_finetune_epochs(model.params(), model.grads(), features.size(), options, step);
+  return run_finetune_epochs(ctx, model.params(), model.grads(), features.size(), options, step);
 }
 
-std::vector<SpanLogits> squad_logits(SpanExtractionModel& model,
+std::vector<SpanLogits> squad_logits(Ctx& ctx, SpanExtractionModel& model,
                                      const std::vector<SquadFeature>& features,
                                      int64_t batch_size) {
-  Ctx ctx;
   SpanBatch batch;
   std::vector<SpanLogits> out;
   out.reserve(features.size());
@@ -151,6 +150,7 @@ std::vector<SpanLogits> squad_logits(SpanExtractionModel& model,
 }
 
 SquadFineTuneResult run_squad_finetune(const SquadFineTuneJob& job) {
+  DeviceContext device(job.device);  // before the work: a missing GPU is the first error
   const SquadTaskFiles files = squad_task_files(job.task, job.data);
   const SquadDataset train = read_squad_for(files.train, files.version);
   const SquadDataset dev = read_squad_for(files.dev, files.version);
@@ -170,16 +170,17 @@ SquadFineTuneResult run_squad_finetune(const SquadFineTuneJob& job) {
            train_examples.size(), train_features.size(), dev_examples.size(), dev_features.size());
 
   const FineTuneOptions& o = job.options.train;
-  SpanExtractionModel model(start.config, o.batch_size * feature_options.max_length, o.batch_size);
+  SpanExtractionModel model(start.config, o.batch_size * feature_options.max_length, o.batch_size,
+                            DType::F32, job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
   SquadFineTuneResult result;
   result.train_features = static_cast<int64_t>(train_features.size());
   result.dev_features = static_cast<int64_t>(dev_features.size());
-  result.epochs = squad_train(model, train_features, o);
-  const SquadPredictions predictions =
-      postprocess_squad(dev_examples, dev_features, squad_logits(model, dev_features, o.batch_size),
-                        files.version, job.options.postprocess);
+  result.epochs = squad_train(device.ctx(), model, train_features, o);
+  const SquadPredictions predictions = postprocess_squad(
+      dev_examples, dev_features, squad_logits(device.ctx(), model, dev_features, o.batch_size),
+      files.version, job.options.postprocess);
   result.dev_scores = score_names(score_squad(dev, predictions), files.version);
 
   fs::create_directories(job.out);

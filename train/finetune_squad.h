@@ -55,6 +55,7 @@ struct SquadFineTuneJob {
   std::filesystem::path out;
   std::filesystem::path tokenizer;  // empty: the checkpoint run's (train/checkpoint.h)
   SquadFineTuneOptions options;
+  Device device = Device::CPU;      // a GPU computes in fp32
 };
 
 struct SquadFineTuneResult {
@@ -64,11 +65,11 @@ struct SquadFineTuneResult {
 };
 
 // Trains a span model on the windows; returns per-epoch losses.
-std::vector<EpochLog> squad_train(SpanExtractionModel& model,
+std::vector<EpochLog> squad_train(Ctx& ctx, SpanExtractionModel& model,
                                   const std::vector<SquadFeature>& features,
                                   const FineTuneOptions& options);
 // The model's logits for every window, batch_size windows at a time, dropout off.
-std::vector<SpanLogits> squad_logits(SpanExtractionModel& model,
+std::vector<SpanLogits> squad_logits(Ctx& ctx, SpanExtractionModel& model,
                                      const std::vector<SquadFeature>& features, int64_t batch_size);
 
 // The whole job: read, cut into windows, train, predict and score dev, write the outputs.

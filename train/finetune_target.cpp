@@ -15,7 +15,7 @@ FineTuneTarget glue_target(const FineTuneSource& source) {
           },
           [source](const nlohmann::json& resolved, const std::filesystem::path& out) {
             run_glue_finetune({source.checkpoint, source.task, source.data, out, source.tokenizer,
-                               parse_finetune_options(resolved)});
+                               parse_finetune_options(resolved), source.device});
           }};
 }
 
@@ -26,7 +26,7 @@ FineTuneTarget squad_target(const FineTuneSource& source) {
           },
           [source](const nlohmann::json& resolved, const std::filesystem::path& out) {
             run_squad_finetune({source.checkpoint, source.task, source.data, out, source.tokenizer,
-                                parse_squad_options(resolved)});
+                                parse_squad_options(resolved), source.device});
           }};
 }
 

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "runtime/tensor.h"
+
 namespace masklm {
 
 struct FineTuneTarget {
@@ -28,6 +30,7 @@ struct FineTuneSource {
   std::string task;                  // "glue/sst2", "reuters-grain", "squad/v1.1", ...
   std::filesystem::path data;        // as --data
   std::filesystem::path tokenizer;   // empty: the checkpoint run's
+  Device device = Device::CPU;
 };
 
 // SQuAD for "squad/v1.1" and "squad/v2.0", else a GLUE-style task (train/finetune.h's
