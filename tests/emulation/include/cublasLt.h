@@ -222,11 +222,12 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
   ++emulator::cublaslt.heuristic_calls;
   if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
   *count = 0;
-  const bool refuse = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
-  if (refuse && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::STATUS)
+  const bool bias_epilogue = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
+  if (bias_epilogue && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::STATUS)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   results[0] = {};
-  if (refuse && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::RESULT_STATE)
+  if (bias_epilogue &&
+      emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::RESULT_STATE)
     results[0].state = CUBLAS_STATUS_NOT_SUPPORTED;
   for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_alignment[i];
   results[0].algo.data[emulator::kAlignBias] = emulator::pointer_alignment(desc->bias);
