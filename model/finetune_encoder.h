@@ -89,9 +89,9 @@ class FineTuneEncoder {
   GradScratch scratch_;
   Tensor logits_, d_logits_;
   BatchTensors batch_;
-  Device device_;
 
  private:
+  Device device_;
   Capacity capacity_;
   Arena param_arena_, grad_arena_, act_arena_;
   BatchArrays batch_arrays_;

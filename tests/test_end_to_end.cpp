@@ -15,6 +15,7 @@
 #include "data/prepare.h"
 #include "data/tokenizer_train.h"
 #include "masking/pmi_builder.h"
+#include "train/flops.h"
 #include "trainer_fixture.h"
 
 namespace masklm {
@@ -176,6 +177,37 @@ TEST_P(SkipCorruptedOnShards, EncoderSkipsTheMaskersCorruptionAndResumesBitwise)
   EXPECT_EQ(step.tokens, first.num_tokens() + last.num_tokens());
   EXPECT_EQ(step.corrupted, first.num_corrupted() + last.num_corrupted());
   expect_bitwise_resume(overrides, "end_to_end_skip_" + GetParam());
+}
+
+// A train record's FLOP rate counts what the skip-corrupted model computes: per token, it is
+// train/flops.h's count for the tokens, predictions and corrupted tokens of the record's
+// steps (the ratio of the two rates, which the record's timing cancels out of).
+TEST_F(EndToEnd, SkipCorruptedRecordsCountTheShortEncodersFlops) {
+  const auto run = shard_run({"model.encoder.skip_corrupted=true", "model.decoder.layers=1",
+                              "train.steps=4", "train.log_every=2", "train.eval_every=0"});
+  const auto dir = fresh_dir("end_to_end_skip_flops");
+  Trainer trainer(run.config, *run.data.train, nullptr, dir);
+  ASSERT_EQ(trainer.run(), TrainOutcome::FINISHED);
+  int64_t records = 0;
+  for (const nlohmann::json& r : testing::read_jsonl(dir / "metrics.jsonl")) {
+    if (r.at("kind") != "train") continue;
+    ++records;
+    TokenCounts window;
+    for (int64_t step = r.at("step").get<int64_t>() - 2; step < r.at("step"); ++step)
+      for (int64_t k = 0; k < run.config.train.accumulation_steps(); ++k) {
+        const Batch b = run.data.train->batch(step, k);
+        window.tokens += b.num_tokens();
+        window.predictions += b.num_predictions();
+        window.corrupted += b.num_corrupted();
+      }
+    ASSERT_GT(window.corrupted, 0);
+    const double per_token = mlm_training_flops(run.config.model, window, run.config.train.seq_len) /
+                             static_cast<double>(window.tokens);
+    EXPECT_NEAR(r.at("model_flops_per_second").get<double>() / r.at("tokens_per_second").get<double>(),
+                per_token, 1e-9 * per_token)
+        << "record at step " << r.at("step");
+  }
+  EXPECT_EQ(records, 2);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ namespace {
 
 using testing::fresh_dir;
 using testing::param_snapshot;
+using testing::read_jsonl;
 using testing::small_run;
 
 TEST(LrSchedule, PolynomialDecay) {
@@ -128,13 +129,6 @@ TEST(Trainer, NonFiniteLossIsNeverTrainedOn) {
   testing::expect_error([&] { trainer.train_step(); }, "2 non-finite training steps in a row");
   EXPECT_EQ(std::vector<float>(m_v.ptr<float>(), m_v.ptr<float>() + m_v.numel()),
             state);  // moments untouched
-}
-
-std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 TEST(Trainer, RunWritesMetricsEventsProgressAndLearns) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -68,6 +69,14 @@ inline std::vector<float> arena_snapshot(const Arena& arena) {
 
 // A copy of every parameter (the flat buffer, alignment gaps included).
 inline std::vector<float> param_snapshot(MlmModel& model) { return arena_snapshot(model.param_arena()); }
+
+// One JSON value per line (metrics.jsonl).
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
 
 // A fresh empty directory under the system temp dir; `name` is unique per test, since
 // ctest runs tests in parallel.

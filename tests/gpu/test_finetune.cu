@@ -1,8 +1,10 @@
 // The fine-tuning models on the GPU (fp32) against the same models on the CPU: the
 // classifier (classification and regression) and the span model, one forward and backward
-// with dropout (loss, predictions, gradients); the fine-tuning loop over two epochs (its
-// losses, the parameters it leaves, the predictions after it); and a checkpoint's encoder
-// loaded into the GPU's buffers.
+// with dropout (loss, predictions, gradients); the GLUE and SQuAD training loops over two
+// epochs (their losses, the parameters they leave, the predictions or logits after them);
+// and a checkpoint's encoder loaded into the GPU's buffers. (The jobs around the loops read
+// tokenizer fixtures, which a GPU machine running a carried build would not find: their
+// device handling is a DeviceContext made first, tests/test_grid_cli.cpp.)
 #include <gtest/gtest.h>
 
 #include <random>
@@ -15,6 +17,7 @@
 #include "runtime/host_mirror.h"
 #include "train/checkpoint.h"
 #include "train/finetune.h"
+#include "train/finetune_squad.h"
 #include "train/optimizer.h"
 
 namespace masklm {
@@ -195,6 +198,64 @@ TEST(FineTuneGpu, TheLoopTrainsAsOnTheCpu) {
   EXPECT_NE(got.params, arena_floats(untrained.param_arena())) << "the parameters did not move";
 }
 
+// squad_train and squad_logits, as `masklm finetune --task squad/... --device cuda` runs them,
+// on windows with random tokens and answer spans.
+struct SquadTrained {
+  std::vector<EpochLog> epochs;
+  std::vector<float> params;
+  std::vector<double> logits;  // every window's starts, then its ends
+};
+
+SquadTrained squad_finetune(Ctx& ctx) {
+  const ModelConfig c = finetune_config();
+  std::vector<SquadFeature> features;
+  std::mt19937 rng(31);
+  for (const EncodedExample& e : random_inputs(c, {9, 2, 40, 17, 5, 23, 11}, 30)) {
+    SquadFeature f;
+    f.ids = e.ids;
+    f.types = e.types;
+    const auto n = static_cast<int32_t>(e.ids.size());
+    f.start = static_cast<int32_t>(rng() % n);
+    f.end = f.start + static_cast<int32_t>(rng() % (n - f.start));
+    features.push_back(f);
+  }
+  FineTuneOptions o;
+  o.lr = 1e-3;
+  o.batch_size = 3;
+  o.epochs = 2;
+  SpanExtractionModel model(c, o.batch_size * c.max_position_embeddings, o.batch_size, DType::F32,
+                            ctx.device);
+  model.init_weights(6);
+  SquadTrained t;
+  t.epochs = squad_train(ctx, model, features, o);
+  t.params = arena_floats(model.param_arena());
+  for (const SpanLogits& l : squad_logits(ctx, model, features, 2)) {
+    t.logits.insert(t.logits.end(), l.start.begin(), l.start.end());
+    t.logits.insert(t.logits.end(), l.end.begin(), l.end.end());
+  }
+  return t;
+}
+
+TEST(FineTuneGpu, TheSquadLoopTrainsAsOnTheCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  Ctx cpu;
+  CudaContext cuda;
+  Ctx gpu{Device::CUDA, &cuda};
+  const SquadTrained expected = squad_finetune(cpu), got = squad_finetune(gpu);
+  ASSERT_EQ(got.epochs.size(), expected.epochs.size());
+  for (size_t e = 0; e < got.epochs.size(); ++e)
+    EXPECT_NEAR(got.epochs[e].train_loss, expected.epochs[e].train_loss,
+                1e-4 * expected.epochs[e].train_loss)
+        << "epoch " << e;
+  expect_close(got.params, expected.params, nmse_bound(DType::F32), "parameters after training");
+  ASSERT_EQ(got.logits.size(), expected.logits.size());
+  for (size_t i = 0; i < got.logits.size(); ++i)
+    EXPECT_NEAR(got.logits[i], expected.logits[i], 1e-4) << "logit " << i;
+  SpanExtractionModel untrained(finetune_config(), 64, 1);
+  untrained.init_weights(6);
+  EXPECT_NE(got.params, arena_floats(untrained.param_arena())) << "the parameters did not move";
+}
+
 // A pretraining checkpoint's encoder lands in the GPU's buffers as in the CPU's, bit for
 // bit, and the head keeps its initialization.
 TEST(FineTuneGpu, LoadsACheckpointsEncoder) {
@@ -214,9 +275,20 @@ TEST(FineTuneGpu, LoadsACheckpointsEncoder) {
   };
   const std::vector<float> on_cpu = loaded(Device::CPU);
   EXPECT_EQ(loaded(Device::CUDA), on_cpu);
+  // Against a model left as initialized: the encoder differs, the head from its first
+  // tensor on does not.
   FineTuneModel fresh(c, 3, 64, 4);
   fresh.init_weights(12);
-  EXPECT_NE(arena_floats(fresh.param_arena()), on_cpu) << "nothing was loaded";
+  const std::vector<float> initialized = arena_floats(fresh.param_arena());
+  const ParamLayout& layout = fresh.params();
+  const auto head = static_cast<std::ptrdiff_t>(element_offset(
+      layout, layout.table[layout.table.size() - classifier_head_specs(c, 3).size()]));
+  EXPECT_NE(std::vector<float>(on_cpu.begin(), on_cpu.begin() + head),
+            std::vector<float>(initialized.begin(), initialized.begin() + head))
+      << "nothing was loaded";
+  EXPECT_EQ(std::vector<float>(on_cpu.begin() + head, on_cpu.end()),
+            std::vector<float>(initialized.begin() + head, initialized.end()))
+      << "the head was overwritten";
 }
 
 }  // namespace
