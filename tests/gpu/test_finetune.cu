@@ -124,14 +124,25 @@ Pass span_pass(Ctx& ctx) {
   return p;
 }
 
+void expect_outputs_near(const std::vector<double>& got, const std::vector<double>& expected) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-4) << "output " << i;
+}
+
 void expect_pass_matches(const Pass& got, const Pass& expected) {
   EXPECT_NEAR(got.loss, expected.loss, 1e-5 * expected.loss);
   EXPECT_EQ(got.correct, expected.correct);
   EXPECT_EQ(got.labels, expected.labels);
-  ASSERT_EQ(got.outputs.size(), expected.outputs.size());
-  for (size_t i = 0; i < got.outputs.size(); ++i)
-    EXPECT_NEAR(got.outputs[i], expected.outputs[i], 1e-4) << "output " << i;
+  expect_outputs_near(got.outputs, expected.outputs);
   expect_close(got.grads, expected.grads, nmse_bound(DType::F32), "gradients");
+}
+
+// run(gpu ctx) checked against run(cpu ctx) by expect(got, expected).
+template <typename Run, typename Expect> void expect_gpu_as_cpu(Run&& run, Expect&& expect) {
+  Ctx cpu;
+  CudaContext cuda;
+  Ctx gpu{Device::CUDA, &cuda};
+  expect(run(gpu), run(cpu));
 }
 
 class ClassifierGpu : public ::testing::TestWithParam<int> {};
@@ -140,73 +151,63 @@ INSTANTIATE_TEST_SUITE_P(Heads, ClassifierGpu, ::testing::Values(3, 1),
 
 TEST_P(ClassifierGpu, ForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
-  Ctx cpu;
-  CudaContext cuda;
-  Ctx gpu{Device::CUDA, &cuda};
-  expect_pass_matches(classifier_pass(gpu, GetParam()), classifier_pass(cpu, GetParam()));
+  expect_gpu_as_cpu([&](Ctx& ctx) { return classifier_pass(ctx, GetParam()); }, expect_pass_matches);
 }
 
 TEST(SpanExtractionGpu, ForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
-  Ctx cpu;
-  CudaContext cuda;
-  Ctx gpu{Device::CUDA, &cuda};
-  expect_pass_matches(span_pass(gpu), span_pass(cpu));
+  expect_gpu_as_cpu(span_pass, expect_pass_matches);
 }
 
-// finetune_train and finetune_predict, as `masklm finetune --device cuda` runs them.
-struct Finetuned {
+// What a training loop leaves, on the host: as `masklm finetune --device cuda` runs it.
+struct Trained {
   std::vector<EpochLog> epochs;
-  std::vector<float> params;
-  std::vector<int32_t> labels;
+  std::vector<float> initial, params;  // before and after
+  std::vector<int32_t> labels;         // predicted after training (GLUE)
+  std::vector<double> outputs;         // span logits after training (SQuAD)
 };
 
-Finetuned finetune(Ctx& ctx) {
-  const ModelConfig c = finetune_config();
-  const std::vector<EncodedExample> inputs =
-      random_inputs(c, {5, 1, 33, 8, 12, 2, 20, 7, 9, 3}, 21);
-  const std::vector<GlueExample> gold = random_gold(inputs.size(), 2, 22);
-  FineTuneOptions o;
-  o.lr = 1e-3;
-  o.batch_size = 4;
-  o.epochs = 2;
-  FineTuneModel model(c, 2, o.batch_size * c.max_position_embeddings, o.batch_size, DType::F32,
-                      ctx.device);
-  model.init_weights(4);
-  Finetuned f;
-  f.epochs = finetune_train(ctx, model, inputs, gold, o);
-  f.params = arena_floats(model.param_arena());
-  f.labels = finetune_predict(ctx, model, inputs, 3).labels;
-  return f;
-}
-
-TEST(FineTuneGpu, TheLoopTrainsAsOnTheCpu) {
-  MASKLM_SKIP_WITHOUT_GPU();
-  Ctx cpu;
-  CudaContext cuda;
-  Ctx gpu{Device::CUDA, &cuda};
-  const Finetuned expected = finetune(cpu), got = finetune(gpu);
+void expect_training_matches(const Trained& got, const Trained& expected) {
   ASSERT_EQ(got.epochs.size(), expected.epochs.size());
   for (size_t e = 0; e < got.epochs.size(); ++e)
     EXPECT_NEAR(got.epochs[e].train_loss, expected.epochs[e].train_loss,
                 1e-4 * expected.epochs[e].train_loss)
         << "epoch " << e;
+  EXPECT_EQ(got.initial, expected.initial);
+  EXPECT_NE(got.params, got.initial) << "the parameters did not move";
   expect_close(got.params, expected.params, nmse_bound(DType::F32), "parameters after training");
   EXPECT_EQ(got.labels, expected.labels);
-  FineTuneModel untrained(finetune_config(), 2, 64, 1);
-  untrained.init_weights(4);
-  EXPECT_NE(got.params, arena_floats(untrained.param_arena())) << "the parameters did not move";
+  expect_outputs_near(got.outputs, expected.outputs);
 }
 
-// squad_train and squad_logits, as `masklm finetune --task squad/... --device cuda` runs them,
-// on windows with random tokens and answer spans.
-struct SquadTrained {
-  std::vector<EpochLog> epochs;
-  std::vector<float> params;
-  std::vector<double> logits;  // every window's starts, then its ends
-};
+FineTuneOptions loop_options(int64_t batch_size) {
+  FineTuneOptions o;
+  o.lr = 1e-3;
+  o.batch_size = batch_size;
+  o.epochs = 2;
+  return o;
+}
 
-SquadTrained squad_finetune(Ctx& ctx) {
+// finetune_train and finetune_predict.
+Trained glue_loop(Ctx& ctx) {
+  const ModelConfig c = finetune_config();
+  const std::vector<EncodedExample> inputs =
+      random_inputs(c, {5, 1, 33, 8, 12, 2, 20, 7, 9, 3}, 21);
+  const std::vector<GlueExample> gold = random_gold(inputs.size(), 2, 22);
+  const FineTuneOptions o = loop_options(4);
+  FineTuneModel model(c, 2, o.batch_size * c.max_position_embeddings, o.batch_size, DType::F32,
+                      ctx.device);
+  model.init_weights(4);
+  Trained t;
+  t.initial = arena_floats(model.param_arena());
+  t.epochs = finetune_train(ctx, model, inputs, gold, o);
+  t.params = arena_floats(model.param_arena());
+  t.labels = finetune_predict(ctx, model, inputs, 3).labels;
+  return t;
+}
+
+// squad_train and squad_logits, on windows with random tokens and answer spans.
+Trained squad_loop(Ctx& ctx) {
   const ModelConfig c = finetune_config();
   std::vector<SquadFeature> features;
   std::mt19937 rng(31);
@@ -219,41 +220,29 @@ SquadTrained squad_finetune(Ctx& ctx) {
     f.end = f.start + static_cast<int32_t>(rng() % (n - f.start));
     features.push_back(f);
   }
-  FineTuneOptions o;
-  o.lr = 1e-3;
-  o.batch_size = 3;
-  o.epochs = 2;
+  const FineTuneOptions o = loop_options(3);
   SpanExtractionModel model(c, o.batch_size * c.max_position_embeddings, o.batch_size, DType::F32,
                             ctx.device);
   model.init_weights(6);
-  SquadTrained t;
+  Trained t;
+  t.initial = arena_floats(model.param_arena());
   t.epochs = squad_train(ctx, model, features, o);
   t.params = arena_floats(model.param_arena());
   for (const SpanLogits& l : squad_logits(ctx, model, features, 2)) {
-    t.logits.insert(t.logits.end(), l.start.begin(), l.start.end());
-    t.logits.insert(t.logits.end(), l.end.begin(), l.end.end());
+    t.outputs.insert(t.outputs.end(), l.start.begin(), l.start.end());
+    t.outputs.insert(t.outputs.end(), l.end.begin(), l.end.end());
   }
   return t;
 }
 
+TEST(FineTuneGpu, TheGlueLoopTrainsAsOnTheCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  expect_gpu_as_cpu(glue_loop, expect_training_matches);
+}
+
 TEST(FineTuneGpu, TheSquadLoopTrainsAsOnTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
-  Ctx cpu;
-  CudaContext cuda;
-  Ctx gpu{Device::CUDA, &cuda};
-  const SquadTrained expected = squad_finetune(cpu), got = squad_finetune(gpu);
-  ASSERT_EQ(got.epochs.size(), expected.epochs.size());
-  for (size_t e = 0; e < got.epochs.size(); ++e)
-    EXPECT_NEAR(got.epochs[e].train_loss, expected.epochs[e].train_loss,
-                1e-4 * expected.epochs[e].train_loss)
-        << "epoch " << e;
-  expect_close(got.params, expected.params, nmse_bound(DType::F32), "parameters after training");
-  ASSERT_EQ(got.logits.size(), expected.logits.size());
-  for (size_t i = 0; i < got.logits.size(); ++i)
-    EXPECT_NEAR(got.logits[i], expected.logits[i], 1e-4) << "logit " << i;
-  SpanExtractionModel untrained(finetune_config(), 64, 1);
-  untrained.init_weights(6);
-  EXPECT_NE(got.params, arena_floats(untrained.param_arena())) << "the parameters did not move";
+  expect_gpu_as_cpu(squad_loop, expect_training_matches);
 }
 
 // A pretraining checkpoint's encoder lands in the GPU's buffers as in the CPU's, bit for
