@@ -104,7 +104,9 @@ template <typename T16, int kHS> struct BackwardSmem {
   }
   static constexpr size_t lse = inner + 4 * inner_bytes;
   static constexpr size_t d = lse + align128(kBackwardInner * sizeof(float));
-  static constexpr size_t bytes = d + align128(kBackwardInner * sizeof(float));
+  // Dropout keep bits of a step (draw_keep_bits): 32 x 64 in the dK/dV pass, 64 x 32 in dQ.
+  static constexpr size_t keep = d + align128(kBackwardInner * sizeof(float));
+  static constexpr size_t bytes = keep + align128(kBackwardInner * 2 * sizeof(uint32_t));
 };
 
 // ---- device helpers ----------------------------------------------------------------------
@@ -163,6 +165,47 @@ struct DropoutDraws {
     return u32_to_uniform(w) >= p ? keep_scale : 0.0f;
   }
 };
+
+// A backward step's dropout draws, made by the whole block for kQueries queries (from
+// query q_first of the tile's sequence) by kKeys keys (from key k_first): bit k of
+// keep[kKeys / 32 * c + k / 32] says whether key k_first + k stays for query q_first + c.
+// Drawn where the block's lanes hold them, a lane would draw one Philox block for its two
+// neighbouring keys of a query (the dQ pass), or for every value (the dK/dV pass, whose
+// lanes hold two keys of several queries, indices N apart). Here the kThreads / kQueries
+// threads of a query, neighbouring lanes, take turns over its keys' blocks, so each block
+// is drawn once, and then combine their bits.
+template <int kQueries, int kKeys>
+__device__ void draw_keep_bits(uint32_t* keep, const RngKey& key, const FlashShape& s, int64_t h,
+                               const SeqTile& tile, int64_t q_first, int64_t k_first) {
+  constexpr int kParts = kThreads / kQueries, kWords = kKeys / 32;
+  static_assert(kThreads % kQueries == 0 && kParts <= WARP_SIZE && (kKeys == 32 || kKeys == 64));
+  const int c = static_cast<int>(threadIdx.x) / kParts, part = static_cast<int>(threadIdx.x) % kParts;
+  uint64_t bits = 0;  // one register pair, not an array in local memory
+  if (q_first + c < tile.len) {
+    const auto first = static_cast<uint64_t>((h * s.N + tile.s0 + q_first + c) * s.N + tile.s0 +
+                                             k_first);  // key k_first's Philox index
+    for (uint64_t block = (first >> 2) + part; block <= (first + kKeys - 1) >> 2; block += kParts) {
+      const PhiloxCounter words = philox_block(key, block);
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        const uint64_t k = block * 4 + w - first;  // wraps below `first`: then >= kKeys
+        if (k < kKeys && u32_to_uniform(words.c[w]) >= s.dropout_p) bits |= uint64_t{1} << k;
+      }
+    }
+  }
+#pragma unroll
+  for (int lanes = 1; lanes < kParts; lanes *= 2)
+    bits |= __shfl_xor_sync(kFullWarpMask, static_cast<unsigned long long>(bits), lanes);
+  if (part == 0)
+#pragma unroll
+    for (int w = 0; w < kWords; ++w) keep[kWords * c + w] = static_cast<uint32_t>(bits >> (32 * w));
+}
+
+// Query c's key k in keep bits of kKeys keys a query: keep_scale, or 0 where dropped.
+template <int kKeys> __device__ float keep_scale_at(const uint32_t* keep, int c, int k,
+                                                    float keep_scale) {
+  return (keep[kKeys / 32 * c + k / 32] >> (k % 32)) & 1u ? keep_scale : 0.0f;
+}
 
 // Rows [row0, row0 + kRows) of one head's (len, kHS) slice of a row-major matrix (src: its
 // row 0, leading dimension ld elements) copied into shared memory (leading dimension lds)
@@ -405,6 +448,7 @@ template <typename T16, int kHS> struct BackwardTiles {
   unsigned char* smem;
   T16 *outer0, *outer1, *inner0, *inner1;  // inner: the current stage; leading dimension L::ldt
   float *lse2, *D;           // lse * log2(e) and D of the dK/dV pass's 32 inner queries
+  uint32_t* keep;            // the step's dropout keep bits (draw_keep_bits)
   HeadRows<T16> src0, src1;  // where the inner tiles come from
   int64_t len;
   int warp;
@@ -420,6 +464,7 @@ template <typename T16, int kHS> struct BackwardTiles {
         inner1(nullptr),
         lse2(reinterpret_cast<float*>(shared + L::lse)),
         D(reinterpret_cast<float*>(shared + L::d)),
+        keep(reinterpret_cast<uint32_t*>(shared + L::keep)),
         src0(inner_src0),
         src1(inner_src1),
         len(seq_len),
@@ -491,11 +536,12 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   zero(dv);
 
   // The warp's S^T and dP^T are (16 keys, 32 queries): the lane's keys j[0], j[1] are its
-  // two accumulator rows, its queries the columns. Neighbouring dropout indices run along
-  // the keys, so the Philox draws are rarely shared here.
+  // two accumulator rows, its queries the columns. The dropout draws come from the block's
+  // keep bits (draw_keep_bits), bit jk[r] of each query's pair of words.
   const int64_t j0 = tile.row0 + warp * kWarpRows;  // the warp's first key within the sequence
   const int64_t j[2] = {j0 + acc_row(lane, 0), j0 + acc_row(lane, 2)};
-  DropoutDraws drops{key, s.dropout_p, s.keep_scale};
+  const int jk[2] = {static_cast<int>(j[0] - tile.row0), static_cast<int>(j[1] - tile.row0)};
+  const bool dropout = s.dropout_p > 0.0f;
   for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
     const int64_t q0 = it * kBackwardInner;
     tiles.advance(it);
@@ -505,6 +551,7 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
       tiles.lse2[threadIdx.x] = valid ? lse[h * s.N + tile.s0 + i] * kLog2e : 0.0f;
       tiles.D[threadIdx.x] = valid ? D[h * s.N + tile.s0 + i] : 0.0f;
     }
+    if (dropout) draw_keep_bits<kBackwardInner, kTileRows>(tiles.keep, key, s, h, tile, q0, tile.row0);
     __syncthreads();
     Acc<kNT> st, dpt;
     tiles.scores(st, dpt);
@@ -518,7 +565,7 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
         if (i < tile.len && key_j < tile.len) {
           const float p = exp2f(st[n][v] * s.scale_log2 - tiles.lse2[c]);
           const float mask =
-              drops.scale(static_cast<uint64_t>((h * s.N + tile.s0 + i) * s.N + tile.s0 + key_j));
+              dropout ? keep_scale_at<kTileRows>(tiles.keep, c, jk[v / 2], s.keep_scale) : 1.0f;
           p_dropped = p * mask;
           ds = p * (mask * dpt[n][v] - tiles.D[c]);
         }
@@ -558,21 +605,22 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   Acc<kHS / 8> dq;
   zero(dq);
 
-  // The lane's two rows are queries i[0], i[1]; along each, its keys increase.
+  // The lane's two rows are queries i[0], i[1] (rows iq[0], iq[1] of the tile's dropout keep
+  // bits, draw_keep_bits); along each, its keys increase.
   const int64_t i0 = tile.row0 + warp * kWarpRows;
   const int64_t i[2] = {i0 + acc_row(lane, 0), i0 + acc_row(lane, 2)};
+  const int iq[2] = {static_cast<int>(i[0] - tile.row0), static_cast<int>(i[1] - tile.row0)};
+  const bool dropout = s.dropout_p > 0.0f;
   float lse2[2], Di[2];
-  uint64_t drop_row[2];
-  DropoutDraws drops[2] = {{key, s.dropout_p, s.keep_scale}, {key, s.dropout_p, s.keep_scale}};
   for (int r = 0; r < 2; ++r) {
     const bool valid = i[r] < tile.len;
     lse2[r] = valid ? lse[h * s.N + tile.s0 + i[r]] * kLog2e : 0.0f;
     Di[r] = valid ? D[h * s.N + tile.s0 + i[r]] : 0.0f;
-    drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
   }
   for (int64_t it = 0; it * kBackwardInner < tile.len; ++it) {
     const int64_t k0 = it * kBackwardInner;
     tiles.advance(it);
+    if (dropout) draw_keep_bits<kTileRows, kBackwardInner>(tiles.keep, key, s, h, tile, tile.row0, k0);
     __syncthreads();
     Acc<kNT> sc, dp;
     tiles.scores(sc, dp);
@@ -580,12 +628,13 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     for (int n = 0; n < kNT; ++n)
 #pragma unroll
       for (int v = 0; v < 4; ++v) {
-        const int r = v / 2;
-        const int64_t j = k0 + n * 8 + acc_col(lane, v);
+        const int r = v / 2, k = n * 8 + acc_col(lane, v);  // k: the key within the inner tile
+        const int64_t j = k0 + k;
         float ds = 0.0f;
         if (i[r] < tile.len && j < tile.len) {
           const float p = exp2f(sc[n][v] * s.scale_log2 - lse2[r]);
-          const float mask = drops[r].scale(drop_row[r] + static_cast<uint64_t>(j));
+          const float mask =
+              dropout ? keep_scale_at<kBackwardInner>(tiles.keep, iq[r], k, s.keep_scale) : 1.0f;
           ds = p * (mask * dp[n][v] - Di[r]);
         }
         dp[n][v] = ds;
