@@ -87,7 +87,10 @@ constexpr size_t align128(size_t bytes) { return (bytes + 127) / 128 * 128; }
 template <typename T16, int kHS> struct ForwardSmem {
   static constexpr int ldt = kHS + 8;  // Q, K, V tiles
   static constexpr size_t tile_bytes = align128(size_t{kTileRows} * ldt * sizeof(T16));
-  static constexpr size_t q = 0, k = tile_bytes, v = 2 * tile_bytes, bytes = 3 * tile_bytes;
+  static constexpr size_t q = 0, k = tile_bytes, v = 2 * tile_bytes;
+  // Dropout keep bits of a key tile (draw_keep_bits): 64 queries x 64 keys.
+  static constexpr size_t keep = 3 * tile_bytes;
+  static constexpr size_t bytes = keep + align128(kTileRows * (kForwardKeys / 32) * sizeof(uint32_t));
 };
 
 // Both backward passes: two 64-row "outer" tiles loaded once (K, V in the dK/dV pass; Q, dO
@@ -146,34 +149,15 @@ __device__ inline bool find_tile(const int32_t* cu_seqlens, const FlashShape& s,
   return 0 <= tile.row0 && tile.row0 < tile.len;
 }
 
-// Dropout scales for increasing Philox indices (ops.h: (h * N + i) * N + j for query i and
-// key j): the four draws of a Philox block are computed once for neighbouring indices.
-struct DropoutDraws {
-  RngKey key;
-  float p, keep_scale;
-  uint64_t block = ~uint64_t{0};
-  PhiloxCounter words{};
-
-  __device__ float scale(uint64_t index) {
-    if (p == 0.0f) return 1.0f;
-    if (index >> 2 != block) {
-      block = index >> 2;
-      words = philox_block(key, block);
-    }
-    const uint32_t w = (index & 2) ? ((index & 1) ? words.c[3] : words.c[2])
-                                   : ((index & 1) ? words.c[1] : words.c[0]);
-    return u32_to_uniform(w) >= p ? keep_scale : 0.0f;
-  }
-};
-
-// A backward step's dropout draws, made by the whole block for kQueries queries (from
-// query q_first of the tile's sequence) by kKeys keys (from key k_first): bit k of
-// keep[kKeys / 32 * c + k / 32] says whether key k_first + k stays for query q_first + c.
-// Drawn where the block's lanes hold them, a lane would draw one Philox block for its two
-// neighbouring keys of a query (the dQ pass), or for every value (the dK/dV pass, whose
-// lanes hold two keys of several queries, indices N apart). Here the kThreads / kQueries
-// threads of a query, neighbouring lanes, take turns over its keys' blocks, so each block
-// is drawn once, and then combine their bits.
+// A step's dropout draws (ops.h's Philox index (h * N + i) * N + j, four to a block), made
+// by the whole block for kQueries queries (from query q_first of the tile's sequence) by
+// kKeys keys (from key k_first): bit k of keep[kKeys / 32 * c + k / 32] says whether key
+// k_first + k stays for query q_first + c. Drawn where the block's lanes hold them, a lane
+// would draw one Philox block for its two neighbouring keys of a query (the forward and
+// the dQ pass), or for every value (the dK/dV pass, whose lanes hold two keys of several
+// queries, indices N apart). Here the kThreads / kQueries threads of a query, neighbouring
+// lanes, take turns over its keys' blocks, so each block is drawn once, and then combine
+// their bits; a barrier must come between this and the reads.
 template <int kQueries, int kKeys>
 __device__ void draw_keep_bits(uint32_t* keep, const RngKey& key, const FlashShape& s, int64_t h,
                                const SeqTile& tile, int64_t q_first, int64_t k_first) {
@@ -336,10 +320,13 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
   const int64_t warp_row0 = tile.row0 + warp * kWarpRows;
   const int64_t i[2] = {warp_row0 + acc_row(lane, 0), warp_row0 + acc_row(lane, 2)};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // log2 units; un-dropped sum
-  DropoutDraws drops[2] = {{key, s.dropout_p, s.keep_scale}, {key, s.dropout_p, s.keep_scale}};
-  uint64_t drop_row[2];  // key 0's dropout index in each row
-  for (int r = 0; r < 2; ++r)
-    drop_row[r] = static_cast<uint64_t>((h * s.N + tile.s0 + i[r]) * s.N + tile.s0);
+  // Key tile t's dropout keep bits are drawn before the barrier that starts its iteration
+  // (for t > 0 after the one that ends tile t - 1's reads); the lane's rows are rows iq[0],
+  // iq[1] of them.
+  uint32_t* keep = reinterpret_cast<uint32_t*>(smem + L::keep);
+  const int iq[2] = {static_cast<int>(i[0] - tile.row0), static_cast<int>(i[1] - tile.row0)};
+  const bool dropout = s.dropout_p > 0.0f;
+  if (dropout) draw_keep_bits<kTileRows, kForwardKeys>(keep, key, s, h, tile, tile.row0, 0);
   for (int64_t k0 = 0; k0 < tile.len; k0 += kForwardKeys) {
     cp_async_wait<0>();
     __syncthreads();  // K tile t is in; every warp is done with V tile t - 1
@@ -371,11 +358,12 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     for (int n = 0; n < kNT; ++n)
 #pragma unroll
       for (int v = 0; v < 4; ++v) {
-        const int r = v / 2;
-        const int64_t j = k0 + n * 8 + acc_col(lane, v);
+        const int r = v / 2, k = n * 8 + acc_col(lane, v);  // k: the key within the tile
         const float p = exp2f(sc[n][v] * s.scale_log2 - m[r]);  // 0 past the end (-inf)
         sum[r] += p;
-        sc[n][v] = j < tile.len ? p * drops[r].scale(drop_row[r] + static_cast<uint64_t>(j)) : 0.0f;
+        const float mask =
+            dropout ? keep_scale_at<kForwardKeys>(keep, iq[r], k, s.keep_scale) : 1.0f;
+        sc[n][v] = k0 + k < tile.len ? p * mask : 0.0f;
       }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -391,10 +379,12 @@ template <typename T16, int kHS> __global__ void __launch_bounds__(kThreads)
     acc_to_operand<T16>(p16, sc);
 
     cp_async_wait<0>();
-    __syncthreads();  // V tile t is in; every warp is done with K tile t
+    __syncthreads();  // V tile t is in; every warp is done with K tile t and its keep bits
     if (k0 + kForwardKeys < tile.len) {
       copy_rows_async<kForwardKeys, kHS>(Ks, L::ldt, k_head, ld, k0 + kForwardKeys, tile.len);
       cp_async_commit();
+      if (dropout)
+        draw_keep_bits<kTileRows, kForwardKeys>(keep, key, s, h, tile, tile.row0, k0 + kForwardKeys);
     }
     warp_mma_ab<kHS / 8>(o, p16, Vs, L::ldt);
   }
