@@ -42,10 +42,11 @@
 // P and dS are rounded to 16 bits before their GEMMs, as in FlashAttention. Gradients are
 // added to dqkv in fp32 and rounded once per element (kernels/cuda/precision.h).
 //
-// Shared memory holds only 16-bit tiles, padded by 8 columns so that the 8 rows an
-// ldmatrix reads fall in different banks: forward Q, K, V (64 x (HS + 8) each), backward
-// two 64-row tiles, two stages of two 32-row tiles and 32 lse and D values; at HS = 32 /
-// 64 / 128 that is 15 / 27 / 51 KiB forward and 20 / 36 / 68 KiB backward.
+// Shared memory holds 16-bit tiles, padded by 8 columns so that the 8 rows an ldmatrix
+// reads fall in different banks, and a step's dropout keep bits (draw_keep_bits): forward
+// Q, K, V (64 x (HS + 8) each) and 512 bytes of bits, backward two 64-row tiles, two stages
+// of two 32-row tiles, 32 lse and D values and 256 bytes of bits; at HS = 32 / 64 / 128
+// that is 15.5 / 27.5 / 51.5 KiB forward and 20.5 / 36.5 / 68.5 KiB backward.
 #pragma once
 
 #include <cmath>
