@@ -76,7 +76,8 @@ class FineTuneEncoder {
   // them (nothing to do on the CPU) and returns that device view.
   Tensor zeroed_host_d_logits(Ctx& ctx, int64_t rows);
   Tensor upload_d_logits(const Tensor& host);
-  // `t` (at most as large as the logits) readable on the host, as host_logits() does it.
+  // `t` readable on the host, as host_logits() makes the logits: itself on the CPU, on a
+  // GPU a copy into `staging`, which must be large enough (sized once, at construction).
   Tensor host_copy(Ctx& ctx, const Tensor& t, std::vector<std::byte>& staging) const;
 
   // Head tensor i, in the order of the specs, among the parameters or the gradients.
