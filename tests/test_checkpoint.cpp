@@ -62,7 +62,8 @@ TEST(Checkpoint, TrainerStateKeepsTheLogWindow) {
   TrainerState state;
   state.step = 9;
   state.log_window = {.loss = 1.25, .accuracy = 0.5, .seconds = 3.5, .steps = 2,
-                      .finite_steps = 1, .tokens = 256, .predictions = 40, .corrupted = 36};
+                      .finite_steps = 1,
+                      .counts = {.tokens = 256, .predictions = 40, .corrupted = 36}};
   const auto dir = fresh_dir("log_window") / "step-00000009";
   save_checkpoint(dir, trainer.model(), trainer.optimizer(), state, nlohmann::json::object());
   const LogWindow back = load_checkpoint(dir, trainer.model(), trainer.optimizer()).log_window;
@@ -72,16 +73,16 @@ TEST(Checkpoint, TrainerStateKeepsTheLogWindow) {
   EXPECT_EQ(back.seconds, w.seconds);
   EXPECT_EQ(back.steps, w.steps);
   EXPECT_EQ(back.finite_steps, w.finite_steps);
-  EXPECT_EQ(back.tokens, w.tokens);
-  EXPECT_EQ(back.predictions, w.predictions);
-  EXPECT_EQ(back.corrupted, w.corrupted);
+  EXPECT_EQ(back.counts.tokens, w.counts.tokens);
+  EXPECT_EQ(back.counts.predictions, w.counts.predictions);
+  EXPECT_EQ(back.counts.corrupted, w.counts.corrupted);
 
   nlohmann::json saved = read_json_file(dir / "trainer_state.json");
   ASSERT_EQ(saved.at("log_window").erase("corrupted"), 1u);
   std::ofstream(dir / "trainer_state.json") << saved.dump();
   const LogWindow older = load_checkpoint(dir, trainer.model(), trainer.optimizer()).log_window;
-  EXPECT_EQ(older.corrupted, 0);
-  EXPECT_EQ(older.predictions, w.predictions);
+  EXPECT_EQ(older.counts.corrupted, 0);
+  EXPECT_EQ(older.counts.predictions, w.counts.predictions);
 }
 
 TEST(Checkpoint, KeepsTheLastKAndIgnoresCrashLeftovers) {

@@ -174,8 +174,8 @@ TEST_P(SkipCorruptedOnShards, EncoderSkipsTheMaskersCorruptionAndResumesBitwise)
   EXPECT_GT(last.num_corrupted(), 0);
   EXPECT_EQ(trainer.model().encoder_tokens(), last.num_tokens() - last.num_corrupted());
   // What the step's FLOP count (train/flops.h) reads.
-  EXPECT_EQ(step.tokens, first.num_tokens() + last.num_tokens());
-  EXPECT_EQ(step.corrupted, first.num_corrupted() + last.num_corrupted());
+  EXPECT_EQ(step.counts.tokens, first.num_tokens() + last.num_tokens());
+  EXPECT_EQ(step.counts.corrupted, first.num_corrupted() + last.num_corrupted());
   expect_bitwise_resume(overrides, "end_to_end_skip_" + GetParam());
 }
 

@@ -52,7 +52,7 @@ TEST(Trainer, AccumulationWeightsMicroBatchesByPredictions) {
   Trainer b(split.config, *split.data.train, nullptr, "");
   for (int step = 0; step < 3; ++step) {
     const StepResult ra = a.train_step(), rb = b.train_step();
-    EXPECT_EQ(ra.predictions, rb.predictions);
+    EXPECT_EQ(ra.counts.predictions, rb.counts.predictions);
     EXPECT_NEAR(ra.loss, rb.loss, 1e-5 * ra.loss);
     EXPECT_NEAR(ra.grad_norm, rb.grad_norm, 1e-4 * ra.grad_norm);
   }

@@ -56,16 +56,17 @@ json log_window_to_json(const LogWindow& w) {
           {"seconds", w.seconds},
           {"steps", w.steps},
           {"finite_steps", w.finite_steps},
-          {"tokens", w.tokens},
-          {"predictions", w.predictions},
-          {"corrupted", w.corrupted}};
+          {"tokens", w.counts.tokens},
+          {"predictions", w.counts.predictions},
+          {"corrupted", w.counts.corrupted}};
 }
 
 LogWindow log_window_from_json(const json& j) {
   return {j.at("loss").get<double>(),          j.at("accuracy").get<double>(),
           j.at("seconds").get<double>(),       j.at("steps").get<int64_t>(),
-          j.at("finite_steps").get<int64_t>(), j.at("tokens").get<int64_t>(),
-          j.at("predictions").get<int64_t>(), j.value("corrupted", int64_t{0})};
+          j.at("finite_steps").get<int64_t>(),
+          {j.at("tokens").get<int64_t>(), j.at("predictions").get<int64_t>(),
+           j.value("corrupted", int64_t{0})}};
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "model/mlm_model.h"
+#include "train/flops.h"
 #include "train/optimizer.h"
 
 namespace masklm {
@@ -33,8 +34,8 @@ namespace masklm {
 struct LogWindow {
   double loss = 0, accuracy = 0;  // over the finite steps
   double seconds = 0;             // of the steps' own time (a resume's gap not counted)
-  int64_t steps = 0, finite_steps = 0, tokens = 0, predictions = 0;
-  int64_t corrupted = 0;  // absent from older checkpoints: 0
+  int64_t steps = 0, finite_steps = 0;
+  TokenCounts counts;  // `corrupted` absent from older checkpoints: 0
 };
 
 struct TrainerState {

@@ -18,11 +18,18 @@
 
 namespace masklm {
 
-// What a stretch of training processed.
+// What a stretch of training processed (a step, the steps of a log record).
 struct TokenCounts {
   int64_t tokens = 0;       // in sequences of the run's seq_len tokens
   int64_t predictions = 0;  // the sparse head's rows
   int64_t corrupted = 0;    // what the skip-corrupted model's encoder leaves out
+
+  TokenCounts& operator+=(const TokenCounts& o) {
+    tokens += o.tokens;
+    predictions += o.predictions;
+    corrupted += o.corrupted;
+    return *this;
+  }
 };
 
 // Training FLOPs (forward + backward) of `counts` in sequences of `seq_len` tokens.

@@ -128,10 +128,8 @@ StepResult Trainer::train_step() {
   r.step = step;
   r.lr = t.lr.at(step);
   for (int64_t k = 0; k < micros; ++k) {
-    batches.push_back(train_.batch(step, first + k));
-    r.tokens += batches.back().num_tokens();
-    r.predictions += batches.back().num_predictions();
-    r.corrupted += batches.back().num_corrupted();
+    const Batch& b = batches.emplace_back(train_.batch(step, first + k));
+    r.counts += {b.num_tokens(), b.num_predictions(), b.num_corrupted()};
   }
 
   // backward() adds the gradient of micro-batch k's MEAN loss (times the fp16 loss scale).
@@ -139,20 +137,19 @@ StepResult Trainer::train_step() {
   // makes the final grad_scale P_last / P_total give the mean over every prediction of the
   // global batch; the loss scale is divided out with it.
   const double loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
-  const double local_predictions = static_cast<double>(r.predictions);
+  const double local_predictions = static_cast<double>(r.counts.predictions);
   double grad_scale =
       static_cast<double>(batches.back().num_predictions()) / local_predictions / loss_scale;
   const bool distributed = dp_->world_size() > 1;
   if (distributed) {
     // Each rank's gradient, weighted by its share of the step's predictions, is summed; the
     // share is known before the backward, whose buckets may start the sum.
-    std::array<double, 3> counts{static_cast<double>(r.tokens), local_predictions,
-                                 static_cast<double>(r.corrupted)};
+    std::array<double, 3> counts{static_cast<double>(r.counts.tokens), local_predictions,
+                                 static_cast<double>(r.counts.corrupted)};
     dp_->comm().sum_host(counts);
-    r.tokens = static_cast<int64_t>(counts[0]);
-    r.predictions = static_cast<int64_t>(counts[1]);
-    r.corrupted = static_cast<int64_t>(counts[2]);
-    grad_scale *= local_predictions / static_cast<double>(r.predictions);
+    r.counts = {static_cast<int64_t>(counts[0]), static_cast<int64_t>(counts[1]),
+                static_cast<int64_t>(counts[2])};
+    grad_scale *= local_predictions / static_cast<double>(r.counts.predictions);
     if (overlap_comm_) dp_->start_reduction(ctx_, *model_, grad_scale);
   }
   const Tensor grads = model_->grad_arena().flat(model_->dtype());
@@ -216,8 +213,8 @@ StepResult Trainer::train_step() {
   if (finite) {
     optimizer_->update(ctx_, r.lr, grad_scale, r.grad_norm);
     dp_->gather_parameters(*model_);
-    r.loss = loss_sum / static_cast<double>(r.predictions);
-    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.predictions);
+    r.loss = loss_sum / static_cast<double>(r.counts.predictions);
+    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.counts.predictions);
     state_.bad_steps_in_row = 0;
   } else {
     r.skipped = true;
@@ -306,9 +303,7 @@ void Trainer::log_progress(const StepResult& r) {
   // same steps as the uninterrupted run.
   LogWindow& w = state_.log_window;
   ++w.steps;
-  w.tokens += r.tokens;
-  w.predictions += r.predictions;
-  w.corrupted += r.corrupted;
+  w.counts += r.counts;
   if (!r.skipped) {
     ++w.finite_steps;
     w.loss += r.loss;
@@ -325,12 +320,8 @@ void Trainer::log_progress(const StepResult& r) {
     rec.accuracy = w.finite_steps ? w.accuracy / finite : std::numeric_limits<double>::quiet_NaN();
     rec.lr = r.lr;
     rec.grad_norm = r.grad_norm;
-    rec.tokens_per_second = static_cast<double>(w.tokens) / w.seconds;
-    rec.model_flops_per_second =
-        mlm_training_flops(config_.model,
-                           {.tokens = w.tokens, .predictions = w.predictions, .corrupted = w.corrupted},
-                           t.seq_len) /
-        w.seconds;
+    rec.tokens_per_second = static_cast<double>(w.counts.tokens) / w.seconds;
+    rec.model_flops_per_second = mlm_training_flops(config_.model, w.counts, t.seq_len) / w.seconds;
     rec.eta_seconds =
         w.seconds / static_cast<double>(w.steps) * static_cast<double>(t.steps - done);
     rec.skipped_steps = state_.skipped_steps;

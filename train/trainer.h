@@ -26,6 +26,7 @@
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/evaluate.h"
+#include "train/flops.h"
 #include "train/loss_scaler.h"
 #include "train/optimizer.h"
 #include "train/run_config.h"
@@ -37,7 +38,7 @@ struct StepResult {
   int64_t step = 0;               // 0-based index of the step just done
   double loss = 0, accuracy = 0;  // over the global batch (NaN when the loss was not finite)
   double lr = 0, grad_norm = 0;
-  int64_t tokens = 0, predictions = 0, corrupted = 0;  // over the global batch
+  TokenCounts counts;  // over the global batch
   // Non-finite loss or gradient (or, in fp16, gradients that overflowed at the loss scale,
   // which lowers the scale): the parameters were not touched.
   bool skipped = false;
