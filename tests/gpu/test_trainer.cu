@@ -58,8 +58,8 @@ TEST(TrainerGpu, StepsMatchTheCpu) {
     SCOPED_TRACE("step " + std::to_string(i));
     ASSERT_FALSE(got[i].skipped);
     EXPECT_TRUE(std::isfinite(got[i].loss));
-    EXPECT_EQ(got[i].tokens, expected[i].tokens);
-    EXPECT_EQ(got[i].predictions, expected[i].predictions);
+    EXPECT_EQ(got[i].counts.tokens, expected[i].counts.tokens);
+    EXPECT_EQ(got[i].counts.predictions, expected[i].counts.predictions);
     EXPECT_NEAR(got[i].loss, expected[i].loss, kStepRelativeError * expected[i].loss);
     EXPECT_NEAR(got[i].grad_norm, expected[i].grad_norm,
                 kStepRelativeError * expected[i].grad_norm);
