@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "kernels/dispatch.h"
-#include "runtime/device.h"
 
 namespace masklm {
 
@@ -44,35 +43,22 @@ MlmModel::MlmModel(const ModelConfig& config, Capacity capacity, DType compute_d
   params_ = layout_params(config_, param_arena_, dtype_);
   grads_ = layout_params(config_, grad_arena_, dtype_);
   layout_activations(config_, capacity_, act_arena_, compute_dtype, acts_, scratch_);
-  if (is_16bit(compute_dtype)) {
-    const auto elements = static_cast<size_t>(element_span(params_));
-    compute_arena_ = Arena(elements * dtype_size(compute_dtype), device_);
-    compute_copy_ = std::make_unique<ParamLayout>(
-        layout_params_like(config_, params_, compute_arena_, compute_dtype));
-    compute_copy_stale_ = true;  // converted from the (zeroed) masters at the first forward
-  }
+  if (is_16bit(compute_dtype))
+    compute_copy_ = ComputeCopy(config_, params_, compute_dtype, device_);
   // Zero everything once: padding between tensors then stays zero in flat-buffer ops, and
   // zero_types is ready.
   param_arena_.zero();
   grad_arena_.zero();
   act_arena_.zero();
   if (config_.skip_corrupted) skip_.reserve(capacity_.max_tokens, device_);
-  if (device_ != Device::CPU) {
-    batch_arrays_ = BatchArrays(capacity_, device_);
-    host_losses_.resize(static_cast<size_t>(capacity_.max_predictions));
-    host_correct_.resize(static_cast<size_t>(capacity_.max_predictions));
-  }
+  if (device_ != Device::CPU) batch_arrays_ = BatchArrays(capacity_, device_);
+  losses_staging_ = HostStaging(acts_.losses);
+  correct_staging_ = HostStaging(acts_.correct);
 }
 
 void MlmModel::init_weights(uint64_t seed) {
   init_params_in(param_arena_, params_, config_, seed);
   master_weights_changed();
-}
-
-void MlmModel::refresh_compute_copy(Ctx& ctx) {
-  // Same element offsets, zero padding in both: one conversion of the whole buffer.
-  convert(ctx, compute_arena_.flat(compute_dtype_), param_arena_.flat(dtype_));
-  compute_copy_stale_ = false;
 }
 
 void MlmModel::reserve_device_memory(Ctx& ctx, int64_t seq_len) {
@@ -118,7 +104,7 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
                capacity_.max_predictions);
   MASKLM_CHECK(ctx.device == device_, "the model lives on the {}, the Ctx is for the {}",
                device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
-  if (compute_copy_stale_) refresh_compute_copy(ctx);
+  compute_copy_.refresh_if_stale(ctx, param_arena_);
   batch_ = batch_arrays_.load(batch);
   if (config_.skip_corrupted) {
     skip_.split(config_, batch);
@@ -130,16 +116,9 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
 
   MlmStats stats;
   stats.predictions = batch_.num_predictions;
-  Tensor losses = acts_.losses.rows(0, stats.predictions), correct_flags = acts_.correct.rows(0, stats.predictions);
-  if (device_ != Device::CPU) {
-    synchronize(ctx);  // reports bad inputs the kernels found
-    const Tensor host_losses = host_tensor(host_losses_.data(), losses.shape);
-    const Tensor host_correct = host_tensor(host_correct_.data(), correct_flags.shape);
-    copy_tensor(host_losses, losses);
-    copy_tensor(host_correct, correct_flags);
-    losses = host_losses, correct_flags = host_correct;
-  }
-  const int32_t* correct = correct_flags.ptr<int32_t>();
+  const Tensor losses = losses_staging_.read(ctx, acts_.losses.rows(0, stats.predictions));
+  const int32_t* correct =
+      correct_staging_.read(ctx, acts_.correct.rows(0, stats.predictions)).ptr<int32_t>();
   double sum = 0;
   for (int64_t p = 0; p < stats.predictions; ++p) {
     sum += dtype_ == DType::F64 ? losses.ptr<double>()[p] : losses.ptr<float>()[p];

@@ -9,11 +9,11 @@
 // backward() read, and the activations are 16-bit beside F32 statistics and losses.
 #pragma once
 
-#include <memory>
-
 #include "model/batch.h"
 #include "model/batch_arrays.h"
+#include "model/compute_copy.h"
 #include "model/encoder.h"
+#include "model/host_staging.h"
 #include "model/mlm_head.h"
 #include "model/skip_corrupted.h"
 
@@ -37,7 +37,7 @@ class MlmModel {
   // Whoever writes the master weights other than through the optimizer's update (a
   // checkpoint load, ZeRO-1's all-gather, a test through params()) must say so: the next
   // forward() refreshes the 16-bit compute copy from them.
-  void master_weights_changed() { compute_copy_stale_ = compute_copy_ != nullptr; }
+  void master_weights_changed() { compute_copy_.mark_stale(); }
 
   // Forward pass with loss; keeps what backward() needs. On the CPU `batch` must stay alive
   // and unchanged until backward() (a GPU keeps its own copy).
@@ -74,7 +74,7 @@ class MlmModel {
   Arena& grad_arena() { return grad_arena_; }
   // The 16-bit copy of params() that forward/backward read (same element offsets), or null
   // when the model computes in its parameters' dtype.
-  const ParamLayout* compute_copy() const { return compute_copy_.get(); }
+  const ParamLayout* compute_copy() const { return compute_copy_.layout(); }
   // Of the parameters and gradients (F32 in mixed precision).
   DType dtype() const { return dtype_; }
   // Of the activations and the weights the kernels read.
@@ -87,26 +87,21 @@ class MlmModel {
  private:
   // The weights the kernels read: the compute copy (forward() refreshes it first when stale)
   // or the parameters themselves.
-  const ModelParams& weights() const {
-    return compute_copy_ ? compute_copy_->params : params_.params;
-  }
-  void refresh_compute_copy(Ctx& ctx);
+  const ModelParams& weights() const { return compute_copy_.weights(params_).params; }
 
   ModelConfig config_;
   Capacity capacity_;
   DType compute_dtype_, dtype_;
   Device device_;
   int64_t vocab_chunk_ = 4096;
-  Arena param_arena_, grad_arena_, act_arena_, compute_arena_;
+  Arena param_arena_, grad_arena_, act_arena_;
   ParamLayout params_, grads_;
-  std::unique_ptr<ParamLayout> compute_copy_;  // mixed precision only
-  bool compute_copy_stale_ = false;
+  ComputeCopy compute_copy_;  // mixed precision only
   Activations acts_;
   GradScratch scratch_;
   BatchArrays batch_arrays_;
   BatchTensors batch_;
-  std::vector<float> host_losses_;     // (max P) copies of a GPU forward's losses and
-  std::vector<int32_t> host_correct_;  // correct flags, for the statistics
+  HostStaging losses_staging_, correct_staging_;  // a forward's losses and correct flags
   Tensor encoder_out_;
   SkipSplit skip_;  // skip-corrupted model only
 };
