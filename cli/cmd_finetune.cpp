@@ -78,16 +78,17 @@ void register_finetune(CLI::App& app) {
       ->required();
   cmd->add_option("--tokenizer", opts->tokenizer, "tokenizer.json (default: the checkpoint run's)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--set", opts->settings,
-                  "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
-                  "(0.01), clip_norm (1.0), max_length (128), seed (42); SQuAD: lr (3e-5), epochs (2), "
-                  "max_length (384), doc_stride (128), max_query_length (64), n_best (20), "
-                  "max_answer_length (30), null_threshold (0.0)");
+  cmd->add_option(
+      "--set", opts->settings,
+      "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
+      "(0.01), clip_norm (1.0), max_length (128), seed (42), precision (fp32; or bf16); SQuAD: "
+      "lr (3e-5), epochs (2), max_length (384), doc_stride (128), max_query_length (64), n_best "
+      "(20), max_answer_length (30), null_threshold (0.0)");
   cmd->add_option(
       "--grid", opts->grid,
       "key=v1,v2,...: fine-tune every combination into OUT/grid/ and summarize over the seed "
       "axis (repeatable; e.g. --grid lr=1e-5,2e-5 --grid seed=1,2,3)");
-  cmd->add_option("--device", opts->device, "cpu or cuda (this process's GPU, in fp32)")
+  cmd->add_option("--device", opts->device, "cpu or cuda (this process's GPU)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", opts->threads, "CPU threads (0: OMP_NUM_THREADS or all cores)")->capture_default_str();

@@ -1,9 +1,7 @@
 #include "model/finetune_encoder.h"
 
-#include <cstring>
-
+#include "kernels/dispatch.h"
 #include "model/safetensors.h"
-#include "runtime/device.h"
 #include "runtime/host_mirror.h"
 
 namespace masklm {
@@ -30,38 +28,45 @@ ParamLayout layout_finetune_params(const ModelConfig& config,
 }
 
 FineTuneEncoder::FineTuneEncoder(const ModelConfig& config, const std::vector<HeadParamSpec>& head,
-                                 Capacity capacity, Shape logits, DType dtype, Device device)
-    : config_(config), dtype_(dtype), device_(device), capacity_(capacity) {
+                                 Capacity capacity, Shape logits, DType compute_dtype,
+                                 Device device)
+    : config_(config),
+      compute_dtype_(compute_dtype),
+      dtype_(accum_dtype(compute_dtype)),
+      device_(device),
+      capacity_(capacity) {
   MASKLM_CHECK(!config.skip_corrupted,
                "fine-tuning uses the plain encoder; the skip-corrupted decoder is dropped");
   config_.validate();
-  MASKLM_CHECK(dtype == DType::F32 || (dtype == DType::F64 && device == Device::CPU),
-               "fine-tuning models compute in F32 (or F64 on the CPU), not {} on the {}",
-               dtype_name(dtype), device == Device::CPU ? "CPU" : "GPU");
+  MASKLM_CHECK(compute_dtype == DType::F32 || compute_dtype == DType::BF16 ||
+                   (compute_dtype == DType::F64 && device == Device::CPU),
+               "fine-tuning models compute in F32 or BF16 (or F64 on the CPU), not {} on the {}",
+               dtype_name(compute_dtype), device == Device::CPU ? "CPU" : "GPU");
   Arena measure_params = Arena::measuring(), measure_acts = Arena::measuring();
-  layout_finetune_params(config_, head, measure_params, dtype);
-  layout_buffers(config_, capacity, logits, measure_acts, dtype, acts_, scratch_, logits_,
+  layout_finetune_params(config_, head, measure_params, dtype_);
+  layout_buffers(config_, capacity, logits, measure_acts, compute_dtype, acts_, scratch_, logits_,
                  d_logits_);
   param_arena_ = Arena(measure_params.used(), device);
   grad_arena_ = Arena(measure_params.used(), device);
   act_arena_ = Arena(measure_acts.used(), device);
-  params_ = layout_finetune_params(config_, head, param_arena_, dtype);
-  grads_ = layout_finetune_params(config_, head, grad_arena_, dtype);
+  params_ = layout_finetune_params(config_, head, param_arena_, dtype_);
+  grads_ = layout_finetune_params(config_, head, grad_arena_, dtype_);
   head_begin_ = params_.table.size() - head.size();
-  layout_buffers(config_, capacity, logits, act_arena_, dtype, acts_, scratch_, logits_, d_logits_);
+  layout_buffers(config_, capacity, logits, act_arena_, compute_dtype, acts_, scratch_, logits_,
+                 d_logits_);
+  if (is_16bit(compute_dtype)) compute_copy_ = ComputeCopy(config_, params_, compute_dtype, device);
   // Zeroed once, as in MlmModel: alignment padding stays zero for the flat optimizer.
   param_arena_.zero();
   grad_arena_.zero();
   act_arena_.zero();
-  if (device != Device::CPU) {
-    batch_arrays_ = BatchArrays(capacity, device);
-    host_logits_.resize(logits_.nbytes());
-    host_d_logits_.resize(d_logits_.nbytes());
-  }
+  if (device != Device::CPU) batch_arrays_ = BatchArrays(capacity, device);
+  logits_staging_ = HostStaging(logits_);
+  d_logits_staging_ = HostStaging(d_logits_);
 }
 
 void FineTuneEncoder::init_weights(uint64_t seed) {
   init_params_in(param_arena_, params_, config_, seed);
+  compute_copy_.mark_stale();
 }
 
 void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) {
@@ -76,6 +81,7 @@ void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) 
     weights.read_into(e.name, host(e.view));
   }
   host.push();
+  compute_copy_.mark_stale();
 }
 
 Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& dropout) {
@@ -88,8 +94,9 @@ Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& d
   MASKLM_CHECK(seqs.num_sequences() > 0 && seqs.num_sequences() <= capacity_.max_predictions,
                "batch has {} sequences, the model was sized for 1 to {}", seqs.num_sequences(),
                capacity_.max_predictions);
+  compute_copy_.refresh_if_stale(ctx, param_arena_);
   batch_ = batch_arrays_.load(seqs);
-  return encoder_forward(ctx, config_, params_.params, acts_, batch_, dropout);
+  return encoder_forward(ctx, config_, weights().params, acts_, batch_, dropout);
 }
 
 Tensor FineTuneEncoder::zeroed_encoder_grad(Ctx& ctx) {
@@ -99,38 +106,21 @@ Tensor FineTuneEncoder::zeroed_encoder_grad(Ctx& ctx) {
 }
 
 void FineTuneEncoder::encode_backward(Ctx& ctx, const DropoutPlan& dropout, const Tensor& d_enc) {
-  encoder_backward(ctx, config_, params_.params, grads_.params, acts_, scratch_, batch_, dropout,
+  encoder_backward(ctx, config_, weights().params, grads_.params, acts_, scratch_, batch_, dropout,
                    d_enc);
 }
 
-Tensor FineTuneEncoder::host_copy(Ctx& ctx, const Tensor& t, std::vector<std::byte>& staging) const {
-  if (t.device == Device::CPU) return t;
-  MASKLM_CHECK(t.nbytes() <= staging.size(), "{} bytes do not fit the {} staged for the host",
-               t.nbytes(), staging.size());
-  synchronize(ctx);  // reports bad inputs the kernels found
-  const Tensor host{staging.data(), t.shape, t.dtype, Device::CPU};
-  copy_tensor(host, t);
-  return host;
-}
-
 Tensor FineTuneEncoder::host_logits(Ctx& ctx, int64_t rows) {
-  return host_copy(ctx, logits_.rows(0, rows), host_logits_);
+  return logits_staging_.read(ctx, logits_.rows(0, rows));
 }
 
-Tensor FineTuneEncoder::zeroed_host_d_logits(Ctx& ctx, int64_t rows) {
-  const Tensor d = d_logits_.rows(0, rows);
-  if (device_ == Device::CPU) {
-    fill_zero(ctx, d);
-    return d;
-  }
-  const Tensor host{host_d_logits_.data(), d.shape, d.dtype, Device::CPU};
-  std::memset(host.data, 0, host.nbytes());
-  return host;
+Tensor FineTuneEncoder::zeroed_host_d_logits(int64_t rows) {
+  return d_logits_staging_.zeroed_values_for(d_logits_.rows(0, rows));
 }
 
 Tensor FineTuneEncoder::upload_d_logits(const Tensor& host) {
   const Tensor d = d_logits_.rows(0, host.shape[0]);
-  if (device_ != Device::CPU) copy_tensor(d, host);
+  d_logits_staging_.write(d, host);
   return d;
 }
 

@@ -4,9 +4,14 @@
 // same layout, activations and the head's output logits in a third, all sized once for the
 // largest batch, so forward() and backward() of the models built on it allocate nothing.
 // The task models (model/sequence_classifier.h, model/span_extraction.h) add their head's
-// forward, loss and backward. On the CPU or a GPU (in fp32 there): the buffers live on the
-// model's device, and the heads' small outputs (B x K logits, or N x 2 span logits) come
-// to the host, where the task losses and predictions read them.
+// forward, loss and backward. On the CPU or a GPU: the buffers live on the model's device,
+// and the heads' small outputs (B x K logits, or N x 2 span logits) come to the host, where
+// the task losses and predictions read them as F32 (F64 in gradient checks) values.
+//
+// In F32 or in BF16 mixed precision (fp32 master weights and gradients, a bf16 compute copy
+// of the weights that forward and backward read, bf16 activations beside F32 statistics and
+// losses: model/compute_copy.h, as pretraining computes). Not in F16: its gradients would
+// need pretraining's dynamic loss scaling.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +22,9 @@
 
 #include "model/batch.h"
 #include "model/batch_arrays.h"
+#include "model/compute_copy.h"
 #include "model/encoder.h"
+#include "model/host_staging.h"
 
 namespace masklm {
 
@@ -47,17 +54,23 @@ class FineTuneEncoder {
   const ModelConfig& config() const { return config_; }
   const ParamLayout& params() const { return params_; }
   const ParamLayout& grads() const { return grads_; }
+  // The bf16 copy of params() that forward and backward read, or null in F32/F64; the
+  // optimizer rewrites it with every update (train/optimizer.h).
+  const ParamLayout* compute_copy() const { return compute_copy_.layout(); }
   const Arena& param_arena() const { return param_arena_; }
   const Arena& grad_arena() const { return grad_arena_; }
+  // Of the parameters and gradients (F32 in mixed precision).
   DType dtype() const { return dtype_; }
+  // Of the activations and the weights the kernels read.
+  DType compute_dtype() const { return compute_dtype_; }
   Device device() const { return device_; }
 
  protected:
   // Up to capacity.max_tokens tokens in capacity.max_predictions sequences per batch;
-  // `logits` is the shape of the head's output buffer (and of its gradient's). dtype F32,
-  // or F64 (CPU only) for gradient checks.
+  // `logits` is the shape of the head's output buffer (and of its gradient's).
+  // compute_dtype F32, BF16, or F64 (CPU only) for gradient checks.
   FineTuneEncoder(const ModelConfig& config, const std::vector<HeadParamSpec>& head,
-                  Capacity capacity, Shape logits, DType dtype, Device device);
+                  Capacity capacity, Shape logits, DType compute_dtype, Device device);
 
   // Checks `seqs` against the model and its capacity and runs the encoder; returns its
   // (N, C) output. `seqs` must stay alive and unchanged until the backward.
@@ -67,37 +80,37 @@ class FineTuneEncoder {
   // Accumulates the encoder's gradients from the buffer zeroed_encoder_grad() returned.
   void encode_backward(Ctx& ctx, const DropoutPlan& dropout, const Tensor& d_enc);
 
-  // The first `rows` rows of the logits as host memory: the buffer itself on the CPU, on a
-  // GPU a copy made once the work queued before has finished (and reported bad inputs).
+  // The first `rows` rows of the logits as host values (model/host_staging.h's read()).
   // Valid until the next call.
   Tensor host_logits(Ctx& ctx, int64_t rows);
-  // The first `rows` rows of the logits' gradient, zeroed, as host memory for a task loss
+  // The first `rows` rows of the logits' gradient, zeroed, as host values for a task loss
   // to accumulate into; upload_d_logits() then puts them where the head's backward reads
-  // them (nothing to do on the CPU) and returns that device view.
-  Tensor zeroed_host_d_logits(Ctx& ctx, int64_t rows);
+  // them and returns that view.
+  Tensor zeroed_host_d_logits(int64_t rows);
   Tensor upload_d_logits(const Tensor& host);
-  // `t` readable on the host, as host_logits() makes the logits: itself on the CPU, on a
-  // GPU a copy into `staging`, which must be large enough (sized once, at construction).
-  Tensor host_copy(Ctx& ctx, const Tensor& t, std::vector<std::byte>& staging) const;
 
-  // Head tensor i, in the order of the specs, among the parameters or the gradients.
-  const Tensor& head_param(size_t i) const { return params_.table[head_begin_ + i].view; }
+  // Head tensor i, in the order of the specs: the weights the kernels read (the compute
+  // copy's in mixed precision), or the gradients.
+  const Tensor& head_param(size_t i) const { return weights().table[head_begin_ + i].view; }
   const Tensor& head_grad(size_t i) const { return grads_.table[head_begin_ + i].view; }
 
   ModelConfig config_;
-  DType dtype_;
+  DType compute_dtype_, dtype_;
   Activations acts_;  // the encoder's, plus (B, ...) rows of the head buffers for the tasks' use
   GradScratch scratch_;
   Tensor logits_, d_logits_;
   BatchTensors batch_;
 
  private:
+  const ParamLayout& weights() const { return compute_copy_.weights(params_); }
+
   Device device_;
   Capacity capacity_;
   Arena param_arena_, grad_arena_, act_arena_;
   BatchArrays batch_arrays_;
-  std::vector<std::byte> host_logits_, host_d_logits_;  // GPU only: staging, sized once
+  HostStaging logits_staging_, d_logits_staging_;
   ParamLayout params_, grads_;
+  ComputeCopy compute_copy_;  // mixed precision only
   size_t head_begin_ = 0;  // the first head entry of the tables
 };
 

@@ -35,6 +35,14 @@ class LayoutBuilder {
       table_.push_back({prefix + names[i] + suffix, t.rows(i * part[0], (i + 1) * part[0]), init, decay});
     return t;
   }
+  // Mirroring: the entries of the layout to mirror past the model's (a task head's), as
+  // they are there.
+  void add_rest_of_like() {
+    while (table_.size() < like_->table.size()) {
+      const ParamEntry& e = like_->table[table_.size()];
+      add(e.name, e.view.shape, e.init, e.weight_decay);
+    }
+  }
 
  private:
   Tensor place(const Shape& shape) {
@@ -149,7 +157,7 @@ ParamLayout layout_params_like(const ModelConfig& config, const ParamLayout& lik
   ParamLayout out;
   LayoutBuilder b(like, arena.alloc({element_span(like)}, dtype), out.table);
   build_layout(config, b, out.params);
-  MASKLM_CHECK(out.table.size() == like.table.size(), "layout to mirror has more tensors");
+  b.add_rest_of_like();
   return out;
 }
 

@@ -59,9 +59,10 @@ struct ParamLayout {
   std::vector<ParamEntry> table;
 };
 ParamLayout layout_params(const ModelConfig& config, Arena& arena, DType dtype);
-// The same tensors as `like` (a layout of the same config), each at its element offset in
-// `like`, carved from `arena` as one block of `dtype`: the 16-bit compute copy of fp32 master
-// weights, whose flat element ranges then name the same parameters as the masters'.
+// The same tensors as `like` (a layout of the same config, possibly followed by a task
+// head's tensors, which are mirrored too), each at its element offset in `like`, carved from
+// `arena` as one block of `dtype`: the 16-bit compute copy of fp32 master weights, whose
+// flat element ranges then name the same parameters as the masters'.
 ParamLayout layout_params_like(const ModelConfig& config, const ParamLayout& like, Arena& arena,
                                DType dtype);
 // Where `entry` starts in its layout's flat buffer, and how many elements the buffer spans

@@ -77,19 +77,17 @@ void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<do
     mse_backward_typed<float>(d_pred, pred, targets, scale);
 }
 
-FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
-                             DType dtype, Device device)
-    : FineTuneEncoder(config, classifier_head_specs(config, num_labels), Capacity{max_tokens, max_sequences},
-                      Shape{max_sequences, num_labels}, dtype, device),
+FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens,
+                             int64_t max_sequences, DType compute_dtype, Device device)
+    : FineTuneEncoder(config, classifier_head_specs(config, num_labels),
+                      Capacity{max_tokens, max_sequences}, Shape{max_sequences, num_labels},
+                      compute_dtype, device),
       num_labels_(num_labels),
       head_{head_param(0), head_param(1), head_param(2), head_param(3)},
       head_grads_{head_grad(0), head_grad(1), head_grad(2), head_grad(3)},
-      host_logits_rows_(logits_.rows(0, 0)) {
-  if (device != Device::CPU) {
-    host_losses_.resize(acts_.losses.nbytes());
-    host_correct_.resize(acts_.correct.nbytes());
-  }
-}
+      host_logits_rows_(logits_.rows(0, 0)),
+      losses_staging_(acts_.losses),
+      correct_staging_(acts_.correct) {}
 
 FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout) {
   const Batch& seqs = batch.seqs;
@@ -119,8 +117,8 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
   }
   mlm_xent_forward(ctx, acts_.losses.rows(0, B), acts_.lse.rows(0, B), acts_.correct.rows(0, B), pooled,
                    h.out_weight, h.out_bias, batch_.labels, num_labels_);
-  const Tensor losses = host_copy(ctx, acts_.losses.rows(0, B), host_losses_);
-  const Tensor correct = host_copy(ctx, acts_.correct.rows(0, B), host_correct_);
+  const Tensor losses = losses_staging_.read(ctx, acts_.losses.rows(0, B));
+  const Tensor correct = correct_staging_.read(ctx, acts_.correct.rows(0, B));
   for (int64_t b = 0; b < B; ++b) {
     stats.loss += logit_at(losses, b);
     stats.correct += correct.ptr<int32_t>()[b];
@@ -141,7 +139,7 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   const double mean = 1.0 / static_cast<double>(B);
 
   if (is_regression()) {
-    const Tensor host_d_logits = zeroed_host_d_logits(ctx, B);
+    const Tensor host_d_logits = zeroed_host_d_logits(B);
     mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, mean);
     matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
                     h.out_weight);

@@ -58,10 +58,11 @@ struct FineTuneStats {
 
 class FineTuneModel : public FineTuneEncoder {
  public:
-  // num_labels 1 means regression (MSE); more means classification. dtype F32, or F64 for
-  // gradient checks on the CPU.
-  FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens, int64_t max_sequences,
-                DType dtype = DType::F32, Device device = Device::CPU);
+  // num_labels 1 means regression (MSE); more means classification. compute_dtype F32 or
+  // BF16 (model/finetune_encoder.h), or F64 for gradient checks on the CPU.
+  FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens,
+                int64_t max_sequences, DType compute_dtype = DType::F32,
+                Device device = Device::CPU);
 
   // Forward with loss; `batch` must stay alive and unchanged until backward().
   FineTuneStats forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout);
@@ -71,6 +72,8 @@ class FineTuneModel : public FineTuneEncoder {
   // The last forward's predictions: argmax labels (classification) or scores (regression).
   std::vector<int32_t> predicted_labels() const;
   std::vector<double> predicted_scores() const;
+  // The last forward's (B, K) logits as host values (F32, or F64).
+  const Tensor& last_logits() const { return host_logits_rows_; }
 
   int num_labels() const { return num_labels_; }
   bool is_regression() const { return num_labels_ == 1; }
@@ -82,7 +85,7 @@ class FineTuneModel : public FineTuneEncoder {
   ClassifierHeadParams head_, head_grads_;
   const ClassificationBatch* host_batch_ = nullptr;
   Tensor host_logits_rows_;  // the last forward's (B, K) logits, on the host
-  std::vector<std::byte> host_losses_, host_correct_;  // GPU only: staging, sized once
+  HostStaging losses_staging_, correct_staging_;
 };
 
 }  // namespace masklm

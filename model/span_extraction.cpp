@@ -115,9 +115,9 @@ void span_xent_backward(const Tensor& d_logits, const Tensor& logits,
 }
 
 SpanExtractionModel::SpanExtractionModel(const ModelConfig& config, int64_t max_tokens,
-                                         int64_t max_sequences, DType dtype, Device device)
+                                         int64_t max_sequences, DType compute_dtype, Device device)
     : FineTuneEncoder(config, span_head_specs(config), Capacity{max_tokens, max_sequences},
-                      Shape{max_tokens, 2}, dtype, device),
+                      Shape{max_tokens, 2}, compute_dtype, device),
       qa_weight_(head_param(0)),
       qa_bias_(head_param(1)),
       qa_weight_grad_(head_grad(0)),
@@ -134,7 +134,7 @@ double SpanExtractionModel::forward(Ctx& ctx, const SpanBatch& batch, const Drop
 void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
   const SpanBatch& b = *host_batch_;
-  const Tensor host_d_logits = zeroed_host_d_logits(ctx, batch_.num_tokens);
+  const Tensor host_d_logits = zeroed_host_d_logits(batch_.num_tokens);
   span_xent_backward(host_d_logits, host_logits_rows_, b.seqs.cu_seqlens, b.starts, b.ends,
                      1.0 / static_cast<double>(b.size()));
   const Tensor d_enc = zeroed_encoder_grad(ctx);

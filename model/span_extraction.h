@@ -49,9 +49,10 @@ struct SpanLogits {
 
 class SpanExtractionModel : public FineTuneEncoder {
  public:
-  // dtype F32, or F64 for gradient checks on the CPU.
+  // compute_dtype F32 or BF16 (model/finetune_encoder.h), or F64 for gradient checks on
+  // the CPU.
   SpanExtractionModel(const ModelConfig& config, int64_t max_tokens, int64_t max_sequences,
-                      DType dtype = DType::F32, Device device = Device::CPU);
+                      DType compute_dtype = DType::F32, Device device = Device::CPU);
 
   // Forward with the batch's mean loss; `batch` must stay alive and unchanged until backward().
   double forward(Ctx& ctx, const SpanBatch& batch, const DropoutPlan& dropout);

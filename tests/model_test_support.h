@@ -1,5 +1,5 @@
-// Shared pieces of the whole-model tests: a small config, random batches and weights, and
-// the finite-difference check of every parameter tensor.
+// Shared pieces of the whole-model tests: a small config, random batches and weights, the
+// finite-difference check of every parameter tensor, and mixed precision's compute copy.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include "gradcheck.h"
 #include "model/mlm_model.h"
+#include "runtime/half.h"
 
 namespace masklm::testing {
 
@@ -95,6 +96,22 @@ inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, co
   model.backward(ctx, dropout);
   expect_gradients_match(model.params(), model.grads(), [&] { return model.forward(ctx, batch, dropout).loss; },
                          coords);
+}
+
+// Every element of a 16-bit compute copy (host memory) is its fp32 master weight rounded.
+inline void expect_compute_copy_is_rounded_masters(const ParamLayout& masters,
+                                                   const ParamLayout* copy) {
+  ASSERT_NE(copy, nullptr);
+  ASSERT_EQ(copy->table.size(), masters.table.size());
+  const DType dtype = copy->table.front().view.dtype;
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < masters.table.size(); ++i) {
+    const float* master = masters.table[i].view.ptr<float>();
+    const auto* rounded = static_cast<const uint16_t*>(copy->table[i].view.data);
+    for (int64_t k = 0; k < masters.table[i].view.numel(); ++k)
+      mismatches += rounded[k] != float_to_16bit(dtype, master[k]);
+  }
+  EXPECT_EQ(mismatches, 0);
 }
 
 }  // namespace masklm::testing

@@ -4,31 +4,18 @@
 
 #include <random>
 
-#include "model_test_support.h"
+#include "finetune_test_support.h"
 #include "model/sequence_classifier.h"
+#include "model_test_support.h"
 #include "train/optimizer.h"
 
 namespace masklm {
 namespace {
 
+using testing::random_classification_batch;
 using testing::small_config;
 
 constexpr int32_t kCls = 2;
-
-ClassificationBatch random_classification_batch(const ModelConfig& c, int num_labels, uint32_t seed) {
-  std::mt19937 rng(seed);
-  ClassificationBatch b;
-  for (int len : {5, 1, 8, 3}) {
-    std::vector<int32_t> ids, types;
-    for (int i = 0; i < len; ++i) {
-      ids.push_back(static_cast<int32_t>(rng() % c.vocab_size));
-      types.push_back(static_cast<int32_t>(rng() % 2));
-    }
-    b.add(ids, types, num_labels == 1 ? 0 : static_cast<int32_t>(rng() % num_labels),
-          static_cast<double>(rng() % 100) / 25.0 - 2.0);
-  }
-  return b;
-}
 
 void expect_finetune_gradients_match(int num_labels, bool pre_ln) {
   const ModelConfig c = small_config(pre_ln);

@@ -10,7 +10,6 @@
 #include "expect_error.h"
 #include "finetune_test_support.h"
 #include "model_test_support.h"
-#include "train/checkpoint.h"
 #include "train/finetune.h"
 
 namespace masklm {
@@ -52,10 +51,18 @@ TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
   EXPECT_DOUBLE_EQ(o.lr, 1e-4);
   EXPECT_EQ(o.epochs, 5);
   EXPECT_EQ(o.batch_size, FineTuneOptions{}.batch_size);
+  EXPECT_EQ(o.precision, DType::F32);
   EXPECT_EQ(parse_finetune_options(finetune_options_to_json(o)).lr, o.lr);
+  const FineTuneOptions bf16 = parse_finetune_options(finetune_settings({"precision=bf16"}));
+  EXPECT_EQ(bf16.precision, DType::BF16);
+  EXPECT_EQ(finetune_options_to_json(bf16)["precision"], "bf16");
+  EXPECT_EQ(parse_finetune_options(finetune_options_to_json(bf16)).precision, DType::BF16);
   auto parse = [](std::vector<std::string> settings) {
     parse_finetune_options(finetune_settings(settings));
   };
+  testing::expect_error([&] { parse({"precision=fp16"}); },
+                        {"'precision'", "fp32 or bf16", "loss scaling", "'fp16'"});
+  testing::expect_error([&] { parse({"precision=half"}); }, {"'precision'", "'half'"});
   testing::expect_error([&] { parse({"learning_rate=1"}); }, "unknown config key 'learning_rate'");
   testing::expect_error([&] { parse({"epochs=two"}); },
                         {"'epochs'", "must be an integer", "\"two\""});
@@ -66,42 +73,63 @@ TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
   testing::expect_error([&] { parse({"lr"}); }, "key.sub=value");
 }
 
-class FineTuneGlueRun : public testing::TempDirTest {};
+class FineTuneGlueRun : public testing::TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    ModelConfig c = testing::small_config(false);
+    c.vocab_size = Tokenizer::load(kWordPiece)->vocab_size();
+    checkpoint_ = testing::write_pretrained_run(dir_ / "run", c, kWordPiece);
+    fs::create_directories(dir_ / "glue" / "SST-2");
+    write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(320, 0.5, 1));
+    write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(50, 0.3, 2));  // majority class: 70%
+  }
+
+  // Fine-tunes the checkpoint on the synthetic SST-2 in `precision` into OUT/<precision>.
+  GlueFineTuneResult fine_tune(const std::string& precision) {
+    GlueFineTuneJob job;
+    job.checkpoint = checkpoint_;
+    job.task = "glue/sst2";
+    job.data = dir_ / "glue";
+    job.out = out(precision);
+    job.options = parse_finetune_options(
+        finetune_settings({"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16",
+                           "warmup_fraction=0.1", "precision=" + precision}));
+    return run_glue_finetune(job);
+  }
+  fs::path out(const std::string& precision) const { return dir_ / "out" / precision; }
+
+  fs::path checkpoint_;
+};
 
 TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
-  ModelConfig c = testing::small_config(false);
-  c.vocab_size = Tokenizer::load(kWordPiece)->vocab_size();
-  MlmModel pretrained(c, Capacity{24, 24});
-  pretrained.init_weights(3);
-  AdamW unused(pretrained.params(), pretrained.grads(), AdamWConfig{});
-  const fs::path checkpoint = dir_ / "run" / "checkpoints" / "step-00000001";
-  save_checkpoint(checkpoint, pretrained, unused, TrainerState{}, nlohmann::json::object());
-  fs::copy_file(kWordPiece, dir_ / "run" / "tokenizer.json");  // found as the run's tokenizer
-
-  fs::create_directories(dir_ / "glue" / "SST-2");
-  write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(320, 0.5, 1));
-  write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(50, 0.3, 2));  // majority class: 70%
-
-  GlueFineTuneJob job;
-  job.checkpoint = checkpoint;
-  job.task = "glue/sst2";
-  job.data = dir_ / "glue";
-  job.out = dir_ / "out";
-  job.options = parse_finetune_options(finetune_settings(
-      {"lr=2e-3", "batch_size=16", "epochs=6", "max_length=16", "warmup_fraction=0.1"}));
-  const GlueFineTuneResult r = run_glue_finetune(job);
-
+  const GlueFineTuneResult r = fine_tune("fp32");
   ASSERT_EQ(r.epochs.size(), 6u);
   EXPECT_LT(r.epochs.back().train_loss, r.epochs.front().train_loss);
   ASSERT_EQ(r.dev_scores.size(), 1u);
   EXPECT_GT(r.dev_scores[0].second, 0.9);
-  const nlohmann::json scores = nlohmann::json::parse(std::ifstream(job.out / "finetune.json"));
+  const nlohmann::json scores = nlohmann::json::parse(std::ifstream(out("fp32") / "finetune.json"));
   EXPECT_DOUBLE_EQ(scores["sst2"]["accuracy"].get<double>(), r.dev_scores[0].second);
-  std::ifstream predictions(job.out / "sst2.dev.predictions.txt");
+  std::ifstream predictions(out("fp32") / "sst2.dev.predictions.txt");
   int lines = 0;
   for (std::string line; std::getline(predictions, line); ++lines)
     EXPECT_TRUE(line == "0" || line == "1");
   EXPECT_EQ(lines, 50);
+}
+
+// `precision=bf16` reaches the model: every epoch's loss differs from fp32's, within bf16
+// rounding of it (measured 2026-12-07: 8.6e-6 in the first epoch, up to 8.7e-3 later), and
+// the task is learnt as well.
+TEST_F(FineTuneGlueRun, Bf16TracksFp32AndLearnsTheTask) {
+  const GlueFineTuneResult fp32 = fine_tune("fp32"), bf16 = fine_tune("bf16");
+  ASSERT_EQ(bf16.epochs.size(), fp32.epochs.size());
+  for (size_t e = 0; e < fp32.epochs.size(); ++e) {
+    EXPECT_NE(bf16.epochs[e].train_loss, fp32.epochs[e].train_loss) << "epoch " << e;
+    EXPECT_NEAR(bf16.epochs[e].train_loss, fp32.epochs[e].train_loss,
+                5e-2 * fp32.epochs[e].train_loss)
+        << "epoch " << e;
+  }
+  EXPECT_GT(bf16.dev_scores.at(0).second, 0.9);
 }
 
 }  // namespace

@@ -10,32 +10,17 @@
 #include <limits>
 
 #include "expect_error.h"
-#include "runtime/half.h"
+#include "model_test_support.h"
 #include "trainer_fixture.h"
 
 namespace masklm {
 namespace {
 
+using testing::expect_compute_copy_is_rounded_masters;
 using testing::fresh_dir;
 using testing::param_snapshot;
 using testing::run_steps;
 using testing::small_run;
-
-// Every element of the compute copy is its fp32 master weight rounded to 16 bits.
-void expect_compute_copy_is_rounded_masters(MlmModel& model) {
-  ASSERT_NE(model.compute_copy(), nullptr);
-  const DType dtype = model.compute_dtype();
-  const auto& masters = model.params().table;
-  const auto& copies = model.compute_copy()->table;
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < masters.size(); ++i) {
-    const float* master = masters[i].view.ptr<float>();
-    const auto* copy = static_cast<const uint16_t*>(copies[i].view.data);
-    for (int64_t k = 0; k < masters[i].view.numel(); ++k)
-      mismatches += copy[k] != float_to_16bit(dtype, master[k]);
-  }
-  EXPECT_EQ(mismatches, 0);
-}
 
 TEST(MixedPrecision, ComputeCopyMirrorsTheMastersElementOffsets) {
   const auto run = small_run();
@@ -69,7 +54,8 @@ TEST(MixedPrecision, ComputeCopyIsTheRoundedMastersAfterInitAndEveryUpdate) {
     Trainer trainer(run.config, *run.data.train, nullptr, "");
     trainer.train_step();  // the first forward converts the initial weights
     trainer.train_step();  // AdamW rewrote the copy
-    expect_compute_copy_is_rounded_masters(trainer.model());
+    expect_compute_copy_is_rounded_masters(trainer.model().params(),
+                                           trainer.model().compute_copy());
   }
 }
 
@@ -227,7 +213,8 @@ TEST(MixedPrecision, ResumeRestoresTheLossScaleAndIsBitwiseExact) {
       EXPECT_TRUE(resumed.state().loss_scaler.is_null());
     run_steps(resumed, 3);
     EXPECT_EQ(param_snapshot(resumed.model()), expected);
-    expect_compute_copy_is_rounded_masters(resumed.model());
+    expect_compute_copy_is_rounded_masters(resumed.model().params(),
+                                           resumed.model().compute_copy());
   }
 }
 

@@ -14,10 +14,10 @@
 #include "data_test_support.h"
 #include "eval/squad_score.h"
 #include "expect_error.h"
+#include "finetune_test_support.h"
 #include "model_test_support.h"
-#include "squad_test_support.h"
 #include "runtime/file_io.h"
-#include "train/checkpoint.h"
+#include "squad_test_support.h"
 #include "train/finetune_grid.h"
 #include "train/finetune_squad.h"
 
@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::expect_error;
+using testing::random_span_batch;
 using testing::synthetic_squad;
 
 TEST(SpanLoss, MeanOfStartAndEndCrossEntropyByHand) {
@@ -41,21 +42,6 @@ TEST(SpanLoss, MeanOfStartAndEndCrossEntropyByHand) {
   span_xent_backward(dl, l, cu, starts, ends, 0.5);
   const std::vector<double> expected{-0.125, 0.0625, 0.125, -0.0625, 0, 0};
   for (size_t i = 0; i < d.size(); ++i) EXPECT_NEAR(d[i], expected[i], 1e-15) << i;
-}
-
-SpanBatch random_span_batch(const ModelConfig& c, uint32_t seed) {
-  std::mt19937 rng(seed);
-  SpanBatch b;
-  for (int len : {6, 1, 9, 4}) {
-    // Random tokens; a question-like first half of type 0, a context-like second half of type 1.
-    std::vector<int32_t> ids(static_cast<size_t>(len)), types(static_cast<size_t>(len), 0);
-    std::generate(ids.begin(), ids.end(),
-                  [&] { return static_cast<int32_t>(rng() % c.vocab_size); });
-    std::fill(types.begin() + len / 2, types.end(), 1);
-    const int32_t start = static_cast<int32_t>(rng() % len);
-    b.add(ids, types, start, start + static_cast<int32_t>(rng() % (len - start)));
-  }
-  return b;
 }
 
 void expect_span_gradients_match(bool pre_ln) {
@@ -131,7 +117,7 @@ TEST(SquadSettings, ResolvedSettingsReadBackToTheSameOptions) {
   const SquadFineTuneOptions o = parse_squad_options(
       finetune_settings({"doc_stride=64", "n_best=5", "null_threshold=-1.5", "seed=7"}));
   const nlohmann::json resolved = squad_options_to_json(o);
-  EXPECT_EQ(resolved.size(), 13u);  // GLUE's eight keys and SQuAD's five
+  EXPECT_EQ(resolved.size(), 14u);  // GLUE's nine keys and SQuAD's five
   EXPECT_EQ(resolved["max_length"], 384);
   EXPECT_EQ(resolved["doc_stride"], 64);
   EXPECT_EQ(resolved["null_threshold"], -1.5);
@@ -153,12 +139,7 @@ class SquadFineTuneRun : public testing::TempDirTest {
     ModelConfig c = testing::small_config(false);
     c.vocab_size = Tokenizer::load(wordpiece)->vocab_size();
     c.max_position_embeddings = 64;
-    MlmModel pretrained(c, Capacity{24, 24});
-    pretrained.init_weights(3);
-    AdamW unused(pretrained.params(), pretrained.grads(), AdamWConfig{});
-    checkpoint_ = dir_ / "run" / "checkpoints" / "step-00000001";
-    save_checkpoint(checkpoint_, pretrained, unused, TrainerState{}, nlohmann::json::object());
-    fs::copy_file(wordpiece, dir_ / "run" / "tokenizer.json");  // found as the run's tokenizer
+    checkpoint_ = testing::write_pretrained_run(dir_ / "run", c, wordpiece);
     fs::create_directories(dir_ / "squad");
   }
 
@@ -171,15 +152,17 @@ class SquadFineTuneRun : public testing::TempDirTest {
     return j;
   }
 
-  // Trains on 300 questions, scores 60 on dev; returns the result, checks the outputs agree.
-  SquadFineTuneResult train_and_check(SquadVersion version) {
+  // Trains on 300 questions in `precision`, scores 60 on dev; returns the result, checks the
+  // outputs agree.
+  SquadFineTuneResult train_and_check(SquadVersion version, const std::string& precision = "fp32") {
     const std::string v = version == SquadVersion::V1_1 ? "v1.1" : "v2.0";
     write_file(fmt::format("squad/train-{}.json", v), synthetic_squad(300, 1, version).dump());
     write_file(fmt::format("squad/dev-{}.json", v), synthetic_squad(60, 2, version).dump());
     SquadFineTuneJob j = job();
     j.task = "squad/" + v;
-    j.options = parse_squad_options(finetune_settings(
-        {"lr=2e-3", "batch_size=16", "epochs=5", "max_length=32", "doc_stride=16"}));
+    j.options = parse_squad_options(
+        finetune_settings({"lr=2e-3", "batch_size=16", "epochs=5", "max_length=32", "doc_stride=16",
+                           "precision=" + precision}));
     const SquadFineTuneResult r = run_squad_finetune(j);
     EXPECT_GT(r.train_features, 300);  // some contexts need two windows
     EXPECT_EQ(r.epochs.size(), 5u);
@@ -207,6 +190,13 @@ class SquadFineTuneRun : public testing::TempDirTest {
 // word's second token, offers that token alone with a high score.)
 TEST_F(SquadFineTuneRun, TinyModelFindsTheAnswerSpanInV11) {
   const SquadFineTuneResult r = train_and_check(SquadVersion::V1_1);
+  ASSERT_EQ(r.dev_scores.size(), 2u);
+  EXPECT_GT(r.dev_scores[0].second, 85.0);
+}
+
+// The same in bf16 mixed precision. (Measured: 93.3.)
+TEST_F(SquadFineTuneRun, TinyModelFindsTheAnswerSpanInV11InBf16) {
+  const SquadFineTuneResult r = train_and_check(SquadVersion::V1_1, "bf16");
   ASSERT_EQ(r.dev_scores.size(), 2u);
   EXPECT_GT(r.dev_scores[0].second, 85.0);
 }

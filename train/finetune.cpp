@@ -82,7 +82,7 @@ std::vector<EpochLog> finetune_train(Ctx& ctx, FineTuneModel& model, const std::
     model.backward(ctx, dropout);
     return loss;
   };
-  return run_finetune_epochs(ctx, model.params(), model.grads(), inputs.size(), o, step);
+  return run_finetune_epochs(ctx, model, inputs.size(), o, step);
 }
 
 GluePredictions finetune_predict(Ctx& ctx, FineTuneModel& model, const std::vector<EncodedExample>& inputs,
@@ -113,6 +113,7 @@ const GlueTask& glue_finetune_task(std::string_view task) {
 
 GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
   DeviceContext device(job.device);  // before the work: a missing GPU is the first error
+  device.require_compute_dtype(job.options.precision);
   const GlueTask& task = glue_finetune_task(job.task);
   const fs::path dir = fs::is_regular_file(job.data / task.train_file) ? job.data : job.data / task.directory;
   MASKLM_CHECK(fs::is_regular_file(dir / task.train_file) && fs::is_regular_file(dir / task.dev_file),
@@ -134,8 +135,8 @@ GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
   const std::vector<EncodedExample> dev_inputs =
       encode_all(tokenizer, dev.examples, o.max_length, config.type_vocab_size);
 
-  FineTuneModel model(config, task.num_labels(), o.batch_size * o.max_length, o.batch_size, DType::F32,
-                      job.device);
+  FineTuneModel model(config, task.num_labels(), o.batch_size * o.max_length, o.batch_size,
+                      o.precision, job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
   GlueFineTuneResult result;

@@ -56,7 +56,7 @@ struct GlueFineTuneJob {
   std::filesystem::path out;
   std::filesystem::path tokenizer;   // empty: the checkpoint run's (train/checkpoint.h)
   FineTuneOptions options;
-  Device device = Device::CPU;       // a GPU computes in fp32
+  Device device = Device::CPU;  // in options.precision
 };
 
 struct GlueFineTuneResult {

@@ -11,9 +11,9 @@
 
 namespace masklm {
 
-std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const ParamLayout& params,
-                                          const ParamLayout& grads, size_t num_examples,
-                                          const FineTuneOptions& o, const FineTuneStep& step) {
+std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model,
+                                          size_t num_examples, const FineTuneOptions& o,
+                                          const FineTuneStep& step) {
   MASKLM_CHECK(num_examples > 0, "fine-tuning needs training examples");
   const size_t batch_size = static_cast<size_t>(o.batch_size);
   const int64_t steps_per_epoch =
@@ -26,7 +26,7 @@ std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const ParamLayout& params,
   AdamWConfig adam;
   adam.weight_decay = o.weight_decay;
   adam.clip_norm = o.clip_norm;
-  AdamW optimizer(params, grads, adam);
+  AdamW optimizer(model.params(), model.grads(), adam, std::nullopt, model.compute_copy());
 
   std::vector<size_t> order(num_examples);
   std::iota(order.begin(), order.end(), size_t{0});

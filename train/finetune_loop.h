@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "model/encoder.h"
+#include "model/finetune_encoder.h"
 #include "train/finetune.h"
 
 namespace masklm {
@@ -19,10 +19,11 @@ namespace masklm {
 using FineTuneStep =
     std::function<double(std::span<const size_t> examples, const DropoutPlan& dropout)>;
 
-// Runs options.epochs epochs over `num_examples` examples, the optimizer on `ctx`'s device
-// (the model's); returns the per-epoch mean losses.
-std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const ParamLayout& params,
-                                          const ParamLayout& grads, size_t num_examples,
-                                          const FineTuneOptions& options, const FineTuneStep& step);
+// Runs options.epochs epochs over `num_examples` examples, the optimizer over `model`'s
+// parameters (and its compute copy in mixed precision) on `ctx`'s device (the model's);
+// returns the per-epoch mean losses.
+std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model,
+                                          size_t num_examples, const FineTuneOptions& options,
+                                          const FineTuneStep& step);
 
 }  // namespace masklm

@@ -2,6 +2,7 @@
 
 #include "runtime/config_reader.h"
 #include "train/config_file.h"
+#include "train/run_config.h"
 
 namespace masklm {
 
@@ -23,6 +24,13 @@ FineTuneOptions read_finetune_options(ConfigReader& r, FineTuneOptions o) {
   const int64_t seed = r.get("seed", static_cast<int64_t>(o.seed));
   MASKLM_CHECK(seed >= 0, "config key 'seed' must not be negative, got {}", seed);
   o.seed = static_cast<uint64_t>(seed);
+  const std::string precision =
+      r.get<std::string>("precision", std::string(precision_name(o.precision)));
+  MASKLM_CHECK(precision == "fp32" || precision == "bf16",
+               "config key 'precision' must be fp32 or bf16 (fp16 fine-tuning would need loss "
+               "scaling), got '{}'",
+               precision);
+  o.precision = precision_from_name(precision);
   MASKLM_CHECK(o.lr > 0, "config key 'lr' must be positive, got {}", o.lr);
   MASKLM_CHECK(o.batch_size > 0, "config key 'batch_size' must be positive, got {}", o.batch_size);
   MASKLM_CHECK(o.epochs > 0, "config key 'epochs' must be positive, got {}", o.epochs);
@@ -44,7 +52,8 @@ nlohmann::json finetune_options_to_json(const FineTuneOptions& o) {
           {"weight_decay", o.weight_decay},
           {"clip_norm", o.clip_norm},
           {"max_length", o.max_length},
-          {"seed", o.seed}};
+          {"seed", o.seed},
+          {"precision", std::string(precision_name(o.precision))}};
 }
 
 nlohmann::json finetune_settings(const std::vector<std::string>& assignments) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/dtype.h"
+
 namespace masklm {
 
 class ConfigReader;
@@ -24,6 +26,8 @@ struct FineTuneOptions {
   double clip_norm = 1.0;
   int64_t max_length = 128;  // tokens per example, special tokens included
   uint64_t seed = 42;
+  // The models' compute dtype: F32, or BF16 mixed precision (model/finetune_encoder.h).
+  DType precision = DType::F32;
 };
 
 // Keys absent from `settings` keep their defaults; null means all defaults.

@@ -129,7 +129,7 @@ std::vector<EpochLog> squad_train(Ctx& ctx, SpanExtractionModel& model,
     model.backward(ctx, dropout);
     return loss;
   };
-  return run_finetune_epochs(ctx, model.params(), model.grads(), features.size(), options, step);
+  return run_finetune_epochs(ctx, model, features.size(), options, step);
 }
 
 std::vector<SpanLogits> squad_logits(Ctx& ctx, SpanExtractionModel& model,
@@ -151,6 +151,7 @@ std::vector<SpanLogits> squad_logits(Ctx& ctx, SpanExtractionModel& model,
 
 SquadFineTuneResult run_squad_finetune(const SquadFineTuneJob& job) {
   DeviceContext device(job.device);  // before the work: a missing GPU is the first error
+  device.require_compute_dtype(job.options.train.precision);
   const SquadTaskFiles files = squad_task_files(job.task, job.data);
   const SquadDataset train = read_squad_for(files.train, files.version);
   const SquadDataset dev = read_squad_for(files.dev, files.version);
@@ -171,7 +172,7 @@ SquadFineTuneResult run_squad_finetune(const SquadFineTuneJob& job) {
 
   const FineTuneOptions& o = job.options.train;
   SpanExtractionModel model(start.config, o.batch_size * feature_options.max_length, o.batch_size,
-                            DType::F32, job.device);
+                            o.precision, job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
   SquadFineTuneResult result;

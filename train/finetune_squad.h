@@ -55,7 +55,7 @@ struct SquadFineTuneJob {
   std::filesystem::path out;
   std::filesystem::path tokenizer;  // empty: the checkpoint run's (train/checkpoint.h)
   SquadFineTuneOptions options;
-  Device device = Device::CPU;      // a GPU computes in fp32
+  Device device = Device::CPU;  // in options.train.precision
 };
 
 struct SquadFineTuneResult {
