@@ -18,7 +18,6 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
                  std::shared_ptr<Comm> comm, Device device)
     : config_(config),
       resolved_config_(run_config_to_json(config)),
-      train_(train),
       validation_(validation),
       run_dir_(run_dir),
       hooks_(std::move(hooks)),
@@ -55,6 +54,8 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   const ParamLayout* compute_copy = dp_->zero1() ? nullptr : model_->compute_copy();
   optimizer_ = std::make_unique<AdamW>(model_->params(), model_->grads(), t.optimizer,
                                        dp_->owned(), compute_copy);
+  const int64_t micros = t.accumulation_steps() / world;
+  prefetcher_ = std::make_unique<BatchPrefetcher>(train, micros * dp_->rank(), micros);
   if (world > 1 && dp_->rank() == 0) {
     log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
              dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,
@@ -122,15 +123,12 @@ StepResult Trainer::train_step() {
   // This rank's micro-batches of the step: [first, first + micros) of all of them.
   const int64_t micros = t.accumulation_steps() / dp_->world_size();
   const int64_t first = micros * dp_->rank();
-  std::vector<Batch> batches;
-  batches.reserve(static_cast<size_t>(micros));
+  const std::vector<Batch> batches = prefetcher_->take(step);
   StepResult r;
   r.step = step;
   r.lr = t.lr.at(step);
-  for (int64_t k = 0; k < micros; ++k) {
-    const Batch& b = batches.emplace_back(train_.batch(step, first + k));
+  for (const Batch& b : batches)
     r.counts += {b.num_tokens(), b.num_predictions(), b.num_corrupted()};
-  }
 
   // backward() adds the gradient of micro-batch k's MEAN loss (times the fp16 loss scale).
   // Keeping the accumulated gradient at sum_j P_j g_j / P_k (rescaled when P changes)

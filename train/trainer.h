@@ -22,6 +22,7 @@
 
 #include "kernels/device_context.h"
 #include "model/mlm_model.h"
+#include "train/batch_prefetcher.h"
 #include "train/batch_source.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
@@ -65,7 +66,8 @@ class Trainer {
   // prints progress to `terminal` (nullptr: silent). `comm` (default: world_comm(), the
   // ranks of the launcher) gives the data-parallel ranks; `train` is the global source.
   // On Device::CUDA the parameters, gradients, AdamW state and activations live on this
-  // process's GPU (process_gpu_index()); batches are built on the host and copied, losses
+  // process's GPU (process_gpu_index()); batches are built on the host (the next step's
+  // on a worker thread while a step computes: train/batch_prefetcher.h) and copied, losses
   // come back once per micro-batch; several ranks need an NCCL communicator.
   Trainer(const RunConfig& config, const BatchSource& train, const BatchSource* validation,
           const std::filesystem::path& run_dir, TrainerHooks hooks = {}, FILE* terminal = nullptr,
@@ -102,8 +104,8 @@ class Trainer {
 
   RunConfig config_;
   nlohmann::json resolved_config_;
-  const BatchSource& train_;
   const BatchSource* validation_;
+  std::unique_ptr<BatchPrefetcher> prefetcher_;  // this rank's micro-batches of `train`
   std::filesystem::path run_dir_;
   TrainerHooks hooks_;
   DeviceContext device_;  // before the model, which lives on its device
