@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "runtime/file_io.h"
+#include "runtime/log.h"
 #include "train/checkpoint.h"
 #include "train/config_file.h"
 #include "train/finetune_grid.h"
@@ -51,8 +53,7 @@ bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs:
     // As a grid point: the run records its settings, and a finished run with other settings
     // (the sweep file's `set:` changed) is an error rather than silently reused.
     const nlohmann::json settings = target.resolve(f.grid.settings);
-    if (!finished_finetune_run(out, target.task, settings))
-      run_recorded_finetune(target, settings, out);
+    if (!finished_finetune_run(out, target, settings)) run_recorded_finetune(target, settings, out);
   }
   const std::map<std::string, double> task_scores =
       read_task_scores(out / "finetune.json", target.task).value();
@@ -64,12 +65,30 @@ bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs:
   return !stop_requested();
 }
 
+// Finished cells are skipped whatever the sweep file now says: a file edited since they ran
+// (say, another fine-tuning precision) would otherwise mix settings silently.
+void warn_if_changed_since_finished(const SweepPlan& plan, const nlohmann::json& sweep,
+                                    const fs::path& out) {
+  const fs::path last = out / "sweep.yaml";
+  if (!fs::exists(last) || load_yaml_file(last) == sweep) return;
+  const auto finished = std::count_if(plan.cells.begin(), plan.cells.end(), [&](const auto& cell) {
+    return fs::exists(out / cell.name / "done.json");
+  });
+  if (finished > 0)
+    log_warn(
+        "the sweep file differs from {} (as last run): cells finished earlier ({} of {}) "
+        "are skipped as they are; delete a cell's done.json to rerun what changed for it",
+        last.string(), finished, plan.cells.size());
+}
+
 }  // namespace
 
 TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const fs::path& out,
                        Device device, FILE* terminal) {
   fs::create_directories(out);
-  write_yaml_file(out / "sweep.yaml", load_yaml_file(sweep_file));
+  const nlohmann::json sweep = load_yaml_file(sweep_file);
+  warn_if_changed_since_finished(plan, sweep, out);
+  write_yaml_file(out / "sweep.yaml", sweep);
   install_stop_signal_handlers();
   const Clock::time_point start = Clock::now();
   const size_t n = plan.cells.size();

@@ -66,7 +66,7 @@ FineTuneEncoder::FineTuneEncoder(const ModelConfig& config, const std::vector<He
 
 void FineTuneEncoder::init_weights(uint64_t seed) {
   init_params_in(param_arena_, params_, config_, seed);
-  compute_copy_.mark_stale();
+  master_weights_changed();
 }
 
 void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) {
@@ -81,7 +81,7 @@ void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) 
     weights.read_into(e.name, host(e.view));
   }
   host.push();
-  compute_copy_.mark_stale();
+  master_weights_changed();
 }
 
 Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& dropout) {

@@ -49,6 +49,10 @@ class FineTuneEncoder {
   // Encoder weights from a masklm checkpoint (or any model.safetensors with masklm's
   // parameter names); the head keeps its initialization. Call after init_weights().
   void load_encoder(const std::filesystem::path& checkpoint_dir);
+  // As MlmModel's: whoever writes the parameters other than through these two or the
+  // optimizer's update (a test through params()) says so, and the next forward refreshes
+  // the bf16 compute copy from them.
+  void master_weights_changed() { compute_copy_.mark_stale(); }
   void zero_grads(Ctx& ctx) { fill_zero(ctx, grad_arena_.flat(dtype_)); }
 
   const ModelConfig& config() const { return config_; }

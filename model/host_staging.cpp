@@ -51,7 +51,16 @@ Tensor HostStaging::zeroed_values_for(const Tensor& dst) {
 }
 
 void HostStaging::write(const Tensor& dst, const Tensor& values) {
-  if (direct(dst)) return;
+  MASKLM_CHECK(values.device == Device::CPU && values.shape == dst.shape &&
+                   values.dtype == (is_16bit(dst.dtype) ? DType::F32 : dst.dtype),
+               "HostStaging::write: {} {} host values cannot go into {} {}",
+               dtype_name(values.dtype), values.shape.str(), dtype_name(dst.dtype),
+               dst.shape.str());
+  if (direct(dst)) {
+    MASKLM_CHECK(values.data == dst.data,
+                 "HostStaging::write: host values for host memory must be zeroed_values_for() it");
+    return;
+  }
   Tensor host = values;
   if (is_16bit(dst.dtype)) {
     host = dst.device == Device::CPU ? dst : staged(copied_, dst, dst.dtype);

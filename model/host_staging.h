@@ -23,7 +23,7 @@ class HostStaging {
   // widened to F32. Valid until the next call.
   Tensor read(Ctx& ctx, const Tensor& t);
   // Zeroed host values for write() to put into `dst`: `dst` itself when it is host memory
-  // and not 16-bit (zeroed on the host), else staging of F32 for a 16-bit `dst`.
+  // and not 16-bit, else staging: F32 for a 16-bit `dst`, dst's dtype for a GPU one.
   Tensor zeroed_values_for(const Tensor& dst);
   // Puts `values` (from zeroed_values_for(dst)) into `dst`: nothing to do when they are
   // `dst` itself, else rounded to 16 bits if `dst` is, and copied to its device.

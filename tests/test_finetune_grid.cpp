@@ -223,6 +223,23 @@ TEST_F(FineTuneGridRun, RerunSkipsFinishedPointsAndRunsTheRest) {
   EXPECT_NEAR(read_task_scores(dir_ / "finetune.json", "sst2")->at("accuracy"), 0.22, 1e-12);
 }
 
+// Settings recorded before a key existed (here `precision`) read with its default, so a
+// finished point is still reused; recorded settings that no longer read are an error.
+TEST_F(FineTuneGridRun, RecordedSettingsAreReadByTodaysReader) {
+  ASSERT_TRUE(run_finetune_grid(grid(), stand_in(), dir_, nullptr).has_value());
+  const fs::path recorded = dir_ / "grid" / "lr-0.0001_seed-1" / "settings.json";
+  json older = read_json_file(recorded);
+  ASSERT_EQ(older.erase("precision"), 1u);
+  write_file_atomic(recorded, older.dump());
+  runs_.clear();
+  ASSERT_TRUE(run_finetune_grid(grid(), stand_in(), dir_, nullptr).has_value());
+  EXPECT_TRUE(runs_.empty());
+  older["retired_key"] = 1;
+  write_file_atomic(recorded, older.dump());
+  expect_error([&] { run_finetune_grid(grid(), stand_in(), dir_, nullptr); },
+               {"lr-0.0001_seed-1", "no longer read", "retired_key", "another --out"});
+}
+
 TEST_F(FineTuneGridRun, AStopRequestEndsTheGridBetweenPoints) {
   request_stop(2);
   runs_.clear();

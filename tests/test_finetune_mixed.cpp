@@ -5,6 +5,7 @@
 // tests/gpu/test_finetune.cu runs the GPU against these CPU models.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 #include <vector>
 
@@ -65,6 +66,28 @@ TEST(FineTuneMixed, ComputeCopyMirrorsTheEncoderAndTheHead) {
   }
   EXPECT_EQ(copy.table.back().name, "classifier.out_proj.bias");
   EXPECT_EQ(FineTuneModel(c, 3, 32, 8).compute_copy(), nullptr);
+}
+
+// After a forward has converted the copy, new master weights (initialization, a checkpoint's
+// encoder) must reach the copy before the next forward.
+TEST(FineTuneMixed, NewWeightsReachTheComputeCopy) {
+  const ModelConfig c = mixed_config(true);
+  const auto dir = std::filesystem::temp_directory_path() / "masklm_test_finetune_mixed_load";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path checkpoint = testing::write_pretrained_run(
+      dir, c, std::filesystem::path(MASKLM_FIXTURE_DIR) / "tokenizer_wordpiece.json");
+  FineTuneModel model(c, 3, 32, 8, DType::BF16);
+  const ClassificationBatch batch = testing::random_classification_batch(c, 3, 11);
+  Ctx ctx;
+  model.init_weights(5);  // the checkpoint's model was initialized from seed 3
+  model.forward(ctx, batch, DropoutPlan{});
+  model.load_encoder(checkpoint);
+  model.forward(ctx, batch, DropoutPlan{});
+  expect_compute_copy_is_rounded_masters(model.params(), model.compute_copy());
+  model.init_weights(4);
+  model.forward(ctx, batch, DropoutPlan{});
+  expect_compute_copy_is_rounded_masters(model.params(), model.compute_copy());
 }
 
 TEST(FineTuneMixed, Fp16IsRefused) {

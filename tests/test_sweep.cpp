@@ -262,7 +262,8 @@ TEST_F(SweepRun, CellsAreReadableByTheReport) {
 }
 
 // A cell's single fine-tuning run records its settings like a grid point; rerunning the cell
-// after the sweep file's `set:` for that task changed is an error, not a reuse of the old scores.
+// after the sweep file's `set:` for that task changed is an error, not a reuse of the old scores
+// (finished cells are skipped, with a warning that the file changed).
 TEST_F(SweepRun, ASingleFineTuningRunWithChangedSettingsIsNotReused) {
   const fs::path file = sweep_file(true);
   ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
@@ -280,6 +281,15 @@ TEST_F(SweepRun, ASingleFineTuningRunWithChangedSettingsIsNotReused) {
   ASSERT_NE(at, std::string::npos);
   yaml.replace(at, 14, "doc_stride: 8");
   write_file("sweep.yaml", yaml);
+  // Finished cells stay as they are, with a warning that the file changed.
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(run(file, dir_ / "out"), TrainOutcome::FINISHED);
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warned.find("differs from " + (dir_ / "out" / "sweep.yaml").string()),
+            std::string::npos)
+      << warned;
+  EXPECT_NE(warned.find("finished earlier (2 of 2)"), std::string::npos) << warned;
+  EXPECT_EQ(read_text(squad / "finetune.json"), scores);
   fs::remove(dir_ / "out" / "mask_rate-0.15" / "done.json");
   expect_error([&] { run(file, dir_ / "out"); },
                {squad.string(), "other settings", "\"doc_stride\":8"});

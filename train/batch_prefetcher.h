@@ -2,8 +2,8 @@
 // A step's batches are a pure function of its number (train/batch_source.h), so building
 // them early changes nothing but when the host spends the time. Without it a GPU waits at
 // the start of every step while the host reads and masks the step's micro-batches (0.5 to
-// 1 ms of one core per 16k tokens: bench/bench_cpu_batches.cpp, against a GPU step of some
-// 15 ms at BERT-base).
+// 1 ms of one core per 16k tokens: bench/bench_cpu_batches.cpp, against some 15 ms of GPU
+// for those tokens at BERT-base, estimated from the FLOPs at half an H100's peak).
 #pragma once
 
 #include <cstdint>

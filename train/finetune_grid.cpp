@@ -51,13 +51,23 @@ json summary_to_json(const FineTuneGridSummary& summary) {
 }  // namespace
 
 std::optional<std::map<std::string, double>> finished_finetune_run(const fs::path& dir,
-                                                                   const std::string& task,
+                                                                   const FineTuneTarget& target,
                                                                    const json& settings) {
   std::optional<std::map<std::string, double>> scores =
-      read_task_scores(dir / "finetune.json", task);
+      read_task_scores(dir / "finetune.json", target.task);
   if (!scores) return std::nullopt;
   const fs::path file = dir / "settings.json";
-  const json saved = fs::exists(file) ? read_json_file(file) : json();
+  json saved = fs::exists(file) ? read_json_file(file) : json();
+  if (!saved.is_null()) {
+    try {
+      saved = target.resolve(saved);
+    } catch (const Error& e) {
+      MASKLM_FAIL(
+          "{} was fine-tuned with settings that no longer read ({}): remove it or "
+          "choose another --out",
+          dir.string(), e.what());
+    }
+  }
   MASKLM_CHECK(saved == settings,
                "{} was fine-tuned with other settings ({}) than asked for now ({}): remove it "
                "or choose another --out",
@@ -141,7 +151,7 @@ std::optional<FineTuneGridSummary> run_finetune_grid(const FineTuneGrid& grid,
     const fs::path dir = out / "grid" / points[i].name;
     const std::string progress =
         fmt::format("[grid {}/{}] {}", i + 1, points.size(), points[i].name);
-    if (auto done = finished_finetune_run(dir, target.task, settings[i])) {
+    if (auto done = finished_finetune_run(dir, target, settings[i])) {
       if (terminal) fmt::print(terminal, "{}: finished earlier, skipped\n", progress);
       scores.push_back(std::move(*done));
       continue;

@@ -45,12 +45,13 @@ struct FineTuneGridSummary {
   size_t best = 0;                                // highest median of `metric`; the first of equals
 };
 
-// A finished fine-tuning run's scores: DIR/finetune.json's entry for TASK, nullopt when it has
-// none. A finished run whose DIR/settings.json (none: a run from before settings were recorded)
-// differs from SETTINGS is an error naming both, never reused. Grid points and a sweep's
-// single-run fine-tuning both resume through it.
+// A finished fine-tuning run's scores: DIR/finetune.json's entry for TARGET's task, nullopt
+// when it has none. A finished run whose DIR/settings.json (none: a run from before settings
+// were recorded), read by TARGET's reader (so keys added since take their defaults), differs
+// from SETTINGS is an error naming both, never reused. Grid points and a sweep's single-run
+// fine-tuning both resume through it.
 std::optional<std::map<std::string, double>> finished_finetune_run(const std::filesystem::path& dir,
-                                                                   const std::string& task,
+                                                                   const FineTuneTarget& target,
                                                                    const nlohmann::json& settings);
 
 // Writes SETTINGS (resolved, FineTuneTarget::resolve) to DIR/settings.json, then runs TARGET
