@@ -6,6 +6,8 @@
 //
 // The algorithm for each shape is chosen once by cuBLASLt's heuristic and cached in the
 // CudaContext, so the same shape always runs the same algorithm (reproducible results).
+// Where the heuristic offers none with the bias epilogue, the bias is added by a kernel of
+// its own; where it offers none at all, simple_gemm_kernel computes the product.
 #include <bit>
 #include <mutex>
 #include <optional>
@@ -56,7 +58,7 @@ struct Preference {
 };
 
 // Column-major D (m, n) = op(X) (m, k) op(Y) (k, n) + beta D [+ bias]; returns false when
-// cuBLASLt offers no algorithm with the bias epilogue (remembered, so it is asked once).
+// cuBLASLt offers no algorithm for it (remembered, so it is asked once per shape).
 bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_y, int64_t m, int64_t n, int64_t k,
                    float alpha, const void* x, int64_t ldx, const void* y, int64_t ldy, float beta, void* d,
                    int64_t ldd, const void* bias) {
@@ -117,11 +119,12 @@ bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_
     if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
     const bool none =
         status == CUBLAS_STATUS_NOT_SUPPORTED || count == 0 || result.state != CUBLAS_STATUS_SUCCESS;
-    MASKLM_CHECK(!none || bias != nullptr,
-                 "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; "
-                 "alignments {}, {}, {} bytes)",
-                 m, n, k, dtype_name(dtypes.ab), dtype_name(dtypes.c), ldx, ldy, ldd, align_x,
-                 align_y, align_d);
+    if (none && !bias)
+      log_warn(
+          "cuBLASLt has no algorithm for a {}x{}x{} GEMM of {} into {} (ld {}, {}, {}; "
+          "alignments {}, {}, {} bytes): a simple kernel computes it, slowly if it is large",
+          m, n, k, dtype_name(dtypes.ab), dtype_name(dtypes.c), ldx, ldy, ldd, align_x, align_y,
+          align_d);
     found = cache.emplace(key, none ? std::nullopt : std::optional(result.algo)).first;
   }
   if (!found->second) return false;
@@ -129,6 +132,16 @@ bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_
                               ld.layout, d, ld.layout, &*found->second, cc.gemm_workspace(),
                               cc.gemm_workspace_bytes(), cc.stream()));
   return true;
+}
+
+template <typename TAB, typename TC>
+void launch_simple_gemm(CudaContext& cc, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                        int64_t k, float alpha, const void* a, int64_t lda, const void* b,
+                        int64_t ldb, float beta, void* c, int64_t ldc) {
+  launch_kernel(simple_gemm_kernel<TAB, TC>, grid_stride_blocks(m * n, kThreads), kThreads, 0,
+                cc.stream(), trans_a, trans_b, m, n, k, alpha, static_cast<const TAB*>(a), lda,
+                static_cast<const TAB*>(b), ldb, beta, static_cast<TC*>(c), ldc);
+  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
@@ -151,12 +164,27 @@ void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_
   }
   // Row-major C (m, n) is column-major C^T (n, m) = op(B)^T (n, k) op(A)^T (k, m).
   if (try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, bias)) return;
-  static std::once_flag warned;
-  std::call_once(warned, [&] {
-    log_warn("cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; adding the bias in a separate kernel", m, n, k,
-             dtype_name(dtypes.c));
-  });
-  try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nullptr);
+  if (bias) {
+    static std::once_flag warned;
+    std::call_once(warned, [&] {
+      log_warn(
+          "cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; adding the bias in a separate "
+          "kernel",
+          m, n, k, dtype_name(dtypes.c));
+    });
+  }
+  if (!bias || !try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c,
+                              ldc, nullptr)) {
+    dispatch_storage(dtypes.ab, "gemm", [&]<typename TAB>() {
+      if (dtypes.c == dtypes.ab)
+        launch_simple_gemm<TAB, TAB>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                     ldc);
+      else
+        launch_simple_gemm<TAB, float>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                                       c, ldc);
+    });
+  }
+  if (!bias) return;
   dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
     launch_kernel(add_bias_kernel<T>, grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream(),
                   static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);

@@ -1,18 +1,23 @@
 // kernels/cuda/gemm.cu's paths that only the emulation's cuBLASLt can force
 // (tests/emulation/include/cublasLt.h; emulated build only): a refused BIAS epilogue falls
-// back to the separate bias kernel with the same result and is asked about once per shape,
-// and an algorithm is never run on pointers less aligned than those it was chosen for.
+// back to the separate bias kernel with the same result and is asked about once per shape; a
+// shape with no algorithm at all is computed by the simple kernel (transposes, beta, 16-bit
+// operands); and an algorithm is never run on pointers less aligned than those it was
+// chosen for.
 #include <gtest/gtest.h>
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/gemm.cuh"
 #include "runtime/cuda_context.h"
+#include "runtime/half.h"
 
 namespace masklm::cuda {
 namespace {
@@ -36,12 +41,12 @@ struct DeviceFloats {
   }
 };
 
-// Sets the emulated cuBLASLt to refuse the BIAS epilogue, in the given way, for one test.
-struct RefuseBiasEpilogue {
-  explicit RefuseBiasEpilogue(emulator::BiasRefusal how) {
-    emulator::cublaslt.refuse_bias_epilogue = how;
-  }
-  ~RefuseBiasEpilogue() { emulator::cublaslt.refuse_bias_epilogue = emulator::BiasRefusal::NONE; }
+// Sets one of the emulated cuBLASLt's refusals (the BIAS epilogue, or every algorithm), in
+// the given way, for one test.
+struct Refuse {
+  emulator::Refusal& hook;
+  Refuse(emulator::Refusal& refusal, emulator::Refusal how) : hook(refusal) { hook = how; }
+  ~Refuse() { hook = emulator::Refusal::NONE; }
 };
 
 // A small linear layer, row-major c (m, n) = a (m, k) b (k, n) + bias, and its value in double.
@@ -75,10 +80,10 @@ struct Problem {
   }
 };
 
-class RefusedBiasEpilogue : public ::testing::TestWithParam<emulator::BiasRefusal> {};
+class RefusedBiasEpilogue : public ::testing::TestWithParam<emulator::Refusal> {};
 
 TEST_P(RefusedBiasEpilogue, FallsBackToTheBiasKernelAndIsRemembered) {
-  const RefuseBiasEpilogue refuse(GetParam());
+  const Refuse refuse(emulator::cublaslt.refuse_bias_epilogue, GetParam());
   CudaContext cc;
   const Problem problem;
   const int64_t calls_before = emulator::cublaslt.heuristic_calls;
@@ -89,13 +94,109 @@ TEST_P(RefusedBiasEpilogue, FallsBackToTheBiasKernelAndIsRemembered) {
   EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
 }
 
+std::string refusal_name(const ::testing::TestParamInfo<emulator::Refusal>& info) {
+  return info.param == emulator::Refusal::STATUS ? "ByStatus" : "ByResultState";
+}
+
 INSTANTIATE_TEST_SUITE_P(GemmPathsEmulated, RefusedBiasEpilogue,
-                         ::testing::Values(emulator::BiasRefusal::STATUS,
-                                           emulator::BiasRefusal::RESULT_STATE),
-                         [](const auto& info) {
-                           return info.param == emulator::BiasRefusal::STATUS ? "ByStatus"
-                                                                              : "ByResultState";
-                         });
+                         ::testing::Values(emulator::Refusal::STATUS,
+                                           emulator::Refusal::RESULT_STATE),
+                         refusal_name);
+
+class RefusedEveryAlgorithm : public ::testing::TestWithParam<emulator::Refusal> {};
+
+TEST_P(RefusedEveryAlgorithm, TheSimpleKernelComputesTheProductAndIsRemembered) {
+  const Refuse refuse(emulator::cublaslt.refuse_every_algorithm, GetParam());
+  CudaContext cc;
+  const Problem problem;
+  const int64_t calls_before = emulator::cublaslt.heuristic_calls;
+  problem.expect_matches(problem.run(cc));
+  // Asked with the bias epilogue, then without it: both refused.
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2);
+  problem.expect_matches(problem.run(cc));
+  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
+}
+
+INSTANTIATE_TEST_SUITE_P(GemmPathsEmulated, RefusedEveryAlgorithm,
+                         ::testing::Values(emulator::Refusal::STATUS,
+                                           emulator::Refusal::RESULT_STATE),
+                         refusal_name);
+
+// Row-major values (rows, cols) with leading dimension ld, stored as `dtype` on the emulated
+// device; `values()` gives back what the storage holds, in double.
+struct DeviceMatrix {
+  DType dtype;
+  int64_t rows, cols, ld;
+  std::vector<uint16_t> bits;  // 16-bit storage
+  std::vector<float> floats;   // F32 storage
+  void* data = nullptr;
+
+  DeviceMatrix(DType dtype_, int64_t rows_, int64_t cols_, int64_t ld_, uint32_t seed)
+      : dtype(dtype_), rows(rows_), cols(cols_), ld(ld_) {
+    for (int64_t i = 0; i < rows * ld; ++i) {
+      const float v = 0.125f * static_cast<float>((i * 7 + seed) % 17) - 1.0f;
+      if (dtype == DType::F32)
+        floats.push_back(v);
+      else
+        bits.push_back(float_to_16bit(dtype, v));
+    }
+    const size_t bytes = static_cast<size_t>(rows * ld) * dtype_size(dtype);
+    EXPECT_EQ(cudaMalloc(&data, bytes), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(data, host(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ~DeviceMatrix() { (void)cudaFree(data); }
+  void* host() { return dtype == DType::F32 ? static_cast<void*>(floats.data()) : bits.data(); }
+  double at(int64_t i, int64_t j) const {
+    const size_t e = static_cast<size_t>(i * ld + j);
+    return dtype == DType::F32 ? floats[e] : float_from_16bit(dtype, bits[e]);
+  }
+  void pull(CudaContext& cc) {
+    EXPECT_EQ(cudaStreamSynchronize(cc.stream()), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(host(), data, static_cast<size_t>(rows * ld) * dtype_size(dtype),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+  }
+};
+
+// Every transpose combination, beta 0.5 reading c, leading dimensions wider than the rows,
+// and 16-bit operands into F32 (a gradient) or into their own dtype: the simple kernel
+// against double sums of the stored operands. Its fp32 sums of 11 products err by about
+// 1e-6 relative; a 16-bit c also rounds once (2^-8 relative for bf16).
+TEST(GemmPathsEmulated, TheSimpleKernelHandlesTransposesBetaAndSixteenBitOperands) {
+  const Refuse refuse(emulator::cublaslt.refuse_every_algorithm, emulator::Refusal::STATUS);
+  CudaContext cc;
+  constexpr int64_t m = 3, n = 5, k = 11;
+  for (const GemmDTypes dtypes :
+       {GemmDTypes{DType::F32, DType::F32}, GemmDTypes{DType::BF16, DType::F32},
+        GemmDTypes{DType::BF16, DType::BF16}})
+    for (const bool trans_a : {false, true})
+      for (const bool trans_b : {false, true}) {
+        SCOPED_TRACE(std::string(dtype_name(dtypes.ab)) + " into " +
+                     std::string(dtype_name(dtypes.c)) + (trans_a ? ", a^T" : "") +
+                     (trans_b ? ", b^T" : ""));
+        DeviceMatrix a(dtypes.ab, trans_a ? k : m, trans_a ? m : k, (trans_a ? m : k) + 2, 1);
+        DeviceMatrix b(dtypes.ab, trans_b ? n : k, trans_b ? k : n, (trans_b ? k : n) + 1, 2);
+        DeviceMatrix c(dtypes.c, m, n, n + 3, 3);
+        std::vector<double> expected;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int64_t p = 0; p < k; ++p)
+              sum += (trans_a ? a.at(p, i) : a.at(i, p)) * (trans_b ? b.at(j, p) : b.at(p, j));
+            expected.push_back(2.0 * sum + 0.5 * c.at(i, j));
+          }
+        gemm(cc, dtypes, trans_a, trans_b, m, n, k, 2.0f, a.data, a.ld, b.data, b.ld, 0.5f, c.data,
+             c.ld);
+        c.pull(cc);
+        const double tolerance = dtypes.c == DType::F32 ? 1e-5 : 1.0 / 128;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const double want = expected[static_cast<size_t>(i * n + j)];
+            EXPECT_NEAR(c.at(i, j), want, tolerance * std::max(1.0, std::abs(want)))
+                << "c[" << i << ", " << j << "]";
+          }
+      }
+}
 
 TEST(GemmPathsEmulated, TheBiasEpilogueGivesTheSameResult) {
   CudaContext cc;

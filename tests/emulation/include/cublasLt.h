@@ -76,12 +76,13 @@ struct cublasLtMatmulHeuristicResult_t {
 
 namespace emulator {
 
-// Test hooks: how the heuristic refuses the BIAS epilogue (not at all, with the status
-// NOT_SUPPORTED, or with a result whose state is NOT_SUPPORTED, both of which cublasLt.h
-// allows), and the count of its calls.
-enum class BiasRefusal { NONE, STATUS, RESULT_STATE };
+// Test hooks: how the heuristic refuses the BIAS epilogue, and every algorithm (not at all,
+// with the status NOT_SUPPORTED, or with a result whose state is NOT_SUPPORTED, both of which
+// cublasLt.h allows), and the count of its calls.
+enum class Refusal { NONE, STATUS, RESULT_STATE };
 struct CublasLtHooks {
-  BiasRefusal refuse_bias_epilogue = BiasRefusal::NONE;
+  Refusal refuse_bias_epilogue = Refusal::NONE;
+  Refusal refuse_every_algorithm = Refusal::NONE;
   int64_t heuristic_calls = 0;
 };
 inline CublasLtHooks cublaslt;
@@ -222,13 +223,15 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
   ++emulator::cublaslt.heuristic_calls;
   if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
   *count = 0;
-  const bool bias_epilogue = desc->epilogue == CUBLASLT_EPILOGUE_BIAS;
-  if (bias_epilogue && emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::STATUS)
-    return CUBLAS_STATUS_NOT_SUPPORTED;
+  using emulator::Refusal;
+  const Refusal refusal = emulator::cublaslt.refuse_every_algorithm != Refusal::NONE
+                              ? emulator::cublaslt.refuse_every_algorithm
+                          : desc->epilogue == CUBLASLT_EPILOGUE_BIAS
+                              ? emulator::cublaslt.refuse_bias_epilogue
+                              : Refusal::NONE;
+  if (refusal == Refusal::STATUS) return CUBLAS_STATUS_NOT_SUPPORTED;
   results[0] = {};
-  if (bias_epilogue &&
-      emulator::cublaslt.refuse_bias_epilogue == emulator::BiasRefusal::RESULT_STATE)
-    results[0].state = CUBLAS_STATUS_NOT_SUPPORTED;
+  if (refusal == Refusal::RESULT_STATE) results[0].state = CUBLAS_STATUS_NOT_SUPPORTED;
   for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_alignment[i];
   results[0].algo.data[emulator::kAlignBias] = emulator::pointer_alignment(desc->bias);
   *count = 1;
