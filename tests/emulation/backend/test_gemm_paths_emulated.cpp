@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cuda/gemm.cuh"
@@ -80,47 +81,33 @@ struct Problem {
   }
 };
 
-class RefusedBiasEpilogue : public ::testing::TestWithParam<emulator::Refusal> {};
+// cuBLASLt refusing the BIAS epilogue (the bias kernel adds it), or every algorithm (the
+// simple kernel computes the product, then the bias kernel), by status or by result state:
+// the same result; asked with the epilogue, then without it, and the refusals cached.
+class RefusedAlgorithm : public ::testing::TestWithParam<std::tuple<bool, emulator::Refusal>> {};
 
-TEST_P(RefusedBiasEpilogue, FallsBackToTheBiasKernelAndIsRemembered) {
-  const Refuse refuse(emulator::cublaslt.refuse_bias_epilogue, GetParam());
+TEST_P(RefusedAlgorithm, FallsBackToTheSameResultAndIsRemembered) {
+  const auto [every, how] = GetParam();
+  const Refuse refuse(
+      every ? emulator::cublaslt.refuse_every_algorithm : emulator::cublaslt.refuse_bias_epilogue,
+      how);
   CudaContext cc;
   const Problem problem;
   const int64_t calls_before = emulator::cublaslt.heuristic_calls;
   problem.expect_matches(problem.run(cc));
-  // Asked with the bias epilogue (refused), then without it.
   EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2);
   problem.expect_matches(problem.run(cc));
   EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
 }
 
-std::string refusal_name(const ::testing::TestParamInfo<emulator::Refusal>& info) {
-  return info.param == emulator::Refusal::STATUS ? "ByStatus" : "ByResultState";
-}
-
-INSTANTIATE_TEST_SUITE_P(GemmPathsEmulated, RefusedBiasEpilogue,
-                         ::testing::Values(emulator::Refusal::STATUS,
-                                           emulator::Refusal::RESULT_STATE),
-                         refusal_name);
-
-class RefusedEveryAlgorithm : public ::testing::TestWithParam<emulator::Refusal> {};
-
-TEST_P(RefusedEveryAlgorithm, TheSimpleKernelComputesTheProductAndIsRemembered) {
-  const Refuse refuse(emulator::cublaslt.refuse_every_algorithm, GetParam());
-  CudaContext cc;
-  const Problem problem;
-  const int64_t calls_before = emulator::cublaslt.heuristic_calls;
-  problem.expect_matches(problem.run(cc));
-  // Asked with the bias epilogue, then without it: both refused.
-  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2);
-  problem.expect_matches(problem.run(cc));
-  EXPECT_EQ(emulator::cublaslt.heuristic_calls - calls_before, 2) << "the refusal was not cached";
-}
-
-INSTANTIATE_TEST_SUITE_P(GemmPathsEmulated, RefusedEveryAlgorithm,
-                         ::testing::Values(emulator::Refusal::STATUS,
-                                           emulator::Refusal::RESULT_STATE),
-                         refusal_name);
+INSTANTIATE_TEST_SUITE_P(
+    GemmPathsEmulated, RefusedAlgorithm,
+    ::testing::Combine(::testing::Bool(), ::testing::Values(emulator::Refusal::STATUS,
+                                                            emulator::Refusal::RESULT_STATE)),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param) ? "EveryAlgorithm" : "BiasEpilogue") +
+             (std::get<1>(info.param) == emulator::Refusal::STATUS ? "ByStatus" : "ByResultState");
+    });
 
 // Row-major values (rows, cols) with leading dimension ld, stored as `dtype` on the emulated
 // device; `values()` gives back what the storage holds, in double.
