@@ -7,27 +7,6 @@ namespace {
 // The head's dropout site: past every encoder and decoder site (those count layers).
 constexpr uint32_t kClassifierDropoutSite = 0xFFFFF0;
 
-template <typename T> double mse_forward_typed(const Tensor& pred, const std::vector<double>& targets) {
-  double sum = 0;
-  for (size_t b = 0; b < targets.size(); ++b) {
-    const double d = static_cast<double>(pred.ptr<T>()[b]) - targets[b];
-    sum += d * d;
-  }
-  return sum / static_cast<double>(targets.size());
-}
-
-template <typename T>
-void mse_backward_typed(const Tensor& d_pred, const Tensor& pred, const std::vector<double>& targets, double scale) {
-  for (size_t b = 0; b < targets.size(); ++b)
-    d_pred.ptr<T>()[b] += static_cast<T>(scale * 2 * (static_cast<double>(pred.ptr<T>()[b]) - targets[b]));
-}
-
-void check_mse_args(const Tensor& pred, const std::vector<double>& targets) {
-  MASKLM_CHECK(pred.device == Device::CPU, "MSE runs on host tensors");
-  MASKLM_CHECK(pred.numel() == static_cast<int64_t>(targets.size()) && !targets.empty(),
-               "MSE needs one prediction per target, got {} and {}", pred.numel(), targets.size());
-}
-
 template <typename T> double value_at(const Tensor& t, int64_t i) { return static_cast<double>(t.ptr<T>()[i]); }
 
 double logit_at(const Tensor& t, int64_t i) {
@@ -63,20 +42,6 @@ void ClassificationBatch::clear() {
   targets.clear();
 }
 
-double mse_forward(const Tensor& pred, const std::vector<double>& targets) {
-  check_mse_args(pred, targets);
-  return pred.dtype == DType::F64 ? mse_forward_typed<double>(pred, targets) : mse_forward_typed<float>(pred, targets);
-}
-
-void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<double>& targets, double scale) {
-  check_mse_args(pred, targets);
-  MASKLM_CHECK(d_pred.numel() == pred.numel() && d_pred.dtype == pred.dtype, "MSE gradient must match predictions");
-  if (pred.dtype == DType::F64)
-    mse_backward_typed<double>(d_pred, pred, targets, scale);
-  else
-    mse_backward_typed<float>(d_pred, pred, targets, scale);
-}
-
 FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens,
                              int64_t max_sequences, DType compute_dtype, Device device)
     : FineTuneEncoder(config, classifier_head_specs(config, num_labels),
@@ -85,9 +50,7 @@ FineTuneModel::FineTuneModel(const ModelConfig& config, int num_labels, int64_t 
       num_labels_(num_labels),
       head_{head_param(0), head_param(1), head_param(2), head_param(3)},
       head_grads_{head_grad(0), head_grad(1), head_grad(2), head_grad(3)},
-      host_logits_rows_(logits_.rows(0, 0)),
-      losses_staging_(acts_.losses),
-      correct_staging_(acts_.correct) {}
+      host_logits_rows_(logits_.rows(0, 0)) {}
 
 FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout) {
   const Batch& seqs = batch.seqs;
@@ -115,15 +78,10 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
     stats.loss = mse_forward(host_logits_rows_, batch.targets);
     return stats;
   }
-  mlm_xent_forward(ctx, acts_.losses.rows(0, B), acts_.lse.rows(0, B), acts_.correct.rows(0, B), pooled,
-                   h.out_weight, h.out_bias, batch_.labels, num_labels_);
-  const Tensor losses = losses_staging_.read(ctx, acts_.losses.rows(0, B));
-  const Tensor correct = correct_staging_.read(ctx, acts_.correct.rows(0, B));
-  for (int64_t b = 0; b < B; ++b) {
-    stats.loss += logit_at(losses, b);
-    stats.correct += correct.ptr<int32_t>()[b];
-  }
-  stats.loss /= static_cast<double>(B);
+  stats.loss = classification_xent_forward(host_logits_rows_, seqs.labels);
+  const std::vector<int32_t> predicted = predicted_labels();
+  for (int64_t b = 0; b < B; ++b)
+    stats.correct += predicted[static_cast<size_t>(b)] == seqs.labels[static_cast<size_t>(b)];
   return stats;
 }
 
@@ -138,15 +96,13 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   for (const Tensor& t : {d_pooled, d_act, d_pre, d_cls}) fill_zero(ctx, t);
   const double mean = 1.0 / static_cast<double>(B);
 
-  if (is_regression()) {
-    const Tensor host_d_logits = zeroed_host_d_logits(B);
+  const Tensor host_d_logits = zeroed_host_d_logits(B);
+  if (is_regression())
     mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, mean);
-    matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
-                    h.out_weight);
-  } else {
-    mlm_xent_backward(ctx, d_pooled, g.out_weight, g.out_bias, pooled, h.out_weight, h.out_bias, batch_.labels,
-                      acts_.lse.rows(0, B), mean, num_labels_);
-  }
+  else
+    classification_xent_backward(host_d_logits, host_logits_rows_, host_batch_->seqs.labels, mean);
+  matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
+                  h.out_weight);
   dropout_backward(ctx, d_act, d_pooled, hidden_p(config_, dropout),
                   site_key(dropout, RngStream::HIDDEN_DROPOUT, kClassifierDropoutSite));
   gelu_backward(ctx, d_pre, d_act, pre);

@@ -7,18 +7,19 @@
 // Fine-tuning starts this head from random weights either way, so only the nonlinearity's
 // shape differs.
 //
-// Classification loss is the mean softmax cross-entropy, computed by the MLM head's
-// mlm_xent ops with out_proj as a K-entry "vocabulary"; regression loss is the mean squared
-// error, below.
+// Classification loss is the mean softmax cross-entropy; regression loss is the mean squared
+// error (model/task_losses.h).
 //
 // The encoder, the buffers and loading a checkpoint are model/finetune_encoder.h's; forward()
-// and backward() allocate nothing. On the CPU or a GPU; the mean squared error and the
-// predictions are computed on the host from the (B, K) logits.
+// and backward() allocate nothing. On the CPU or a GPU; the loss, its gradient with respect
+// to the logits and the predictions are computed on the host from the (B, K) logits, which
+// come back once per forward.
 #pragma once
 
 #include <vector>
 
 #include "model/finetune_encoder.h"
+#include "model/task_losses.h"
 
 namespace masklm {
 
@@ -44,11 +45,6 @@ struct ClassificationBatch {
   void clear();
   int64_t size() const { return seqs.num_sequences(); }
 };
-
-// Mean squared error of (B, 1) predictions against targets, and its gradient
-// d_pred += scale * 2 * (pred - target) (scale = 1/B for the mean). CPU, F32 or F64.
-double mse_forward(const Tensor& pred, const std::vector<double>& targets);
-void mse_backward(const Tensor& d_pred, const Tensor& pred, const std::vector<double>& targets, double scale);
 
 struct FineTuneStats {
   double loss = 0;       // mean over the batch's sequences
@@ -85,7 +81,6 @@ class FineTuneModel : public FineTuneEncoder {
   ClassifierHeadParams head_, head_grads_;
   const ClassificationBatch* host_batch_ = nullptr;
   Tensor host_logits_rows_;  // the last forward's (B, K) logits, on the host
-  HostStaging losses_staging_, correct_staging_;
 };
 
 }  // namespace masklm

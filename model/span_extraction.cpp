@@ -1,69 +1,10 @@
 #include "model/span_extraction.h"
 
-#include <algorithm>
-#include <cmath>
-
 namespace masklm {
 
 namespace {
 
 constexpr int64_t kStart = 0, kEnd = 1;  // the two columns of the (N, 2) logits
-
-void check_span_args(const Tensor& logits, const std::vector<int32_t>& cu_seqlens,
-                     const std::vector<int32_t>& starts, const std::vector<int32_t>& ends) {
-  MASKLM_CHECK(logits.device == Device::CPU, "the span loss runs on host tensors");
-  MASKLM_CHECK(
-      !starts.empty() && cu_seqlens.size() == starts.size() + 1 && ends.size() == starts.size(),
-      "the span loss needs a start and an end per sequence ({} sequences, {} starts, {} ends)",
-      cu_seqlens.empty() ? 0 : cu_seqlens.size() - 1, starts.size(), ends.size());
-  MASKLM_CHECK(
-      logits.shape.ndim == 2 && logits.shape[1] == 2 && logits.shape[0] == cu_seqlens.back(),
-      "span logits must be (N, 2) with N = {}, got {}", cu_seqlens.back(), logits.shape.str());
-}
-
-// log-sum-exp of column `col` over rows [begin, end).
-template <typename T> double column_lse(const T* logits, int64_t begin, int64_t end, int64_t col) {
-  double max = -INFINITY, sum = 0;
-  for (int64_t i = begin; i < end; ++i)
-    max = std::max(max, static_cast<double>(logits[i * 2 + col]));
-  for (int64_t i = begin; i < end; ++i)
-    sum += std::exp(static_cast<double>(logits[i * 2 + col]) - max);
-  return max + std::log(sum);
-}
-
-template <typename T> double span_xent_forward_typed(const T* logits,
-                                                     const std::vector<int32_t>& cu,
-                                                     const std::vector<int32_t>& starts,
-                                                     const std::vector<int32_t>& ends) {
-  double sum = 0;
-  for (size_t b = 0; b < starts.size(); ++b) {
-    const int64_t begin = cu[b], end = cu[b + 1];
-    const double start_loss =
-        column_lse(logits, begin, end, kStart) - logits[(begin + starts[b]) * 2 + kStart];
-    const double end_loss =
-        column_lse(logits, begin, end, kEnd) - logits[(begin + ends[b]) * 2 + kEnd];
-    sum += (start_loss + end_loss) / 2;
-  }
-  return sum / static_cast<double>(starts.size());
-}
-
-template <typename T>
-void span_xent_backward_typed(T* d_logits, const T* logits, const std::vector<int32_t>& cu,
-                              const std::vector<int32_t>& starts, const std::vector<int32_t>& ends,
-                              double scale) {
-  for (size_t b = 0; b < starts.size(); ++b) {
-    const int64_t begin = cu[b], end = cu[b + 1];
-    for (const auto& [col, target] : {std::pair{kStart, starts[b]}, std::pair{kEnd, ends[b]}}) {
-      const double lse = column_lse(logits, begin, end, col);
-      // d(lse - logit[target]) = softmax - one-hot; each half carries weight 1/2.
-      for (int64_t i = begin; i < end; ++i) {
-        const double p = std::exp(static_cast<double>(logits[i * 2 + col]) - lse);
-        d_logits[i * 2 + col] +=
-            static_cast<T>(scale * 0.5 * (p - (i - begin == target ? 1.0 : 0.0)));
-      }
-    }
-  }
-}
 
 }  // namespace
 
@@ -90,28 +31,6 @@ void SpanBatch::clear() {
   // Cleared in place: the vectors keep their capacity from step to step.
   for (auto* v : {&seqs.tokens, &seqs.positions, &seqs.types, &seqs.cu_seqlens, &starts, &ends})
     v->clear();
-}
-
-double span_xent_forward(const Tensor& logits, const std::vector<int32_t>& cu_seqlens,
-                         const std::vector<int32_t>& starts, const std::vector<int32_t>& ends) {
-  check_span_args(logits, cu_seqlens, starts, ends);
-  return logits.dtype == DType::F64
-             ? span_xent_forward_typed(logits.ptr<double>(), cu_seqlens, starts, ends)
-             : span_xent_forward_typed(logits.ptr<float>(), cu_seqlens, starts, ends);
-}
-
-void span_xent_backward(const Tensor& d_logits, const Tensor& logits,
-                        const std::vector<int32_t>& cu_seqlens, const std::vector<int32_t>& starts,
-                        const std::vector<int32_t>& ends, double scale) {
-  check_span_args(logits, cu_seqlens, starts, ends);
-  MASKLM_CHECK(d_logits.shape == logits.shape && d_logits.dtype == logits.dtype,
-               "the span loss gradient must match the logits");
-  if (logits.dtype == DType::F64)
-    span_xent_backward_typed(d_logits.ptr<double>(), logits.ptr<double>(), cu_seqlens, starts, ends,
-                             scale);
-  else
-    span_xent_backward_typed(d_logits.ptr<float>(), logits.ptr<float>(), cu_seqlens, starts, ends,
-                             scale);
 }
 
 SpanExtractionModel::SpanExtractionModel(const ModelConfig& config, int64_t max_tokens,

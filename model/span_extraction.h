@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/finetune_encoder.h"
+#include "model/task_losses.h"
 
 namespace masklm {
 
@@ -31,16 +32,6 @@ struct SpanBatch {
   void clear();
   int64_t size() const { return seqs.num_sequences(); }
 };
-
-// The span loss of (N, 2) logits ([start, end] per token) of the sequences cu_seqlens
-// delimits: mean over sequences of (xent(start logits, start) + xent(end logits, end)) / 2,
-// and its gradient d_logits += scale * d(sum over sequences of the two halves)/d logits
-// (scale = 1/B for the mean). Host tensors, F32 or F64; sums in double.
-double span_xent_forward(const Tensor& logits, const std::vector<int32_t>& cu_seqlens,
-                         const std::vector<int32_t>& starts, const std::vector<int32_t>& ends);
-void span_xent_backward(const Tensor& d_logits, const Tensor& logits,
-                        const std::vector<int32_t>& cu_seqlens, const std::vector<int32_t>& starts,
-                        const std::vector<int32_t>& ends, double scale);
 
 // One sequence's logits, one value per token.
 struct SpanLogits {

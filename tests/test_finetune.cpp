@@ -2,8 +2,10 @@
 // parameter in double, and a tiny task it must learn.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
+#include "expect_error.h"
 #include "finetune_test_support.h"
 #include "model/sequence_classifier.h"
 #include "model_test_support.h"
@@ -41,6 +43,26 @@ TEST(FineTuneModel, MseIsTheMeanSquaredError) {
   mse_backward(dp, p, {0.0, 1.0}, 0.5);
   EXPECT_DOUBLE_EQ(d[0], 1.0);
   EXPECT_DOUBLE_EQ(d[1], -3.0);
+}
+
+TEST(FineTuneModel, ClassificationLossIsTheMeanCrossEntropy) {
+  // Row 0: softmax (1/4, 3/4), label 0: ln 4. Row 1: (1/2, 1/2), label 1: ln 2.
+  std::vector<double> logits{0.0, std::log(3.0), 2.0, 2.0}, d(4, 0.0);
+  const Tensor l = host_tensor(logits.data(), Shape{2, 2}), dl = host_tensor(d.data(), Shape{2, 2});
+  EXPECT_NEAR(classification_xent_forward(l, {0, 1}), 1.5 * std::log(2.0), 1e-15);
+  // scale * (softmax - one-hot), scale 1/2.
+  classification_xent_backward(dl, l, {0, 1}, 0.5);
+  const std::vector<double> expected{-0.375, 0.375, 0.25, -0.25};
+  for (size_t i = 0; i < d.size(); ++i) EXPECT_NEAR(d[i], expected[i], 1e-15) << i;
+  // Large logits stay finite (the log-sum-exp subtracts the largest).
+  std::vector<double> large{1000.0, 0.0};
+  EXPECT_NEAR(classification_xent_forward(host_tensor(large.data(), Shape{1, 2}), {1}), 1000.0,
+              1e-12);
+  testing::expect_error(
+      [&] {
+        classification_xent_forward(l, {0, 2});
+      },
+      "label 2 outside the 2 labels");
 }
 
 // Label: does token 7 occur in the sequence? Sequences start with kCls.
