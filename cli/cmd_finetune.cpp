@@ -81,7 +81,7 @@ void register_finetune(CLI::App& app) {
   cmd->add_option(
       "--set", opts->settings,
       "key=value: lr (2e-5), batch_size (32), epochs (3), warmup_fraction (0.06), weight_decay "
-      "(0.01), clip_norm (1.0), max_length (128), seed (42), precision (fp32; or bf16); SQuAD: "
+      "(0.01), clip_norm (1.0), max_length (128), seed (42), precision (fp32; bf16, fp16); SQuAD: "
       "lr (3e-5), epochs (2), max_length (384), doc_stride (128), max_query_length (64), n_best "
       "(20), max_answer_length (30), null_threshold (0.0)");
   cmd->add_option(

@@ -55,7 +55,8 @@ void DeviceContext::require_compute_dtype(DType compute_dtype) const {
   MASKLM_CHECK(
       compute_dtype != DType::BF16 || bf16_,
       "precision bf16 needs a GPU of compute capability 8.0 or newer, and {} is older: "
-      "pretrain with train.precision fp16 (loss scaling) or fp32, fine-tune with precision fp32",
+      "use precision fp16 (with loss scaling) or fp32 (train.precision to pretrain, precision to "
+      "fine-tune)",
       description_);
 }
 

@@ -38,10 +38,11 @@ FineTuneEncoder::FineTuneEncoder(const ModelConfig& config, const std::vector<He
   MASKLM_CHECK(!config.skip_corrupted,
                "fine-tuning uses the plain encoder; the skip-corrupted decoder is dropped");
   config_.validate();
-  MASKLM_CHECK(compute_dtype == DType::F32 || compute_dtype == DType::BF16 ||
-                   (compute_dtype == DType::F64 && device == Device::CPU),
-               "fine-tuning models compute in F32 or BF16 (or F64 on the CPU), not {} on the {}",
-               dtype_name(compute_dtype), device == Device::CPU ? "CPU" : "GPU");
+  MASKLM_CHECK(
+      compute_dtype == DType::F32 || is_16bit(compute_dtype) ||
+          (compute_dtype == DType::F64 && device == Device::CPU),
+      "fine-tuning models compute in F32, BF16 or F16 (or F64 on the CPU), not {} on the {}",
+      dtype_name(compute_dtype), device == Device::CPU ? "CPU" : "GPU");
   Arena measure_params = Arena::measuring(), measure_acts = Arena::measuring();
   layout_finetune_params(config_, head, measure_params, dtype_);
   layout_buffers(config_, capacity, logits, measure_acts, compute_dtype, acts_, scratch_, logits_,

@@ -8,10 +8,10 @@
 // and the heads' small outputs (B x K logits, or N x 2 span logits) come to the host, where
 // the task losses and predictions read them as F32 (F64 in gradient checks) values.
 //
-// In F32 or in BF16 mixed precision (fp32 master weights and gradients, a bf16 compute copy
-// of the weights that forward and backward read, bf16 activations beside F32 statistics and
-// losses: model/compute_copy.h, as pretraining computes). Not in F16: its gradients would
-// need pretraining's dynamic loss scaling.
+// In F32 or in BF16/F16 mixed precision (fp32 master weights and gradients, a 16-bit compute
+// copy of the weights that forward and backward read, 16-bit activations beside F32
+// statistics: model/compute_copy.h, as pretraining computes); in F16 the task models'
+// backward takes the loss scale of the fine-tuning loop's dynamic loss scaling.
 #pragma once
 
 #include <cstddef>
@@ -58,7 +58,7 @@ class FineTuneEncoder {
   const ModelConfig& config() const { return config_; }
   const ParamLayout& params() const { return params_; }
   const ParamLayout& grads() const { return grads_; }
-  // The bf16 copy of params() that forward and backward read, or null in F32/F64; the
+  // The 16-bit copy of params() that forward and backward read, or null in F32/F64; the
   // optimizer rewrites it with every update (train/optimizer.h).
   const ParamLayout* compute_copy() const { return compute_copy_.layout(); }
   const Arena& param_arena() const { return param_arena_; }
@@ -72,7 +72,7 @@ class FineTuneEncoder {
  protected:
   // Up to capacity.max_tokens tokens in capacity.max_predictions sequences per batch;
   // `logits` is the shape of the head's output buffer (and of its gradient's).
-  // compute_dtype F32, BF16, or F64 (CPU only) for gradient checks.
+  // compute_dtype F32, BF16, F16, or F64 (CPU only) for gradient checks.
   FineTuneEncoder(const ModelConfig& config, const std::vector<HeadParamSpec>& head,
                   Capacity capacity, Shape logits, DType compute_dtype, Device device);
 

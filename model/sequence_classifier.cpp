@@ -85,7 +85,7 @@ FineTuneStats FineTuneModel::forward(Ctx& ctx, const ClassificationBatch& batch,
   return stats;
 }
 
-void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
+void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout, double loss_scale) {
   MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
   const int64_t B = batch_.num_predictions;
   const ClassifierHeadParams& h = head_;
@@ -94,13 +94,13 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
   const Tensor d_pooled = scratch_.d_head_out.rows(0, B), d_act = scratch_.d_head_act.rows(0, B);
   const Tensor d_pre = scratch_.d_head_pre.rows(0, B), d_cls = scratch_.d_head_in.rows(0, B);
   for (const Tensor& t : {d_pooled, d_act, d_pre, d_cls}) fill_zero(ctx, t);
-  const double mean = 1.0 / static_cast<double>(B);
+  const double scale = loss_scale / static_cast<double>(B);  // the mean's, scaled
 
   const Tensor host_d_logits = zeroed_host_d_logits(B);
   if (is_regression())
-    mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, mean);
+    mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, scale);
   else
-    classification_xent_backward(host_d_logits, host_logits_rows_, host_batch_->seqs.labels, mean);
+    classification_xent_backward(host_d_logits, host_logits_rows_, host_batch_->seqs.labels, scale);
   matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
                   h.out_weight);
   dropout_backward(ctx, d_act, d_pooled, hidden_p(config_, dropout),

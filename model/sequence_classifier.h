@@ -54,16 +54,17 @@ struct FineTuneStats {
 
 class FineTuneModel : public FineTuneEncoder {
  public:
-  // num_labels 1 means regression (MSE); more means classification. compute_dtype F32 or
-  // BF16 (model/finetune_encoder.h), or F64 for gradient checks on the CPU.
+  // num_labels 1 means regression (MSE); more means classification. compute_dtype F32, BF16
+  // or F16 (model/finetune_encoder.h), or F64 for gradient checks on the CPU.
   FineTuneModel(const ModelConfig& config, int num_labels, int64_t max_tokens,
                 int64_t max_sequences, DType compute_dtype = DType::F32,
                 Device device = Device::CPU);
 
   // Forward with loss; `batch` must stay alive and unchanged until backward().
   FineTuneStats forward(Ctx& ctx, const ClassificationBatch& batch, const DropoutPlan& dropout);
-  // Accumulates the gradients of the last forward's mean loss.
-  void backward(Ctx& ctx, const DropoutPlan& dropout);
+  // Accumulates the gradients of the last forward's mean loss times loss_scale (fp16's
+  // dynamic loss scaling, train/loss_scaler.h).
+  void backward(Ctx& ctx, const DropoutPlan& dropout, double loss_scale = 1.0);
 
   // The last forward's predictions: argmax labels (classification) or scores (regression).
   std::vector<int32_t> predicted_labels() const;

@@ -50,12 +50,12 @@ double SpanExtractionModel::forward(Ctx& ctx, const SpanBatch& batch, const Drop
   return span_xent_forward(host_logits_rows_, batch.seqs.cu_seqlens, batch.starts, batch.ends);
 }
 
-void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout) {
+void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout, double loss_scale) {
   MASKLM_CHECK(host_batch_ != nullptr, "backward() needs a forward() first");
   const SpanBatch& b = *host_batch_;
   const Tensor host_d_logits = zeroed_host_d_logits(batch_.num_tokens);
   span_xent_backward(host_d_logits, host_logits_rows_, b.seqs.cu_seqlens, b.starts, b.ends,
-                     1.0 / static_cast<double>(b.size()));
+                     loss_scale / static_cast<double>(b.size()));
   const Tensor d_enc = zeroed_encoder_grad(ctx);
   matmul_backward(ctx, d_enc, qa_weight_grad_, qa_bias_grad_, upload_d_logits(host_d_logits),
                   encoded_, qa_weight_);

@@ -40,15 +40,16 @@ struct SpanLogits {
 
 class SpanExtractionModel : public FineTuneEncoder {
  public:
-  // compute_dtype F32 or BF16 (model/finetune_encoder.h), or F64 for gradient checks on
-  // the CPU.
+  // compute_dtype F32, BF16 or F16 (model/finetune_encoder.h), or F64 for gradient checks
+  // on the CPU.
   SpanExtractionModel(const ModelConfig& config, int64_t max_tokens, int64_t max_sequences,
                       DType compute_dtype = DType::F32, Device device = Device::CPU);
 
   // Forward with the batch's mean loss; `batch` must stay alive and unchanged until backward().
   double forward(Ctx& ctx, const SpanBatch& batch, const DropoutPlan& dropout);
-  // Accumulates the gradients of the last forward's mean loss.
-  void backward(Ctx& ctx, const DropoutPlan& dropout);
+  // Accumulates the gradients of the last forward's mean loss times loss_scale (fp16's
+  // dynamic loss scaling, train/loss_scaler.h).
+  void backward(Ctx& ctx, const DropoutPlan& dropout, double loss_scale = 1.0);
 
   // The last forward's start and end logits, one SpanLogits per sequence.
   std::vector<SpanLogits> span_logits() const;

@@ -60,9 +60,9 @@ TEST(FineTuneGlue, SettingsAreTypedAndStrict) {
   auto parse = [](std::vector<std::string> settings) {
     parse_finetune_options(finetune_settings(settings));
   };
-  testing::expect_error([&] { parse({"precision=fp16"}); },
-                        {"'precision'", "fp32 or bf16", "loss scaling", "'fp16'"});
-  testing::expect_error([&] { parse({"precision=half"}); }, {"'precision'", "'half'"});
+  EXPECT_EQ(parse_finetune_options(finetune_settings({"precision=fp16"})).precision, DType::F16);
+  testing::expect_error([&] { parse({"precision=half"}); },
+                        {"'precision'", "'half'", "fp32, bf16, fp16"});
   testing::expect_error([&] { parse({"learning_rate=1"}); }, "unknown config key 'learning_rate'");
   testing::expect_error([&] { parse({"epochs=two"}); },
                         {"'epochs'", "must be an integer", "\"two\""});
@@ -117,19 +117,25 @@ TEST_F(FineTuneGlueRun, TinyModelBeatsTheMajorityClassOnASyntheticSst2) {
   EXPECT_EQ(lines, 50);
 }
 
-// `precision=bf16` reaches the model: every epoch's loss differs from fp32's, within bf16
-// rounding of it (measured 2026-12-07: 8.6e-6 in the first epoch, up to 8.7e-3 later), and
-// the task is learnt as well.
-TEST_F(FineTuneGlueRun, Bf16TracksFp32AndLearnsTheTask) {
-  const GlueFineTuneResult fp32 = fine_tune("fp32"), bf16 = fine_tune("bf16");
-  ASSERT_EQ(bf16.epochs.size(), fp32.epochs.size());
-  for (size_t e = 0; e < fp32.epochs.size(); ++e) {
-    EXPECT_NE(bf16.epochs[e].train_loss, fp32.epochs[e].train_loss) << "epoch " << e;
-    EXPECT_NEAR(bf16.epochs[e].train_loss, fp32.epochs[e].train_loss,
-                5e-2 * fp32.epochs[e].train_loss)
-        << "epoch " << e;
+// `precision=bf16` or `fp16` reaches the model: every epoch's loss differs from fp32's,
+// within 16-bit rounding of it, plus 0.01 for what a step fp16 skips on an overflow changes
+// (measured 2026-12-07: bf16 8.6e-6 relative in the first epoch, up to 8.7e-3 later; fp16
+// skips one step of 120 and ends 6% (0.005) below fp32's 0.084), and the task is learnt as
+// well.
+TEST_F(FineTuneGlueRun, SixteenBitsTrackFp32AndLearnTheTask) {
+  const GlueFineTuneResult fp32 = fine_tune("fp32");
+  for (const std::string precision : {"bf16", "fp16"}) {
+    SCOPED_TRACE(precision);
+    const GlueFineTuneResult mixed = fine_tune(precision);
+    ASSERT_EQ(mixed.epochs.size(), fp32.epochs.size());
+    for (size_t e = 0; e < fp32.epochs.size(); ++e) {
+      EXPECT_NE(mixed.epochs[e].train_loss, fp32.epochs[e].train_loss) << "epoch " << e;
+      EXPECT_NEAR(mixed.epochs[e].train_loss, fp32.epochs[e].train_loss,
+                  5e-2 * fp32.epochs[e].train_loss + 1e-2)
+          << "epoch " << e;
+    }
+    EXPECT_GT(mixed.dev_scores.at(0).second, 0.9);
   }
-  EXPECT_GT(bf16.dev_scores.at(0).second, 0.9);
 }
 
 }  // namespace

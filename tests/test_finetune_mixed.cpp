@@ -1,12 +1,17 @@
-// Fine-tuning in bf16 mixed precision (`precision=bf16`) on the CPU, which stores and rounds
-// 16-bit tensors as the GPU kernels do (kernels/ops.h): the fine-tuning models' compute copy
-// (the task head's tensors included), one forward and backward of each model against the
-// same model in F64, and the training loop, which must keep the copy the rounded masters.
+// Fine-tuning in 16-bit mixed precision (`precision=bf16` or `fp16`) on the CPU, which stores
+// and rounds 16-bit tensors as the GPU kernels do (kernels/ops.h): the fine-tuning models'
+// compute copy (the task head's tensors included), one forward and backward of each model
+// against the same model in F64, the training loop, which must keep the copy the rounded
+// masters, and fp16's loss scaling, which must skip the steps whose gradients overflow.
 // tests/gpu/test_finetune.cu runs the GPU against these CPU models.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "expect_error.h"
@@ -90,11 +95,15 @@ TEST(FineTuneMixed, NewWeightsReachTheComputeCopy) {
   expect_compute_copy_is_rounded_masters(model.params(), model.compute_copy());
 }
 
-TEST(FineTuneMixed, Fp16IsRefused) {
-  testing::expect_error([] { FineTuneModel(mixed_config(true), 3, 32, 8, DType::F16); },
-                        {"F32 or BF16", "not F16"});
-  testing::expect_error([] { SpanExtractionModel(mixed_config(true), 32, 8, DType::F16); },
-                        {"F32 or BF16", "not F16"});
+TEST(FineTuneMixed, OnlyTheCpuComputesInF64) {
+  testing::expect_error(
+      [] { FineTuneModel(mixed_config(true), 3, 32, 8, DType::F64, Device::CUDA); },
+      {"F32, BF16 or F16", "not F64 on the GPU"});
+}
+
+std::vector<double> unscaled(std::vector<double> grads, double loss_scale) {
+  for (double& g : grads) g /= loss_scale;
+  return grads;
 }
 
 // What one forward and backward with dropout leave, on the host, in double.
@@ -104,8 +113,13 @@ struct Pass {
   std::vector<double> grads;
 };
 
+// The loss scale of the 16-bit passes: fp16's activation gradients (some 1e-6 here) would
+// lose bits below its smallest normal value, 6e-5, unscaled; the gradients come back divided.
+constexpr double kLossScale = 1024;
+
 // A head: 3 labels, regression (1) or the span model (0).
 Pass forward_backward(int head, DType dtype) {
+  const double loss_scale = dtype == DType::F64 ? 1.0 : kLossScale;
   const ModelConfig c = mixed_config(head != 1);
   const DropoutPlan dropout{RngKey{7, 1, 0}, true};
   Ctx ctx;
@@ -120,8 +134,8 @@ Pass forward_backward(int head, DType dtype) {
       p.outputs.insert(p.outputs.end(), l.start.begin(), l.start.end());
       p.outputs.insert(p.outputs.end(), l.end.begin(), l.end.end());
     }
-    model.backward(ctx, dropout);
-    p.grads = layout_values(model.grads());
+    model.backward(ctx, dropout, loss_scale);
+    p.grads = unscaled(layout_values(model.grads()), loss_scale);
     return p;
   }
   FineTuneModel model(c, head, 32, 8, dtype);
@@ -130,37 +144,53 @@ Pass forward_backward(int head, DType dtype) {
   const ClassificationBatch batch = testing::random_classification_batch(c, head, 11);
   p.loss = model.forward(ctx, batch, dropout).loss;
   p.outputs = values(model.last_logits());
-  model.backward(ctx, dropout);
-  p.grads = layout_values(model.grads());
+  model.backward(ctx, dropout, loss_scale);
+  p.grads = unscaled(layout_values(model.grads()), loss_scale);
   return p;
 }
 
-class FineTuneMixedPass : public ::testing::TestWithParam<int> {};
-INSTANTIATE_TEST_SUITE_P(Heads, FineTuneMixedPass, ::testing::Values(3, 1, 0),
+// A head and a 16-bit compute dtype, and the bounds of the pass against F64.
+struct PassCase {
+  int head;
+  DType dtype;
+  double loss, logits, grads;  // relative loss difference, NMSE of the logits and gradients
+};
+
+class FineTuneMixedPass : public ::testing::TestWithParam<PassCase> {};
+
+// 16-bit activations and weights (fp32 statistics and gradient sums) against the same model
+// in F64, initialized alike. Measured (2026-12-07): in bf16, relative loss differences of
+// 6.7e-4 (3 labels), 1.1e-2 (regression: a squared error of outputs near 3) and 1.7e-3
+// (span), logit NMSE up to 2.3e-4, gradient NMSE up to 8.9e-4; in fp16 (3 more significand
+// bits), relative loss differences up to 5.8e-4, logit NMSE up to 5.9e-6, gradient NMSE up to
+// 1.7e-5; the bounds leave 4-10x.
+INSTANTIATE_TEST_SUITE_P(Heads, FineTuneMixedPass,
+                         ::testing::Values(PassCase{3, DType::BF16, 5e-2, 2e-3, 5e-3},
+                                           PassCase{1, DType::BF16, 5e-2, 2e-3, 5e-3},
+                                           PassCase{0, DType::BF16, 5e-2, 2e-3, 5e-3},
+                                           PassCase{3, DType::F16, 5e-3, 3e-5, 1e-4},
+                                           PassCase{1, DType::F16, 5e-3, 3e-5, 1e-4},
+                                           PassCase{0, DType::F16, 5e-3, 3e-5, 1e-4}),
                          [](const auto& info) {
-                           return info.param == 3   ? "ThreeLabels"
-                                  : info.param == 1 ? "Regression"
-                                                    : "Span";
+                           const int head = info.param.head;
+                           return std::string(head == 3   ? "ThreeLabels"
+                                              : head == 1 ? "Regression"
+                                                          : "Span") +
+                                  "_" + std::string(dtype_name(info.param.dtype));
                          });
 
-// bf16 activations and weights (fp32 statistics, losses and gradient sums) against the same
-// model in F64, initialized alike. Measured (2026-12-07): relative loss differences of
-// 6.7e-4 (3 labels), 1.1e-2 (regression: a squared error of outputs near 3) and 1.7e-3
-// (span), logit NMSE up to 2.3e-4, gradient NMSE up to 8.9e-4; the bounds leave 4-10x.
-TEST_P(FineTuneMixedPass, Bf16TracksF64) {
-  const Pass want = forward_backward(GetParam(), DType::F64);
-  const Pass got = forward_backward(GetParam(), DType::BF16);
-  EXPECT_NEAR(got.loss, want.loss, 5e-2 * want.loss);
-  expect_close(got.outputs, want.outputs, 2e-3, "logits");
-  expect_close(got.grads, want.grads, 5e-3, "gradients");
+TEST_P(FineTuneMixedPass, TracksF64) {
+  const PassCase& c = GetParam();
+  const Pass want = forward_backward(c.head, DType::F64);
+  const Pass got = forward_backward(c.head, c.dtype);
+  EXPECT_NEAR(got.loss, want.loss, c.loss * want.loss);
+  expect_close(got.outputs, want.outputs, c.logits, "logits");
+  expect_close(got.grads, want.grads, c.grads, "gradients");
 }
 
-// finetune_train in bf16 against fp32: each epoch's loss within bf16 rounding (measured
-// 2026-12-07: relative differences up to 1.5e-3, while the loss moves from 2.23 to 1.20
-// between epochs), and after the updates the compute copy is the masters rounded (AdamW
-// writes it; a copy left stale would hold the initial weights).
-TEST(FineTuneMixed, TrainingTracksFp32AndKeepsTheComputeCopyTheRoundedMasters) {
-  const ModelConfig c = mixed_config(true);
+// 24 examples of 2 to 13 random tokens, each with a random label of two and a score of 1e4.
+std::pair<std::vector<EncodedExample>, std::vector<GlueExample>> random_examples(
+    const ModelConfig& c) {
   std::mt19937 rng(5);
   std::vector<EncodedExample> inputs;
   std::vector<GlueExample> gold;
@@ -172,11 +202,28 @@ TEST(FineTuneMixed, TrainingTracksFp32AndKeepsTheComputeCopyTheRoundedMasters) {
     inputs.push_back(e);
     gold.emplace_back();
     gold.back().label = static_cast<int32_t>(rng() % 2);
+    gold.back().score = 1e4;
   }
+  return {inputs, gold};
+}
+
+FineTuneOptions options(double lr, int64_t epochs) {
   FineTuneOptions o;
-  o.lr = 1e-3;
+  o.lr = lr;
   o.batch_size = 8;
-  o.epochs = 3;
+  o.epochs = epochs;
+  return o;
+}
+
+// finetune_train in bf16 and fp16 against fp32: each epoch's loss within 16-bit rounding
+// (measured 2026-12-07: relative differences up to 7.1e-4 in bf16 and 6.2e-4 in fp16, whose
+// loss scale 2^16 overflows nothing here, while the loss moves from 2.2 to 1.2 between
+// epochs), and after the updates the compute copy is the masters rounded (AdamW writes it; a
+// copy left stale would hold the initial weights).
+TEST(FineTuneMixed, TrainingTracksFp32AndKeepsTheComputeCopyTheRoundedMasters) {
+  const ModelConfig c = mixed_config(true);
+  const auto [inputs, gold] = random_examples(c);
+  const FineTuneOptions o = options(1e-3, 3);
   const auto train = [&](DType dtype) {
     FineTuneModel model(c, 2, o.batch_size * c.max_position_embeddings, o.batch_size, dtype);
     model.init_weights(4);
@@ -184,14 +231,54 @@ TEST(FineTuneMixed, TrainingTracksFp32AndKeepsTheComputeCopyTheRoundedMasters) {
     Ctx ctx;
     std::vector<EpochLog> epochs = finetune_train(ctx, model, inputs, gold, o);
     EXPECT_NE(layout_values(model.params()), initial) << "nothing was trained";
-    if (dtype == DType::BF16)
+    if (dtype != DType::F32)
       expect_compute_copy_is_rounded_masters(model.params(), model.compute_copy());
     return epochs;
   };
-  const std::vector<EpochLog> want = train(DType::F32), got = train(DType::BF16);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t e = 0; e < want.size(); ++e)
-    EXPECT_NEAR(got[e].train_loss, want[e].train_loss, 1e-2 * want[e].train_loss) << "epoch " << e;
+  const std::vector<EpochLog> want = train(DType::F32);
+  for (const DType dtype : {DType::BF16, DType::F16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const std::vector<EpochLog> got = train(dtype);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t e = 0; e < want.size(); ++e) {
+      EXPECT_EQ(got[e].skipped_steps, 0) << "epoch " << e;
+      EXPECT_NEAR(got[e].train_loss, want[e].train_loss, 1e-2 * want[e].train_loss)
+          << "epoch " << e;
+    }
+  }
+}
+
+// fp16's loss scaling: regression targets of 1e4 make the MSE's gradient at the logits
+// 2 (pred - 1e4) / 8 = -2.5e3 per example, which times the first scales, 2^16 to 2^14, is far
+// past fp16's largest value, 65504 (and the activation gradients below it are larger still).
+// So the first epoch's three steps overflow and are skipped while the scale halves each time
+// (the parameters untouched: an update with those gradients would make them NaN); later
+// ones, at a scale small enough, train the model. (Measured: 15 of the 18 steps skipped, the
+// scale backing off to 2.)
+TEST(FineTuneMixed, Fp16SkipsTheStepsWhoseGradientsOverflowAndBacksOff) {
+  const ModelConfig c = mixed_config(true);
+  const auto [inputs, gold] = random_examples(c);
+  const FineTuneOptions o = options(1e-2, 6);  // 18 steps
+  FineTuneModel model(c, 1, o.batch_size * c.max_position_embeddings, o.batch_size, DType::F16);
+  model.init_weights(4);
+  const std::vector<double> initial = layout_values(model.params());
+  Ctx ctx;
+  ::testing::internal::CaptureStderr();
+  const std::vector<EpochLog> epochs = finetune_train(ctx, model, inputs, gold, o);
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  int64_t skipped = 0;
+  for (const EpochLog& e : epochs) skipped += e.skipped_steps;
+  EXPECT_EQ(epochs.front().skipped_steps, 3) << "the scale backs off from the first step";
+  EXPECT_LT(skipped, 18) << "no step was taken";
+  EXPECT_NE(warned.find("fine-tuning epoch 1: 3 of 3 batches had non-finite gradients (the "
+                        "fp16 loss scale is now 8192)"),
+            std::string::npos)
+      << warned;
+  const std::vector<double> trained = layout_values(model.params());
+  EXPECT_NE(trained, initial);
+  EXPECT_TRUE(
+      std::all_of(trained.begin(), trained.end(), [](double v) { return std::isfinite(v); }));
+  EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss);
 }
 
 }  // namespace

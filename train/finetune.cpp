@@ -73,13 +73,13 @@ std::vector<EpochLog> finetune_train(Ctx& ctx, FineTuneModel& model, const std::
   MASKLM_CHECK(inputs.size() == gold.size(), "fine-tuning needs one label per input ({} inputs, {} labels)",
                inputs.size(), gold.size());
   ClassificationBatch batch;
-  auto step = [&](std::span<const size_t> examples, const DropoutPlan& dropout) {
+  auto step = [&](std::span<const size_t> examples, const DropoutPlan& dropout, double loss_scale) {
     batch.clear();
     for (size_t j : examples)
       batch.add(inputs[j].ids, inputs[j].types, model.is_regression() ? 0 : gold[j].label, gold[j].score);
     model.zero_grads(ctx);
     const double loss = model.forward(ctx, batch, dropout).loss;
-    model.backward(ctx, dropout);
+    model.backward(ctx, dropout, loss_scale);
     return loss;
   };
   return run_finetune_epochs(ctx, model, inputs.size(), o, step);

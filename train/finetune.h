@@ -39,6 +39,9 @@ EncodedExample encode_glue_example(const Tokenizer& tokenizer, const GlueExample
 struct EpochLog {
   int64_t epoch = 0;
   double train_loss = 0;  // mean over the epoch's batches
+  // Batches whose gradients were not finite, so the parameters were not updated: in fp16,
+  // overflows at a loss scale that then backs off (a few in the first steps are expected).
+  int64_t skipped_steps = 0;
 };
 
 // Trains `model` (on ctx's device) on the examples (labels, or scores for regression);

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "runtime/error.h"
+#include "runtime/log.h"
+#include "train/loss_scaler.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
@@ -27,6 +30,8 @@ std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model
   adam.weight_decay = o.weight_decay;
   adam.clip_norm = o.clip_norm;
   AdamW optimizer(model.params(), model.grads(), adam, std::nullopt, model.compute_copy());
+  std::optional<LossScaler> scaler;
+  if (model.compute_dtype() == DType::F16) scaler.emplace();
 
   std::vector<size_t> order(num_examples);
   std::iota(order.begin(), order.end(), size_t{0});
@@ -35,16 +40,30 @@ std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model
   int64_t step_index = 0;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
+    EpochLog& epoch_log = log.emplace_back(EpochLog{epoch + 1});
     double loss_sum = 0;
     for (size_t start = 0; start < num_examples; start += batch_size) {
       const std::span<const size_t> examples(order.data() + start,
                                              std::min(batch_size, num_examples - start));
       const DropoutPlan dropout{RngKey{o.seed, static_cast<uint32_t>(step_index), 0}, true};
-      loss_sum += step(examples, dropout);
-      optimizer.step(ctx, schedule.at(step_index));
+      const double loss_scale = scaler ? scaler->scale() : 1.0;
+      loss_sum += step(examples, dropout, loss_scale);
+      const double grad_norm = optimizer.grad_norm(ctx, 1.0 / loss_scale);
+      const bool finite = std::isfinite(grad_norm);
+      if (scaler) scaler->update(!finite);
+      if (finite)
+        optimizer.update(ctx, schedule.at(step_index), 1.0 / loss_scale, grad_norm);
+      else
+        ++epoch_log.skipped_steps;
       ++step_index;
     }
-    log.push_back({epoch + 1, loss_sum / static_cast<double>(steps_per_epoch)});
+    epoch_log.train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    if (epoch_log.skipped_steps > 0)
+      log_warn(
+          "fine-tuning epoch {}: {} of {} batches had non-finite gradients{}, so they updated "
+          "nothing",
+          epoch_log.epoch, epoch_log.skipped_steps, steps_per_epoch,
+          scaler ? fmt::format(" (the fp16 loss scale is now {})", scaler->scale()) : "");
   }
   return log;
 }

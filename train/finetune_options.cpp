@@ -26,11 +26,11 @@ FineTuneOptions read_finetune_options(ConfigReader& r, FineTuneOptions o) {
   o.seed = static_cast<uint64_t>(seed);
   const std::string precision =
       r.get<std::string>("precision", std::string(precision_name(o.precision)));
-  MASKLM_CHECK(precision == "fp32" || precision == "bf16",
-               "config key 'precision' must be fp32 or bf16 (fp16 fine-tuning would need loss "
-               "scaling), got '{}'",
-               precision);
-  o.precision = precision_from_name(precision);
+  try {
+    o.precision = precision_from_name(precision);
+  } catch (const Error& e) {
+    MASKLM_FAIL("config key 'precision': {}", e.what());
+  }
   MASKLM_CHECK(o.lr > 0, "config key 'lr' must be positive, got {}", o.lr);
   MASKLM_CHECK(o.batch_size > 0, "config key 'batch_size' must be positive, got {}", o.batch_size);
   MASKLM_CHECK(o.epochs > 0, "config key 'epochs' must be positive, got {}", o.epochs);

@@ -26,7 +26,8 @@ struct FineTuneOptions {
   double clip_norm = 1.0;
   int64_t max_length = 128;  // tokens per example, special tokens included
   uint64_t seed = 42;
-  // The models' compute dtype: F32, or BF16 mixed precision (model/finetune_encoder.h).
+  // The models' compute dtype: F32, or BF16/F16 mixed precision (model/finetune_encoder.h;
+  // F16 with dynamic loss scaling, train/finetune_loop.h).
   DType precision = DType::F32;
 };
 

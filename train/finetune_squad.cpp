@@ -120,13 +120,13 @@ std::vector<EpochLog> squad_train(Ctx& ctx, SpanExtractionModel& model,
                                   const std::vector<SquadFeature>& features,
                                   const FineTuneOptions& options) {
   SpanBatch batch;
-  auto step = [&](std::span<const size_t> windows, const DropoutPlan& dropout) {
+  auto step = [&](std::span<const size_t> windows, const DropoutPlan& dropout, double loss_scale) {
     batch.clear();
     for (size_t w : windows)
       batch.add(features[w].ids, features[w].types, features[w].start, features[w].end);
     model.zero_grads(ctx);
     const double loss = model.forward(ctx, batch, dropout);
-    model.backward(ctx, dropout);
+    model.backward(ctx, dropout, loss_scale);
     return loss;
   };
   return run_finetune_epochs(ctx, model, features.size(), options, step);

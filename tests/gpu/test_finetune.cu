@@ -79,16 +79,17 @@ std::vector<float> arena_floats(const Arena& arena) {
 const DropoutPlan kDropout{RngKey{.seed = 5, .step = 2}, true};
 
 // How far the GPU may be from the CPU in a compute dtype. fp32 differs by summation order
-// alone. In bf16 both devices round every stored activation and the compute copy of the
-// weights to 8 significand bits, but round differently summed values (GEMM order, the fused
-// attention's bf16 probabilities), so each carries bf16's error against exact arithmetic:
-// the bounds are a few times the CPU's bf16 against F64 (tests/test_finetune_mixed.cpp:
-// loss 1.1e-2 relative, logit NMSE 2.3e-4, gradient NMSE 8.9e-4), loose for subtle errors
-// (the fp32 cases hold the same code to fp32's bounds) but not for what bf16 adds: a stale
-// compute copy or a lost gradient upload moves the results by O(1). Measured on the
-// emulated backend (2026-12-07; its bf16 differs from the CPU's in the attention only):
-// losses within 2e-4 relative, logit NMSE up to 4.5e-6, gradient NMSE up to 6.9e-6,
-// parameters after training 1.6e-7.
+// alone. In 16 bits both devices round every stored activation and the compute copy of the
+// weights alike (to 8 significand bits in bf16, 11 in fp16), but round differently summed
+// values (GEMM order, the fused attention's 16-bit probabilities), so each carries the
+// 16-bit error against exact arithmetic: the bounds, bf16's for both, are a few times the
+// CPU's bf16 against F64 (tests/test_finetune_mixed.cpp: loss 1.1e-2 relative, logit NMSE
+// 2.3e-4, gradient NMSE 8.9e-4), loose for subtle errors (the fp32 cases hold the same code
+// to fp32's bounds) but not for what mixed precision adds: a stale compute copy or a lost
+// gradient upload moves the results by O(1). Measured on the emulated backend in bf16
+// (2026-12-07; it differs from the CPU's in the attention only): losses within 2e-4
+// relative, logit NMSE up to 4.5e-6, gradient NMSE up to 6.9e-6, parameters after training
+// 1.6e-7.
 struct Tolerance {
   double loss;        // relative, one pass
   double outputs;     // NMSE of logits, scores and span logits
@@ -217,7 +218,7 @@ template <typename Run, typename Expect> void expect_gpu_as_cpu(Run&& run, Expec
 
 class ClassifierGpu : public ::testing::TestWithParam<std::tuple<DType, int>> {};
 INSTANTIATE_TEST_SUITE_P(Heads, ClassifierGpu,
-                         ::testing::Combine(::testing::Values(DType::F32, DType::BF16),
+                         ::testing::Combine(::testing::Values(DType::F32, DType::BF16, DType::F16),
                                             ::testing::Values(3, 1)),
                          [](const auto& info) {
                            return std::string(dtype_name(std::get<0>(info.param))) +
@@ -234,8 +235,8 @@ TEST_P(ClassifierGpu, ForwardAndBackwardMatchTheCpu) {
 }
 
 class FineTuneDtypeGpu : public ::testing::TestWithParam<DType> {};
-INSTANTIATE_TEST_SUITE_P(Dtypes, FineTuneDtypeGpu, ::testing::Values(DType::F32, DType::BF16),
-                         dtype_test_name);
+INSTANTIATE_TEST_SUITE_P(Dtypes, FineTuneDtypeGpu,
+                         ::testing::Values(DType::F32, DType::BF16, DType::F16), dtype_test_name);
 
 TEST_P(FineTuneDtypeGpu, SpanExtractionForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
