@@ -34,11 +34,18 @@ void run_grid(const FineTuneCliOptions& o) {
       format_grid_summary(summary.value()), o.out, o.out);
 }
 
+void print_epochs(const std::vector<EpochLog>& epochs) {
+  for (const EpochLog& e : epochs)
+    fmt::print("epoch {} train loss {:.4f} grad norm {:.3f}{}\n", e.epoch, e.train_loss,
+               e.grad_norm,
+               e.skipped_steps ? fmt::format(" ({} fp16 overflows skipped)", e.skipped_steps) : "");
+}
+
 void run_squad(const FineTuneCliOptions& o) {
   const SquadFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
                              parse_squad_options(finetune_settings(o.settings)), parse_device(o.device)};
   const SquadFineTuneResult r = run_squad_finetune(job);
-  for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
+  print_epochs(r.epochs);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.2f}\n", metric, value);
   fmt::print("wrote {}/finetune.json\n", o.out);
 }
@@ -51,7 +58,7 @@ void run_finetune(const FineTuneCliOptions& o) {
   const GlueFineTuneJob job{o.checkpoint, o.task, o.data, o.out, o.tokenizer,
                             parse_finetune_options(finetune_settings(o.settings)), parse_device(o.device)};
   const GlueFineTuneResult r = run_glue_finetune(job);
-  for (const EpochLog& e : r.epochs) fmt::print("epoch {} train loss {:.4f}\n", e.epoch, e.train_loss);
+  print_epochs(r.epochs);
   for (const auto& [metric, value] : r.dev_scores) fmt::print("dev {} {:.4f}\n", glue_metric_name(metric), value);
   fmt::print("wrote {}/finetune.json\n", o.out);
 }

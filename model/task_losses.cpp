@@ -66,6 +66,12 @@ void check_span_args(const Tensor& logits, const std::vector<int32_t>& cu_seqlen
   MASKLM_CHECK(
       logits.shape.ndim == 2 && logits.shape[1] == 2 && logits.shape[0] == cu_seqlens.back(),
       "span logits must be (N, 2) with N = {}, got {}", cu_seqlens.back(), logits.shape.str());
+  for (size_t b = 0; b < starts.size(); ++b) {
+    const int32_t length = cu_seqlens[b + 1] - cu_seqlens[b];
+    MASKLM_CHECK(starts[b] >= 0 && starts[b] < length && ends[b] >= 0 && ends[b] < length,
+                 "answer span [{}, {}] outside sequence {} of {} tokens", starts[b], ends[b], b,
+                 length);
+  }
 }
 
 // Sequence b's two halves of the span loss, each (with d) adding scale / 2 times its gradient.

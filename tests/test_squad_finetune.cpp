@@ -42,6 +42,8 @@ TEST(SpanLoss, MeanOfStartAndEndCrossEntropyByHand) {
   span_xent_backward(dl, l, cu, starts, ends, 0.5);
   const std::vector<double> expected{-0.125, 0.0625, 0.125, -0.0625, 0, 0};
   for (size_t i = 0; i < d.size(); ++i) EXPECT_NEAR(d[i], expected[i], 1e-15) << i;
+  expect_error([&] { span_xent_forward(l, cu, starts, {1, 1}); },
+               "answer span [0, 1] outside sequence 1 of 1 tokens");
 }
 
 void expect_span_gradients_match(bool pre_ln) {

@@ -36,11 +36,13 @@ struct EncodedExample {
 EncodedExample encode_glue_example(const Tokenizer& tokenizer, const GlueExample& example, int64_t max_length,
                                    int64_t type_vocab_size);
 
+// The means are over the epoch's batches that updated the model (NaN if none did).
 struct EpochLog {
   int64_t epoch = 0;
-  double train_loss = 0;  // mean over the epoch's batches
-  // Batches whose gradients were not finite, so the parameters were not updated: in fp16,
-  // overflows at a loss scale that then backs off (a few in the first steps are expected).
+  double train_loss = 0;  // the batches' mean losses
+  double grad_norm = 0;   // their gradient norms before clipping
+  // fp16 only: batches whose gradients overflowed at the loss scale, which then backed off,
+  // so they updated nothing (a few in the first steps are expected).
   int64_t skipped_steps = 0;
 };
 

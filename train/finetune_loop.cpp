@@ -41,29 +41,40 @@ std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     EpochLog& epoch_log = log.emplace_back(EpochLog{epoch + 1});
-    double loss_sum = 0;
+    double loss_sum = 0, norm_sum = 0;
+    int64_t updates = 0;
     for (size_t start = 0; start < num_examples; start += batch_size) {
       const std::span<const size_t> examples(order.data() + start,
                                              std::min(batch_size, num_examples - start));
       const DropoutPlan dropout{RngKey{o.seed, static_cast<uint32_t>(step_index), 0}, true};
       const double loss_scale = scaler ? scaler->scale() : 1.0;
-      loss_sum += step(examples, dropout, loss_scale);
+      const double loss = step(examples, dropout, loss_scale);
       const double grad_norm = optimizer.grad_norm(ctx, 1.0 / loss_scale);
       const bool finite = std::isfinite(grad_norm);
+      // An fp16 overflow is the scale's doing unless the scale cannot back off further.
+      const bool overflow = scaler && !finite && !scaler->at_min_scale();
       if (scaler) scaler->update(!finite);
-      if (finite)
+      MASKLM_CHECK(finite || overflow,
+                   "fine-tuning step {} (epoch {}): the gradients are not finite (loss {}); the "
+                   "run diverged: try a lower lr or clip_norm",
+                   step_index + 1, epoch + 1, loss);
+      if (finite) {
         optimizer.update(ctx, schedule.at(step_index), 1.0 / loss_scale, grad_norm);
-      else
+        loss_sum += loss;
+        norm_sum += grad_norm;
+        ++updates;
+      } else {
         ++epoch_log.skipped_steps;
+      }
       ++step_index;
     }
-    epoch_log.train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    epoch_log.train_loss = loss_sum / static_cast<double>(updates);
+    epoch_log.grad_norm = norm_sum / static_cast<double>(updates);
     if (epoch_log.skipped_steps > 0)
       log_warn(
-          "fine-tuning epoch {}: {} of {} batches had non-finite gradients{}, so they updated "
-          "nothing",
-          epoch_log.epoch, epoch_log.skipped_steps, steps_per_epoch,
-          scaler ? fmt::format(" (the fp16 loss scale is now {})", scaler->scale()) : "");
+          "fine-tuning epoch {}: {} of {} batches overflowed fp16 at their loss scale and "
+          "updated nothing (the scale is now {})",
+          epoch_log.epoch, epoch_log.skipped_steps, steps_per_epoch, scaler->scale());
   }
   return log;
 }

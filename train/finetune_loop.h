@@ -3,7 +3,8 @@
 // then linear decay to 0 over all steps. What a batch is and how its loss is computed is
 // the task's: a callback builds the batch, runs forward and backward, and returns the loss.
 // A model computing in F16 gets dynamic loss scaling (train/loss_scaler.h, as pretraining
-// does); a batch whose gradients are not finite, in any precision, updates nothing.
+// does): a batch whose gradients overflow at the scale updates nothing while the scale backs
+// off. Non-finite gradients otherwise (fp32, bf16, fp16 at the smallest scale) are an error.
 #pragma once
 
 #include <cstdint>

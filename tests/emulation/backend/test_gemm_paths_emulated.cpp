@@ -118,10 +118,13 @@ struct DeviceMatrix {
   std::vector<float> floats;   // F32 storage
   void* data = nullptr;
 
-  DeviceMatrix(DType dtype_, int64_t rows_, int64_t cols_, int64_t ld_, uint32_t seed)
+  // Values from `seed`, or all `fill` when it is NaN.
+  DeviceMatrix(DType dtype_, int64_t rows_, int64_t cols_, int64_t ld_, uint32_t seed,
+               float fill = 0.0f)
       : dtype(dtype_), rows(rows_), cols(cols_), ld(ld_) {
     for (int64_t i = 0; i < rows * ld; ++i) {
-      const float v = 0.125f * static_cast<float>((i * 7 + seed) % 17) - 1.0f;
+      const float v =
+          std::isnan(fill) ? fill : 0.125f * static_cast<float>((i * 7 + seed) % 17) - 1.0f;
       if (dtype == DType::F32)
         floats.push_back(v);
       else
@@ -145,44 +148,49 @@ struct DeviceMatrix {
   }
 };
 
-// Every transpose combination, beta 0.5 reading c, leading dimensions wider than the rows,
-// and 16-bit operands into F32 (a gradient) or into their own dtype: the simple kernel
-// against double sums of the stored operands. Its fp32 sums of 11 products err by about
-// 1e-6 relative; a 16-bit c also rounds once (2^-8 relative for bf16).
+// Every transpose combination, beta 0.5 reading c and beta 0 not reading it (c holds NaN),
+// leading dimensions wider than the rows, and 16-bit operands into F32 (a gradient) or into
+// their own dtype: the simple kernel against double sums of the stored operands. Its fp32
+// sums of 11 products err by about 1e-6 relative; a 16-bit c also rounds once (2^-8
+// relative for bf16, 2^-11 for fp16).
 TEST(GemmPathsEmulated, TheSimpleKernelHandlesTransposesBetaAndSixteenBitOperands) {
   const Refuse refuse(emulator::cublaslt.refuse_every_algorithm, emulator::Refusal::STATUS);
   CudaContext cc;
   constexpr int64_t m = 3, n = 5, k = 11;
   for (const GemmDTypes dtypes :
        {GemmDTypes{DType::F32, DType::F32}, GemmDTypes{DType::BF16, DType::F32},
-        GemmDTypes{DType::BF16, DType::BF16}})
-    for (const bool trans_a : {false, true})
-      for (const bool trans_b : {false, true}) {
-        SCOPED_TRACE(std::string(dtype_name(dtypes.ab)) + " into " +
-                     std::string(dtype_name(dtypes.c)) + (trans_a ? ", a^T" : "") +
-                     (trans_b ? ", b^T" : ""));
-        DeviceMatrix a(dtypes.ab, trans_a ? k : m, trans_a ? m : k, (trans_a ? m : k) + 2, 1);
-        DeviceMatrix b(dtypes.ab, trans_b ? n : k, trans_b ? k : n, (trans_b ? k : n) + 1, 2);
-        DeviceMatrix c(dtypes.c, m, n, n + 3, 3);
-        std::vector<double> expected;
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            double sum = 0;
-            for (int64_t p = 0; p < k; ++p)
-              sum += (trans_a ? a.at(p, i) : a.at(i, p)) * (trans_b ? b.at(j, p) : b.at(p, j));
-            expected.push_back(2.0 * sum + 0.5 * c.at(i, j));
-          }
-        gemm(cc, dtypes, trans_a, trans_b, m, n, k, 2.0f, a.data, a.ld, b.data, b.ld, 0.5f, c.data,
-             c.ld);
-        c.pull(cc);
-        const double tolerance = dtypes.c == DType::F32 ? 1e-5 : 1.0 / 128;
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            const double want = expected[static_cast<size_t>(i * n + j)];
-            EXPECT_NEAR(c.at(i, j), want, tolerance * std::max(1.0, std::abs(want)))
-                << "c[" << i << ", " << j << "]";
-          }
-      }
+        GemmDTypes{DType::BF16, DType::BF16}, GemmDTypes{DType::F16, DType::F32},
+        GemmDTypes{DType::F16, DType::F16}})
+    for (const float beta : {0.5f, 0.0f})
+      for (const bool trans_a : {false, true})
+        for (const bool trans_b : {false, true}) {
+          SCOPED_TRACE(std::string(dtype_name(dtypes.ab)) + " into " +
+                       std::string(dtype_name(dtypes.c)) + ", beta " + std::to_string(beta) +
+                       (trans_a ? ", a^T" : "") + (trans_b ? ", b^T" : ""));
+          DeviceMatrix a(dtypes.ab, trans_a ? k : m, trans_a ? m : k, (trans_a ? m : k) + 2, 1);
+          DeviceMatrix b(dtypes.ab, trans_b ? n : k, trans_b ? k : n, (trans_b ? k : n) + 1, 2);
+          DeviceMatrix c(dtypes.c, m, n, n + 3, 3, beta == 0.0f ? NAN : 0.0f);
+          std::vector<double> expected;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double sum = 0;
+              for (int64_t p = 0; p < k; ++p)
+                sum += (trans_a ? a.at(p, i) : a.at(i, p)) * (trans_b ? b.at(j, p) : b.at(p, j));
+              expected.push_back(2.0 * sum + (beta == 0.0f ? 0.0 : beta * c.at(i, j)));
+            }
+          gemm(cc, dtypes, trans_a, trans_b, m, n, k, 2.0f, a.data, a.ld, b.data, b.ld, beta,
+               c.data, c.ld);
+          c.pull(cc);
+          const double tolerance = dtypes.c == DType::F32    ? 1e-5
+                                   : dtypes.c == DType::BF16 ? 1.0 / 128
+                                                             : 1.0 / 1024;
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              const double want = expected[static_cast<size_t>(i * n + j)];
+              EXPECT_NEAR(c.at(i, j), want, tolerance * std::max(1.0, std::abs(want)))
+                  << "c[" << i << ", " << j << "]";
+            }
+        }
 }
 
 TEST(GemmPathsEmulated, TheBiasEpilogueGivesTheSameResult) {
