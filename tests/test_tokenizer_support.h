@@ -12,12 +12,9 @@
 #include <vector>
 
 #include "data/tokenizer.h"
+#include "fixture_path.h"
 
 namespace masklm::testing {
-
-inline std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(MASKLM_FIXTURE_DIR) / name;
-}
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);

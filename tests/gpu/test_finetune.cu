@@ -1,11 +1,11 @@
 // The fine-tuning models on the GPU against the same models on the CPU, in fp32 and in bf16
-// mixed precision (the CPU rounds 16-bit tensors as the GPU kernels do): the classifier
-// (classification and regression) and the span model, one forward and backward with
-// dropout (loss, logits, predictions, gradients); the GLUE and SQuAD training loops over
+// and fp16 mixed precision (the CPU rounds 16-bit tensors as the GPU kernels do): the
+// classifier (classification and regression) and the span model, one forward and backward
+// with dropout (loss, logits, predictions, gradients); the GLUE and SQuAD training loops over
 // two epochs (their losses, the parameters they leave, the predictions or logits after
-// them); and a checkpoint's encoder loaded into the GPU's buffers. (The jobs around the
-// loops read tokenizer fixtures, which a GPU machine running a carried build would not
-// find: their device handling is a DeviceContext made first, tests/test_grid_cli.cpp.)
+// them); a checkpoint's encoder loaded into the GPU's buffers; and the jobs around the loops,
+// from task files to written scores (their tokenizer fixture found through
+// tests/fixture_path.h, which scripts/gpu-check points at the checkout it runs in).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,13 +15,19 @@
 #include <tuple>
 #include <vector>
 
+#include "data_test_support.h"
+#include "finetune_test_support.h"
+#include "fixture_path.h"
 #include "gpu/op_harness.cuh"
+#include "kernels/device_context.h"
 #include "model/sequence_classifier.h"
 #include "model/span_extraction.h"
 #include "model_test_support.h"
 #include "runtime/host_mirror.h"
+#include "squad_test_support.h"
 #include "train/checkpoint.h"
 #include "train/finetune.h"
+#include "train/finetune_scores.h"
 #include "train/finetune_squad.h"
 #include "train/optimizer.h"
 
@@ -399,6 +405,87 @@ TEST(FineTuneGpu, LoadsACheckpointsEncoder) {
   EXPECT_EQ(std::vector<float>(on_cpu.begin() + head, on_cpu.end()),
             std::vector<float>(initialized.begin() + head, initialized.end()))
       << "the head was overwritten";
+}
+
+// The jobs around the loops, as `masklm finetune --device cuda --set precision=bf16` runs
+// them: a task's files read, a checkpoint's encoder loaded, two epochs, the dev scores
+// written; on the GPU against the same job on the CPU.
+class FineTuneJobGpu : public testing::TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    const std::filesystem::path wordpiece = testing::fixture("tokenizer_wordpiece.json");
+    ModelConfig c = finetune_config();
+    c.vocab_size = Tokenizer::load(wordpiece)->vocab_size();
+    checkpoint_ = testing::write_pretrained_run(dir_ / "run", c, wordpiece);
+  }
+  std::filesystem::path out(Device device) const { return dir_ / "out" / device_name(device); }
+
+  // Epoch by epoch, the losses and gradient norms within bf16 rounding of the CPU's.
+  static void expect_epochs_match(const std::vector<EpochLog>& got,
+                                  const std::vector<EpochLog>& expected) {
+    const Tolerance tol = tolerance(DType::BF16);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t e = 0; e < got.size(); ++e) {
+      EXPECT_NEAR(got[e].train_loss, expected[e].train_loss,
+                  tol.epoch_loss * expected[e].train_loss)
+          << "epoch " << e;
+      EXPECT_NEAR(got[e].grad_norm, expected[e].grad_norm, tol.epoch_loss * expected[e].grad_norm)
+          << "epoch " << e;
+    }
+  }
+
+  std::filesystem::path checkpoint_;
+};
+
+TEST_F(FineTuneJobGpu, GlueRunsAsOnTheCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  std::filesystem::create_directories(dir_ / "glue" / "SST-2");
+  write_file("glue/SST-2/train.tsv", testing::sentiment_tsv(48, 0.5, 1));
+  write_file("glue/SST-2/dev.tsv", testing::sentiment_tsv(20, 0.3, 2));
+  const auto run = [&](Device device) {
+    return run_glue_finetune(
+        {checkpoint_,
+         "glue/sst2",
+         dir_ / "glue",
+         out(device),
+         {},
+         parse_finetune_options(finetune_settings(
+             {"lr=2e-3", "batch_size=16", "epochs=2", "max_length=16", "precision=bf16"})),
+         device});
+  };
+  const GlueFineTuneResult cpu = run(Device::CPU), gpu = run(Device::CUDA);
+  expect_epochs_match(gpu.epochs, cpu.epochs);
+  ASSERT_EQ(gpu.dev_scores.size(), 1u);
+  // Predictions may flip on near ties: 2 of the 20 dev sentences.
+  EXPECT_NEAR(gpu.dev_scores[0].second, cpu.dev_scores[0].second, 0.1);
+  EXPECT_EQ(read_task_scores(out(Device::CUDA) / "finetune.json", "sst2")->at("accuracy"),
+            gpu.dev_scores[0].second);
+}
+
+TEST_F(FineTuneJobGpu, SquadRunsAsOnTheCpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  std::filesystem::create_directories(dir_ / "squad");
+  write_file("squad/train-v1.1.json", testing::synthetic_squad(24, 1, SquadVersion::V1_1).dump());
+  write_file("squad/dev-v1.1.json", testing::synthetic_squad(8, 2, SquadVersion::V1_1).dump());
+  const auto run = [&](Device device) {
+    return run_squad_finetune({checkpoint_,
+                               "squad/v1.1",
+                               dir_ / "squad",
+                               out(device),
+                               {},
+                               parse_squad_options(finetune_settings(
+                                   {"lr=2e-3", "batch_size=16", "epochs=2", "max_length=32",
+                                    "doc_stride=16", "precision=bf16"})),
+                               device});
+  };
+  const SquadFineTuneResult cpu = run(Device::CPU), gpu = run(Device::CUDA);
+  EXPECT_EQ(gpu.train_features, cpu.train_features);
+  expect_epochs_match(gpu.epochs, cpu.epochs);
+  const std::map<std::string, double> written =
+      read_task_scores(out(Device::CUDA) / "finetune.json", "squad_v1.1").value();
+  EXPECT_EQ(written.size(), 2u);  // exact, f1
+  EXPECT_TRUE(std::filesystem::exists(out(Device::CUDA) / "squad_v1.1.dev.predictions.json"));
 }
 
 }  // namespace
