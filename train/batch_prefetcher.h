@@ -19,6 +19,8 @@ class BatchPrefetcher {
   // Micro-batches [first, first + count) of each step of `source`, which must outlive this
   // (the destructor waits for a build in flight).
   BatchPrefetcher(const BatchSource& source, int64_t first, int64_t count);
+  BatchPrefetcher(const BatchPrefetcher&) = delete;  // a build in flight holds `this`
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
 
   // Step `step`'s micro-batches, built ahead if they were that step's (else now, e.g.
   // after a resume moved the step); then starts building step + 1's. An error building a
