@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kernels/device_context.h"
 #include "runtime/file_io.h"
 #include "runtime/log.h"
 #include "train/checkpoint.h"
@@ -12,6 +13,7 @@
 #include "train/finetune_grid.h"
 #include "train/finetune_scores.h"
 #include "train/pretrain.h"
+#include "train/run_config.h"
 #include "train/run_log.h"
 #include "train/stop_signal.h"
 
@@ -65,6 +67,26 @@ bool finetune_cell(const SweepFineTune& f, const fs::path& checkpoint, const fs:
   return !stop_requested();
 }
 
+// Each cell fine-tunes after its pretraining: a GPU that cannot compute in a precision the
+// fine-tuning asks for (bf16 before sm_80) is refused before the first cell, not after it.
+void require_finetune_precisions(const SweepPlan& plan, Device device) {
+  if (device == Device::CPU || plan.finetune.empty()) return;
+  const DeviceContext gpu(device);
+  for (const SweepFineTune& f : plan.finetune) {
+    const FineTuneTarget target = finetune_target({{}, f.task, f.data, f.tokenizer, device});
+    const std::vector<nlohmann::json> points =
+        f.grid.axes.empty() ? std::vector{target.resolve(f.grid.settings)}
+                            : grid_point_settings(f.grid, expand_grid(f.grid.axes), target);
+    for (const nlohmann::json& settings : points) {
+      try {
+        gpu.require_compute_dtype(precision_from_name(settings.at("precision").get<std::string>()));
+      } catch (const Error& e) {
+        MASKLM_FAIL("the sweep's fine-tuning of {}: {}", f.task, e.what());
+      }
+    }
+  }
+}
+
 // Finished cells are skipped whatever the sweep file now says: a file edited since they ran
 // (say, another fine-tuning precision) would otherwise mix settings silently.
 void warn_if_changed_since_finished(const SweepPlan& plan, const nlohmann::json& sweep,
@@ -85,6 +107,7 @@ void warn_if_changed_since_finished(const SweepPlan& plan, const nlohmann::json&
 
 TrainOutcome run_sweep(const SweepPlan& plan, const fs::path& sweep_file, const fs::path& out,
                        Device device, FILE* terminal) {
+  require_finetune_precisions(plan, device);  // before anything is written
   fs::create_directories(out);
   const nlohmann::json sweep = load_yaml_file(sweep_file);
   warn_if_changed_since_finished(plan, sweep, out);

@@ -48,8 +48,13 @@ struct cudaDeviceProp {
 namespace emulator {
 
 // The emulated device: an H100's compute capability and shared memory, so every kernel
-// masklm has for sm_90 runs (bf16 included).
+// masklm has for sm_90 runs (bf16 included). Tests of what an older GPU refuses lower the
+// capability the device reports for a while (ReportedCapability below).
 constexpr int kComputeMajor = 9, kComputeMinor = 0;
+struct ReportedCapability {
+  int major = kComputeMajor, minor = kComputeMinor;
+};
+inline ReportedCapability reported_capability;
 constexpr int kMaxDynamicSharedBytes = 227 * 1024;
 
 // A kernel may launch with more than 48 KiB of dynamic shared memory only after
@@ -90,15 +95,17 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   *prop = {};
   std::strcpy(prop->name, "CUDA emulation on the CPU");
   prop->totalGlobalMem = size_t{8} << 30;
-  prop->major = emulator::kComputeMajor;
-  prop->minor = emulator::kComputeMinor;
+  prop->major = emulator::reported_capability.major;
+  prop->minor = emulator::reported_capability.minor;
   prop->multiProcessorCount = 1;
   return cudaSuccess;
 }
 inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (device != 0) return cudaErrorInvalidDevice;
   switch (attr) {
-    case cudaDevAttrComputeCapabilityMajor: *value = emulator::kComputeMajor; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = emulator::reported_capability.major;
+      return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = emulator::kMaxDynamicSharedBytes;
       return cudaSuccess;
