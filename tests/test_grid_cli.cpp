@@ -1,13 +1,18 @@
-// `masklm sweep` and `masklm finetune --grid` as a user runs them: --dry-run lists a sweep's
-// cells without running or writing anything; a sweep file or a --grid value that is wrong
-// exits 1 with a message naming the file, the cell and the key, before anything is written,
-// and so does `finetune --device cuda` where no GPU can be used.
+// `masklm sweep` and `masklm finetune` as a user runs them: --dry-run lists a sweep's cells
+// without running or writing anything; a sweep file or a --grid value that is wrong exits 1
+// with a message naming the file, the cell and the key, before anything is written, and so
+// does `finetune --device cuda` where no GPU can be used; a fine-tuning run prints a line
+// per epoch and its dev scores.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "cli_test_support.h"
+#include "data/tokenizer.h"
+#include "finetune_test_support.h"
+#include "model_test_support.h"
 #include "runtime/device.h"
 #include "trainer_fixture.h"
 
@@ -100,6 +105,32 @@ TEST(FineTuneCli, ADeviceThatIsMissingExitsOneBeforeAnythingIsWritten) {
     EXPECT_NE(r.text.find(why), std::string::npos) << r.text;
   }
   EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+// A run in fp16 (the CPU emulates it): a line per epoch with its mean loss and gradient
+// norm, the dev score, and the scores written.
+TEST(FineTuneCli, RunsInFp16AndPrintsEachEpoch) {
+  const fs::path dir = fresh_dir("cli_finetune_fp16");
+  const fs::path wordpiece = fs::path(MASKLM_FIXTURE_DIR) / "tokenizer_wordpiece.json";
+  ModelConfig c = testing::small_config(false);
+  c.vocab_size = Tokenizer::load(wordpiece)->vocab_size();
+  const fs::path checkpoint = testing::write_pretrained_run(dir / "run", c, wordpiece);
+  fs::create_directories(dir / "glue" / "SST-2");
+  std::ofstream(dir / "glue" / "SST-2" / "train.tsv") << testing::sentiment_tsv(64, 0.5, 1);
+  std::ofstream(dir / "glue" / "SST-2" / "dev.tsv") << testing::sentiment_tsv(20, 0.5, 2);
+  const testing::CliOutput out =
+      run_cli("finetune --checkpoint " + checkpoint.string() + " --task glue/sst2 --data " +
+              (dir / "glue").string() + " --out " + (dir / "out").string() +
+              " --set epochs=2 --set batch_size=16 --set max_length=16 --set lr=2e-3"
+              " --set precision=fp16");
+  ASSERT_EQ(out.status, 0) << out.text;
+  for (const char* epoch : {"1", "2"})
+    EXPECT_TRUE(
+        std::regex_search(out.text, std::regex(std::string("epoch ") + epoch +
+                                               R"( train loss \d+\.\d{4} grad norm \d+\.\d{3})")))
+        << out.text;
+  EXPECT_TRUE(std::regex_search(out.text, std::regex(R"(dev accuracy \d\.\d{4})"))) << out.text;
+  EXPECT_TRUE(fs::exists(dir / "out" / "finetune.json"));
 }
 
 }  // namespace
