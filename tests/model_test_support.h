@@ -98,6 +98,16 @@ inline void expect_model_gradients_match(MlmModel& model, const Batch& batch, co
                          coords);
 }
 
+// A host tensor's F32 or F64 values, as doubles.
+inline std::vector<double> host_doubles(const Tensor& host) {
+  std::vector<double> out(static_cast<size_t>(host.numel()));
+  for (int64_t i = 0; i < host.numel(); ++i)
+    out[static_cast<size_t>(i)] = host.dtype == DType::F64
+                                      ? host.ptr<double>()[i]
+                                      : static_cast<double>(host.ptr<float>()[i]);
+  return out;
+}
+
 // Every element of a 16-bit compute copy (host memory) is its fp32 master weight rounded.
 inline void expect_compute_copy_is_rounded_masters(const ParamLayout& masters,
                                                    const ParamLayout* copy) {

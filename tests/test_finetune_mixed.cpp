@@ -34,21 +34,12 @@ ModelConfig mixed_config(bool pre_ln) {
   return c;
 }
 
-std::vector<double> values(const Tensor& host) {
-  std::vector<double> out(static_cast<size_t>(host.numel()));
-  for (int64_t i = 0; i < host.numel(); ++i)
-    out[static_cast<size_t>(i)] = host.dtype == DType::F64
-                                      ? host.ptr<double>()[i]
-                                      : static_cast<double>(host.ptr<float>()[i]);
-  return out;
-}
-
 // Every tensor of a host layout, in table order (the alignment gaps between them differ
 // between dtypes).
 std::vector<double> layout_values(const ParamLayout& layout) {
   std::vector<double> out;
   for (const ParamEntry& e : layout.table) {
-    const std::vector<double> v = values(e.view);
+    const std::vector<double> v = testing::host_doubles(e.view);
     out.insert(out.end(), v.begin(), v.end());
   }
   return out;
@@ -143,7 +134,7 @@ Pass forward_backward(int head, DType dtype) {
   model.zero_grads(ctx);
   const ClassificationBatch batch = testing::random_classification_batch(c, head, 11);
   p.loss = model.forward(ctx, batch, dropout).loss;
-  p.outputs = values(model.last_logits());
+  p.outputs = testing::host_doubles(model.last_logits());
   model.backward(ctx, dropout, loss_scale);
   p.grads = unscaled(layout_values(model.grads()), loss_scale);
   return p;

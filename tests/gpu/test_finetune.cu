@@ -25,11 +25,9 @@
 #include "model_test_support.h"
 #include "runtime/host_mirror.h"
 #include "squad_test_support.h"
-#include "train/checkpoint.h"
 #include "train/finetune.h"
 #include "train/finetune_scores.h"
 #include "train/finetune_squad.h"
-#include "train/optimizer.h"
 
 namespace masklm {
 namespace {
@@ -136,12 +134,6 @@ struct Pass {
   std::vector<float> grads;
 };
 
-std::vector<double> host_values(const Tensor& t) {
-  std::vector<double> out(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) out[static_cast<size_t>(i)] = t.ptr<float>()[i];
-  return out;
-}
-
 Pass classifier_pass(Ctx& ctx, int num_labels, DType dtype) {
   const ModelConfig c = finetune_config();
   const std::vector<EncodedExample> inputs = random_inputs(c, {5, 1, 33, 8}, 7);
@@ -156,7 +148,7 @@ Pass classifier_pass(Ctx& ctx, int num_labels, DType dtype) {
   const FineTuneStats stats = model.forward(ctx, batch, kDropout);
   p.loss = stats.loss;
   p.correct = stats.correct;
-  p.outputs = host_values(model.last_logits());
+  p.outputs = testing::host_doubles(model.last_logits());
   if (!model.is_regression()) {
     p.num_labels = num_labels;
     p.labels = model.predicted_labels();
@@ -211,7 +203,7 @@ int64_t expect_labels_agree(const std::vector<int32_t>& got, const std::vector<i
   return ties;
 }
 
-void expect_pass_matches(const Pass& got, const Pass& expected, const Tolerance& tol) {
+void expect_matches(const Pass& got, const Pass& expected, const Tolerance& tol) {
   EXPECT_NEAR(got.loss, expected.loss, tol.loss * expected.loss);
   expect_close(got.outputs, expected.outputs, tol.outputs, "logits");
   if (expected.num_labels > 0) {
@@ -223,12 +215,12 @@ void expect_pass_matches(const Pass& got, const Pass& expected, const Tolerance&
   expect_close(got.grads, expected.grads, tol.grads, "gradients");
 }
 
-// run(gpu ctx) checked against run(cpu ctx) by expect(got, expected).
-template <typename Run, typename Expect> void expect_gpu_as_cpu(Run&& run, Expect&& expect) {
+// run(gpu ctx) checked against run(cpu ctx) by expect_matches, within `dtype`'s tolerance.
+template <typename Run> void expect_gpu_as_cpu(DType dtype, Run&& run) {
   Ctx cpu;
   CudaContext cuda;
   Ctx gpu{Device::CUDA, &cuda};
-  expect(run(gpu), run(cpu));
+  expect_matches(run(gpu), run(cpu), tolerance(dtype));
 }
 
 class ClassifierGpu : public ::testing::TestWithParam<std::tuple<DType, int>> {};
@@ -243,10 +235,7 @@ INSTANTIATE_TEST_SUITE_P(Heads, ClassifierGpu,
 TEST_P(ClassifierGpu, ForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto [dtype, num_labels] = GetParam();
-  expect_gpu_as_cpu([&](Ctx& ctx) { return classifier_pass(ctx, num_labels, dtype); },
-                    [&](const Pass& got, const Pass& expected) {
-                      expect_pass_matches(got, expected, tolerance(dtype));
-                    });
+  expect_gpu_as_cpu(dtype, [&](Ctx& ctx) { return classifier_pass(ctx, num_labels, dtype); });
 }
 
 class FineTuneDtypeGpu : public ::testing::TestWithParam<DType> {};
@@ -256,10 +245,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FineTuneDtypeGpu,
 TEST_P(FineTuneDtypeGpu, SpanExtractionForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const DType dtype = GetParam();
-  expect_gpu_as_cpu([&](Ctx& ctx) { return span_pass(ctx, dtype); },
-                    [&](const Pass& got, const Pass& expected) {
-                      expect_pass_matches(got, expected, tolerance(dtype));
-                    });
+  expect_gpu_as_cpu(dtype, [&](Ctx& ctx) { return span_pass(ctx, dtype); });
 }
 
 // What a training loop leaves, on the host: as `masklm finetune --device cuda` runs it.
@@ -270,7 +256,7 @@ struct Trained {
   std::vector<double> outputs;         // logits after training: GLUE's (B x 2), SQuAD's spans
 };
 
-void expect_training_matches(const Trained& got, const Trained& expected, const Tolerance& tol) {
+void expect_matches(const Trained& got, const Trained& expected, const Tolerance& tol) {
   ASSERT_EQ(got.epochs.size(), expected.epochs.size());
   for (size_t e = 0; e < got.epochs.size(); ++e) {
     EXPECT_EQ(got.epochs[e].skipped_steps, expected.epochs[e].skipped_steps) << "epoch " << e;
@@ -319,7 +305,7 @@ Trained glue_loop(Ctx& ctx, DType dtype) {
     for (size_t i = start; i < std::min(inputs.size(), start + kPredictBatch); ++i)
       batch.add(inputs[i].ids, inputs[i].types, 0, 0.0);
     model.forward(ctx, batch, DropoutPlan{});
-    const std::vector<double> logits = host_values(model.last_logits());
+    const std::vector<double> logits = testing::host_doubles(model.last_logits());
     t.outputs.insert(t.outputs.end(), logits.begin(), logits.end());
   }
   return t;
@@ -357,19 +343,13 @@ Trained squad_loop(Ctx& ctx, DType dtype) {
 TEST_P(FineTuneDtypeGpu, TheGlueLoopTrainsAsOnTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const DType dtype = GetParam();
-  expect_gpu_as_cpu([&](Ctx& ctx) { return glue_loop(ctx, dtype); },
-                    [&](const Trained& got, const Trained& expected) {
-                      expect_training_matches(got, expected, tolerance(dtype));
-                    });
+  expect_gpu_as_cpu(dtype, [&](Ctx& ctx) { return glue_loop(ctx, dtype); });
 }
 
 TEST_P(FineTuneDtypeGpu, TheSquadLoopTrainsAsOnTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const DType dtype = GetParam();
-  expect_gpu_as_cpu([&](Ctx& ctx) { return squad_loop(ctx, dtype); },
-                    [&](const Trained& got, const Trained& expected) {
-                      expect_training_matches(got, expected, tolerance(dtype));
-                    });
+  expect_gpu_as_cpu(dtype, [&](Ctx& ctx) { return squad_loop(ctx, dtype); });
 }
 
 // A pretraining checkpoint's encoder lands in the GPU's buffers as in the CPU's, bit for
@@ -377,12 +357,11 @@ TEST_P(FineTuneDtypeGpu, TheSquadLoopTrainsAsOnTheCpu) {
 TEST(FineTuneGpu, LoadsACheckpointsEncoder) {
   MASKLM_SKIP_WITHOUT_GPU();
   const ModelConfig c = finetune_config();
-  MlmModel pretrained(c, Capacity{8, 8});
-  pretrained.init_weights(11);
-  AdamW unused(pretrained.params(), pretrained.grads(), AdamWConfig{});
-  const auto dir = std::filesystem::temp_directory_path() / "masklm_test_finetune_gpu_load";
-  std::filesystem::remove_all(dir);
-  save_checkpoint(dir, pretrained, unused, TrainerState{}, nlohmann::json::object());
+  const auto run = std::filesystem::temp_directory_path() / "masklm_test_finetune_gpu_load";
+  std::filesystem::remove_all(run);
+  std::filesystem::create_directories(run);
+  const std::filesystem::path dir =
+      testing::write_pretrained_run(run, c, testing::fixture("tokenizer_wordpiece.json"));
   const auto loaded = [&](Device device) {
     FineTuneModel model(c, 3, 64, 4, DType::F32, device);
     model.init_weights(12);
