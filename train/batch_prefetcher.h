@@ -27,6 +27,10 @@ class BatchPrefetcher {
   // step is thrown by the take() of that step.
   std::vector<Batch> take(int64_t step);
 
+  // The micro-batches [first(), first() + count()) of every step that this builds.
+  int64_t first() const { return first_; }
+  int64_t count() const { return count_; }
+
  private:
   std::vector<Batch> build(int64_t step) const;
 

@@ -58,8 +58,7 @@ Trainer::Trainer(const RunConfig& config, const BatchSource& train, const BatchS
   prefetcher_ = std::make_unique<BatchPrefetcher>(train, micros * dp_->rank(), micros);
   if (world > 1 && dp_->rank() == 0) {
     log_info("data parallel: {} ranks over {}, {} micro-batches of {} per rank and step{}{}", world,
-             dp_->comm().name(), t.accumulation_steps() / world, t.micro_batch_size,
-             dp_->zero1() ? ", ZeRO-1" : "",
+             dp_->comm().name(), micros, t.micro_batch_size, dp_->zero1() ? ", ZeRO-1" : "",
              overlap_comm_ ? ", gradient all-reduce overlapped with the backward" : "");
     if (t.overlap_comm && dp_->zero1())
       log_info("train.overlap_comm: ZeRO-1 reduce-scatters the gradients after the backward "
@@ -121,8 +120,8 @@ StepResult Trainer::train_step() {
   const auto start = std::chrono::steady_clock::now();
   const int64_t step = state_.step;
   // This rank's micro-batches of the step: [first, first + micros) of all of them.
-  const int64_t micros = t.accumulation_steps() / dp_->world_size();
-  const int64_t first = micros * dp_->rank();
+  const int64_t micros = prefetcher_->count();
+  const int64_t first = prefetcher_->first();
   const std::vector<Batch> batches = prefetcher_->take(step);
   StepResult r;
   r.step = step;
