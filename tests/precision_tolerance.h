@@ -57,4 +57,38 @@ template <typename T> void expect_close(const std::vector<T>& got, const std::ve
   EXPECT_LE(diff / std::max(norm, 1e-300), bound) << what << ": NMSE above the bound";
 }
 
+// Half a unit in the last place of a 16-bit `dtype` at magnitude |x|: significands of 8
+// bits (bf16) or 11 (fp16, whose subnormals below 2^-14 keep 2^-24 apart).
+inline double half_ulp(DType dtype, double x) {
+  const int bits = dtype == DType::BF16 ? 8 : 11;
+  int exponent = 0;
+  std::frexp(x, &exponent);  // |x| in [2^(exponent-1), 2^exponent)
+  if (dtype == DType::F16) exponent = std::max(exponent, -13);
+  return std::ldexp(0.5, exponent - bits);
+}
+
+// Each 16-bit result is its exact value `ref` rounded once: within half a unit in the last
+// place, plus the error of the fp32 sum that came before the rounding, at most
+// gamma_n sum |term| for n terms (Higham's bound; `magnitude` holds each sum |term|).
+// Rounding twice (say, partial sums stored in 16 bits) errs by up to a whole unit, which
+// an NMSE bound lets through.
+inline void expect_rounded_once(const std::vector<double>& got, const std::vector<double>& ref,
+                                const std::vector<double>& magnitude, int64_t terms, DType dtype,
+                                const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  ASSERT_EQ(magnitude.size(), ref.size()) << what;
+  const double n_u = static_cast<double>(terms) * 0x1p-24, gamma = n_u / (1 - n_u);
+  int64_t wrong = 0, first = -1;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double sum_error = gamma * magnitude[i];
+    if (std::abs(got[i] - ref[i]) <= half_ulp(dtype, std::abs(ref[i]) + sum_error) + sum_error)
+      continue;
+    if (wrong++ == 0) first = static_cast<int64_t>(i);
+  }
+  const auto at = static_cast<size_t>(std::max<int64_t>(first, 0));
+  EXPECT_EQ(wrong, 0) << what << ": " << wrong << " of " << ref.size()
+                      << " values are not their exact value rounded once, first at " << first
+                      << " (got " << got[at] << ", exact " << ref[at] << ")";
+}
+
 }  // namespace masklm::testing

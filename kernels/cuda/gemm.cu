@@ -6,8 +6,9 @@
 //
 // The algorithm for each shape is chosen once by cuBLASLt's heuristic and cached in the
 // CudaContext, so the same shape always runs the same algorithm (reproducible results).
-// Where the heuristic offers none with the bias epilogue, the bias is added by a kernel of
-// its own; where it offers none at all, simple_gemm_kernel computes the product.
+// Where the heuristic offers none with the bias epilogue, the bias is copied into every row
+// of C and the GEMM adds the product to it (beta 1), so a 16-bit C is still rounded once;
+// where it offers none at all, simple_gemm_kernel computes the product.
 #include <bit>
 #include <mutex>
 #include <optional>
@@ -110,6 +111,13 @@ bool try_lt_matmul(CudaContext& cc, GemmDTypes dtypes, bool trans_x, bool trans_
       const auto value = static_cast<uint32_t>(bytes);
       CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, attribute, &value, sizeof(value)));
     }
+    // Split-K may add its partial sums in fp32 only: by default the heuristic may also
+    // pick schemes that add them in D's type (rounding a 16-bit D once per split, not once
+    // as gemm.cuh promises) or in D itself, on top of C.
+    const uint32_t reductions =
+        CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+        pref.pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reductions, sizeof(reductions)));
     cublasLtMatmulHeuristicResult_t result{};
     int count = 0;
     const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cc.cublaslt(), op.desc, lx.layout, ly.layout,
@@ -156,6 +164,9 @@ void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_
                "gemm: {} operands cannot produce {}", dtype_name(dtypes.ab), dtype_name(dtypes.c));
   MASKLM_CHECK(lda >= (trans_a ? m : k) && ldb >= (trans_b ? k : n) && ldc >= n,
                "gemm: leading dimensions ({}, {}, {}) too small for ({}, {}, {})", lda, ldb, ldc, m, n, k);
+  MASKLM_CHECK(!bias || beta == 0.0f,
+               "gemm: a bias is added only to a product that overwrites c (beta 0), got beta {}",
+               beta);
   if (m == 0 || n == 0) return;
   if (k == 0) {
     // An empty product adds nothing: fine for accumulating GEMMs (gradients of an empty batch).
@@ -168,27 +179,27 @@ void gemm(CudaContext& cc, GemmDTypes dtypes, bool trans_a, bool trans_b, int64_
     static std::once_flag warned;
     std::call_once(warned, [&] {
       log_warn(
-          "cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; adding the bias in a separate "
-          "kernel",
+          "cuBLASLt has no bias epilogue for a {}x{}x{} {} GEMM; the bias is copied into the "
+          "output first",
           m, n, k, dtype_name(dtypes.c));
     });
-  }
-  if (!bias || !try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c,
-                              ldc, nullptr)) {
-    dispatch_storage(dtypes.ab, "gemm", [&]<typename TAB>() {
-      if (dtypes.c == dtypes.ab)
-        launch_simple_gemm<TAB, TAB>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                     ldc);
-      else
-        launch_simple_gemm<TAB, float>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                                       c, ldc);
+    dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
+      launch_kernel(broadcast_bias_kernel<T>, grid_stride_blocks(m * n, kThreads), kThreads, 0,
+                    cc.stream(), static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);
+      CUDA_CHECK_LAUNCH();
     });
+    beta = 1.0f;
+    if (try_lt_matmul(cc, dtypes, trans_b, trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc,
+                      nullptr))
+      return;
   }
-  if (!bias) return;
-  dispatch_storage(dtypes.c, "gemm", [&]<typename T>() {
-    launch_kernel(add_bias_kernel<T>, grid_stride_blocks(m * n, kThreads), kThreads, 0, cc.stream(),
-                  static_cast<T*>(c), ldc, static_cast<const T*>(bias), m, n);
-    CUDA_CHECK_LAUNCH();
+  dispatch_storage(dtypes.ab, "gemm", [&]<typename TAB>() {
+    if (dtypes.c == dtypes.ab)
+      launch_simple_gemm<TAB, TAB>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                   ldc);
+    else
+      launch_simple_gemm<TAB, float>(cc, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                     ldc);
   });
 }
 

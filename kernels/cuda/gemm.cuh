@@ -1,6 +1,7 @@
 // Row-major GEMM through cuBLASLt, with the same arguments as cpu::gemm
 // (kernels/cpu/gemm_tiles.h) plus an optional bias:
-//   c (m, n) = alpha * op(a) (m, k) @ op(b) (k, n) + beta * c (+ bias[j] on every row).
+//   c (m, n) = alpha * op(a) (m, k) @ op(b) (k, n) + beta * c (+ bias[j] on every row;
+//   a bias only with beta 0).
 // Leading dimensions are in elements, so column slices of wider rows need no copy.
 // Always computes in true fp32 (CUBLAS_COMPUTE_32F, never TF32), so fp32 results match the
 // CPU closely and 16-bit operands are multiplied and summed in fp32: with beta = 1 a 16-bit

@@ -10,13 +10,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// c[i, j] += bias[j]: only when cuBLASLt has no algorithm with the BIAS epilogue for a shape.
+// c[i, j] = bias[j], for the GEMM to add its product to: only when cuBLASLt has no
+// algorithm with the BIAS epilogue for a shape.
 template <typename T>
-__global__ void add_bias_kernel(T* c, int64_t ldc, const T* bias, int64_t m, int64_t n) {
-  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count()) {
-    T& cij = c[(idx / n) * ldc + idx % n];
-    cij = from_float<T>(to_float(cij) + to_float(bias[idx % n]));
-  }
+__global__ void broadcast_bias_kernel(T* c, int64_t ldc, const T* bias, int64_t m, int64_t n) {
+  for (int64_t idx = global_thread_index(); idx < m * n; idx += global_thread_count())
+    c[(idx / n) * ldc + idx % n] = bias[idx % n];
 }
 
 // Row-major c (m, n) = alpha * op(a) op(b) + beta * c, one thread per element summing over k

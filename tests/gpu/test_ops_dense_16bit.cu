@@ -26,6 +26,10 @@ template <typename T16> std::vector<T16> random16(int64_t n, uint32_t seed, doub
   return to_storage<T16>(random_vector<float>(n, seed, lo, hi));
 }
 std::vector<double> to_double(const std::vector<float>& v) { return widen(v); }
+std::vector<double> magnitudes(std::vector<double> v) {
+  for (double& x : v) x = std::abs(x);
+  return v;
+}
 
 // ---- embeddings ------------------------------------------------------------------
 
@@ -150,8 +154,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Matmul16Gpu,
                                            MatmulCase{513, 59, 177, false}, MatmulCase{127, 768, 3072, true},
                                            MatmulCase{513, 3084, 771, true}));
 
-// 16-bit in, weight, bias, out, dout and din (cuBLASLt sums in fp32, rounds once); fp32
-// dweight and dbias.
+// 16-bit in, weight, bias, out, dout and din (cuBLASLt sums in fp32, rounds once, which
+// rules out split-K schemes that add partial sums in 16 bits); fp32 dweight and dbias.
 TEST_P(Matmul16Gpu, ForwardAndBackwardMatchCpuInF64) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto [N, I, O, with_bias] = GetParam();
@@ -165,8 +169,18 @@ TEST_P(Matmul16Gpu, ForwardAndBackwardMatchCpuInF64) {
     Ctx cpu = cpu_ctx();
     matmul_forward(cpu, host_tensor(out64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}),
                    with_bias ? host_tensor(bias64) : Tensor{});
+    // Each 16-bit value's sum of |term|: the same ops on magnitudes.
+    auto out_sum = std::vector<double>(static_cast<size_t>(N * O)), din_sum = magnitudes(din64);
+    auto abs_in = magnitudes(in64), abs_weight = magnitudes(weight64),
+         abs_bias = magnitudes(bias64);
+    auto abs_dout = magnitudes(dout64), unused_dw = dw64, unused_db = db64;
     matmul_backward(cpu, host_tensor(din64, {N, I}), host_tensor(dw64, {O, I}), host_tensor(db64),
                     host_tensor(dout64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}));
+    matmul_forward(cpu, host_tensor(out_sum, {N, O}), host_tensor(abs_in, {N, I}),
+                   host_tensor(abs_weight, {O, I}), with_bias ? host_tensor(abs_bias) : Tensor{});
+    matmul_backward(cpu, host_tensor(din_sum, {N, I}), host_tensor(unused_dw, {O, I}),
+                    host_tensor(unused_db), host_tensor(abs_dout, {N, O}),
+                    host_tensor(abs_in, {N, I}), host_tensor(abs_weight, {O, I}));
 
     GpuOps g;
     const Tensor d_in = g.up(in, {N, I}), d_weight = g.up(weight, {O, I}), d_out = g.output<T16>({N, O});
@@ -176,6 +190,10 @@ TEST_P(Matmul16Gpu, ForwardAndBackwardMatchCpuInF64) {
     const double bound16 = nmse_bound(dtype_of<T16>()), bound32 = nmse_bound(DType::F32);
     expect_close(widen(g.down<T16>(d_out)), out64, bound16, "matmul out");
     expect_close(widen(g.down<T16>(d_din)), din64, bound16, "din");
+    testing::expect_rounded_once(widen(g.down<T16>(d_out)), out64, out_sum, I + 1, dtype_of<T16>(),
+                                 "matmul out");
+    testing::expect_rounded_once(widen(g.down<T16>(d_din)), din64, din_sum, O + 1, dtype_of<T16>(),
+                                 "din");
     expect_close(widen(g.down<float>(d_dw)), dw64, bound32, "dweight");
     expect_close(widen(g.down<float>(d_db)), db64, bound32, "dbias");
     g.expect_guards_intact();

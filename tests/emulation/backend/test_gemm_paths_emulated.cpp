@@ -1,9 +1,9 @@
 // kernels/cuda/gemm.cu's paths that only the emulation's cuBLASLt can force
 // (tests/emulation/include/cublasLt.h; emulated build only): a refused BIAS epilogue falls
-// back to the separate bias kernel with the same result and is asked about once per shape; a
-// shape with no algorithm at all is computed by the simple kernel (transposes, beta, 16-bit
-// operands); and an algorithm is never run on pointers less aligned than those it was
-// chosen for.
+// back to adding the product to the bias copied into c, with the same result (a 16-bit c
+// rounded once) and is asked about once per shape; a shape with no algorithm at all is
+// computed by the simple kernel (transposes, beta, 16-bit operands); and an algorithm is
+// never run on pointers less aligned than those it was chosen for.
 #include <gtest/gtest.h>
 
 #include <cublasLt.h>
@@ -16,12 +16,16 @@
 #include <tuple>
 #include <vector>
 
+#include "expect_error.h"
+#include "gradcheck.h"
 #include "kernels/cuda/gemm.cuh"
 #include "runtime/cuda_context.h"
 #include "runtime/half.h"
 
 namespace masklm::cuda {
 namespace {
+
+using testing::random_vector;
 
 // Host values on the emulated device, freed at the end of the scope.
 struct DeviceFloats {
@@ -81,8 +85,8 @@ struct Problem {
   }
 };
 
-// cuBLASLt refusing the BIAS epilogue (the bias kernel adds it), or every algorithm (the
-// simple kernel computes the product, then the bias kernel), by status or by result state:
+// cuBLASLt refusing the BIAS epilogue (the product is added to the bias copied into c), or
+// every algorithm (the simple kernel adds it), by status or by result state:
 // the same result; asked with the epilogue, then without it, and the refusals cached.
 class RefusedAlgorithm : public ::testing::TestWithParam<std::tuple<bool, emulator::Refusal>> {};
 
@@ -118,13 +122,15 @@ struct DeviceMatrix {
   std::vector<float> floats;   // F32 storage
   void* data = nullptr;
 
-  // Values from `seed`, or all `fill` when it is NaN.
+  // Values from `seed` (multiples of 1/8 in [-1, 1)), or all `fill` when it is NaN.
   DeviceMatrix(DType dtype_, int64_t rows_, int64_t cols_, int64_t ld_, uint32_t seed,
                float fill = 0.0f)
+      : DeviceMatrix(dtype_, rows_, cols_, ld_, patterned(rows_ * ld_, seed, fill)) {}
+  // `values` (rows * ld of them) rounded to `dtype`.
+  DeviceMatrix(DType dtype_, int64_t rows_, int64_t cols_, int64_t ld_,
+               const std::vector<float>& values)
       : dtype(dtype_), rows(rows_), cols(cols_), ld(ld_) {
-    for (int64_t i = 0; i < rows * ld; ++i) {
-      const float v =
-          std::isnan(fill) ? fill : 0.125f * static_cast<float>((i * 7 + seed) % 17) - 1.0f;
+    for (const float v : values) {
       if (dtype == DType::F32)
         floats.push_back(v);
       else
@@ -135,6 +141,13 @@ struct DeviceMatrix {
     EXPECT_EQ(cudaMemcpy(data, host(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
   }
   ~DeviceMatrix() { (void)cudaFree(data); }
+  static std::vector<float> patterned(int64_t count, uint32_t seed, float fill) {
+    std::vector<float> values;
+    for (int64_t i = 0; i < count; ++i)
+      values.push_back(std::isnan(fill) ? fill
+                                        : 0.125f * static_cast<float>((i * 7 + seed) % 17) - 1.0f);
+    return values;
+  }
   void* host() { return dtype == DType::F32 ? static_cast<void*>(floats.data()) : bits.data(); }
   double at(int64_t i, int64_t j) const {
     const size_t e = static_cast<size_t>(i * ld + j);
@@ -191,6 +204,43 @@ TEST(GemmPathsEmulated, TheSimpleKernelHandlesTransposesBetaAndSixteenBitOperand
                   << "c[" << i << ", " << j << "]";
             }
         }
+}
+
+// Adding the product to the bias copied into a 16-bit c rounds once, as the epilogue does:
+// the same bits (the emulated cuBLASLt sums alike on both paths), where adding the bias
+// after rounding the product would round twice (random operands: their sums need more bits
+// than bf16's 8 or fp16's 11).
+TEST(GemmPathsEmulated, ARefusedBiasEpilogueStillRoundsSixteenBitResultsOnce) {
+  constexpr int64_t m = 9, n = 13, k = 40;
+  for (const DType dtype : {DType::BF16, DType::F16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const DeviceMatrix a(dtype, m, k, k, random_vector<float>(m * k, 1));
+    const DeviceMatrix b(dtype, k, n, n, random_vector<float>(k * n, 2));
+    const DeviceMatrix bias(dtype, 1, n, n, random_vector<float>(n, 3));
+    const auto gemm_with_bias = [&](emulator::Refusal how) {
+      const Refuse refuse(emulator::cublaslt.refuse_bias_epilogue, how);
+      CudaContext cc;  // its own algorithm cache
+      DeviceMatrix c(dtype, m, n, n, 0, NAN);
+      gemm(cc, {dtype, dtype}, false, false, m, n, k, 1.0f, a.data, a.ld, b.data, b.ld, 0.0f,
+           c.data, c.ld, bias.data);
+      c.pull(cc);
+      return c.bits;
+    };
+    EXPECT_EQ(gemm_with_bias(emulator::Refusal::STATUS), gemm_with_bias(emulator::Refusal::NONE));
+  }
+}
+
+TEST(GemmPathsEmulated, ABiasNeedsBetaZero) {
+  CudaContext cc;
+  const Problem problem;
+  const DeviceFloats a(problem.a), b(problem.b), bias(problem.bias),
+      c(std::vector<float>(Problem::m * Problem::n));
+  testing::expect_error(
+      [&] {
+        gemm(cc, false, false, Problem::m, Problem::n, Problem::k, 1.0f, a.data, Problem::k, b.data,
+             Problem::n, 1.0f, c.data, Problem::n, bias.data);
+      },
+      {"gemm", "bias", "beta 0"});
 }
 
 TEST(GemmPathsEmulated, TheBiasEpilogueGivesTheSameResult) {

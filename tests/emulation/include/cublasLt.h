@@ -2,13 +2,16 @@
 // asks for, column-major D = alpha op(A) op(B) + beta C [+ bias], with the checks cuBLASLt
 // makes on the layouts (a wrong size, transpose or leading dimension fails here as it
 // would on a GPU). Operands are widened to fp32 and multiplied by OpenBLAS's sgemm, which
-// accumulates in fp32 like CUBLAS_COMPUTE_32F; D is rounded once to its type. The BIAS
+// accumulates in fp32 like CUBLAS_COMPUTE_32F; D is rounded to its type. The BIAS
 // epilogue's vector has D's type and runs along D's rows. The heuristic offers an algorithm
 // that needs exactly the alignments it was told (the preferences, and the bias pointer's),
 // and cublasLtMatmul refuses pointers less aligned than that, as the hardware's vector
 // loads would: an algorithm cached for one alignment and reused for a smaller one fails
 // here. Tests may make the heuristic refuse the BIAS epilogue, as cuBLASLt may for some
-// shapes, and count its calls (emulator::cublaslt below).
+// shapes, and count its calls (emulator::cublaslt below). Unless the preferences rule it out,
+// the algorithm splits K in two and adds the halves in D's type, as cuBLASLt's split-K may
+// (CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE, INPLACE) for a large K: the emulation always does,
+// so that a 16-bit D rounded twice shows in the tests.
 #pragma once
 
 #include <cblas.h>
@@ -38,10 +41,18 @@ enum cublasLtMatmulDescAttributes_t {
 };
 enum cublasLtMatmulPreferenceAttributes_t {
   CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+  CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK = 3,
   CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
   CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
   CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
   CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+};
+enum cublasLtReductionScheme_t {
+  CUBLASLT_REDUCTION_SCHEME_NONE = 0,
+  CUBLASLT_REDUCTION_SCHEME_INPLACE = 1,
+  CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE = 2,
+  CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE = 4,
+  CUBLASLT_REDUCTION_SCHEME_MASK = 0x7,
 };
 
 struct cublasLtContext {};
@@ -61,6 +72,7 @@ using cublasLtMatrixLayout_t = cublasLtMatrixLayoutOpaque_t*;
 struct cublasLtMatmulPreferenceOpaque_t {
   uint64_t max_workspace = 0;
   uint32_t min_alignment[4] = {256, 256, 256, 256};  // A, B, C, D in bytes (cuBLASLt's default)
+  uint32_t reduction_schemes = CUBLASLT_REDUCTION_SCHEME_MASK;  // cuBLASLt's default: all
 };
 using cublasLtMatmulPreference_t = cublasLtMatmulPreferenceOpaque_t*;
 struct cublasLtMatmulAlgo_t {
@@ -87,9 +99,9 @@ struct CublasLtHooks {
 };
 inline CublasLtHooks cublaslt;
 
-// What the heuristic's algorithm needs, in cublasLtMatmulAlgo_t::data: the alignment of
-// A, B, C, D and the bias, in bytes.
-enum AlgoAlignment { kAlignA, kAlignB, kAlignC, kAlignD, kAlignBias };
+// The heuristic's algorithm, in cublasLtMatmulAlgo_t::data: the alignment it needs of A,
+// B, C, D and the bias, in bytes, and whether it adds split-K halves in D's type.
+enum AlgoData { kAlignA, kAlignB, kAlignC, kAlignD, kAlignBias, kSplitInOutputType };
 
 // The largest power of two, up to 256, dividing the address (256 for null).
 inline uint64_t pointer_alignment(const void* p) {
@@ -121,6 +133,12 @@ inline void store_element(cudaDataType_t type, void* base, int64_t index, float 
     case CUDA_R_16BF: static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(value); return;
     case CUDA_R_16F: static_cast<__half*>(base)[index] = __float2half_rn(value); return;
   }
+}
+// `value` rounded to `type`, widened back.
+inline float rounded_to(cudaDataType_t type, float value) {
+  unsigned char element[4];
+  store_element(type, element, 0, value);
+  return load_element(type, element, 0);
 }
 
 // op(X) of a layout as a dense column-major fp32 (rows, cols) matrix.
@@ -206,6 +224,7 @@ inline cublasStatus_t cublasLtMatmulPreferenceSetAttribute(
   const auto set = [&](auto& field) { return emulator::set_attribute(field, value, bytes); };
   switch (attr) {
     case CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES: return set(p->max_workspace);
+    case CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK: return set(p->reduction_schemes);
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES: return set(p->min_alignment[0]);
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES: return set(p->min_alignment[1]);
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES: return set(p->min_alignment[2]);
@@ -234,6 +253,9 @@ inline cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtM
   if (refusal == Refusal::RESULT_STATE) results[0].state = CUBLAS_STATUS_NOT_SUPPORTED;
   for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_alignment[i];
   results[0].algo.data[emulator::kAlignBias] = emulator::pointer_alignment(desc->bias);
+  results[0].algo.data[emulator::kSplitInOutputType] =
+      (pref->reduction_schemes &
+       (CUBLASLT_REDUCTION_SCHEME_INPLACE | CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE)) != 0;
   *count = 1;
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -264,23 +286,37 @@ inline cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc
   if (!shapes_match) return CUBLAS_STATUS_INVALID_VALUE;
   const float alpha_v = *static_cast<const float*>(alpha),
               beta_v = *static_cast<const float*>(beta);
+  // Split-K in D's type: the first half of K goes with C and the bias, the second is
+  // rounded to D's type and added in it.
+  const int64_t k_first = algo->data[emulator::kSplitInOutputType] && k >= 2 ? k / 2 : k;
   emulator::streams.enqueue(
       stream, [=, dd = *desc, a_layout = *la, b_layout = *lb, c_layout = *lc, d_layout = *ld] {
         const auto access = emulator::device_access();
         const std::vector<float> opa = emulator::widen_operand(a_layout, a, dd.trans_a);
         const std::vector<float> opb = emulator::widen_operand(b_layout, b, dd.trans_b);
-        std::vector<float> product(static_cast<size_t>(m * n));
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
-                    static_cast<int>(n), static_cast<int>(k), 1.0f, opa.data(), static_cast<int>(m),
-                    opb.data(), static_cast<int>(k), 0.0f, product.data(), static_cast<int>(m));
+        // The product over K's [k0, k1), column-major (m, n).
+        const auto product = [&](int64_t k0, int64_t k1) {
+          std::vector<float> out(static_cast<size_t>(m * n));
+          cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m),
+                      static_cast<int>(n), static_cast<int>(k1 - k0), 1.0f, opa.data() + k0 * m,
+                      static_cast<int>(m), opb.data() + k0, static_cast<int>(k), 0.0f, out.data(),
+                      static_cast<int>(m));
+          return out;
+        };
+        const std::vector<float> first = product(0, k_first);
+        const std::vector<float> second = k_first < k ? product(k_first, k) : std::vector<float>{};
         const bool with_bias = dd.epilogue == CUBLASLT_EPILOGUE_BIAS;
         for (int64_t j = 0; j < n; ++j)
           for (int64_t i = 0; i < m; ++i) {
-            float v = alpha_v * product[static_cast<size_t>(i + j * m)];
+            const auto at = static_cast<size_t>(i + j * m);
+            float v = alpha_v * first[at];
             // As in BLAS, C is not read when beta is 0 (it may hold NaN).
             if (beta_v != 0.0f)
               v += beta_v * emulator::load_element(c_layout.type, c, i + j * c_layout.ld);
             if (with_bias) v += emulator::load_element(d_layout.type, dd.bias, i);
+            if (!second.empty())
+              v = emulator::rounded_to(d_layout.type, v) +
+                  emulator::rounded_to(d_layout.type, alpha_v * second[at]);
             emulator::store_element(d_layout.type, d, i + j * d_layout.ld, v);
           }
       });
