@@ -3,7 +3,11 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS masklm_static masklm_shared masklm_cli EXPORT masklmTargets
+set(masklm_installed_targets masklm_static masklm_shared)
+if(TARGET masklm_cli)
+  list(APPEND masklm_installed_targets masklm_cli)
+endif()
+install(TARGETS ${masklm_installed_targets} EXPORT masklmTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
