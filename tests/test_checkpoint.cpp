@@ -24,6 +24,13 @@ TEST(Checkpoint, ResumeInANewTrainerIsBitwiseExact) {
   testing::expect_bitwise_resume([] { return small_run(); }, fresh_dir("resume_exact"));
 }
 
+// ZeRO-1 on one rank: the checkpoint gathers the optimizer state into host memory through
+// the gradient buffer, and the resume scatters it back.
+TEST(Checkpoint, ZeroOneResumeIsBitwiseExact) {
+  testing::expect_bitwise_resume([] { return small_run({"train.zero=1"}); },
+                                 fresh_dir("resume_exact_zero1"));
+}
+
 TEST(Checkpoint, DirectoryIsAHuggingFaceModelPlusTrainerState) {
   auto run = small_run();
   const auto dir = fresh_dir("contents");

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -103,24 +104,31 @@ inline void checkpoint_with_loss_scale(const SmallRun& run, const std::filesyste
 }
 
 // 2n steps of one trainer against n steps, a checkpoint in `dir` and n steps of a new
-// trainer that resumes from it: the same losses, parameters and optimizer state, bit for
-// bit. Each trainer reads its own make_run(): a new process reopens the data, and the
-// source keeps no state beyond the step.
+// trainer that resumes from it, all on `device`: the same losses, parameters and optimizer
+// state, bit for bit. Each trainer reads its own make_run(): a new process reopens the
+// data, and the source keeps no state beyond the step.
 inline void expect_bitwise_resume(const std::function<SmallRun()>& make_run,
-                                  const std::filesystem::path& dir, int64_t n = 3) {
+                                  const std::filesystem::path& dir, int64_t n = 3,
+                                  Device device = Device::CPU) {
+  const auto trainer = [&](const SmallRun& run, const std::filesystem::path& run_dir) {
+    return std::make_unique<Trainer>(run.config, *run.data.train, nullptr, run_dir, TrainerHooks{},
+                                     nullptr, nullptr, device);
+  };
   const SmallRun straight_run = make_run();
-  Trainer straight(straight_run.config, *straight_run.data.train, nullptr, "");
+  const auto straight_trainer = trainer(straight_run, "");
+  Trainer& straight = *straight_trainer;
   const std::vector<double> expected = run_steps(straight, 2 * n);
 
   std::vector<double> losses;
   {
     const SmallRun first_run = make_run();
-    Trainer first(first_run.config, *first_run.data.train, nullptr, dir);
-    losses = run_steps(first, n);
-    first.save_checkpoint();
+    const auto first = trainer(first_run, dir);
+    losses = run_steps(*first, n);
+    first->save_checkpoint();
   }
   const SmallRun second_run = make_run();
-  Trainer second(second_run.config, *second_run.data.train, nullptr, dir);
+  const auto second_trainer = trainer(second_run, dir);
+  Trainer& second = *second_trainer;
   ASSERT_TRUE(second.resume());
   EXPECT_EQ(second.step(), n);
   EXPECT_EQ(second.optimizer().steps_taken(), n);
@@ -131,8 +139,7 @@ inline void expect_bitwise_resume(const std::function<SmallRun()>& make_run,
   EXPECT_EQ(arena_snapshot(second.optimizer().state_arena()),
             arena_snapshot(straight.optimizer().state_arena()));
   // And not vacuously: the parameters moved.
-  Trainer fresh(straight_run.config, *straight_run.data.train, nullptr, "");
-  EXPECT_NE(param_snapshot(fresh.model()), param_snapshot(straight.model()));
+  EXPECT_NE(param_snapshot(trainer(straight_run, "")->model()), param_snapshot(straight.model()));
 }
 
 }  // namespace masklm::testing

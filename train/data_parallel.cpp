@@ -112,14 +112,17 @@ void DataParallel::gather_parameters(MlmModel& model) const {
   model.master_weights_changed();  // the compute copy was updated over the owned range only
 }
 
-void DataParallel::gather_optimizer_state(const AdamW& sharded, AdamW& full) const {
+void DataParallel::gather_optimizer_state(const AdamW& sharded, AdamW& full,
+                                          MlmModel& model) const {
   MASKLM_CHECK(full.owned().begin == 0 && full.owned().end == elements_,
                "the gathered optimizer must own every parameter");
   const ElemRange o = sharded.owned();
+  const Tensor staging = flat_grads(model);
   for (const auto& [from, to] : {std::pair{sharded.first_moment(), full.first_moment()},
                                  std::pair{sharded.second_moment(), full.second_moment()}}) {
-    copy_tensor(to.rows(o.begin, o.end), from);
-    gather_owned(to);
+    copy_tensor(staging.rows(o.begin, o.end), from);
+    gather_owned(staging);
+    copy_tensor(to, staging);
   }
   full.set_steps_taken(sharded.steps_taken());
 }

@@ -19,7 +19,7 @@ Tensor flat_span(const ParamLayout& layout, DType dtype, int64_t elements) {
 }  // namespace
 
 AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-             std::optional<ElemRange> owned, const ParamLayout* compute_copy)
+             std::optional<ElemRange> owned, const ParamLayout* compute_copy, Device state_device)
     : config_(config) {
   MASKLM_CHECK(!params.table.empty() && params.table.size() == grads.table.size(),
                "AdamW needs matching parameter and gradient layouts");
@@ -52,7 +52,6 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
     const int64_t b = std::max(s.begin, owned_.begin), e = std::min(s.end, owned_.end);
     if (b < e) spans_.push_back({b, e, s.decay});
   }
-  const Device device = params.table.front().view.device;
   params_ = flat_span(params, dtype_, total).rows(owned_.begin, owned_.end);
   grads_ = flat_span(grads, dtype_, total).rows(owned_.begin, owned_.end);
   if (compute_copy) {
@@ -62,7 +61,7 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
                         .rows(owned_.begin, owned_.end);
   }
   const size_t state_bytes = static_cast<size_t>(owned_.size() * elem);
-  state_ = Arena(2 * state_bytes + 2 * kArenaAlignment, device);
+  state_ = Arena(2 * state_bytes + 2 * kArenaAlignment, state_device);
   m_ = state_.alloc(Shape{owned_.size()}, dtype_);
   v_ = state_.alloc(Shape{owned_.size()}, dtype_);
   state_.zero();
@@ -75,6 +74,9 @@ double AdamW::grad_norm(Ctx& ctx, double grad_scale) const {
 }
 
 void AdamW::update(Ctx& ctx, double lr, double grad_scale, double norm) {
+  MASKLM_CHECK(m_.device == params_.device,
+               "this AdamW holds a host copy of the optimizer state for a checkpoint; it "
+               "cannot update parameters on the GPU");
   MASKLM_CHECK(std::isfinite(norm), "gradient norm is not finite ({})", norm);
   double scale = grad_scale;
   if (config_.clip_norm > 0 && norm > config_.clip_norm) scale *= config_.clip_norm / norm;

@@ -6,6 +6,7 @@
 // its moments then cover that range alone and update() touches only those parameters.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -33,8 +34,17 @@ class AdamW {
   // `compute_copy` is the 16-bit copy of the fp32 params (model/params.h's
   // layout_params_like), which every update rewrites (over `owned` only).
   AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-        std::optional<ElemRange> owned = std::nullopt,
-        const ParamLayout* compute_copy = nullptr);
+        std::optional<ElemRange> owned = std::nullopt, const ParamLayout* compute_copy = nullptr)
+      : AdamW(params, grads, config, owned, compute_copy, params.table.front().view.device) {}
+
+  // The whole state (m and v of every parameter, and the step count) in host memory: what
+  // the checkpoint of a sharded (ZeRO-1) optimizer gathers into and resumes from
+  // (train/data_parallel.h), so that no GPU holds all of it. It updates nothing on a GPU.
+  static std::unique_ptr<AdamW> host_state(const ParamLayout& params, const ParamLayout& grads,
+                                           const AdamWConfig& config) {
+    return std::unique_ptr<AdamW>(
+        new AdamW(params, grads, config, std::nullopt, nullptr, Device::CPU));
+  }
 
   // One update with learning rate lr; returns the global gradient norm before clipping.
   // grad_scale multiplies the gradients first (e.g. 1/accumulation steps).
@@ -64,6 +74,9 @@ class AdamW {
     int64_t begin, end;  // element range within the parameter buffer, inside owned_
     bool decay;
   };
+
+  AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
+        std::optional<ElemRange> owned, const ParamLayout* compute_copy, Device state_device);
 
   AdamWConfig config_;
   DType dtype_;

@@ -103,9 +103,9 @@ bool Trainer::resume() {
 
 void Trainer::resume_from(const std::filesystem::path& checkpoint_dir) {
   if (dp_->zero1()) {
-    AdamW full(model_->params(), model_->grads(), config_.train.optimizer);
-    state_ = load_checkpoint(checkpoint_dir, *model_, full);
-    dp_->scatter_optimizer_state(full, *optimizer_);
+    const auto full = AdamW::host_state(model_->params(), model_->grads(), config_.train.optimizer);
+    state_ = load_checkpoint(checkpoint_dir, *model_, *full);
+    dp_->scatter_optimizer_state(*full, *optimizer_);
   } else {
     state_ = load_checkpoint(checkpoint_dir, *model_, *optimizer_);
   }
@@ -259,8 +259,8 @@ void Trainer::save_checkpoint() {
   last_checkpoint_step_ = state_.step;
   std::unique_ptr<AdamW> full;
   if (dp_->zero1()) {
-    full = std::make_unique<AdamW>(model_->params(), model_->grads(), config_.train.optimizer);
-    dp_->gather_optimizer_state(*optimizer_, *full);
+    full = AdamW::host_state(model_->params(), model_->grads(), config_.train.optimizer);
+    dp_->gather_optimizer_state(*optimizer_, *full, *model_);
   }
   if (dp_->rank() != 0) return;
   masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state(), resolved_config_);

@@ -125,6 +125,25 @@ TEST(TrainerGpu, CheckpointResumesBitwiseWithTheCpuBytes) {
     EXPECT_EQ(file_bytes(cpu_checkpoint / file), file_bytes(gpu_checkpoint / file)) << file;
 }
 
+// ZeRO-1 checkpoints (one rank here) gather the optimizer state into host memory, through
+// the gradient buffer, and resume from it: bitwise the uninterrupted run. That host copy has
+// the unsharded optimizer's layout, the one checkpoints hold, and cannot update the GPU's
+// parameters.
+TEST(TrainerGpu, ZeroOneCheckpointsKeepTheWholeOptimizerStateOffTheGpu) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  testing::expect_bitwise_resume([] { return small_run({"train.zero=1"}); },
+                                 fresh_dir("gpu_resume_zero1"), 3, Device::CUDA);
+  const auto run = small_run();
+  DeviceContext device(Device::CUDA);
+  Trainer trainer(run.config, *run.data.train, nullptr, "", {}, nullptr, nullptr, Device::CUDA);
+  MlmModel& model = trainer.model();
+  const auto state = AdamW::host_state(model.params(), model.grads(), run.config.train.optimizer);
+  EXPECT_EQ(state->first_moment().device, Device::CPU);
+  EXPECT_EQ(state->state_arena().capacity(), trainer.optimizer().state_arena().capacity());
+  testing::expect_error([&] { state->update(device.ctx(), 1e-3, 1.0, 1.0); },
+                        "cannot update parameters on the GPU");
+}
+
 TEST(HostMirrorGpu, ViewsMapByOffsetAndCopyBothWays) {
   MASKLM_SKIP_WITHOUT_GPU();
   Arena arena(4096, Device::CUDA);
