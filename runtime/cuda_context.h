@@ -46,8 +46,8 @@ class CudaContext {
   cublasLtHandle_t cublaslt() const { return cublaslt_; }
   void* gemm_workspace() const { return gemm_workspace_; }
   size_t gemm_workspace_bytes() const { return kGemmWorkspaceBytes; }
-  // The algorithm chosen per shape; none where cuBLASLt had no algorithm with the bias
-  // epilogue, so gemm() goes straight to its separate bias kernel.
+  // The algorithm chosen per shape; none where cuBLASLt had none, so gemm() goes straight
+  // to its fallback (the bias copied into c first, or the simple kernel).
   std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>>& gemm_algorithms() {
     return gemm_algorithms_;
   }

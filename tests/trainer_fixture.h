@@ -103,10 +103,11 @@ inline void checkpoint_with_loss_scale(const SmallRun& run, const std::filesyste
   write_file_atomic(saved, state.dump());
 }
 
-// 2n steps of one trainer against n steps, a checkpoint in `dir` and n steps of a new
-// trainer that resumes from it, all on `device`: the same losses, parameters and optimizer
-// state, bit for bit. Each trainer reads its own make_run(): a new process reopens the
-// data, and the source keeps no state beyond the step.
+// 2n steps of one trainer (checkpointing after n, as runs do, into a folder beside `dir`)
+// against n steps, a checkpoint in `dir` and n steps of a new trainer that resumes from it,
+// all on `device`: the same losses, parameters and optimizer state, bit for bit, so neither
+// the checkpoint nor the resume changes the run. Each trainer reads its own make_run(): a
+// new process reopens the data, and the source keeps no state beyond the step.
 inline void expect_bitwise_resume(const std::function<SmallRun()>& make_run,
                                   const std::filesystem::path& dir, int64_t n = 3,
                                   Device device = Device::CPU) {
@@ -115,9 +116,13 @@ inline void expect_bitwise_resume(const std::function<SmallRun()>& make_run,
                                      nullptr, nullptr, device);
   };
   const SmallRun straight_run = make_run();
-  const auto straight_trainer = trainer(straight_run, "");
+  const std::filesystem::path straight_dir = dir.string() + "_straight";
+  std::filesystem::remove_all(straight_dir);
+  const auto straight_trainer = trainer(straight_run, straight_dir);
   Trainer& straight = *straight_trainer;
-  const std::vector<double> expected = run_steps(straight, 2 * n);
+  std::vector<double> expected = run_steps(straight, n);
+  straight.save_checkpoint();
+  for (double l : run_steps(straight, n)) expected.push_back(l);
 
   std::vector<double> losses;
   {

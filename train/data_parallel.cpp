@@ -112,19 +112,19 @@ void DataParallel::gather_parameters(MlmModel& model) const {
   model.master_weights_changed();  // the compute copy was updated over the owned range only
 }
 
-void DataParallel::gather_optimizer_state(const AdamW& sharded, AdamW& full,
-                                          MlmModel& model) const {
-  MASKLM_CHECK(full.owned().begin == 0 && full.owned().end == elements_,
+void DataParallel::gather_optimizer_state(const AdamW& sharded, MlmModel& model,
+                                          AdamW* full) const {
+  MASKLM_CHECK(!full || (full->owned().begin == 0 && full->owned().end == elements_),
                "the gathered optimizer must own every parameter");
   const ElemRange o = sharded.owned();
   const Tensor staging = flat_grads(model);
-  for (const auto& [from, to] : {std::pair{sharded.first_moment(), full.first_moment()},
-                                 std::pair{sharded.second_moment(), full.second_moment()}}) {
-    copy_tensor(staging.rows(o.begin, o.end), from);
+  for (const bool first : {true, false}) {
+    copy_tensor(staging.rows(o.begin, o.end),
+                first ? sharded.first_moment() : sharded.second_moment());
     gather_owned(staging);
-    copy_tensor(to, staging);
+    if (full) copy_tensor(first ? full->first_moment() : full->second_moment(), staging);
   }
-  full.set_steps_taken(sharded.steps_taken());
+  if (full) full->set_steps_taken(sharded.steps_taken());
 }
 
 void DataParallel::scatter_optimizer_state(const AdamW& full, AdamW& sharded) const {

@@ -66,11 +66,12 @@ class DataParallel {
   void gather_parameters(MlmModel& model) const;
 
   // ZeRO-1 checkpoints hold the whole optimizer state, as a single-rank run writes it, so
-  // they resume on any number of ranks, with or without ZeRO. `full` owns everything and
-  // lives on any device (AdamW::host_state keeps it off the GPU). The gather runs through
-  // the model's gradient buffer, whose gradients are spent once a step has updated the
-  // parameters (the next step zeroes them), so no GPU needs room for the whole state.
-  void gather_optimizer_state(const AdamW& sharded, AdamW& full, MlmModel& model) const;
+  // they resume on any number of ranks, with or without ZeRO. Collective: the ranks gather
+  // it through the model's gradient buffer, whose gradients are spent once a step has
+  // updated the parameters (the next step zeroes them), so no GPU needs room for the whole
+  // state; it lands in `full` (owning everything, on any device: AdamW::host_state keeps
+  // it off the GPU) on the ranks that pass one, rank 0 when it writes the checkpoint.
+  void gather_optimizer_state(const AdamW& sharded, MlmModel& model, AdamW* full) const;
   void scatter_optimizer_state(const AdamW& full, AdamW& sharded) const;
 
  private:

@@ -19,7 +19,8 @@ Tensor flat_span(const ParamLayout& layout, DType dtype, int64_t elements) {
 }  // namespace
 
 AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-             std::optional<ElemRange> owned, const ParamLayout* compute_copy, Device state_device)
+             std::optional<ElemRange> owned, const ParamLayout* compute_copy,
+             std::optional<Device> state_device)
     : config_(config) {
   MASKLM_CHECK(!params.table.empty() && params.table.size() == grads.table.size(),
                "AdamW needs matching parameter and gradient layouts");
@@ -61,7 +62,8 @@ AdamW::AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWCon
                         .rows(owned_.begin, owned_.end);
   }
   const size_t state_bytes = static_cast<size_t>(owned_.size() * elem);
-  state_ = Arena(2 * state_bytes + 2 * kArenaAlignment, state_device);
+  state_ = Arena(2 * state_bytes + 2 * kArenaAlignment,
+                 state_device.value_or(params.table.front().view.device));
   m_ = state_.alloc(Shape{owned_.size()}, dtype_);
   v_ = state_.alloc(Shape{owned_.size()}, dtype_);
   state_.zero();

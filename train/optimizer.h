@@ -35,7 +35,7 @@ class AdamW {
   // layout_params_like), which every update rewrites (over `owned` only).
   AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
         std::optional<ElemRange> owned = std::nullopt, const ParamLayout* compute_copy = nullptr)
-      : AdamW(params, grads, config, owned, compute_copy, params.table.front().view.device) {}
+      : AdamW(params, grads, config, owned, compute_copy, std::nullopt) {}
 
   // The whole state (m and v of every parameter, and the step count) in host memory: what
   // the checkpoint of a sharded (ZeRO-1) optimizer gathers into and resumes from
@@ -75,8 +75,10 @@ class AdamW {
     bool decay;
   };
 
+  // The moments on `state_device`, by default the parameters' device.
   AdamW(const ParamLayout& params, const ParamLayout& grads, const AdamWConfig& config,
-        std::optional<ElemRange> owned, const ParamLayout* compute_copy, Device state_device);
+        std::optional<ElemRange> owned, const ParamLayout* compute_copy,
+        std::optional<Device> state_device);
 
   AdamWConfig config_;
   DType dtype_;

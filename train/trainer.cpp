@@ -259,8 +259,9 @@ void Trainer::save_checkpoint() {
   last_checkpoint_step_ = state_.step;
   std::unique_ptr<AdamW> full;
   if (dp_->zero1()) {
-    full = AdamW::host_state(model_->params(), model_->grads(), config_.train.optimizer);
-    dp_->gather_optimizer_state(*optimizer_, *full, *model_);
+    if (dp_->rank() == 0)
+      full = AdamW::host_state(model_->params(), model_->grads(), config_.train.optimizer);
+    dp_->gather_optimizer_state(*optimizer_, *model_, full.get());
   }
   if (dp_->rank() != 0) return;
   masklm::save_checkpoint(dir, *model_, full ? *full : *optimizer_, state(), resolved_config_);

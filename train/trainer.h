@@ -86,7 +86,8 @@ class Trainer {
   TrainOutcome run();
   StepResult train_step();
   EvalResult evaluate();
-  // Collective: every rank calls it (ZeRO-1 gathers the optimizer state); rank 0 writes.
+  // Collective: every rank calls it (ZeRO-1 gathers the optimizer state through the
+  // gradient buffer, so only between steps); rank 0 writes.
   void save_checkpoint();
 
   int64_t step() const { return state_.step; }

@@ -26,10 +26,6 @@ template <typename T16> std::vector<T16> random16(int64_t n, uint32_t seed, doub
   return to_storage<T16>(random_vector<float>(n, seed, lo, hi));
 }
 std::vector<double> to_double(const std::vector<float>& v) { return widen(v); }
-std::vector<double> magnitudes(std::vector<double> v) {
-  for (double& x : v) x = std::abs(x);
-  return v;
-}
 
 // ---- embeddings ------------------------------------------------------------------
 
@@ -154,49 +150,79 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Matmul16Gpu,
                                            MatmulCase{513, 59, 177, false}, MatmulCase{127, 768, 3072, true},
                                            MatmulCase{513, 3084, 771, true}));
 
-// 16-bit in, weight, bias, out, dout and din (cuBLASLt sums in fp32, rounds once, which
-// rules out split-K schemes that add partial sums in 16 bits); fp32 dweight and dbias.
+// One forward and backward of the op from the same values on the CPU in F64 and on the GPU:
+// 16-bit in, weight, bias, dout and din (added to); fp32 dweight and dbias (added to).
+struct MatmulResults {
+  std::vector<double> out, din, dweight, dbias;
+};
+struct MatmulRun {
+  MatmulResults cpu, gpu;
+};
+template <typename T16>
+MatmulRun run_matmul(const MatmulCase& c, const std::vector<T16>& in,
+                     const std::vector<T16>& weight, const std::vector<T16>& bias,
+                     const std::vector<T16>& dout, const std::vector<T16>& din0,
+                     const std::vector<float>& dw0, const std::vector<float>& db0) {
+  const auto [N, I, O, with_bias] = c;
+  auto in64 = widen(in), weight64 = widen(weight), bias64 = widen(bias), dout64 = widen(dout);
+  MatmulRun r{{std::vector<double>(static_cast<size_t>(N * O)), widen(din0), to_double(dw0),
+               to_double(db0)},
+              {}};
+  Ctx cpu = cpu_ctx();
+  matmul_forward(cpu, host_tensor(r.cpu.out, {N, O}), host_tensor(in64, {N, I}),
+                 host_tensor(weight64, {O, I}), with_bias ? host_tensor(bias64) : Tensor{});
+  matmul_backward(cpu, host_tensor(r.cpu.din, {N, I}), host_tensor(r.cpu.dweight, {O, I}),
+                  host_tensor(r.cpu.dbias), host_tensor(dout64, {N, O}), host_tensor(in64, {N, I}),
+                  host_tensor(weight64, {O, I}));
+
+  GpuOps g;
+  const Tensor d_in = g.up(in, {N, I}), d_weight = g.up(weight, {O, I}),
+               d_out = g.output<T16>({N, O});
+  const Tensor d_din = g.up(din0, {N, I}), d_dw = g.up(dw0, {O, I}), d_db = g.up(db0);
+  matmul_forward(g.ctx, d_out, d_in, d_weight, with_bias ? g.up(bias) : Tensor{});
+  matmul_backward(g.ctx, d_din, d_dw, d_db, g.up(dout, {N, O}), d_in, d_weight);
+  r.gpu = {widen(g.down<T16>(d_out)), widen(g.down<T16>(d_din)), widen(g.down<float>(d_dw)),
+           widen(g.down<float>(d_db))};
+  g.expect_guards_intact();
+  return r;
+}
+
+// cuBLASLt sums in fp32 and rounds once.
 TEST_P(Matmul16Gpu, ForwardAndBackwardMatchCpuInF64) {
   MASKLM_SKIP_WITHOUT_GPU();
   const auto [N, I, O, with_bias] = GetParam();
   const auto dw0 = random_vector<float>(O * I, 12), db0 = random_vector<float>(O, 13);
   for_each_16bit([&]<typename T16>() {
-    const auto in = random16<T16>(N * I, 1), weight = random16<T16>(O * I, 2), bias = random16<T16>(O, 3);
-    const auto dout = random16<T16>(N * O, 4), din0 = random16<T16>(N * I, 11);
-    auto in64 = widen(in), weight64 = widen(weight), bias64 = widen(bias), dout64 = widen(dout);
-    auto din64 = widen(din0), dw64 = to_double(dw0), db64 = to_double(db0);
-    std::vector<double> out64(static_cast<size_t>(N * O));
-    Ctx cpu = cpu_ctx();
-    matmul_forward(cpu, host_tensor(out64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}),
-                   with_bias ? host_tensor(bias64) : Tensor{});
-    // Each 16-bit value's sum of |term|: the same ops on magnitudes.
-    auto out_sum = std::vector<double>(static_cast<size_t>(N * O)), din_sum = magnitudes(din64);
-    auto abs_in = magnitudes(in64), abs_weight = magnitudes(weight64),
-         abs_bias = magnitudes(bias64);
-    auto abs_dout = magnitudes(dout64), unused_dw = dw64, unused_db = db64;
-    matmul_backward(cpu, host_tensor(din64, {N, I}), host_tensor(dw64, {O, I}), host_tensor(db64),
-                    host_tensor(dout64, {N, O}), host_tensor(in64, {N, I}), host_tensor(weight64, {O, I}));
-    matmul_forward(cpu, host_tensor(out_sum, {N, O}), host_tensor(abs_in, {N, I}),
-                   host_tensor(abs_weight, {O, I}), with_bias ? host_tensor(abs_bias) : Tensor{});
-    matmul_backward(cpu, host_tensor(din_sum, {N, I}), host_tensor(unused_dw, {O, I}),
-                    host_tensor(unused_db), host_tensor(abs_dout, {N, O}),
-                    host_tensor(abs_in, {N, I}), host_tensor(abs_weight, {O, I}));
-
-    GpuOps g;
-    const Tensor d_in = g.up(in, {N, I}), d_weight = g.up(weight, {O, I}), d_out = g.output<T16>({N, O});
-    const Tensor d_din = g.up(din0, {N, I}), d_dw = g.up(dw0, {O, I}), d_db = g.up(db0);
-    matmul_forward(g.ctx, d_out, d_in, d_weight, with_bias ? g.up(bias) : Tensor{});
-    matmul_backward(g.ctx, d_din, d_dw, d_db, g.up(dout, {N, O}), d_in, d_weight);
+    const MatmulRun r = run_matmul(GetParam(), random16<T16>(N * I, 1), random16<T16>(O * I, 2),
+                                   random16<T16>(O, 3), random16<T16>(N * O, 4),
+                                   random16<T16>(N * I, 11), dw0, db0);
     const double bound16 = nmse_bound(dtype_of<T16>()), bound32 = nmse_bound(DType::F32);
-    expect_close(widen(g.down<T16>(d_out)), out64, bound16, "matmul out");
-    expect_close(widen(g.down<T16>(d_din)), din64, bound16, "din");
-    testing::expect_rounded_once(widen(g.down<T16>(d_out)), out64, out_sum, I + 1, dtype_of<T16>(),
-                                 "matmul out");
-    testing::expect_rounded_once(widen(g.down<T16>(d_din)), din64, din_sum, O + 1, dtype_of<T16>(),
-                                 "din");
-    expect_close(widen(g.down<float>(d_dw)), dw64, bound32, "dweight");
-    expect_close(widen(g.down<float>(d_db)), db64, bound32, "dbias");
-    g.expect_guards_intact();
+    expect_close(r.gpu.out, r.cpu.out, bound16, "matmul out");
+    expect_close(r.gpu.din, r.cpu.din, bound16, "din");
+    expect_close(r.gpu.dweight, r.cpu.dweight, bound32, "dweight");
+    expect_close(r.gpu.dbias, r.cpu.dbias, bound32, "dbias");
+  });
+}
+
+// Operands on a grid of 1/16 in [-1, 1]: every product is a multiple of 2^-8 and every sum
+// (at most 3085 terms) stays below 2^12, within fp32's 24 bits, so cuBLASLt's fp32 sums are
+// exact in any order and however K is split: each 16-bit out and din must be its exact
+// value rounded once, bit for bit (split-K partial sums added in 16 bits round twice).
+TEST_P(Matmul16Gpu, ExactSumsAreRoundedOnce) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto [N, I, O, with_bias] = GetParam();
+  const auto sixteenths = [](int64_t n, uint32_t seed) {
+    std::vector<float> v = random_vector<float>(n, seed);
+    for (float& x : v) x = std::round(16 * x) / 16;
+    return v;
+  };
+  for_each_16bit([&]<typename T16>() {
+    const MatmulRun r = run_matmul(
+        GetParam(), to_storage<T16>(sixteenths(N * I, 1)), to_storage<T16>(sixteenths(O * I, 2)),
+        to_storage<T16>(sixteenths(O, 3)), to_storage<T16>(sixteenths(N * O, 4)),
+        to_storage<T16>(sixteenths(N * I, 5)), std::vector<float>(O * I), std::vector<float>(O));
+    testing::expect_rounded_once(r.gpu.out, r.cpu.out, dtype_of<T16>(), "matmul out");
+    testing::expect_rounded_once(r.gpu.din, r.cpu.din, dtype_of<T16>(), "din");
   });
 }
 

@@ -10,8 +10,8 @@
 // here. Tests may make the heuristic refuse the BIAS epilogue, as cuBLASLt may for some
 // shapes, and count its calls (emulator::cublaslt below). Unless the preferences rule it out,
 // the algorithm splits K in two and adds the halves in D's type, as cuBLASLt's split-K may
-// (CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE, INPLACE) for a large K: the emulation always does,
-// so that a 16-bit D rounded twice shows in the tests.
+// (CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE, INPLACE) for a large K: the emulation does for any
+// K of 2 or more, so that a 16-bit D rounded twice shows in the tests.
 #pragma once
 
 #include <cblas.h>
