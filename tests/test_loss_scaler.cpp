@@ -51,6 +51,18 @@ TEST(LossScaler, GrowthIntervalGoodStepsDoubleTheScale) {
   EXPECT_EQ(scaler.scale(), 2048.0);
 }
 
+// Non-finite gradients are fp16's overflow while the scale can back off, and the run's
+// divergence once it is at its minimum (256 here, two halvings from 1024).
+TEST(LossScaler, OverflowAtScaleIsTheScalesDoingUntilTheMinimum) {
+  LossScaler scaler(small_config());
+  EXPECT_FALSE(scaler.overflowed_at_scale(false));
+  EXPECT_TRUE(scaler.overflowed_at_scale(true));
+  EXPECT_TRUE(scaler.overflowed_at_scale(true));
+  EXPECT_EQ(scaler.scale(), 256.0);
+  EXPECT_FALSE(scaler.overflowed_at_scale(true));
+  EXPECT_EQ(scaler.scale(), 256.0);
+}
+
 TEST(LossScaler, ScaleClampsAtMinAndMax) {
   LossScaler scaler(small_config());
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(scaler.update(true));

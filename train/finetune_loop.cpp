@@ -51,9 +51,7 @@ std::vector<EpochLog> run_finetune_epochs(Ctx& ctx, const FineTuneEncoder& model
       const double loss = step(examples, dropout, loss_scale);
       const double grad_norm = optimizer.grad_norm(ctx, 1.0 / loss_scale);
       const bool finite = std::isfinite(grad_norm);
-      // An fp16 overflow is the scale's doing unless the scale cannot back off further.
-      const bool overflow = scaler && !finite && !scaler->at_min_scale();
-      if (scaler) scaler->update(!finite);
+      const bool overflow = scaler && scaler->overflowed_at_scale(!finite);
       MASKLM_CHECK(finite || overflow,
                    "fine-tuning step {} (epoch {}): the gradients are not finite (loss {}); the "
                    "run diverged: try a lower lr or clip_norm",

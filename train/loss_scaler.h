@@ -41,6 +41,14 @@ class LossScaler {
   // Records one step's gradient check; returns true when the step must be skipped (the
   // gradients overflowed), after backing the scale off. A good step counts towards growth.
   bool update(bool found_inf);
+  // update(found_inf), telling the two kinds of non-finite gradients apart: true when they
+  // overflowed at a scale that could still back off (fp16's doing: skip the step, it is not
+  // a bad one); false for finite gradients and for non-finite ones at the minimum scale,
+  // which no scale causes (the run diverged).
+  bool overflowed_at_scale(bool found_inf) {
+    const bool could_back_off = !at_min_scale();
+    return update(found_inf) && could_back_off;
+  }
 
   // The mutable state (scale and good-step count) for checkpoints; the config is not saved
   // (it comes from the run config), so a resume may change it.

@@ -199,11 +199,7 @@ StepResult Trainer::train_step() {
   if (finite) {
     r.grad_norm = dp_->grad_norm(ctx_, *optimizer_, grad_scale);
     finite = std::isfinite(r.grad_norm);
-    if (loss_scaler_) {
-      // At the lowest scale the gradients are non-finite whatever the scale: a bad step.
-      const bool lowest = loss_scaler_->at_min_scale();
-      overflow = loss_scaler_->update(!finite) && !lowest;
-    }
+    if (loss_scaler_) overflow = loss_scaler_->overflowed_at_scale(!finite);
   }
 
   ++state_.step;
