@@ -1,5 +1,7 @@
 #include "model/finetune_encoder.h"
 
+#include <algorithm>
+
 #include "kernels/dispatch.h"
 #include "model/safetensors.h"
 #include "runtime/host_mirror.h"
@@ -83,6 +85,21 @@ void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) 
   }
   host.push();
   master_weights_changed();
+}
+
+std::vector<std::vector<int32_t>> FineTuneEncoder::largest_batch_sequences() const {
+  const int64_t B = capacity_.max_predictions, N = capacity_.max_tokens;
+  const int64_t seq_len = std::min<int64_t>(config_.max_position_embeddings, (N + B - 1) / B);
+  return filler_sequences(std::min(N, B * seq_len), seq_len, config_.vocab_size);
+}
+
+void FineTuneEncoder::reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step) {
+  if (device_ == Device::CPU) return;
+  const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
+  step(dropout);
+  sum_squares(ctx, grad_arena_.flat(dtype_));  // the gradient norm's partial sums
+  zero_grads(ctx);
+  synchronize(ctx);
 }
 
 Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& dropout) {

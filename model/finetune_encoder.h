@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,16 @@ class FineTuneEncoder {
   // compute_dtype F32, BF16, F16, or F64 (CPU only) for gradient checks.
   FineTuneEncoder(const ModelConfig& config, const std::vector<HeadParamSpec>& head,
                   Capacity capacity, Shape logits, DType compute_dtype, Device device);
+
+  // The token ids of the largest batch the model takes: capacity.max_predictions sequences
+  // (fewer where they reach the token capacity) as long as the token capacity allows, at
+  // most max_position_embeddings.
+  std::vector<std::vector<int32_t>> largest_batch_sequences() const;
+  // On a GPU: runs `step`, the task's forward and backward on its largest batch, with
+  // training dropout, then the gradient norm's partial sums, so that the op scratch of the
+  // Ctx's CUDA context reaches its largest size at start-up (as MlmModel's
+  // reserve_device_memory); leaves the gradients zero. Nothing to do on the CPU.
+  void reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step);
 
   // Checks `seqs` against the model and its capacity and runs the encoder; returns its
   // (N, C) output. `seqs` must stay alive and unchanged until the backward.

@@ -70,14 +70,9 @@ void MlmModel::reserve_device_memory(Ctx& ctx, int64_t seq_len) {
   // how N splits into sequences), so N and P at capacity reach every maximum; the encoder
   // of the skip-corrupted model sees all N tokens when nothing is corrupted.
   Batch full;
-  std::vector<int32_t> ids;
-  while (full.num_tokens() < capacity_.max_tokens) {
-    const int64_t n = std::min(seq_len, capacity_.max_tokens - full.num_tokens());
-    ids.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      ids[static_cast<size_t>(i)] = static_cast<int32_t>((full.num_tokens() + i) % config_.vocab_size);
+  for (const std::vector<int32_t>& ids :
+       filler_sequences(capacity_.max_tokens, seq_len, config_.vocab_size))
     full.add_sequence(ids);
-  }
   const int64_t predictions = std::min(capacity_.max_predictions, full.num_tokens());
   for (int64_t p = 0; p < predictions; ++p)
     full.add_prediction(static_cast<int32_t>(p), full.tokens[static_cast<size_t>(p)]);

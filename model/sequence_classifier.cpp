@@ -113,6 +113,15 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout, double loss_s
   encode_backward(ctx, dropout, d_enc);
 }
 
+void FineTuneModel::reserve_device_memory(Ctx& ctx) {
+  ClassificationBatch largest;
+  for (const std::vector<int32_t>& ids : largest_batch_sequences()) largest.add(ids, {}, 0, 0.0);
+  reserve_with(ctx, [&](const DropoutPlan& dropout) {
+    forward(ctx, largest, dropout);
+    backward(ctx, dropout);
+  });
+}
+
 std::vector<int32_t> FineTuneModel::predicted_labels() const {
   MASKLM_CHECK(!is_regression(), "a regression model predicts scores, not labels");
   const Tensor& logits = host_logits_rows_;

@@ -66,6 +66,10 @@ class FineTuneModel : public FineTuneEncoder {
   // dynamic loss scaling, train/loss_scaler.h).
   void backward(Ctx& ctx, const DropoutPlan& dropout, double loss_scale = 1.0);
 
+  // On a GPU: one forward and backward on the largest batch, so that no later step grows
+  // the device's op scratch (model/finetune_encoder.h). Nothing to do on the CPU.
+  void reserve_device_memory(Ctx& ctx);
+
   // The last forward's predictions: argmax labels (classification) or scores (regression).
   std::vector<int32_t> predicted_labels() const;
   std::vector<double> predicted_scores() const;

@@ -62,6 +62,15 @@ void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout, double 
   encode_backward(ctx, dropout, d_enc);
 }
 
+void SpanExtractionModel::reserve_device_memory(Ctx& ctx) {
+  SpanBatch largest;
+  for (const std::vector<int32_t>& ids : largest_batch_sequences()) largest.add(ids, {}, 0, 0);
+  reserve_with(ctx, [&](const DropoutPlan& dropout) {
+    forward(ctx, largest, dropout);
+    backward(ctx, dropout);
+  });
+}
+
 std::vector<SpanLogits> SpanExtractionModel::span_logits() const {
   MASKLM_CHECK(host_batch_ != nullptr, "span_logits() needs a forward() first");
   const Tensor& logits = host_logits_rows_;

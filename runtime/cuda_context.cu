@@ -1,5 +1,7 @@
 #include "runtime/cuda_context.h"
 
+#include <algorithm>
+
 #include "runtime/cuda_check.h"
 
 namespace masklm {
@@ -28,27 +30,32 @@ CudaContext::~CudaContext() {
   (void)cudaStreamDestroy(stream_);
 }
 
-void CudaContext::grow(DeviceBuffer& buffer, size_t bytes) {
+void* CudaContext::reserve(DeviceBuffer& buffer, size_t bytes) {
+  buffer.largest_request = std::max(buffer.largest_request, bytes);
+  if (bytes <= buffer.bytes) return buffer.data;
   CUDA_CHECK(cudaStreamSynchronize(stream_));  // earlier ops may still use the old buffer
   CUDA_CHECK(cudaFree(buffer.data));
-  buffer = {};
+  buffer.data = nullptr;
+  buffer.bytes = 0;
   // Round up to whole MiB so that sizes creeping up by a few bytes do not reallocate.
   constexpr size_t kGranule = size_t{1} << 20;
   const size_t rounded = (bytes + kGranule - 1) / kGranule * kGranule;
   CUDA_CHECK(cudaMalloc(&buffer.data, rounded));
   buffer.bytes = rounded;
-  ++buffer_allocations_;
+  return buffer.data;
 }
 
-void* CudaContext::scratch(size_t bytes) {
-  if (bytes > scratch_.bytes) grow(scratch_, bytes);
-  return scratch_.data;
-}
+void* CudaContext::scratch(size_t bytes) { return reserve(scratch_, bytes); }
 
 void* CudaContext::staging(size_t slot, size_t bytes) {
   if (staging_.size() <= slot) staging_.resize(slot + 1);
-  if (bytes > staging_[slot].bytes) grow(staging_[slot], bytes);
-  return staging_[slot].data;
+  return reserve(staging_[slot], bytes);
+}
+
+std::vector<size_t> CudaContext::largest_requests() const {
+  std::vector<size_t> out{scratch_.largest_request};
+  for (const DeviceBuffer& b : staging_) out.push_back(b.largest_request);
+  return out;
 }
 
 void CudaContext::synchronize() {

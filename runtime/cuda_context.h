@@ -61,9 +61,11 @@ class CudaContext {
   // kernel may still ask for its own; valid until the next staging() of the same slot.
   // Growing synchronizes the stream first.
   void* staging(size_t slot, size_t bytes);
-  // How often scratch() and staging() have allocated so far (tests: once a model has
-  // reserved its memory, MlmModel::reserve_device_memory, a step allocates nothing).
-  int64_t buffer_allocations() const { return buffer_allocations_; }
+  // The most bytes asked of scratch() and of each staging() slot so far, in that order
+  // (tests: once a model has reserved its memory, MlmModel::reserve_device_memory, no step
+  // asks for more, so none allocates; buffers grow in whole MiB, so counting allocations
+  // would not show a small model's shortfall).
+  std::vector<size_t> largest_requests() const;
 
   // What an optional library keeps per context; owned here, destroyed before the stream.
   struct Extension {
@@ -89,13 +91,13 @@ class CudaContext {
   struct DeviceBuffer {
     void* data = nullptr;
     size_t bytes = 0;
+    size_t largest_request = 0;
   };
-  // Frees and reallocates `buffer` with at least `bytes`, in whole MiB.
-  void grow(DeviceBuffer& buffer, size_t bytes);
+  // `buffer` with room for `bytes`: reallocated, in whole MiB, where it has less.
+  void* reserve(DeviceBuffer& buffer, size_t bytes);
 
   DeviceBuffer scratch_;
   std::vector<DeviceBuffer> staging_;
-  int64_t buffer_allocations_ = 0;
   std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>> gemm_algorithms_;

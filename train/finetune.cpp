@@ -139,6 +139,7 @@ GlueFineTuneResult run_glue_finetune(const GlueFineTuneJob& job) {
                       o.precision, job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
+  model.reserve_device_memory(device.ctx());
   GlueFineTuneResult result;
   result.epochs = finetune_train(device.ctx(), model, train_inputs, train.examples, o);
   const GluePredictions predictions = finetune_predict(device.ctx(), model, dev_inputs, o.batch_size);

@@ -175,6 +175,7 @@ SquadFineTuneResult run_squad_finetune(const SquadFineTuneJob& job) {
                             o.precision, job.device);
   model.init_weights(o.seed);
   model.load_encoder(start.checkpoint);
+  model.reserve_device_memory(device.ctx());
   SquadFineTuneResult result;
   result.train_features = static_cast<int64_t>(train_features.size());
   result.dev_features = static_cast<int64_t>(dev_features.size());

@@ -1,7 +1,8 @@
 // The fine-tuning models on the GPU against the same models on the CPU, in fp32 and in bf16
 // and fp16 mixed precision (the CPU rounds 16-bit tensors as the GPU kernels do): the
 // classifier (classification and regression) and the span model, one forward and backward
-// with dropout (loss, logits, predictions, gradients); the GLUE and SQuAD training loops over
+// with dropout (loss, logits, predictions, gradients); that memory reserved at start-up
+// covers every batch within the capacity; the GLUE and SQuAD training loops over
 // two epochs (their losses, the parameters they leave, the predictions or logits after
 // them); a checkpoint's encoder loaded into the GPU's buffers; and the jobs around the loops,
 // from task files to written scores (their tokenizer fixture found through
@@ -246,6 +247,46 @@ TEST_P(FineTuneDtypeGpu, SpanExtractionForwardAndBackwardMatchTheCpu) {
   MASKLM_SKIP_WITHOUT_GPU();
   const DType dtype = GetParam();
   expect_gpu_as_cpu(dtype, [&](Ctx& ctx) { return span_pass(ctx, dtype); });
+}
+
+// Reserves `model`'s device memory, then runs a training step and a prediction on batches
+// within its capacity of 3 sequences and 120 tokens, split every way, built by `add`: none
+// may ask the GPU context (one of its own) for more op scratch than the reservation did.
+template <typename TaskBatch, typename Model, typename Add>
+void expect_reserved_memory_suffices(Model& model, DType dtype, Add&& add) {
+  CudaContext cuda;
+  Ctx gpu{Device::CUDA, &cuda};
+  model.init_weights(3);
+  model.reserve_device_memory(gpu);
+  const std::vector<size_t> reserved = cuda.largest_requests();
+  EXPECT_GT(reserved[0], 0u) << "no op asked for scratch";
+  uint32_t seed = 40;
+  for (const std::vector<int>& lengths :
+       std::vector<std::vector<int>>{{1, 27, 40}, {40, 40, 40}, {64, 56}, {1}, {5, 5, 5}}) {
+    TaskBatch batch;
+    for (const EncodedExample& e : random_inputs(model.config(), lengths, ++seed)) add(batch, e);
+    model.zero_grads(gpu);
+    model.forward(gpu, batch, kDropout);
+    model.backward(gpu, kDropout, loss_scale(dtype));
+    sum_squares(gpu, model.grad_arena().flat(DType::F32));
+    model.forward(gpu, batch, DropoutPlan{});  // a prediction
+    synchronize(gpu);
+    EXPECT_EQ(cuda.largest_requests(), reserved)
+        << "a batch of " << lengths.size() << " sequences asked for more than was reserved";
+  }
+}
+
+TEST_P(FineTuneDtypeGpu, ReservedMemoryCoversEveryBatch) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const DType dtype = GetParam();
+  constexpr int64_t kSequences = 3, kTokens = kSequences * 40;
+  FineTuneModel classifier(finetune_config(), 3, kTokens, kSequences, dtype, Device::CUDA);
+  expect_reserved_memory_suffices<ClassificationBatch>(
+      classifier, dtype,
+      [](ClassificationBatch& b, const EncodedExample& e) { b.add(e.ids, e.types, 2, 0.0); });
+  SpanExtractionModel span(finetune_config(), kTokens, kSequences, dtype, Device::CUDA);
+  expect_reserved_memory_suffices<SpanBatch>(
+      span, dtype, [](SpanBatch& b, const EncodedExample& e) { b.add(e.ids, e.types, 0, 0); });
 }
 
 // What a training loop leaves, on the host: as `masklm finetune --device cuda` runs it.
