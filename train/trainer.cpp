@@ -251,6 +251,9 @@ TrainerState Trainer::state() const {
 
 void Trainer::save_checkpoint() {
   MASKLM_CHECK(!run_dir_.empty(), "checkpoints need a run directory");
+  // The state's host copies do not read the device's error flag: a kernel of the last
+  // backward or update that met bad input may have left garbage in it.
+  synchronize(ctx_);
   const auto dir = checkpoint_path(checkpoints_dir(), state_.step);
   last_checkpoint_step_ = state_.step;
   std::unique_ptr<AdamW> full;

@@ -1,7 +1,8 @@
 // The trainer on the GPU (`masklm pretrain --device cuda`): N steps of the synthetic task
 // against the same steps on the CPU (fp32, so the losses agree to summation-order noise),
-// validation on both, and a GPU checkpoint that resumes bitwise and holds exactly the
-// bytes a CPU checkpoint of the same state holds. Plus HostMirror, which checkpoints use.
+// validation on both, a GPU checkpoint that resumes bitwise and holds exactly the bytes a
+// CPU checkpoint of the same state holds, and none written after a kernel found bad input.
+// Plus HostMirror, which checkpoints use.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "expect_error.h"
 #include "gpu/op_harness.cuh"
+#include "runtime/cuda_check.h"
 #include "runtime/host_mirror.h"
 #include "train/checkpoint.h"
 #include "trainer_fixture.h"
@@ -123,6 +125,23 @@ TEST(TrainerGpu, CheckpointResumesBitwiseWithTheCpuBytes) {
   for (const char* file :
        {"model.safetensors", "optimizer.safetensors", "trainer_state.json", "config.json"})
     EXPECT_EQ(file_bytes(cpu_checkpoint / file), file_bytes(gpu_checkpoint / file)) << file;
+}
+
+// A kernel that met bad input raises the device's error flag; a checkpoint then fails
+// before writing anything rather than save state that input may have spoiled.
+TEST(TrainerGpu, CheckpointRefusesStateAfterAKernelFoundBadInput) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  const auto run = small_run();
+  const auto dir = fresh_dir("gpu_checkpoint_error_flag");
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, nullptr, Device::CUDA);
+  testing::run_steps(trainer, 1);
+  const int raised = static_cast<int>(DeviceError::INDEX_OUT_OF_RANGE);
+  CUDA_CHECK(cudaMemcpy(trainer.device_context().ctx().cuda->error_flag(), &raised, sizeof(int),
+                        cudaMemcpyHostToDevice));
+  testing::expect_error([&] { trainer.save_checkpoint(); }, "outside its table");
+  EXPECT_FALSE(std::filesystem::exists(trainer.checkpoints_dir()));
+  trainer.save_checkpoint();  // the flag was reported once and cleared
+  EXPECT_TRUE(std::filesystem::exists(checkpoint_path(trainer.checkpoints_dir(), 1)));
 }
 
 // ZeRO-1 checkpoints (one rank here) gather the optimizer state into host memory, through
