@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
@@ -173,6 +174,20 @@ void fill_zero(Ctx& ctx, const Tensor& x);
 // or F16). Same shape; dst and src do not overlap. Refreshes the 16-bit compute copy of the
 // weights from the F32 masters (after init or a checkpoint load).
 void convert(Ctx& ctx, const Tensor& dst, const Tensor& src);
+
+// ---- host to device ----------------------------------------------------------------
+// A host tensor and the tensor on the context's device (same shape and dtype) it goes into.
+struct Upload {
+  Tensor dst, src;
+};
+// dst = src for every pair. On a GPU the copies are queued on the context's stream, after
+// the ops issued before, and upload() returns without waiting for them: the sources are
+// staged in page-locked memory first (runtime/cuda_context.h), so the caller may change
+// them at once. On the CPU it copies at once. Pairs of empty tensors (Tensor{}) are skipped.
+void upload(Ctx& ctx, std::span<const Upload> copies);
+// Makes room for an upload() of `bytes` in all now (a model reserving its memory), so that
+// no later upload of up to that size allocates its page-locked staging. A no-op on the CPU.
+void reserve_upload(Ctx& ctx, size_t bytes);
 
 // Waits until the context's device has finished every op issued so far. On a GPU it also
 // throws masklm::Error for bad inputs the kernels found (ids out of range, bad cu_seqlens),

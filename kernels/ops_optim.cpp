@@ -1,19 +1,21 @@
 // Entry points of the optimizer and flat-buffer ops (validate, check devices, dispatch to
 // cpu:: or cuda::; 16-bit tensors on the CPU via their F32 views, kernels/f32_views.h),
-// and synchronize().
+// upload() and synchronize().
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/adamw.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/f32_views.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/optim.cuh"
 #include "kernels/dispatch.h"
+#include "kernels/f32_views.h"
 #include "kernels/ops.h"
+#include "runtime/device.h"
 #if MASKLM_WITH_CUDA
-#include "runtime/cuda_context.h"  // synchronize() calls CudaContext::synchronize
+#include "runtime/cuda_context.h"  // upload() and synchronize() call the CudaContext
 #endif  // MASKLM_WITH_CUDA
 
 namespace masklm {
@@ -120,6 +122,30 @@ void convert(Ctx& ctx, const Tensor& dst, const Tensor& src) {
     cpu::widen_16bit(dst.ptr<float>(), src.dtype, static_cast<const uint16_t*>(src.data),
                      src.numel());
   }
+}
+
+void upload(Ctx& ctx, std::span<const Upload> copies) {
+  for (const Upload& c : copies) {
+    if (c.dst.empty() && c.src.empty()) continue;
+    MASKLM_CHECK(c.src.device == Device::CPU && c.dst.device == ctx.device,
+                 "upload: copies go from the host to the context's device");
+    check_shape(c.dst, c.src.shape, "upload: dst");
+    MASKLM_CHECK(c.dst.dtype == c.src.dtype, "upload: {} values cannot go into a {} tensor",
+                 dtype_name(c.src.dtype), dtype_name(c.dst.dtype));
+  }
+  if (run_on_cuda(ctx, DType::F32, "upload", [&](auto& cc) {
+        std::vector<HostToDevice> raw;
+        for (const Upload& c : copies)
+          if (!c.src.empty()) raw.push_back({c.dst.data, c.src.data, c.dst.nbytes()});
+        cc.upload(raw);
+      }))
+    return;
+  for (const Upload& c : copies)
+    if (!c.src.empty()) std::memcpy(c.dst.data, c.src.data, c.dst.nbytes());
+}
+
+void reserve_upload(Ctx& ctx, size_t bytes) {
+  run_on_cuda(ctx, DType::F32, "reserve_upload", [&](auto& cc) { cc.reserve_upload(bytes); });
 }
 
 void synchronize(Ctx& ctx) {

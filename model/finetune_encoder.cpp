@@ -95,6 +95,8 @@ std::vector<std::vector<int32_t>> FineTuneEncoder::largest_batch_sequences() con
 
 void FineTuneEncoder::reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step) {
   if (device_ == Device::CPU) return;
+  // The filler batch has fewer token types than batches may have.
+  reserve_upload(ctx, batch_arrays_.device_bytes());
   const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
   step(dropout);
   sum_squares(ctx, grad_arena_.flat(dtype_));  // the gradient norm's partial sums
@@ -113,7 +115,7 @@ Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& d
                "batch has {} sequences, the model was sized for 1 to {}", seqs.num_sequences(),
                capacity_.max_predictions);
   compute_copy_.refresh_if_stale(ctx, param_arena_);
-  batch_ = batch_arrays_.load(seqs);
+  batch_ = batch_arrays_.load(ctx, seqs);
   return encoder_forward(ctx, config_, weights().params, acts_, batch_, dropout);
 }
 

@@ -84,7 +84,8 @@ class FineTuneEncoder {
   // On a GPU: runs `step`, the task's forward and backward on its largest batch, with
   // training dropout, then the gradient norm's partial sums, so that the op scratch of the
   // Ctx's CUDA context reaches its largest size at start-up (as MlmModel's
-  // reserve_device_memory); leaves the gradients zero. Nothing to do on the CPU.
+  // reserve_device_memory, the upload staging included); leaves the gradients zero.
+  // Nothing to do on the CPU.
   void reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step);
 
   // Checks `seqs` against the model and its capacity and runs the encoder; returns its

@@ -76,6 +76,8 @@ void MlmModel::reserve_device_memory(Ctx& ctx, int64_t seq_len) {
   const int64_t predictions = std::min(capacity_.max_predictions, full.num_tokens());
   for (int64_t p = 0; p < predictions; ++p)
     full.add_prediction(static_cast<int32_t>(p), full.tokens[static_cast<size_t>(p)]);
+  // The filler batch has fewer sequences and token types than batches may have.
+  reserve_upload(ctx, std::max(batch_arrays_.device_bytes(), skip_.device_bytes()));
   const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
   forward(ctx, full, dropout);
   backward(ctx, dropout);
@@ -100,9 +102,9 @@ MlmStats MlmModel::forward(Ctx& ctx, const Batch& batch, const DropoutPlan& drop
   MASKLM_CHECK(ctx.device == device_, "the model lives on the {}, the Ctx is for the {}",
                device_ == Device::CPU ? "CPU" : "GPU", ctx.device == Device::CPU ? "CPU" : "GPU");
   compute_copy_.refresh_if_stale(ctx, param_arena_);
-  batch_ = batch_arrays_.load(batch);
+  batch_ = batch_arrays_.load(ctx, batch);
   if (config_.skip_corrupted) {
-    skip_.split(config_, batch);
+    skip_.split(ctx, config_, batch);
     encoder_out_ = skip_forward(ctx, config_, weights(), acts_, batch_, skip_, dropout);
   } else {
     encoder_out_ = encoder_forward(ctx, config_, weights(), acts_, batch_, dropout);

@@ -52,7 +52,8 @@ class MlmModel {
   // `seq_len` tokens, every token predicted, none corrupted), so that the op scratch of the
   // Ctx's CUDA context reaches its largest size now, not in some later step (growing it
   // synchronizes and reallocates), and a batch too large for the GPU fails at start-up; the
-  // gradient norm over all gradients too.
+  // gradient norm over all gradients too. The context's upload staging grows to the
+  // largest batch arrays the capacity allows (more sequences than the filler batch has).
   // Leaves the gradients zero. Nothing to do on the CPU. cuDNN's attention may still grow
   // the scratch for a batch whose padded shape is new (it also builds a graph then).
   void reserve_device_memory(Ctx& ctx, int64_t seq_len);

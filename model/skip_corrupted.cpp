@@ -1,7 +1,5 @@
 #include "model/skip_corrupted.h"
 
-#include "runtime/device.h"
-
 namespace masklm {
 
 namespace {
@@ -25,19 +23,18 @@ void SkipSplit::reserve(int64_t max_tokens, Device device) {
     device_buffers_.push_back(device_arena_.alloc({static_cast<int64_t>(n)}, DType::I32));
 }
 
-// Array `k` of arrays() as the ops read it: the host vector itself, or its device copy.
+// Array `k` of arrays() as the ops read it: the host vector itself, or the first rows of its
+// device buffer (which split() then uploads it into).
 Tensor SkipSplit::view(size_t k) {
   const std::vector<int32_t>& v = *arrays()[k];
   const auto n = static_cast<int64_t>(v.size());
   // (n) ids also when n is 0 (nothing corrupted, or nothing kept): the ops check shapes.
   // The CPU ops read the vector in place and never write through it.
   if (device_buffers_.empty()) return host_tensor(const_cast<int32_t*>(v.data()), Shape{n});
-  const Tensor rows = device_buffers_[k].rows(0, n);
-  if (n > 0) copy_tensor(rows, host_view(v));
-  return rows;
+  return device_buffers_[k].rows(0, n);
 }
 
-void SkipSplit::split(const ModelConfig& cfg, const Batch& batch) {
+void SkipSplit::split(Ctx& ctx, const ModelConfig& cfg, const Batch& batch) {
   for (auto* v : arrays()) v->clear();
   kept_cu_seqlens.push_back(0);
   for (size_t b = 0; b + 1 < batch.cu_seqlens.size(); ++b) {
@@ -58,14 +55,34 @@ void SkipSplit::split(const ModelConfig& cfg, const Batch& batch) {
     }
     kept_cu_seqlens.push_back(static_cast<int32_t>(kept_tokens.size()));
   }
+  std::array<Tensor, kArrays> views;
+  std::array<Upload, kArrays> copies;
+  for (size_t k = 0; k < kArrays; ++k) {
+    views[k] = view(k);
+    if (views[k].device != Device::CPU && views[k].numel() > 0)
+      copies[k] = Upload{views[k], host_view(*arrays()[k])};
+  }
+  upload(ctx, copies);
   // Indices into arrays().
-  kept_rows = view(0);
-  masked_rows = view(1);
+  kept_rows = views[0];
+  masked_rows = views[1];
   const bool types = cfg.type_vocab_size > 0;
-  kept = BatchTensors{view(2), view(3), types ? view(4) : Tensor{}, view(5), Tensor{}, Tensor{},
-                      static_cast<int64_t>(kept_tokens.size()), 0};
-  masked = BatchTensors{view(6), view(7), types ? view(8) : Tensor{}, Tensor{}, Tensor{}, Tensor{},
-                        static_cast<int64_t>(mask_tokens.size()), 0};
+  kept = BatchTensors{views[2],
+                      views[3],
+                      types ? views[4] : Tensor{},
+                      views[5],
+                      Tensor{},
+                      Tensor{},
+                      static_cast<int64_t>(kept_tokens.size()),
+                      0};
+  masked = BatchTensors{views[6],
+                        views[7],
+                        types ? views[8] : Tensor{},
+                        Tensor{},
+                        Tensor{},
+                        Tensor{},
+                        static_cast<int64_t>(mask_tokens.size()),
+                        0};
 }
 
 Tensor skip_forward(Ctx& ctx, const ModelConfig& cfg, const ModelParams& params, Activations& acts,

@@ -16,8 +16,8 @@ namespace masklm {
 
 // A batch split into the encoder's uncorrupted tokens and the [MASK] tokens the decoder
 // places at the corrupted positions. Computed in host arrays, reserved once for the
-// largest batch; on a GPU the arrays are then copied into device buffers of that size, and
-// the tensors below view those.
+// largest batch; on a GPU the arrays are then uploaded into device buffers of that size,
+// and the tensors below view those.
 struct SkipSplit {
   std::vector<int32_t> kept_index, masked_index;  // flat indices into the batch
   std::vector<int32_t> kept_tokens, kept_positions, kept_types, kept_cu_seqlens;
@@ -27,8 +27,11 @@ struct SkipSplit {
 
   void reserve(int64_t max_tokens, Device device = Device::CPU);
   // Splits by batch.corrupted (nothing corrupted when it is empty). A sequence may lose all
-  // its tokens; it stays in the encoder batch as an empty sequence.
-  void split(const ModelConfig& cfg, const Batch& batch);
+  // its tokens; it stays in the encoder batch as an empty sequence. On a GPU the arrays are
+  // uploaded on ctx's stream (kernels/ops.h's upload()).
+  void split(Ctx& ctx, const ModelConfig& cfg, const Batch& batch);
+  // The size of the device buffers, which no split() uploads more than.
+  size_t device_bytes() const { return device_arena_.capacity(); }
 
  private:
   // The host arrays in a fixed order, and their device buffers (GPU only). A std::array

@@ -1,6 +1,8 @@
 #include "runtime/cuda_context.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 
 #include "runtime/cuda_check.h"
 
@@ -16,6 +18,7 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
   CUDA_CHECK(cudaMalloc(&gemm_workspace_, kGemmWorkspaceBytes));
   CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&error_flag_), sizeof(int)));
   CUDA_CHECK(cudaMemset(error_flag_, 0, sizeof(int)));
+  CUDA_CHECK(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
 }
 
 CudaContext::~CudaContext() {
@@ -23,14 +26,16 @@ CudaContext::~CudaContext() {
   (void)cudaStreamSynchronize(stream_);
   cudnn_state_.reset();  // its handle uses the stream
   (void)cudaFree(scratch_.data);
-  for (const DeviceBuffer& b : staging_) (void)cudaFree(b.data);
+  for (const Buffer& b : staging_) (void)cudaFree(b.data);
+  (void)cudaFreeHost(pinned_.data);
+  (void)cudaEventDestroy(uploaded_);
   (void)cudaFree(error_flag_);
   (void)cudaFree(gemm_workspace_);
   (void)cublasLtDestroy(cublaslt_);
   (void)cudaStreamDestroy(stream_);
 }
 
-void* CudaContext::reserve(DeviceBuffer& buffer, size_t bytes) {
+void* CudaContext::reserve(Buffer& buffer, size_t bytes) {
   buffer.largest_request = std::max(buffer.largest_request, bytes);
   if (bytes <= buffer.bytes) return buffer.data;
   CUDA_CHECK(cudaStreamSynchronize(stream_));  // earlier ops may still use the old buffer
@@ -52,9 +57,34 @@ void* CudaContext::staging(size_t slot, size_t bytes) {
   return reserve(staging_[slot], bytes);
 }
 
+void CudaContext::reserve_upload(size_t bytes) {
+  pinned_.largest_request = std::max(pinned_.largest_request, bytes);
+  CUDA_CHECK(cudaEventSynchronize(uploaded_));  // the last upload's copies have read pinned_
+  if (bytes <= pinned_.bytes) return;
+  CUDA_CHECK(cudaFreeHost(pinned_.data));
+  pinned_.data = nullptr;
+  pinned_.bytes = 0;
+  CUDA_CHECK(cudaMallocHost(&pinned_.data, bytes));
+  pinned_.bytes = bytes;
+}
+
+void CudaContext::upload(std::span<const HostToDevice> copies) {
+  size_t total = 0;
+  for (const HostToDevice& c : copies) total += c.bytes;
+  reserve_upload(total);
+  auto* staged = static_cast<std::byte*>(pinned_.data);
+  for (const HostToDevice& c : copies) {
+    if (c.bytes == 0) continue;
+    std::memcpy(staged, c.src, c.bytes);
+    CUDA_CHECK(cudaMemcpyAsync(c.dst, staged, c.bytes, cudaMemcpyHostToDevice, stream_));
+    staged += c.bytes;
+  }
+  CUDA_CHECK(cudaEventRecord(uploaded_, stream_));
+}
+
 std::vector<size_t> CudaContext::largest_requests() const {
-  std::vector<size_t> out{scratch_.largest_request};
-  for (const DeviceBuffer& b : staging_) out.push_back(b.largest_request);
+  std::vector<size_t> out{scratch_.largest_request, pinned_.largest_request};
+  for (const Buffer& b : staging_) out.push_back(b.largest_request);
   return out;
 }
 

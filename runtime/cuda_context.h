@@ -3,6 +3,8 @@
 //  - a cuBLASLt handle, one workspace allocated at construction, and the algorithm that
 //    cuBLASLt's heuristic picked for each GEMM shape (asked once per shape, then reused, so
 //    a shape always runs the same algorithm and results are reproducible);
+//  - page-locked host memory that batches are uploaded through, so the host queues a
+//    batch's copies and goes on while the GPU still computes on the last one;
 //  - op scratch that grows to the largest size any op asked for and is then reused; a
 //    model reserves it for its largest batch at start-up (MlmModel::reserve_device_memory),
 //    so no training step allocates (cuDNN's attention aside: a new padded shape may);
@@ -23,8 +25,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
+#include "runtime/device.h"
 #include "runtime/device_error.h"
 
 namespace masklm {
@@ -61,10 +65,20 @@ class CudaContext {
   // kernel may still ask for its own; valid until the next staging() of the same slot.
   // Growing synchronizes the stream first.
   void* staging(size_t slot, size_t bytes);
-  // The most bytes asked of scratch() and of each staging() slot so far, in that order
-  // (tests: once a model has reserved its memory, MlmModel::reserve_device_memory, no step
-  // asks for more, so none allocates; buffers grow in whole MiB, so counting allocations
-  // would not show a small model's shortfall).
+  // Queues the copies on the stream, after the work queued before, and returns without
+  // waiting for them: the sources are first copied into page-locked host memory (a copy
+  // from pageable memory waits for the stream's earlier work, which would drain the GPU
+  // before every batch), so the caller may reuse them at once. That memory is rewritten
+  // by the next upload() only once these copies have read it (an event), and grows to the
+  // largest upload asked for.
+  void upload(std::span<const HostToDevice> copies);
+  // Grows that page-locked memory to `bytes` now, if it has less.
+  void reserve_upload(size_t bytes);
+
+  // The most bytes asked of scratch(), of upload() and of each staging() slot so far, in
+  // that order (tests: once a model has reserved its memory,
+  // MlmModel::reserve_device_memory, no step asks for more, so none allocates; buffers grow
+  // in whole MiB, so counting allocations would not show a small model's shortfall).
   std::vector<size_t> largest_requests() const;
 
   // What an optional library keeps per context; owned here, destroyed before the stream.
@@ -88,16 +102,18 @@ class CudaContext {
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t cublaslt_ = nullptr;
   void* gemm_workspace_ = nullptr;
-  struct DeviceBuffer {
+  struct Buffer {
     void* data = nullptr;
     size_t bytes = 0;
     size_t largest_request = 0;
   };
-  // `buffer` with room for `bytes`: reallocated, in whole MiB, where it has less.
-  void* reserve(DeviceBuffer& buffer, size_t bytes);
+  // Device `buffer` with room for `bytes`: reallocated, in whole MiB, where it has less.
+  void* reserve(Buffer& buffer, size_t bytes);
 
-  DeviceBuffer scratch_;
-  std::vector<DeviceBuffer> staging_;
+  Buffer scratch_;
+  std::vector<Buffer> staging_;
+  Buffer pinned_;                   // page-locked host memory, upload()'s
+  cudaEvent_t uploaded_ = nullptr;  // recorded after upload()'s copies
   std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>> gemm_algorithms_;

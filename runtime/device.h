@@ -38,6 +38,13 @@ void device_memset_zero(void* p, size_t bytes);
 // once the copy is complete, so both sides may be reused at once.
 void device_copy(void* dst, const void* src, size_t bytes, void* stream = nullptr);
 
+// One host array to copy into device memory (CudaContext::upload, asynchronously).
+struct HostToDevice {
+  void* dst;
+  const void* src;
+  size_t bytes;
+};
+
 // dst = src for tensors of one shape and dtype on any devices (same contract as device_copy).
 inline void copy_tensor(const Tensor& dst, const Tensor& src, void* stream = nullptr) {
   MASKLM_CHECK(dst.shape == src.shape && dst.dtype == src.dtype,

@@ -95,7 +95,8 @@ TEST(SkipCorrupted, SplitKeepsEachTokensPositionAndType) {
   b.corrupted = {0, 1, 1, 0, 0, 1};
   SkipSplit split;
   split.reserve(b.num_tokens());
-  split.split(skip_config(false, 1), b);
+  Ctx cpu;
+  split.split(cpu, skip_config(false, 1), b);
   using Ids = std::vector<int32_t>;
   EXPECT_EQ(split.kept_index, (Ids{0, 3, 4}));
   EXPECT_EQ(split.kept_tokens, (Ids{10, 13, 20}));

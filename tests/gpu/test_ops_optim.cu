@@ -1,12 +1,16 @@
 // GPU AdamW and sum_squares against the CPU on odd sizes; sum_squares must also be bitwise
 // reproducible from call to call. AdamW's 16-bit compute copy is the updated fp32 master
 // weights rounded once; fp16 loss scaling skips a step whose gradients hold an inf or a nan
-// and halves the scale.
+// and halves the scale. upload() queues its copies behind the work before them and frees
+// their sources at once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "gpu/op_harness.cuh"
 #include "gradcheck.h"
@@ -126,6 +130,55 @@ TEST(LossScalingGpu, InjectedOverflowSkipsTheStepAndHalvesTheScale) {
   const auto stepped = g.down<float>(params);
   EXPECT_NE(std::memcmp(stepped.data(), params0.data(), params0.size() * sizeof(float)), 0);
   expect_bitwise_equal(g.down<__half>(copy), to_storage<__half>(stepped), "compute copy after good steps");
+  g.expect_guards_intact();
+}
+
+// Uploads queued back to back, with an op between them that reads the first one's
+// destination, and host sources scribbled over as soon as each upload returns: the op sees
+// the first upload's values and the destinations end with the later ones. One staging
+// buffer serves them all, so the second upload must wait for the first one's copies to read
+// it; the third is larger than any before, so the staging grows.
+TEST(UploadGpu, QueuesBehindEarlierWorkAndLeavesTheSourcesFree) {
+  MASKLM_SKIP_WITHOUT_GPU();
+  constexpr int64_t kN = 1000;
+  GpuOps g;
+  const Tensor values = g.output(Shape{kN}), ids = g.output<int32_t>(Shape{kN});
+  const Tensor seen = g.up(std::vector<float>(kN, 0.0f));
+  // Round r's values for elements [0, kN).
+  const auto round_values = [](int r) {
+    std::vector<float> v(kN);
+    for (int64_t i = 0; i < kN; ++i) v[static_cast<size_t>(i)] = static_cast<float>(r * 10000 + i);
+    return v;
+  };
+  const auto round_ids = [](int r) {
+    std::vector<int32_t> v(kN);
+    for (int64_t i = 0; i < kN; ++i)
+      v[static_cast<size_t>(i)] = static_cast<int32_t>(r * 10000 - i);
+    return v;
+  };
+  // Uploads round r's elements [begin, end) of both arrays, then scribbles over the sources.
+  const auto upload_round = [&](int r, int64_t begin, int64_t end) {
+    std::vector<float> v = round_values(r);
+    std::vector<int32_t> d = round_ids(r);
+    const Shape n{end - begin};
+    upload(g.ctx, std::array{Upload{values.rows(begin, end), host_tensor(v.data() + begin, n)},
+                             Upload{ids.rows(begin, end), host_tensor(d.data() + begin, n)}});
+    std::fill(v.begin(), v.end(), -1.0f);
+    std::fill(d.begin(), d.end(), -1);
+  };
+  // Elements [0, split) of round a's array, the rest of round b's.
+  const auto spliced = [](auto a, auto b, int64_t split) {
+    std::copy(a.begin(), a.begin() + split, b.begin());
+    return b;
+  };
+
+  upload_round(1, 0, kN / 2);
+  add_inplace(g.ctx, seen.rows(0, kN / 2), values.rows(0, kN / 2));
+  upload_round(2, 0, kN / 4);
+  upload_round(3, kN / 4, kN);
+  EXPECT_EQ(g.down<float>(seen), spliced(round_values(1), std::vector<float>(kN, 0.0f), kN / 2));
+  EXPECT_EQ(g.down<float>(values), spliced(round_values(2), round_values(3), kN / 4));
+  EXPECT_EQ(g.down<int32_t>(ids), spliced(round_ids(2), round_ids(3), kN / 4));
   g.expect_guards_intact();
 }
 

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "cuda_emulator.h"
 #include "emulator_streams.h"
@@ -64,6 +66,38 @@ inline int dynamic_smem_limit(const void* kernel) {
   const auto found = dynamic_smem_limits.find(kernel);
   return found == dynamic_smem_limits.end() ? 48 * 1024 : found->second;
 }
+
+// Page-locked host memory (cudaMallocHost): host memory, but remembered, because CUDA copies
+// between it and device memory asynchronously (stream work, run in the stream's turn), not
+// before the call returns as it does from pageable memory. Fresh allocations are 0xFF bytes.
+class PinnedMemory {
+ public:
+  void* allocate(size_t bytes) {
+    auto* p = static_cast<unsigned char*>(std::malloc(bytes ? bytes : 1));
+    if (!p) return nullptr;
+    std::memset(p, 0xFF, bytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    allocations_[p] = bytes;
+    return p;
+  }
+  // Whether p was allocated here (and not freed yet); frees it if so.
+  bool release(void* p) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (allocations_.erase(static_cast<unsigned char*>(p)) == 0) return false;
+    std::free(p);
+    return true;
+  }
+  // Whether p points into a live allocation.
+  bool owns(const void* p) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_allocation(allocations_, p);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<unsigned char*, size_t> allocations_;
+};
+inline PinnedMemory pinned_memory;
 
 }  // namespace emulator
 
@@ -121,6 +155,14 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(Params...), cudaFuncAttribute at
   return cudaSuccess;
 }
 
+inline cudaError_t cudaMallocHost(void** p, size_t bytes) {
+  *p = emulator::pinned_memory.allocate(bytes);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+inline cudaError_t cudaFreeHost(void* p) {
+  emulator::streams.synchronize_device();  // as CUDA's cudaFreeHost does
+  return !p || emulator::pinned_memory.release(p) ? cudaSuccess : cudaErrorInvalidValue;
+}
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = emulator::device_memory.allocate(bytes);
   return *p ? cudaSuccess : cudaErrorMemoryAllocation;
@@ -139,15 +181,18 @@ inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_
 inline cudaError_t cudaMemset(void* p, int value, size_t bytes) {
   return cudaMemsetAsync(p, value, bytes, nullptr);
 }
-// A copy that touches host memory completes before returning (CUDA's rule for pageable
-// memory), after the stream's earlier work; one between device buffers is stream work.
+// A copy that touches pageable host memory completes before returning (CUDA's rule), after
+// the stream's earlier work; one between device and page-locked memory is stream work.
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind,
                                    cudaStream_t s = nullptr) {
   auto copy = [=] {
     const auto access = emulator::device_access();
     if (bytes) std::memmove(dst, src, bytes);
   };
-  if (emulator::device_memory.owns(dst) && emulator::device_memory.owns(src)) {
+  const auto queued = [](const void* p) {
+    return emulator::device_memory.owns(p) || emulator::pinned_memory.owns(p);
+  };
+  if (queued(dst) && queued(src)) {
     emulator::streams.enqueue(s, copy);
   } else {
     emulator::streams.synchronize(s);

@@ -24,6 +24,15 @@
 
 namespace emulator {
 
+// Whether p points into one of `allocations` (start -> length).
+inline bool in_allocation(const std::map<unsigned char*, size_t>& allocations, const void* p) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  auto after = allocations.upper_bound(const_cast<unsigned char*>(b));
+  if (after == allocations.begin()) return false;
+  --after;
+  return b < after->first + after->second;
+}
+
 class DeviceMemory {
  public:
   // A fresh allocation of `bytes` (at least one page), every byte 0xFF, or null when the
@@ -66,11 +75,7 @@ class DeviceMemory {
   // Whether p points into a live allocation.
   bool owns(const void* p) {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto* b = static_cast<const unsigned char*>(p);
-    auto after = allocations_.upper_bound(const_cast<unsigned char*>(b));
-    if (after == allocations_.begin()) return false;
-    --after;
-    return b < after->first + after->second;
+    return in_allocation(allocations_, p);
   }
 
   // While one DeviceAccess lives (on any OS thread), device memory is readable and writable.
