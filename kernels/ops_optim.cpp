@@ -134,7 +134,8 @@ void upload(Ctx& ctx, std::span<const Upload> copies) {
                  dtype_name(c.src.dtype), dtype_name(c.dst.dtype));
   }
   if (run_on_cuda(ctx, DType::F32, "upload", [&](auto& cc) {
-        std::vector<HostToDevice> raw;
+        thread_local std::vector<HostToDevice> raw;  // keeps its capacity: steps allocate nothing
+        raw.clear();
         for (const Upload& c : copies)
           if (!c.src.empty()) raw.push_back({c.dst.data, c.src.data, c.dst.nbytes()});
         cc.upload(raw);

@@ -1,7 +1,5 @@
 #include "model/batch.h"
 
-#include <algorithm>
-
 #include "runtime/error.h"
 
 namespace masklm {
@@ -18,21 +16,6 @@ void Batch::add_sequence(const std::vector<int32_t>& ids, int32_t first_position
 void Batch::add_prediction(int32_t index, int32_t label) {
   predict_index.push_back(index);
   labels.push_back(label);
-}
-
-std::vector<std::vector<int32_t>> filler_sequences(int64_t tokens, int64_t seq_len,
-                                                   int64_t vocab_size) {
-  MASKLM_CHECK(tokens >= 0 && seq_len > 0 && vocab_size > 0,
-               "filler_sequences: {} tokens in sequences of {} from {} ids", tokens, seq_len,
-               vocab_size);
-  std::vector<std::vector<int32_t>> out;
-  for (int64_t begin = 0; begin < tokens; begin += seq_len) {
-    std::vector<int32_t>& ids =
-        out.emplace_back(static_cast<size_t>(std::min(seq_len, tokens - begin)));
-    for (size_t i = 0; i < ids.size(); ++i)
-      ids[i] = static_cast<int32_t>((begin + static_cast<int64_t>(i)) % vocab_size);
-  }
-  return out;
 }
 
 int64_t Batch::num_corrupted() const {

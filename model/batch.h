@@ -33,12 +33,6 @@ struct Batch {
   void validate(int64_t vocab_size, int64_t max_positions, int64_t type_vocab_size) const;
 };
 
-// Sequences of `seq_len` token ids (the last one shorter) holding `tokens` ids in all, the
-// ids cycling through [0, vocab_size): a model's largest batch, run once on a GPU to
-// reserve its device memory.
-std::vector<std::vector<int32_t>> filler_sequences(int64_t tokens, int64_t seq_len,
-                                                   int64_t vocab_size);
-
 // A host I32 view of a vector (the CPU backend reads batches in place).
 Tensor host_view(const std::vector<int32_t>& v);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/dispatch.h"
+#include "model/reservation.h"
 #include "model/safetensors.h"
 #include "runtime/host_mirror.h"
 
@@ -88,20 +89,16 @@ void FineTuneEncoder::load_encoder(const std::filesystem::path& checkpoint_dir) 
 }
 
 std::vector<std::vector<int32_t>> FineTuneEncoder::largest_batch_sequences() const {
-  const int64_t B = capacity_.max_predictions, N = capacity_.max_tokens;
-  const int64_t seq_len = std::min<int64_t>(config_.max_position_embeddings, (N + B - 1) / B);
-  return filler_sequences(std::min(N, B * seq_len), seq_len, config_.vocab_size);
+  // As many sequences as the capacity takes, their lengths differing by one at most.
+  const int64_t B = std::min(capacity_.max_predictions, capacity_.max_tokens);
+  const int64_t N = std::min(capacity_.max_tokens, B * config_.max_position_embeddings);
+  std::vector<int64_t> lengths(static_cast<size_t>(B), N / B);
+  for (int64_t b = 0; b < N % B; ++b) ++lengths[static_cast<size_t>(b)];
+  return filler_sequences(lengths, config_.vocab_size);
 }
 
 void FineTuneEncoder::reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step) {
-  if (device_ == Device::CPU) return;
-  // The filler batch has fewer token types than batches may have.
-  reserve_upload(ctx, batch_arrays_.device_bytes());
-  const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
-  step(dropout);
-  sum_squares(ctx, grad_arena_.flat(dtype_));  // the gradient norm's partial sums
-  zero_grads(ctx);
-  synchronize(ctx);
+  run_reservation_step(ctx, batch_arrays_.device_bytes(), grad_arena_.flat(dtype_), step);
 }
 
 Tensor FineTuneEncoder::encode(Ctx& ctx, const Batch& seqs, const DropoutPlan& dropout) {

@@ -78,14 +78,13 @@ class FineTuneEncoder {
                   Capacity capacity, Shape logits, DType compute_dtype, Device device);
 
   // The token ids of the largest batch the model takes: capacity.max_predictions sequences
-  // (fewer where they reach the token capacity) as long as the token capacity allows, at
-  // most max_position_embeddings.
+  // (at most one per token) holding as many tokens as the capacity and
+  // max_position_embeddings allow, their lengths differing by one at most.
   std::vector<std::vector<int32_t>> largest_batch_sequences() const;
-  // On a GPU: runs `step`, the task's forward and backward on its largest batch, with
-  // training dropout, then the gradient norm's partial sums, so that the op scratch of the
-  // Ctx's CUDA context reaches its largest size at start-up (as MlmModel's
-  // reserve_device_memory, the upload staging included); leaves the gradients zero.
-  // Nothing to do on the CPU.
+  // On a GPU: runs `step`, the task's forward and backward on its largest batch, as
+  // model/reservation.h says (so the op scratch and upload staging of the Ctx's CUDA
+  // context reach their largest sizes at start-up); leaves the gradients zero. Nothing to do
+  // on the CPU.
   void reserve_with(Ctx& ctx, const std::function<void(const DropoutPlan&)>& step);
 
   // Checks `seqs` against the model and its capacity and runs the encoder; returns its

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/dispatch.h"
+#include "model/reservation.h"
 
 namespace masklm {
 
@@ -69,21 +70,19 @@ void MlmModel::reserve_device_memory(Ctx& ctx, int64_t seq_len) {
   // Every op's scratch grows with the token count N or the prediction count P (never with
   // how N splits into sequences), so N and P at capacity reach every maximum; the encoder
   // of the skip-corrupted model sees all N tokens when nothing is corrupted.
+  std::vector<int64_t> lengths(static_cast<size_t>(capacity_.max_tokens / seq_len), seq_len);
+  if (capacity_.max_tokens % seq_len > 0) lengths.push_back(capacity_.max_tokens % seq_len);
   Batch full;
-  for (const std::vector<int32_t>& ids :
-       filler_sequences(capacity_.max_tokens, seq_len, config_.vocab_size))
+  for (const std::vector<int32_t>& ids : filler_sequences(lengths, config_.vocab_size))
     full.add_sequence(ids);
   const int64_t predictions = std::min(capacity_.max_predictions, full.num_tokens());
   for (int64_t p = 0; p < predictions; ++p)
     full.add_prediction(static_cast<int32_t>(p), full.tokens[static_cast<size_t>(p)]);
-  // The filler batch has fewer sequences and token types than batches may have.
-  reserve_upload(ctx, std::max(batch_arrays_.device_bytes(), skip_.device_bytes()));
-  const DropoutPlan dropout{RngKey{}, true};  // the training step's kernels
-  forward(ctx, full, dropout);
-  backward(ctx, dropout);
-  sum_squares(ctx, grad_arena_.flat(dtype_));  // the gradient norm's partial sums
-  zero_grads(ctx);
-  synchronize(ctx);
+  run_reservation_step(ctx, std::max(batch_arrays_.device_bytes(), skip_.device_bytes()),
+                       grad_arena_.flat(dtype_), [&](const DropoutPlan& dropout) {
+                         forward(ctx, full, dropout);
+                         backward(ctx, dropout);
+                       });
 }
 
 void MlmModel::set_vocab_chunk(int64_t chunk) {

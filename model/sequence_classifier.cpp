@@ -120,6 +120,7 @@ void FineTuneModel::reserve_device_memory(Ctx& ctx) {
     forward(ctx, largest, dropout);
     backward(ctx, dropout);
   });
+  host_batch_ = nullptr;  // `largest` is gone: backward() needs a forward() again
 }
 
 std::vector<int32_t> FineTuneModel::predicted_labels() const {

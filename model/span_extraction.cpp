@@ -69,6 +69,7 @@ void SpanExtractionModel::reserve_device_memory(Ctx& ctx) {
     forward(ctx, largest, dropout);
     backward(ctx, dropout);
   });
+  host_batch_ = nullptr;  // `largest` is gone: backward() needs a forward() again
 }
 
 std::vector<SpanLogits> SpanExtractionModel::span_logits() const {

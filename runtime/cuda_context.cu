@@ -18,7 +18,8 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
   CUDA_CHECK(cudaMalloc(&gemm_workspace_, kGemmWorkspaceBytes));
   CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&error_flag_), sizeof(int)));
   CUDA_CHECK(cudaMemset(error_flag_, 0, sizeof(int)));
-  CUDA_CHECK(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
+  for (UploadStaging& u : uploads_)
+    CUDA_CHECK(cudaEventCreateWithFlags(&u.copied, cudaEventDisableTiming));
 }
 
 CudaContext::~CudaContext() {
@@ -27,8 +28,10 @@ CudaContext::~CudaContext() {
   cudnn_state_.reset();  // its handle uses the stream
   (void)cudaFree(scratch_.data);
   for (const Buffer& b : staging_) (void)cudaFree(b.data);
-  (void)cudaFreeHost(pinned_.data);
-  (void)cudaEventDestroy(uploaded_);
+  for (const UploadStaging& u : uploads_) {
+    (void)cudaFreeHost(u.pinned.data);
+    (void)cudaEventDestroy(u.copied);
+  }
   (void)cudaFree(error_flag_);
   (void)cudaFree(gemm_workspace_);
   (void)cublasLtDestroy(cublaslt_);
@@ -57,33 +60,41 @@ void* CudaContext::staging(size_t slot, size_t bytes) {
   return reserve(staging_[slot], bytes);
 }
 
+void* CudaContext::reserve(UploadStaging& staging, size_t bytes) {
+  Buffer& b = staging.pinned;
+  b.largest_request = std::max(b.largest_request, bytes);
+  CUDA_CHECK(cudaEventSynchronize(staging.copied));  // its last copies have read it
+  if (bytes <= b.bytes) return b.data;
+  CUDA_CHECK(cudaFreeHost(b.data));
+  b.data = nullptr;
+  b.bytes = 0;
+  CUDA_CHECK(cudaMallocHost(&b.data, bytes));
+  b.bytes = bytes;
+  return b.data;
+}
+
 void CudaContext::reserve_upload(size_t bytes) {
-  pinned_.largest_request = std::max(pinned_.largest_request, bytes);
-  CUDA_CHECK(cudaEventSynchronize(uploaded_));  // the last upload's copies have read pinned_
-  if (bytes <= pinned_.bytes) return;
-  CUDA_CHECK(cudaFreeHost(pinned_.data));
-  pinned_.data = nullptr;
-  pinned_.bytes = 0;
-  CUDA_CHECK(cudaMallocHost(&pinned_.data, bytes));
-  pinned_.bytes = bytes;
+  for (UploadStaging& u : uploads_) reserve(u, bytes);
 }
 
 void CudaContext::upload(std::span<const HostToDevice> copies) {
   size_t total = 0;
   for (const HostToDevice& c : copies) total += c.bytes;
-  reserve_upload(total);
-  auto* staged = static_cast<std::byte*>(pinned_.data);
+  UploadStaging& staging = uploads_[next_upload_];
+  next_upload_ = (next_upload_ + 1) % uploads_.size();
+  auto* staged = static_cast<std::byte*>(reserve(staging, total));
   for (const HostToDevice& c : copies) {
     if (c.bytes == 0) continue;
     std::memcpy(staged, c.src, c.bytes);
     CUDA_CHECK(cudaMemcpyAsync(c.dst, staged, c.bytes, cudaMemcpyHostToDevice, stream_));
     staged += c.bytes;
   }
-  CUDA_CHECK(cudaEventRecord(uploaded_, stream_));
+  CUDA_CHECK(cudaEventRecord(staging.copied, stream_));
 }
 
 std::vector<size_t> CudaContext::largest_requests() const {
-  std::vector<size_t> out{scratch_.largest_request, pinned_.largest_request};
+  std::vector<size_t> out{scratch_.largest_request};
+  for (const UploadStaging& u : uploads_) out.push_back(u.pinned.largest_request);
   for (const Buffer& b : staging_) out.push_back(b.largest_request);
   return out;
 }

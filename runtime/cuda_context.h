@@ -68,15 +68,16 @@ class CudaContext {
   // Queues the copies on the stream, after the work queued before, and returns without
   // waiting for them: the sources are first copied into page-locked host memory (a copy
   // from pageable memory waits for the stream's earlier work, which would drain the GPU
-  // before every batch), so the caller may reuse them at once. That memory is rewritten
-  // by the next upload() only once these copies have read it (an event), and grows to the
-  // largest upload asked for.
+  // before every batch), so the caller may reuse them at once. Uploads take turns between
+  // two such buffers, and one waits (an event) only for the copies of the upload before
+  // the last: a forward's uploads (a batch's arrays, the skip-corrupted split) never wait
+  // for the GPU's current work. Each buffer grows to the largest upload asked for.
   void upload(std::span<const HostToDevice> copies);
-  // Grows that page-locked memory to `bytes` now, if it has less.
+  // Grows both page-locked buffers to `bytes` now, where they have less.
   void reserve_upload(size_t bytes);
 
-  // The most bytes asked of scratch(), of upload() and of each staging() slot so far, in
-  // that order (tests: once a model has reserved its memory,
+  // The most bytes asked of scratch(), of each upload() buffer and of each staging() slot
+  // so far, in that order (tests: once a model has reserved its memory,
   // MlmModel::reserve_device_memory, no step asks for more, so none allocates; buffers grow
   // in whole MiB, so counting allocations would not show a small model's shortfall).
   std::vector<size_t> largest_requests() const;
@@ -112,8 +113,16 @@ class CudaContext {
 
   Buffer scratch_;
   std::vector<Buffer> staging_;
-  Buffer pinned_;                   // page-locked host memory, upload()'s
-  cudaEvent_t uploaded_ = nullptr;  // recorded after upload()'s copies
+  // upload()'s page-locked host memory, and the event recorded after its last copies.
+  struct UploadStaging {
+    Buffer pinned;
+    cudaEvent_t copied = nullptr;
+  };
+  // Page-locked `staging` with room for `bytes`, once its last copies have read it.
+  void* reserve(UploadStaging& staging, size_t bytes);
+
+  std::array<UploadStaging, 2> uploads_;
+  size_t next_upload_ = 0;  // uploads_ slot of the next upload()
   std::unique_ptr<Extension> cudnn_state_;
   int* error_flag_ = nullptr;
   std::map<GemmShapeKey, std::optional<cublasLtMatmulAlgo_t>> gemm_algorithms_;

@@ -252,8 +252,20 @@ TrainerState Trainer::state() const {
 void Trainer::save_checkpoint() {
   MASKLM_CHECK(!run_dir_.empty(), "checkpoints need a run directory");
   // The state's host copies do not read the device's error flag: a kernel of the last
-  // backward or update that met bad input may have left garbage in it.
-  synchronize(ctx_);
+  // backward or update that met bad input may have left garbage in the state, and through
+  // the summed gradients in every rank's. The ranks agree before the gather and the write.
+  std::exception_ptr failed;
+  try {
+    synchronize(ctx_);
+  } catch (const Error&) {
+    failed = std::current_exception();
+  }
+  const bool flagged = failed != nullptr;
+  const bool any_failed = dp_->world_size() > 1 ? dp_->comm().any(flagged) : flagged;
+  if (failed) std::rethrow_exception(failed);
+  MASKLM_CHECK(!any_failed,
+               "another rank's GPU kernels found bad input since the last step; no checkpoint "
+               "written (that rank's error says which)");
   const auto dir = checkpoint_path(checkpoints_dir(), state_.step);
   last_checkpoint_step_ = state_.step;
   std::unique_ptr<AdamW> full;

@@ -88,7 +88,8 @@ class Trainer {
   EvalResult evaluate();
   // Collective: every rank calls it (ZeRO-1 gathers the optimizer state through the
   // gradient buffer, so only between steps); rank 0 writes. A GPU whose kernels found bad
-  // input since the last step's checks is an error here, before anything is written.
+  // input since the last step's checks, on any rank, is an error on every rank here,
+  // before anything is gathered or written.
   void save_checkpoint();
 
   int64_t step() const { return state_.step; }
@@ -96,6 +97,7 @@ class Trainer {
   TrainerState state() const;
   MlmModel& model() { return *model_; }
   AdamW& optimizer() { return *optimizer_; }
+  const DeviceContext& device_context() const { return device_; }
   DeviceContext& device_context() { return device_; }
   std::filesystem::path checkpoints_dir() const { return run_dir_ / "checkpoints"; }
 

@@ -1,8 +1,8 @@
 // The emulation's streams and events (include/emulator_streams.h): a compute stream's work
 // waits until something needs it, a non-blocking stream's runs at once (deferred too under
 // the reversed schedule), and events, synchronizations and the legacy default stream order
-// them as CUDA does. The kernels write into host memory, which the host may read at any time
-// here, to see when they ran.
+// them as CUDA does; copies to and from page-locked memory are stream work. The kernels
+// write into host memory, which the host may read at any time here, to see when they ran.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -55,6 +55,32 @@ TEST_F(StreamsEmulated, ComputeWorkRunsWhenSomethingWaitsForIt) {
   launch_kernel(store, dim3(1), dim3(32), 0, compute, &x, 5);
   launch_kernel(copy_value, dim3(1), dim3(32), 0, nullptr, &y, &x);
   EXPECT_EQ(y, 5);
+}
+
+// A copy between device and page-locked memory (cudaMallocHost) is stream work, as on a
+// GPU: the host may still change its source until the stream runs it. From pageable memory
+// it completes before the call returns.
+TEST_F(StreamsEmulated, PageLockedCopiesAreStreamWork) {
+  int* device = nullptr;
+  int* pinned = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMallocHost(reinterpret_cast<void**>(&pinned), sizeof(int)), cudaSuccess);
+  int pageable = 1, back = 0;
+  ASSERT_EQ(cudaMemcpyAsync(device, &pageable, sizeof(int), cudaMemcpyHostToDevice, compute),
+            cudaSuccess);
+  pageable = 2;
+  ASSERT_EQ(cudaMemcpy(&back, device, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back, 1) << "copied before the call returned";
+
+  *pinned = 3;
+  ASSERT_EQ(cudaMemcpyAsync(device, pinned, sizeof(int), cudaMemcpyHostToDevice, compute),
+            cudaSuccess);
+  *pinned = 4;
+  ASSERT_EQ(cudaStreamSynchronize(compute), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(&back, device, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back, 4) << "copied when the stream ran it";
+  ASSERT_EQ(cudaFreeHost(pinned), cudaSuccess);
+  ASSERT_EQ(cudaFree(device), cudaSuccess);
 }
 
 TEST_F(StreamsEmulated, ASideStreamWaitsOnlyForTheEventsItIsGiven) {

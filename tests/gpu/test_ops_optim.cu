@@ -133,11 +133,11 @@ TEST(LossScalingGpu, InjectedOverflowSkipsTheStepAndHalvesTheScale) {
   g.expect_guards_intact();
 }
 
-// Uploads queued back to back, with an op between them that reads the first one's
-// destination, and host sources scribbled over as soon as each upload returns: the op sees
-// the first upload's values and the destinations end with the later ones. One staging
-// buffer serves them all, so the second upload must wait for the first one's copies to read
-// it; the third is larger than any before, so the staging grows.
+// Four uploads queued back to back, with an op after the first that reads its destination,
+// and host sources scribbled over as soon as each upload returns: the op sees the first
+// upload's values and the destinations end with the later ones. The uploads take turns
+// between two staging buffers, so the third and fourth must wait for the first and second
+// ones' copies to read theirs; the third is larger than any before, so its buffer grows.
 TEST(UploadGpu, QueuesBehindEarlierWorkAndLeavesTheSourcesFree) {
   MASKLM_SKIP_WITHOUT_GPU();
   constexpr int64_t kN = 1000;
@@ -166,19 +166,22 @@ TEST(UploadGpu, QueuesBehindEarlierWorkAndLeavesTheSourcesFree) {
     std::fill(v.begin(), v.end(), -1.0f);
     std::fill(d.begin(), d.end(), -1);
   };
-  // Elements [0, split) of round a's array, the rest of round b's.
-  const auto spliced = [](auto a, auto b, int64_t split) {
-    std::copy(a.begin(), a.begin() + split, b.begin());
-    return b;
+  // `into` with its elements [begin, end) taken from `from`.
+  const auto spliced = [](auto into, const auto& from, int64_t begin, int64_t end) {
+    std::copy(from.begin() + begin, from.begin() + end, into.begin() + begin);
+    return into;
   };
 
   upload_round(1, 0, kN / 2);
   add_inplace(g.ctx, seen.rows(0, kN / 2), values.rows(0, kN / 2));
   upload_round(2, 0, kN / 4);
   upload_round(3, kN / 4, kN);
-  EXPECT_EQ(g.down<float>(seen), spliced(round_values(1), std::vector<float>(kN, 0.0f), kN / 2));
-  EXPECT_EQ(g.down<float>(values), spliced(round_values(2), round_values(3), kN / 4));
-  EXPECT_EQ(g.down<int32_t>(ids), spliced(round_ids(2), round_ids(3), kN / 4));
+  upload_round(4, kN / 4, kN / 2);
+  EXPECT_EQ(g.down<float>(seen), spliced(std::vector<float>(kN, 0.0f), round_values(1), 0, kN / 2));
+  EXPECT_EQ(g.down<float>(values), spliced(spliced(round_values(3), round_values(2), 0, kN / 4),
+                                           round_values(4), kN / 4, kN / 2));
+  EXPECT_EQ(g.down<int32_t>(ids),
+            spliced(spliced(round_ids(3), round_ids(2), 0, kN / 4), round_ids(4), kN / 4, kN / 2));
   g.expect_guards_intact();
 }
 

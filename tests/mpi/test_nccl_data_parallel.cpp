@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -156,6 +157,26 @@ TEST_F(NcclTwoRanks, OverlapAndZero1GiveTheBitsOfThePlainReduction) {
   double checksum = 0;
   for (const float x : plain.params) checksum += x;
   EXPECT_EQ(comm->sum(checksum), 2 * checksum);
+}
+
+// A kernel that meets bad input on one rank raises only that rank's GPU error flag; the next
+// checkpoint then fails on both ranks, before ZeRO-1 gathers the optimizer state over NCCL
+// (a rank that threw alone would leave the other waiting there), and nothing is written.
+TEST_F(NcclTwoRanks, BadInputOnOneRankFailsTheCheckpointOnBoth) {
+  const auto dir = testing::fresh_dir(fmt::format("nccl_bad_input_rank{}", rank));
+  auto run = testing::small_run({"train.zero=1"});
+  Trainer trainer(run.config, *run.data.train, nullptr, dir, {}, nullptr, comm, Device::CUDA);
+  trainer.train_step();
+  if (rank == 1) {
+    Arena arena(size_t{1} << 12, Device::CUDA);
+    const Tensor table = upload(arena, std::vector<float>(8, 1.0f)).view({2, 4});
+    const Tensor out = arena.alloc(Shape{1, 4}, DType::F32);
+    gather_rows(trainer.device_context().ctx(), out, table, upload(arena, std::vector<int32_t>{5}));
+  }
+  testing::expect_error(
+      [&] { trainer.save_checkpoint(); },
+      rank == 1 ? "outside its table" : "another rank's GPU kernels found bad input");
+  EXPECT_FALSE(std::filesystem::exists(trainer.checkpoints_dir()));
 }
 
 #ifdef MASKLM_TEST_EMULATED_GPUS

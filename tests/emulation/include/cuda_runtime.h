@@ -159,8 +159,9 @@ inline cudaError_t cudaMallocHost(void** p, size_t bytes) {
   *p = emulator::pinned_memory.allocate(bytes);
   return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
+// No synchronization (CUDA documents none): copies still queued from the memory read it
+// after it is freed, so code must wait for them first.
 inline cudaError_t cudaFreeHost(void* p) {
-  emulator::streams.synchronize_device();  // as CUDA's cudaFreeHost does
   return !p || emulator::pinned_memory.release(p) ? cudaSuccess : cudaErrorInvalidValue;
 }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
@@ -189,10 +190,11 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cud
     const auto access = emulator::device_access();
     if (bytes) std::memmove(dst, src, bytes);
   };
+  const bool on_device = emulator::device_memory.owns(dst) || emulator::device_memory.owns(src);
   const auto queued = [](const void* p) {
     return emulator::device_memory.owns(p) || emulator::pinned_memory.owns(p);
   };
-  if (queued(dst) && queued(src)) {
+  if (on_device && queued(dst) && queued(src)) {
     emulator::streams.enqueue(s, copy);
   } else {
     emulator::streams.synchronize(s);
