@@ -135,9 +135,9 @@ Tensor FineTuneEncoder::zeroed_host_d_logits(int64_t rows) {
   return d_logits_staging_.zeroed_values_for(d_logits_.rows(0, rows));
 }
 
-Tensor FineTuneEncoder::upload_d_logits(const Tensor& host) {
+Tensor FineTuneEncoder::upload_d_logits(Ctx& ctx, const Tensor& host) {
   const Tensor d = d_logits_.rows(0, host.shape[0]);
-  d_logits_staging_.write(d, host);
+  d_logits_staging_.write(ctx, d, host);
   return d;
 }
 

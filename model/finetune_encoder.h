@@ -102,7 +102,7 @@ class FineTuneEncoder {
   // to accumulate into; upload_d_logits() then puts them where the head's backward reads
   // them and returns that view.
   Tensor zeroed_host_d_logits(int64_t rows);
-  Tensor upload_d_logits(const Tensor& host);
+  Tensor upload_d_logits(Ctx& ctx, const Tensor& host);
 
   // Head tensor i, in the order of the specs: the weights the kernels read (the compute
   // copy's in mixed precision), or the gradients.

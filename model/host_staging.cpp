@@ -1,5 +1,6 @@
 #include "model/host_staging.h"
 
+#include <array>
 #include <cstring>
 
 #include "kernels/cpu/convert.h"
@@ -50,7 +51,7 @@ Tensor HostStaging::zeroed_values_for(const Tensor& dst) {
   return values;
 }
 
-void HostStaging::write(const Tensor& dst, const Tensor& values) {
+void HostStaging::write(Ctx& ctx, const Tensor& dst, const Tensor& values) {
   MASKLM_CHECK(values.device == Device::CPU && values.shape == dst.shape &&
                    values.dtype == (is_16bit(dst.dtype) ? DType::F32 : dst.dtype),
                "HostStaging::write: {} {} host values cannot go into {} {}",
@@ -67,7 +68,7 @@ void HostStaging::write(const Tensor& dst, const Tensor& values) {
     cpu::round_to_16bit(dst.dtype, static_cast<uint16_t*>(host.data), values.ptr<float>(),
                         dst.numel());
   }
-  if (dst.device != Device::CPU) copy_tensor(dst, host);
+  if (dst.device != Device::CPU) upload(ctx, std::array{Upload{dst, host}});
 }
 
 }  // namespace masklm

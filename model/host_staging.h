@@ -26,8 +26,9 @@ class HostStaging {
   // and not 16-bit, else staging: F32 for a 16-bit `dst`, dst's dtype for a GPU one.
   Tensor zeroed_values_for(const Tensor& dst);
   // Puts `values` (from zeroed_values_for(dst)) into `dst`: nothing to do when they are
-  // `dst` itself, else rounded to 16 bits if `dst` is, and copied to its device.
-  void write(const Tensor& dst, const Tensor& values);
+  // `dst` itself, else rounded to 16 bits if `dst` is, and uploaded to its device on ctx's
+  // stream (kernels/ops.h's upload(), which does not wait for the GPU).
+  void write(Ctx& ctx, const Tensor& dst, const Tensor& values);
 
  private:
   // A host tensor of t's shape in `dtype` on the staging memory.

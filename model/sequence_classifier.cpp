@@ -101,8 +101,8 @@ void FineTuneModel::backward(Ctx& ctx, const DropoutPlan& dropout, double loss_s
     mse_backward(host_d_logits, host_logits_rows_, host_batch_->targets, scale);
   else
     classification_xent_backward(host_d_logits, host_logits_rows_, host_batch_->seqs.labels, scale);
-  matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(host_d_logits), pooled,
-                  h.out_weight);
+  matmul_backward(ctx, d_pooled, g.out_weight, g.out_bias, upload_d_logits(ctx, host_d_logits),
+                  pooled, h.out_weight);
   dropout_backward(ctx, d_act, d_pooled, hidden_p(config_, dropout),
                   site_key(dropout, RngStream::HIDDEN_DROPOUT, kClassifierDropoutSite));
   gelu_backward(ctx, d_pre, d_act, pre);

@@ -57,7 +57,7 @@ void SpanExtractionModel::backward(Ctx& ctx, const DropoutPlan& dropout, double 
   span_xent_backward(host_d_logits, host_logits_rows_, b.seqs.cu_seqlens, b.starts, b.ends,
                      loss_scale / static_cast<double>(b.size()));
   const Tensor d_enc = zeroed_encoder_grad(ctx);
-  matmul_backward(ctx, d_enc, qa_weight_grad_, qa_bias_grad_, upload_d_logits(host_d_logits),
+  matmul_backward(ctx, d_enc, qa_weight_grad_, qa_bias_grad_, upload_d_logits(ctx, host_d_logits),
                   encoded_, qa_weight_);
   encode_backward(ctx, dropout, d_enc);
 }
