@@ -260,8 +260,7 @@ void Trainer::save_checkpoint() {
   } catch (const Error&) {
     failed = std::current_exception();
   }
-  const bool flagged = failed != nullptr;
-  const bool any_failed = dp_->world_size() > 1 ? dp_->comm().any(flagged) : flagged;
+  const bool any_failed = on_any_rank(failed != nullptr);
   if (failed) std::rethrow_exception(failed);
   MASKLM_CHECK(!any_failed,
                "another rank's GPU kernels found bad input since the last step; no checkpoint "
@@ -294,7 +293,7 @@ TrainOutcome Trainer::run() {
     }
     if (!run_dir_.empty() && ((t.checkpoint_every > 0 && done % t.checkpoint_every == 0) || last))
       save_checkpoint();
-    if (stop_agreed()) {
+    if (on_any_rank(stop_requested())) {  // stop after this step when any rank was asked to
       if (!run_dir_.empty() && last_checkpoint_step_ != done) save_checkpoint();
       return TrainOutcome::STOPPED;
     }
@@ -302,9 +301,7 @@ TrainOutcome Trainer::run() {
   return TrainOutcome::FINISHED;
 }
 
-bool Trainer::stop_agreed() const {
-  return dp_->world_size() > 1 ? dp_->comm().any(stop_requested()) : stop_requested();
-}
+bool Trainer::on_any_rank(bool x) const { return dp_->world_size() > 1 ? dp_->comm().any(x) : x; }
 
 void Trainer::log_progress(const StepResult& r) {
   const TrainConfig& t = config_.train;

@@ -103,8 +103,8 @@ class Trainer {
 
  private:
   void log_progress(const StepResult& r);
-  // Stop after this step when any rank was asked to.
-  bool stop_agreed() const;
+  // Whether `x` holds on any rank (collective; no communication on one rank).
+  bool on_any_rank(bool x) const;
 
   RunConfig config_;
   nlohmann::json resolved_config_;
